@@ -1,0 +1,36 @@
+# Warnings, hardening and the one sanitizer switch.
+add_library(layercrypt_flags INTERFACE)
+add_library(layercrypt::internal::flags ALIAS layercrypt_flags)
+target_compile_options(layercrypt_flags INTERFACE
+  -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wformat=2 -Wvla)
+
+if(LAYERCRYPT_HARDENING)
+  target_compile_options(layercrypt_flags INTERFACE
+    -fstack-protector-strong -fstack-clash-protection -fcf-protection=full)
+  if(NOT LAYERCRYPT_SANITIZER)
+    target_compile_definitions(layercrypt_flags INTERFACE
+      $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
+  endif()
+  target_link_options(layercrypt_flags INTERFACE -Wl,-z,relro,-z,now)
+endif()
+
+if(LAYERCRYPT_SANITIZER)
+  set(_lc_known address undefined thread)
+  foreach(_s IN LISTS LAYERCRYPT_SANITIZER)
+    if(NOT _s IN_LIST _lc_known)
+      message(FATAL_ERROR "LAYERCRYPT_SANITIZER: unknown sanitizer '${_s}' "
+                          "(use address, undefined or thread)")
+    endif()
+  endforeach()
+  if("thread" IN_LIST LAYERCRYPT_SANITIZER AND "address" IN_LIST LAYERCRYPT_SANITIZER)
+    message(FATAL_ERROR "LAYERCRYPT_SANITIZER: thread and address cannot be combined")
+  endif()
+  list(JOIN LAYERCRYPT_SANITIZER "," _lc_san)
+  add_compile_options(-fsanitize=${_lc_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_lc_san})
+  add_feature_info(sanitizer ON "-fsanitize=${_lc_san}")
+endif()
+
+if(LAYERCRYPT_SAFE_DATA)
+  target_compile_definitions(layercrypt_flags INTERFACE LAYERCRYPT_SAFE_DATA=1)
+endif()

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# tools/run.sh: the project's two entry points on a fresh Debian 12 machine.
+#
+#   ./tools/run.sh demo   installs what is missing, builds, runs the main job
+#   ./tools/run.sh test   installs what is missing, builds, runs every test
+#
+# Both are idempotent: packages already installed are not touched and the
+# build directories under build/ are reused. Run as root (or with sudo).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+# Build and test dependencies, all Debian 12 packages.
+PACKAGES=(
+  build-essential cmake pkg-config git ca-certificates
+  libisal-dev libipsec-mb-dev libssl-dev libtbb-dev zlib1g-dev
+  nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev
+  gzip pigz isal openssl jq
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "need root to install packages: run as root or install sudo"; fi
+}
+
+install_missing() {
+  local missing=() p
+  for p in "${PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+      || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {  # build PRESET
+  log "configure + build ($1)"
+  cmake --preset "$1" >/dev/null
+  cmake --build --preset "$1" -j "$JOBS"
+}
+
+cmd_test() {
+  install_missing
+  build release
+  log "tests (release)"
+  ctest --preset release -j "$JOBS"
+  if [ "${LAYERCRYPT_SKIP_SANITIZERS:-0}" != 1 ]; then
+    build debug-asan-ubsan
+    log "tests (debug, AddressSanitizer + UndefinedBehaviorSanitizer)"
+    ctest --preset debug-asan-ubsan -j "$JOBS"
+  fi
+  log "all tests passed"
+}
+
+cmd_demo() {
+  install_missing
+  build release
+  local bin="$ROOT/build/release"
+  log "layercrypt --version --verbose"
+  "$bin/tools/layercrypt" --version --verbose
+  log "kernel self-check"
+  "$bin/tools/layercrypt" selfcheck
+  log "kernel benchmarks (1 MiB buffers, one core; peers measured in the same run)"
+  "$ROOT/bench/summary.sh" "$bin/bench"
+}
+
+case "${1:-}" in
+  demo) cmd_demo ;;
+  test) cmd_test ;;
+  *) cat >&2 <<'USAGE'
+usage: ./tools/run.sh demo | test
+  demo   install what is missing, build, run the main job end to end
+  test   install what is missing, build, run every test (release + ASan/UBSan)
+example:
+  ./tools/run.sh test
+USAGE
+     exit 2 ;;
+esac
