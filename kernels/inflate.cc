@@ -1,0 +1,297 @@
+// kernels/inflate.cc: ISA-L gzip decompression; see inflate.h for the contract.
+#include "kernels/inflate.h"
+
+#include <isa-l/igzip_lib.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/crc32.h"
+
+namespace layercrypt::kernels {
+namespace {
+
+constexpr size_t kMaxIsalSpan = size_t{1} << 30;  // ISA-L counts in uint32_t
+
+uint32_t load_le32(const uint8_t* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 |
+         uint32_t{p[3]} << 24;
+}
+
+}  // namespace
+
+const char* inflate_result_name(InflateResult r) {
+  switch (r) {
+    case InflateResult::kOk: return "ok";
+    case InflateResult::kNeedInput: return "need-input";
+    case InflateResult::kNeedOutput: return "need-output";
+    case InflateResult::kBadHeader: return "bad-header";
+    case InflateResult::kBadData: return "bad-data";
+    case InflateResult::kBadCrc: return "bad-crc";
+    case InflateResult::kBadLength: return "bad-length";
+    case InflateResult::kTrailingGarbage: return "trailing-garbage";
+    case InflateResult::kTruncated: return "truncated";
+    case InflateResult::kInternalError: return "internal-error";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------
+// GzipInflater
+//
+// Per member: (1) the first 4 header bytes are checked here as they pass by
+// (magic, CM, reserved flags), which is what lets us call non-magic bytes
+// after a member "trailing garbage" rather than a bad header; (2) the rest of
+// the header is parsed by isal_read_gzip_header with a gz_hdr that lives as
+// long as the member — isal_inflate's built-in header parsing uses a fresh
+// gz_hdr per call and so loses FLG/FHCRC progress when a header arrives in
+// pieces; (3) isal_inflate with crc_flag = ISAL_GZIP decodes the body and
+// checks the trailer. At ISAL_BLOCK_FINISH ISA-L has consumed exactly through
+// the trailer (it never reads ahead past it), so the next byte is the next
+// member's first byte.
+
+struct GzipInflater::State {
+  inflate_state st;
+  isal_gzip_header hdr;
+  bool header_done = false;
+  bool member_finished = false;  // current member's trailer verified
+  uint8_t prefix_len = 0;        // header bytes 0..3 checked so far
+  uint64_t member_in = 0;        // bytes consumed for the current member
+  uint64_t members = 0;
+  uint64_t total_in = 0;
+  uint64_t total_out = 0;
+  uint8_t tail[8] = {};  // last 8 bytes consumed, oldest first
+  InflateResult error = InflateResult::kOk;  // kOk = no error
+
+  void start_member() {
+    isal_inflate_init(&st);
+    isal_gzip_header_init(&hdr);  // NULL name/comment/extra: skipped, not kept
+    header_done = false;
+    member_finished = false;
+    prefix_len = 0;
+    member_in = 0;
+  }
+
+  void note_consumed(const uint8_t* p, size_t n) {
+    if (n == 0) return;
+    member_in += n;
+    total_in += n;
+    if (n >= 8) {
+      std::memcpy(tail, p + n - 8, 8);
+    } else {
+      std::memmove(tail, tail + n, 8 - n);
+      std::memcpy(tail + 8 - n, p, n);
+    }
+  }
+
+  InflateResult fail(InflateResult r) {
+    error = r;
+    return r;
+  }
+
+  // check_prefix validates header bytes 0..3 of the current member among
+  // p[0..n); returns kOk or the error.
+  InflateResult check_prefix(const uint8_t* p, size_t n) {
+    for (size_t i = 0; i < n && prefix_len < 4; ++i, ++prefix_len) {
+      const uint8_t b = p[i];
+      switch (prefix_len) {
+        case 0:
+          if (b != 0x1f)
+            return members > 0 ? InflateResult::kTrailingGarbage : InflateResult::kBadHeader;
+          break;
+        case 1:
+          if (b != 0x8b)
+            return members > 0 ? InflateResult::kTrailingGarbage : InflateResult::kBadHeader;
+          break;
+        case 2:
+          if (b != 8) return InflateResult::kBadHeader;  // CM must be deflate
+          break;
+        case 3:
+          if (b & 0xe0) return InflateResult::kBadHeader;  // reserved FLG bits
+          break;
+      }
+    }
+    return InflateResult::kOk;
+  }
+};
+
+GzipInflater::GzipInflater() : s_(std::make_unique<State>()) { reset(); }
+GzipInflater::~GzipInflater() = default;
+
+void GzipInflater::reset() {
+  s_->start_member();
+  s_->members = 0;
+  s_->total_in = 0;
+  s_->total_out = 0;
+  std::memset(s_->tail, 0, sizeof(s_->tail));
+  s_->error = InflateResult::kOk;
+}
+
+uint64_t GzipInflater::members() const { return s_->members; }
+uint64_t GzipInflater::total_out() const { return s_->total_out; }
+uint64_t GzipInflater::total_in() const { return s_->total_in; }
+
+InflateResult GzipInflater::update(const uint8_t* in, size_t in_len, size_t* in_used,
+                                   uint8_t* out, size_t out_len, size_t* out_written) {
+  State& s = *s_;
+  size_t used = 0, written = 0;
+  InflateResult result = InflateResult::kNeedInput;
+  *in_used = 0;
+  *out_written = 0;
+  if (s.error != InflateResult::kOk) return s.error;
+
+  for (;;) {
+    if (s.member_finished) {
+      // A member ended; anything more is the start of the next one.
+      if (used == in_len) break;
+      s.start_member();
+    }
+    if (!s.header_done) {
+      if (used == in_len) break;
+      const size_t span = std::min(in_len - used, kMaxIsalSpan);
+      if (s.prefix_len < 4) {
+        const InflateResult pr = s.check_prefix(in + used, std::min<size_t>(span, 4));
+        if (pr != InflateResult::kOk) {
+          result = s.fail(pr);
+          break;
+        }
+      }
+      s.st.next_in = const_cast<uint8_t*>(in + used);
+      s.st.avail_in = static_cast<uint32_t>(span);
+      const int r = isal_read_gzip_header(&s.st, &s.hdr);
+      const size_t took = span - s.st.avail_in;
+      s.note_consumed(in + used, took);
+      used += took;
+      if (r == ISAL_DECOMP_OK) {
+        // read_gzip_header set wrapper_flag, so isal_inflate will not parse
+        // a header again but will verify the trailer against ISAL_GZIP.
+        s.header_done = true;
+        s.st.crc_flag = ISAL_GZIP;
+        continue;
+      }
+      if (r == ISAL_END_INPUT) {
+        if (took != span) {
+          result = s.fail(InflateResult::kInternalError);
+          break;
+        }
+        continue;  // header needs more bytes; loop exits on used == in_len
+      }
+      result = s.fail(InflateResult::kBadHeader);  // wrapper, method, FHCRC
+      break;
+    }
+
+    // Body (and trailer).
+    if (written == out_len) {
+      result = InflateResult::kNeedOutput;
+      break;
+    }
+    const size_t in_span = std::min(in_len - used, kMaxIsalSpan);
+    const size_t out_span = std::min(out_len - written, kMaxIsalSpan);
+    s.st.next_in = const_cast<uint8_t*>(in_span ? in + used : nullptr);
+    s.st.avail_in = static_cast<uint32_t>(in_span);
+    s.st.next_out = out + written;
+    s.st.avail_out = static_cast<uint32_t>(out_span);
+    const int r = isal_inflate(&s.st);
+    const size_t took = in_span - s.st.avail_in;
+    const size_t gave = out_span - s.st.avail_out;
+    s.note_consumed(in + used, took);
+    used += took;
+    written += gave;
+    s.total_out += gave;
+    if (r == ISAL_INCORRECT_CHECKSUM) {
+      // Trailer mismatch; ISA-L compared crc | isize << 32 against the 8 bytes
+      // it just consumed, which are our tail.
+      result = s.fail(load_le32(s.tail) != s.st.crc ? InflateResult::kBadCrc
+                                                     : InflateResult::kBadLength);
+      break;
+    }
+    if (r < 0) {
+      result = s.fail(InflateResult::kBadData);
+      break;
+    }
+    if (s.st.block_state == ISAL_BLOCK_FINISH) {
+      s.member_finished = true;
+      ++s.members;
+      continue;
+    }
+    if (written == out_len) {
+      result = InflateResult::kNeedOutput;
+      break;
+    }
+    if (used == in_len) break;  // need input
+    // isal_inflate returns only on empty input, full output or an error.
+    if (took == 0 && gave == 0) {
+      result = s.fail(InflateResult::kInternalError);
+      break;
+    }
+  }
+  *in_used = used;
+  *out_written = written;
+  if (result == InflateResult::kNeedInput && written == out_len && out_len != 0)
+    result = InflateResult::kNeedOutput;  // pending output may remain
+  return result;
+}
+
+InflateResult GzipInflater::finish() const {
+  const State& s = *s_;
+  if (s.error != InflateResult::kOk) return s.error;
+  if (s.members == 0) return InflateResult::kTruncated;
+  if (s.member_finished) return InflateResult::kOk;  // ended right after a trailer
+  // A next member was started: any byte of it seen means truncation.
+  return s.member_in == 0 ? InflateResult::kOk : InflateResult::kTruncated;
+}
+
+// ---------------------------------------------------------------------------
+// InflateChunker
+
+struct InflateChunker::State {
+  inflate_state st;
+};
+
+InflateChunker::InflateChunker() : s_(std::make_unique<State>()) {}
+InflateChunker::~InflateChunker() = default;
+
+InflateResult InflateChunker::inflate(const uint8_t* in, size_t in_len, bool last,
+                                      uint8_t* out, size_t out_len, size_t* out_written,
+                                      uint32_t* crc) {
+  *out_written = 0;
+  if (in_len > UINT32_MAX || out_len > UINT32_MAX) return InflateResult::kBadData;
+  inflate_state& st = s_->st;
+  isal_inflate_init(&st);
+  st.crc_flag = ISAL_DEFLATE;  // raw; we compute the CRC on our own terms below
+  st.next_in = const_cast<uint8_t*>(in_len ? in : nullptr);
+  st.avail_in = static_cast<uint32_t>(in_len);
+  st.next_out = out;
+  st.avail_out = static_cast<uint32_t>(out_len);
+  // Stateless: matches may reach back only into this call's output, which is
+  // exactly the no-shared-history property of our chunks.
+  const int r = isal_inflate_stateless(&st);
+  const size_t produced = out_len - st.avail_out;
+  InflateResult result;
+  if (r == ISAL_OUT_OVERFLOW) {
+    result = InflateResult::kNeedOutput;
+  } else if (r < 0) {
+    result = InflateResult::kBadData;
+  } else if (st.block_state == ISAL_BLOCK_FINISH) {
+    // A BFINAL block ended; it must end the last chunk exactly.
+    if (!last) result = InflateResult::kBadData;
+    else if (st.avail_in != 0) result = InflateResult::kTrailingGarbage;
+    else result = InflateResult::kOk;
+  } else if (r == ISAL_END_INPUT) {
+    // Ran out of input: fine for a non-last chunk only if it stopped between
+    // blocks (ISA-L then fails to read the next block header).
+    result = (!last && (st.block_state == ISAL_BLOCK_NEW_HDR ||
+                        st.block_state == ISAL_BLOCK_HDR) &&
+              st.avail_in == 0)
+                 ? InflateResult::kOk
+                 : InflateResult::kTruncated;
+  } else {
+    result = InflateResult::kTruncated;
+  }
+  if (result != InflateResult::kOk) return result;
+  *out_written = produced;
+  if (crc != nullptr) *crc = crc32_gzip(0, out, produced);
+  return InflateResult::kOk;
+}
+
+}  // namespace layercrypt::kernels
