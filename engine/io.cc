@@ -1,0 +1,154 @@
+// engine/io.cc: POSIX sources and sinks, and the spool.
+#include "engine/io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/secure_memory.h"
+
+namespace layercrypt {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string temp_dir() {
+  const char* t = std::getenv("TMPDIR");
+  return (t != nullptr && *t != '\0') ? t : "/tmp";
+}
+
+}  // namespace
+
+StatusOr<size_t> read_full(ByteSource& source, uint8_t* out, size_t cap) {
+  size_t got = 0;
+  while (got < cap) {
+    auto n = source.read(out + got, cap - got);
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    got += *n;
+  }
+  return got;
+}
+
+FdSource::FdSource(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
+  struct stat st;
+  if (fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+    const off_t pos = lseek(fd_, 0, SEEK_CUR);
+    if (pos >= 0) {
+      regular_ = true;
+      start_ = pos;
+      size_ = st.st_size > pos ? static_cast<uint64_t>(st.st_size - pos) : 0;
+    }
+  }
+}
+
+StatusOr<size_t> FdSource::read(uint8_t* out, size_t cap) {
+  for (;;) {
+    const ssize_t n = ::read(fd_, out, cap);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR) continue;
+    return IoError("read " + name_ + ": " + errno_text(errno));
+  }
+}
+
+Status FdSource::rewind() {
+  if (!regular_) return Unsupported(name_ + " is not a regular file and cannot be read twice");
+  if (lseek(fd_, start_, SEEK_SET) < 0)
+    return IoError("seek " + name_ + ": " + errno_text(errno));
+  return Status::Ok();
+}
+
+std::optional<uint64_t> FdSource::size_hint() const {
+  if (!regular_) return std::nullopt;
+  return size_;
+}
+
+FdSink::FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+
+Status FdSink::write(const uint8_t* data, size_t len) {
+  while (len > 0) {
+    const ssize_t n = ::write(fd_, data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoError("write " + name_ + ": " + errno_text(errno));
+    }
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+StatusOr<size_t> MemorySource::read(uint8_t* out, size_t cap) {
+  const size_t n = std::min(cap, len_ - pos_);
+  if (n != 0) std::memcpy(out, data_ + pos_, n);
+  pos_ += n;
+  return n;
+}
+
+Spool::Spool(size_t memory_limit) : memory_limit_(memory_limit) {}
+
+Spool::~Spool() {
+  kernels::secure_wipe(memory_.data(), memory_.size());
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status Spool::spill() {
+  const std::string dir = temp_dir();
+#ifdef O_TMPFILE
+  fd_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+  if (fd_ < 0) {
+    // Filesystems without O_TMPFILE: a named file, unlinked immediately.
+    std::string tmpl = dir + "/layercrypt-spool-XXXXXX";
+    fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd_ < 0)
+      return IoError("cannot create a spool file in " + dir + ": " + errno_text(errno) +
+                     " (set TMPDIR to a writable directory with room for the layer, or use "
+                     "--stream)");
+    ::unlink(tmpl.c_str());
+    ::fchmod(fd_, 0600);
+  }
+  FdSink sink(fd_, "spool file in " + dir);
+  Status st = sink.write(memory_.data(), memory_.size());
+  kernels::secure_wipe(memory_.data(), memory_.size());
+  memory_.clear();
+  memory_.shrink_to_fit();
+  return st;
+}
+
+Status Spool::write(const uint8_t* data, size_t len) {
+  if (fd_ < 0 && memory_.size() + len > memory_limit_) LC_RETURN_IF_ERROR(spill());
+  if (fd_ >= 0) {
+    FdSink sink(fd_, "spool file in " + temp_dir());
+    Status st = sink.write(data, len);
+    if (!st.ok())
+      return st.with_context("spooling the layer failed (disk full? set TMPDIR or use --stream)");
+  } else {
+    memory_.insert(memory_.end(), data, data + len);
+  }
+  size_ += len;
+  return Status::Ok();
+}
+
+std::unique_ptr<ByteSource> Spool::source() {
+  if (fd_ < 0) return std::make_unique<MemorySource>(memory_.data(), memory_.size());
+  lseek(fd_, 0, SEEK_SET);
+  return std::make_unique<FdSource>(fd_, "spool file");
+}
+
+bool set_pipe_size(int fd, size_t bytes) {
+#ifdef F_SETPIPE_SZ
+  return fcntl(fd, F_SETPIPE_SZ, static_cast<int>(bytes)) >= 0;
+#else
+  (void)fd;
+  (void)bytes;
+  return false;
+#endif
+}
+
+}  // namespace layercrypt

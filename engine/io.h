@@ -1,0 +1,150 @@
+// engine/io.h: byte sources, sinks and the ciphertext spool.
+//
+// The engine reads layers from file descriptors (a pipe from containerd, a
+// blob file in an image layout) and writes to file descriptors (a pipe back
+// to containerd, a new blob file). These small classes hide the POSIX
+// details: short reads and writes, EINTR, and pipe sizing.
+//
+// Spool. Verify-before-release decryption must see the whole ciphertext
+// before it releases the first plaintext byte, but a pipe can be read only
+// once. Spool keeps the ciphertext as it streams past: in memory up to a
+// bound, then in an anonymous temporary file (O_TMPFILE in $TMPDIR, mode
+// 0600, so it has no name and disappears on every exit path, even SIGKILL;
+// where O_TMPFILE is unavailable, a mkstemp file is unlinked at once).
+#ifndef LAYERCRYPT_ENGINE_IO_H_
+#define LAYERCRYPT_ENGINE_IO_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace layercrypt {
+
+// ByteSource is a readable stream.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // read copies up to `cap` bytes into `out` and returns how many; 0 means
+  // end of stream. It may return fewer bytes than asked before the end.
+  virtual StatusOr<size_t> read(uint8_t* out, size_t cap) = 0;
+  // rewind restarts the stream from its first byte. Returns an error for a
+  // source that cannot be read twice (a pipe).
+  virtual Status rewind() { return Unsupported("this input cannot be read twice"); }
+  // can_rewind says whether rewind() would succeed.
+  virtual bool can_rewind() const { return false; }
+  // size_hint returns the total size if known (a regular file).
+  virtual std::optional<uint64_t> size_hint() const { return std::nullopt; }
+};
+
+// ByteSink is a writable stream.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  // write writes all `len` bytes or returns an error.
+  virtual Status write(const uint8_t* data, size_t len) = 0;
+};
+
+// read_full reads until `cap` bytes are in `out` or the source ends, and
+// returns the count (less than `cap` only at the end of the stream).
+StatusOr<size_t> read_full(ByteSource& source, uint8_t* out, size_t cap);
+
+// FdSource reads a file descriptor it does not own. Regular files can be
+// rewound (the descriptor's offset at construction is the start).
+class FdSource final : public ByteSource {
+ public:
+  // FdSource wraps `fd`; `name` appears in error messages ("stdin").
+  FdSource(int fd, std::string name);
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override;
+  Status rewind() override;
+  bool can_rewind() const override { return regular_; }
+  std::optional<uint64_t> size_hint() const override;
+  bool is_regular_file() const { return regular_; }
+
+ private:
+  int fd_;
+  std::string name_;
+  bool regular_ = false;
+  int64_t start_ = 0;
+  uint64_t size_ = 0;
+};
+
+// FdSink writes to a file descriptor it does not own, retrying short
+// writes and EINTR.
+class FdSink final : public ByteSink {
+ public:
+  FdSink(int fd, std::string name);
+  Status write(const uint8_t* data, size_t len) override;
+
+ private:
+  int fd_;
+  std::string name_;
+};
+
+// MemorySource reads a byte range it does not own; it can be rewound.
+class MemorySource final : public ByteSource {
+ public:
+  MemorySource(const uint8_t* data, size_t len) : data_(data), len_(len) {}
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override;
+  Status rewind() override { pos_ = 0; return Status::Ok(); }
+  bool can_rewind() const override { return true; }
+  std::optional<uint64_t> size_hint() const override { return len_; }
+
+ private:
+  const uint8_t* data_;
+  size_t len_;
+  size_t pos_ = 0;
+};
+
+// VectorSink appends to a byte vector (tests and small blobs).
+class VectorSink final : public ByteSink {
+ public:
+  Status write(const uint8_t* data, size_t len) override {
+    out.insert(out.end(), data, data + len);
+    return Status::Ok();
+  }
+  std::vector<uint8_t> out;
+};
+
+// Spool stores a stream written once and read back once, in memory up to
+// `memory_limit` bytes and in an anonymous 0600 temporary file beyond that
+// (directory: $TMPDIR, else /tmp). Not thread-safe.
+class Spool final : public ByteSink {
+ public:
+  explicit Spool(size_t memory_limit);
+  ~Spool() override;
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  // write appends bytes; fails if the temporary file cannot be created or
+  // written (the message names the directory and suggests $TMPDIR).
+  Status write(const uint8_t* data, size_t len) override;
+  // source returns a ByteSource over everything written so far. Valid until
+  // the Spool is destroyed; write() must not be called after it.
+  std::unique_ptr<ByteSource> source();
+  // size returns the bytes written; spilled() whether a file was used.
+  uint64_t size() const { return size_; }
+  bool spilled() const { return fd_ >= 0; }
+
+ private:
+  Status spill();
+  size_t memory_limit_;
+  std::vector<uint8_t> memory_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+// set_pipe_size asks the kernel to make the pipe behind `fd` `bytes` large
+// (F_SETPIPE_SZ). Larger pipes move data between processes with fewer
+// context switches (measured here: 1.5 GB/s at 64 KiB, 3.4 GB/s at 1 MiB).
+// Best effort: returns false if `fd` is not a pipe or the kernel refused
+// (e.g. above /proc/sys/fs/pipe-max-size for an unprivileged user).
+bool set_pipe_size(int fd, size_t bytes);
+
+}  // namespace layercrypt
+
+#endif  // LAYERCRYPT_ENGINE_IO_H_

@@ -1,0 +1,121 @@
+// engine/layer_cipher.h: the ocicrypt layer cipher AES_256_CTR_HMAC_SHA256,
+// streamed through the parallel pipeline.
+//
+// Format (containers/ocicrypt blockcipher_aes_ctr.go; byte-compatible):
+//
+//   encrypted blob = AES-256-CTR(symkey, nonce, plaintext blob)
+//                    same length, no header, no padding, no tag
+//   pubopts.hmac   = HMAC-SHA256(symkey, encrypted blob)      (32 bytes)
+//
+//   symkey: 32 random bytes, also the HMAC key (no key separation)
+//   nonce:  16 random bytes, the whole initial counter block; the counter is
+//           one 128-bit big-endian number that wraps mod 2^128
+//
+// The MAC covers the ciphertext only: not the nonce, the options or the
+// length. It can be checked only after the last byte.
+//
+// Release policy. Go ocicrypt releases plaintext as it decrypts and holds
+// back only the last ~10 KiB until the MAC verdict, so a decompressor and a
+// tar extractor parse unauthenticated, attacker-malleable plaintext. We do
+// not: by default (kVerifyFirst) no plaintext byte reaches the sink until the
+// MAC over the whole layer has verified. A source that can be read twice (a
+// regular file) is read twice: MAC first, then decrypt. A pipe is spooled
+// (see engine/io.h Spool) while it is MACed, then decrypted from the spool.
+// kStream keeps Go's single pass for nodes without spool space: plaintext is
+// written as it is produced and the MAC verdict comes at the end; the caller
+// must then treat everything written as unverified and discard it on error
+// (layercrypt-decoder exits non-zero, so containerd aborts the unpack).
+#ifndef LAYERCRYPT_ENGINE_LAYER_CIPHER_H_
+#define LAYERCRYPT_ENGINE_LAYER_CIPHER_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "engine/io.h"
+#include "engine/pipeline.h"
+#include "engine/status.h"
+#include "kernels/secure_memory.h"
+
+namespace layercrypt {
+
+// kLayerCipherName is the pubopts "cipher" value of the only ocicrypt cipher.
+inline constexpr const char* kLayerCipherName = "AES_256_CTR_HMAC_SHA256";
+inline constexpr size_t kLayerKeyLen = 32;
+inline constexpr size_t kLayerNonceLen = 16;
+inline constexpr size_t kLayerHmacLen = 32;
+
+// LayerKey is the secret half of a layer's options: key and nonce.
+struct LayerKey {
+  kernels::SecretBytes symkey;  // 32 bytes
+  kernels::SecretBytes nonce;   // 16 bytes
+};
+
+// ReleasePolicy chooses when decrypted bytes may reach the sink.
+enum class ReleasePolicy : uint8_t {
+  kVerifyFirst,  // nothing is written before the MAC has verified
+  kStream,       // write as decrypted; the MAC verdict comes at the end
+};
+
+// LayerDecryptOptions tunes decrypt_layer.
+struct LayerDecryptOptions {
+  ReleasePolicy policy = ReleasePolicy::kVerifyFirst;
+  // Spool memory bound for a source that cannot be rewound; beyond it the
+  // ciphertext goes to an anonymous temporary file in $TMPDIR.
+  size_t spool_memory_limit = size_t{8} << 20;
+  PipelineOptions pipeline;
+};
+
+// LayerDecryptResult describes a successful decryption.
+struct LayerDecryptResult {
+  uint64_t bytes = 0;        // plaintext bytes written
+  bool spooled = false;      // the ciphertext was spooled (pipe input)
+  bool spool_spilled = false;  // ... and the spool went to a temporary file
+  PipelineStats verify_stats;  // the MAC pass (kVerifyFirst only)
+  PipelineStats decrypt_stats;
+};
+
+// decrypt_layer reads an encrypted layer blob from `source` and writes the
+// plaintext to `sink`, checking HMAC-SHA256(symkey, ciphertext) against
+// `expected_hmac` (32 bytes, compared in constant time).
+//
+// Returns the result on success. On failure returns:
+//   kIntegrityError  the MAC did not match (message: expected and computed
+//                    MAC in hex; the blob is corrupt, truncated, extended or
+//                    tampered with, or the options belong to another blob);
+//   kInvalidArgument key or nonce of the wrong length;
+//   kIoError         reading, spooling or writing failed.
+// With kVerifyFirst nothing has been written to `sink` on any failure except
+// a write error. With kStream, bytes already written are unverified.
+// Thread-safe with respect to other calls; uses the pipeline's threads.
+StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink,
+                                           const LayerKey& key,
+                                           const std::array<uint8_t, kLayerHmacLen>& expected_hmac,
+                                           const LayerDecryptOptions& options);
+
+// LayerEncryptResult is what encrypting a layer produces besides the blob.
+struct LayerEncryptResult {
+  uint64_t bytes = 0;                                     // blob size (plain = cipher)
+  std::array<uint8_t, kLayerHmacLen> hmac{};              // pubopts.hmac
+  std::array<uint8_t, 32> plain_sha256{};                 // digest of the input blob
+  std::array<uint8_t, 32> cipher_sha256{};                // digest of the encrypted blob
+  PipelineStats stats;
+};
+
+// encrypt_layer reads a plaintext layer blob from `source`, writes the
+// encrypted blob to `sink`, and returns its HMAC and the SHA-256 digests of
+// the input and output blobs, all computed in the same pass. Returns
+// kInvalidArgument for a key or nonce of the wrong length and kIoError if
+// reading or writing failed (the sink then holds a partial blob that the
+// caller must discard). Thread-safe with respect to other calls.
+StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink,
+                                           const LayerKey& key,
+                                           const PipelineOptions& options);
+
+// new_layer_key returns a fresh 32-byte key and 16-byte nonce from the OS
+// CSPRNG (OpenSSL RAND_priv_bytes), or kInternal if it failed.
+StatusOr<LayerKey> new_layer_key();
+
+}  // namespace layercrypt
+
+#endif  // LAYERCRYPT_ENGINE_LAYER_CIPHER_H_
