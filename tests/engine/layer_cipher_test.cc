@@ -34,7 +34,9 @@ std::vector<uint8_t> ref_ctr(const LayerKey& key, const std::vector<uint8_t>& in
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   int len = 0;
   EXPECT_EQ(1, EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), nullptr, key.symkey.data(), key.nonce.data()));
-  if (!in.empty()) EXPECT_EQ(1, EVP_EncryptUpdate(ctx, out.data(), &len, in.data(), static_cast<int>(in.size())));
+  if (!in.empty()) {
+    EXPECT_EQ(1, EVP_EncryptUpdate(ctx, out.data(), &len, in.data(), static_cast<int>(in.size())));
+  }
   EVP_CIPHER_CTX_free(ctx);
   return out;
 }
