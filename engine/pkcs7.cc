@@ -1,0 +1,395 @@
+// engine/pkcs7.cc: see pkcs7.h.
+#include "engine/pkcs7.h"
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "kernels/aes_gcm.h"
+
+namespace layercrypt {
+namespace {
+
+using kernels::SecretBytes;
+
+struct ErrClear {
+  ~ErrClear() { ERR_clear_error(); }
+};
+
+// Tlv is one DER element: tag/class, whether constructed, and its bytes.
+struct Tlv {
+  int tag = 0;
+  int cls = 0;
+  bool constructed = false;
+  std::span<const uint8_t> whole;    // header + contents
+  std::span<const uint8_t> content;  // contents only
+};
+
+// ReadTlv reads one definite-length element from the front of `in` with
+// OpenSSL's ASN1_get_object and advances `in` past it.
+std::optional<Tlv> ReadTlv(std::span<const uint8_t>& in) {
+  if (in.empty()) return std::nullopt;
+  const unsigned char* p = in.data();
+  long len = 0;
+  int tag = 0, cls = 0;
+  int r = ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(in.size()));
+  if (r & 0x80) return std::nullopt;  // error or length beyond the input
+  if (r & 0x01) return std::nullopt;  // indefinite length (BER) not supported
+  size_t hdr = static_cast<size_t>(p - in.data());
+  if (len < 0 || hdr + static_cast<size_t>(len) > in.size()) return std::nullopt;
+  Tlv t;
+  t.tag = tag;
+  t.cls = cls;
+  t.constructed = (r & V_ASN1_CONSTRUCTED) != 0;
+  t.whole = in.first(hdr + static_cast<size_t>(len));
+  t.content = in.subspan(hdr, static_cast<size_t>(len));
+  in = in.subspan(hdr + static_cast<size_t>(len));
+  return t;
+}
+
+bool IsUniversal(const Tlv& t, int tag) { return t.cls == V_ASN1_UNIVERSAL && t.tag == tag; }
+
+// Nid returns the OpenSSL NID of an OBJECT IDENTIFIER element, or NID_undef.
+int Nid(const Tlv& t) {
+  if (!IsUniversal(t, V_ASN1_OBJECT)) return NID_undef;
+  const unsigned char* p = t.whole.data();
+  ASN1_OBJECT* obj = d2i_ASN1_OBJECT(nullptr, &p, static_cast<long>(t.whole.size()));
+  if (obj == nullptr) return NID_undef;
+  int nid = OBJ_obj2nid(obj);
+  ASN1_OBJECT_free(obj);
+  return nid;
+}
+
+std::string NidName(int nid, const Tlv& oid) {
+  if (nid != NID_undef) return OBJ_nid2sn(nid);
+  const unsigned char* p = oid.whole.data();
+  ASN1_OBJECT* obj = d2i_ASN1_OBJECT(nullptr, &p, static_cast<long>(oid.whole.size()));
+  if (obj == nullptr) return "?";
+  char buf[128];
+  OBJ_obj2txt(buf, sizeof(buf), obj, 1);
+  ASN1_OBJECT_free(obj);
+  return buf;
+}
+
+struct KeyTrans {
+  std::span<const uint8_t> issuer;  // whole Name TLV
+  std::span<const uint8_t> serial;  // whole INTEGER TLV
+  int key_alg_nid = NID_undef;
+  std::string key_alg_name;
+  std::span<const uint8_t> encrypted_key;
+};
+
+struct Envelope {
+  std::vector<KeyTrans> recipients;
+  size_t other_recipients = 0;  // kari/kekri/pwri/ori: not usable here
+  int content_nid = NID_undef;
+  std::string content_name;
+  Tlv content_params;  // may be empty
+  bool has_params = false;
+  std::vector<uint8_t> ciphertext;
+};
+
+Status Malformed(const char* what) {
+  return DataError(std::string("pkcs7 blob is not a valid DER EnvelopedData (") + what + ")");
+}
+
+// AppendOctets collects the encryptedContent: [0] primitive, or [0]
+// constructed holding OCTET STRINGs (possibly nested constructed ones).
+bool AppendOctets(std::span<const uint8_t> in, std::vector<uint8_t>& out, int depth) {
+  if (depth > 8) return false;
+  while (!in.empty()) {
+    auto t = ReadTlv(in);
+    if (!t || !IsUniversal(*t, V_ASN1_OCTET_STRING)) return false;
+    if (t->constructed) {
+      if (!AppendOctets(t->content, out, depth + 1)) return false;
+    } else {
+      out.insert(out.end(), t->content.begin(), t->content.end());
+    }
+  }
+  return true;
+}
+
+StatusOr<Envelope> ParseEnvelope(std::span<const uint8_t> der) {
+  std::span<const uint8_t> in = der;
+  auto ci = ReadTlv(in);
+  if (!ci || !IsUniversal(*ci, V_ASN1_SEQUENCE) || !ci->constructed) return Malformed("ContentInfo");
+  if (!in.empty()) return Malformed("trailing data");
+  std::span<const uint8_t> c = ci->content;
+  auto type = ReadTlv(c);
+  if (!type || Nid(*type) != NID_pkcs7_enveloped) return Malformed("content type is not envelopedData");
+  auto explicit0 = ReadTlv(c);
+  if (!explicit0 || explicit0->cls != V_ASN1_CONTEXT_SPECIFIC || explicit0->tag != 0) return Malformed("[0]");
+  std::span<const uint8_t> e0 = explicit0->content;
+  auto ed = ReadTlv(e0);
+  if (!ed || !IsUniversal(*ed, V_ASN1_SEQUENCE)) return Malformed("EnvelopedData");
+  std::span<const uint8_t> e = ed->content;
+  auto version = ReadTlv(e);
+  if (!version || !IsUniversal(*version, V_ASN1_INTEGER)) return Malformed("version");
+  auto next = ReadTlv(e);
+  if (next && next->cls == V_ASN1_CONTEXT_SPECIFIC && next->tag == 0) next = ReadTlv(e);  // originatorInfo
+  if (!next || !IsUniversal(*next, V_ASN1_SET)) return Malformed("recipientInfos");
+  Envelope env;
+  std::span<const uint8_t> ris = next->content;
+  while (!ris.empty()) {
+    auto ri = ReadTlv(ris);
+    if (!ri) return Malformed("RecipientInfo");
+    if (!IsUniversal(*ri, V_ASN1_SEQUENCE)) {
+      ++env.other_recipients;
+      continue;
+    }
+    std::span<const uint8_t> r = ri->content;
+    auto rv = ReadTlv(r);
+    auto rid = ReadTlv(r);
+    auto kalg = ReadTlv(r);
+    auto ek = ReadTlv(r);
+    if (!rv || !rid || !kalg || !ek || !IsUniversal(*kalg, V_ASN1_SEQUENCE) ||
+        !IsUniversal(*ek, V_ASN1_OCTET_STRING)) {
+      return Malformed("KeyTransRecipientInfo");
+    }
+    KeyTrans kt;
+    if (IsUniversal(*rid, V_ASN1_SEQUENCE)) {
+      std::span<const uint8_t> ias = rid->content;
+      auto issuer = ReadTlv(ias);
+      auto serial = ReadTlv(ias);
+      if (!issuer || !serial || !IsUniversal(*serial, V_ASN1_INTEGER)) return Malformed("IssuerAndSerialNumber");
+      kt.issuer = issuer->whole;
+      kt.serial = serial->whole;
+    }  // else SubjectKeyIdentifier: never matches a certificate here
+    std::span<const uint8_t> ka = kalg->content;
+    auto koid = ReadTlv(ka);
+    if (!koid) return Malformed("keyEncryptionAlgorithm");
+    kt.key_alg_nid = Nid(*koid);
+    kt.key_alg_name = NidName(kt.key_alg_nid, *koid);
+    kt.encrypted_key = ek->content;
+    env.recipients.push_back(kt);
+  }
+  auto eci = ReadTlv(e);
+  if (!eci || !IsUniversal(*eci, V_ASN1_SEQUENCE)) return Malformed("EncryptedContentInfo");
+  std::span<const uint8_t> ec = eci->content;
+  auto ctype = ReadTlv(ec);
+  auto calg = ReadTlv(ec);
+  if (!ctype || !calg || !IsUniversal(*calg, V_ASN1_SEQUENCE)) return Malformed("contentEncryptionAlgorithm");
+  std::span<const uint8_t> ca = calg->content;
+  auto coid = ReadTlv(ca);
+  if (!coid) return Malformed("content algorithm OID");
+  env.content_nid = Nid(*coid);
+  env.content_name = NidName(env.content_nid, *coid);
+  if (!ca.empty()) {
+    auto params = ReadTlv(ca);
+    if (!params) return Malformed("content algorithm parameters");
+    env.content_params = *params;
+    env.has_params = true;
+  }
+  if (!ec.empty()) {
+    auto content = ReadTlv(ec);
+    if (!content || content->cls != V_ASN1_CONTEXT_SPECIFIC || content->tag != 0) {
+      return Malformed("encryptedContent");
+    }
+    if (content->constructed) {
+      if (!AppendOctets(content->content, env.ciphertext, 0)) return Malformed("encryptedContent octets");
+    } else {
+      env.ciphertext.assign(content->content.begin(), content->content.end());
+    }
+  }
+  return env;
+}
+
+struct GcmParams {
+  std::vector<uint8_t> nonce;
+  long icv_len = 12;  // RFC 5084 default
+};
+
+// ParseGcmParams accepts smallstep's form (primitive tag 16 whose contents
+// are a whole SEQUENCE { [4] nonce, INTEGER }) and RFC 5084's (SEQUENCE {
+// OCTET STRING nonce, INTEGER icvLen DEFAULT 12 }).
+std::optional<GcmParams> ParseGcmParams(const Tlv& params) {
+  if (params.cls != V_ASN1_UNIVERSAL || params.tag != V_ASN1_SEQUENCE) return std::nullopt;
+  std::span<const uint8_t> body = params.content;
+  if (!params.constructed) {
+    auto inner = ReadTlv(body);
+    if (!inner || !IsUniversal(*inner, V_ASN1_SEQUENCE) || !body.empty()) return std::nullopt;
+    body = inner->content;
+  }
+  auto nonce = ReadTlv(body);
+  if (!nonce || nonce->constructed) return std::nullopt;
+  bool ok_tag = IsUniversal(*nonce, V_ASN1_OCTET_STRING) ||
+                (nonce->cls == V_ASN1_CONTEXT_SPECIFIC && nonce->tag == 4);
+  if (!ok_tag) return std::nullopt;
+  GcmParams g;
+  g.nonce.assign(nonce->content.begin(), nonce->content.end());
+  if (!body.empty()) {
+    auto icv = ReadTlv(body);
+    if (!icv || !IsUniversal(*icv, V_ASN1_INTEGER) || !body.empty()) return std::nullopt;
+    const unsigned char* p = icv->whole.data();
+    ASN1_INTEGER* ai = d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(icv->whole.size()));
+    if (ai == nullptr) return std::nullopt;
+    long v = ASN1_INTEGER_get(ai);
+    ASN1_INTEGER_free(ai);
+    g.icv_len = v;
+  }
+  return g;
+}
+
+struct ContentAlg {
+  bool gcm;
+  size_t key_len;
+};
+
+std::optional<ContentAlg> ContentAlgOf(int nid) {
+  switch (nid) {
+    case NID_aes_128_gcm: return ContentAlg{true, 16};
+    case NID_aes_192_gcm: return ContentAlg{true, 24};
+    case NID_aes_256_gcm: return ContentAlg{true, 32};
+    case NID_aes_128_cbc: return ContentAlg{false, 16};
+    case NID_aes_192_cbc: return ContentAlg{false, 24};
+    case NID_aes_256_cbc: return ContentAlg{false, 32};
+    default: return std::nullopt;
+  }
+}
+
+bool RecipientMatches(const KeyTrans& kt, const Certificate& cert) {
+  if (kt.issuer.empty() || kt.serial.empty() || cert.x509() == nullptr) return false;
+  unsigned char* issuer_der = nullptr;
+  int n = i2d_X509_NAME(X509_get_issuer_name(cert.x509()), &issuer_der);
+  bool issuer_ok = n > 0 && static_cast<size_t>(n) == kt.issuer.size() &&
+                   std::memcmp(issuer_der, kt.issuer.data(), kt.issuer.size()) == 0;
+  OPENSSL_free(issuer_der);
+  if (!issuer_ok) return false;
+  const unsigned char* p = kt.serial.data();
+  ASN1_INTEGER* serial = d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(kt.serial.size()));
+  if (serial == nullptr) return false;
+  bool ok = ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(cert.x509())) == 0;
+  ASN1_INTEGER_free(serial);
+  return ok;
+}
+
+// RsaPkcs1Decrypt returns the transported key, or a random key of
+// `want_len` bytes if PKCS#1 v1.5 decryption fails (RFC 3218 §2.3.2).
+SecretBytes RsaPkcs1Decrypt(const PrivateKey& key, std::span<const uint8_t> in, size_t want_len) {
+  SecretBytes fallback(want_len);
+  RAND_bytes(fallback.data(), static_cast<int>(fallback.size()));
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, key.evp(), nullptr), EVP_PKEY_CTX_free);
+  size_t out_len = static_cast<size_t>(EVP_PKEY_get_size(key.evp()));
+  SecretBytes out(out_len);
+  bool ok = ctx && EVP_PKEY_decrypt_init(ctx.get()) == 1 &&
+            EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) == 1 &&
+            EVP_PKEY_decrypt(ctx.get(), out.data(), &out_len, in.data(), in.size()) == 1 &&
+            out_len == want_len;
+  ERR_clear_error();
+  if (!ok) return fallback;
+  out.resize(out_len);
+  return out;
+}
+
+StatusOr<SecretBytes> DecryptContent(const Envelope& env, const ContentAlg& alg,
+                                     std::span<const uint8_t> cek) {
+  if (alg.gcm) {
+    auto params = ParseGcmParams(env.content_params);
+    if (!env.has_params || !params) return DataError("pkcs7 GCM parameters are malformed");
+    // smallstep requires a 12-byte nonce and a 16-byte ICV.
+    if (params->nonce.size() != 12 || params->icv_len != 16) {
+      return DataError("pkcs7 GCM parameters are not nonce 12 / ICV 16 bytes");
+    }
+    if (env.ciphertext.size() < 16) return KeyError("content too short");
+    size_t ct_len = env.ciphertext.size() - 16;
+    kernels::AesGcmKey gk(cek.data(), cek.size());
+    if (!gk.ok()) return Internal("AES-GCM key setup failed");
+    SecretBytes out(ct_len);
+    if (!gk.open(params->nonce.data(), params->nonce.size(), nullptr, 0, env.ciphertext.data(), ct_len,
+                 env.ciphertext.data() + ct_len, 16, out.data())) {
+      return KeyError("content authentication failed");
+    }
+    return out;
+  }
+  // AES-CBC: parameters are the 16-byte IV as an OCTET STRING.
+  if (!env.has_params || !IsUniversal(env.content_params, V_ASN1_OCTET_STRING) ||
+      env.content_params.content.size() != 16) {
+    return DataError("pkcs7 CBC IV parameter is malformed");
+  }
+  const EVP_CIPHER* cipher = alg.key_len == 16 ? EVP_aes_128_cbc()
+                             : alg.key_len == 24 ? EVP_aes_192_cbc()
+                                                 : EVP_aes_256_cbc();
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                     EVP_CIPHER_CTX_free);
+  SecretBytes out(env.ciphertext.size() + 16);
+  int len = 0, fin = 0;
+  if (!ctx ||
+      EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, cek.data(), env.content_params.content.data()) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), out.data(), &len, env.ciphertext.data(),
+                        static_cast<int>(env.ciphertext.size())) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), out.data() + len, &fin) != 1) {
+    return KeyError("content decryption failed");
+  }
+  out.resize(static_cast<size_t>(len + fin));
+  return out;
+}
+
+Pkcs7Summary Summarize(const Envelope& env) {
+  Pkcs7Summary s;
+  s.content_alg = env.content_name;
+  for (const KeyTrans& kt : env.recipients) s.recipient_kinds.push_back(kt.key_alg_name);
+  for (size_t i = 0; i < env.other_recipients; ++i) s.recipient_kinds.push_back("non-key-transport");
+  return s;
+}
+
+}  // namespace
+
+std::string Pkcs7Summary::to_string() const {
+  return "PKCS7 EnvelopedData, " + content_alg + ", " + std::to_string(recipient_kinds.size()) +
+         (recipient_kinds.size() == 1 ? " recipient" : " recipients");
+}
+
+StatusOr<Pkcs7Summary> pkcs7_describe(std::span<const uint8_t> der) {
+  ErrClear clear;
+  LC_ASSIGN_OR_RETURN(Envelope env, ParseEnvelope(der));
+  return Summarize(env);
+}
+
+StatusOr<kernels::SecretBytes> pkcs7_decrypt(std::span<const uint8_t> der, std::span<const PrivateKey> keys,
+                                            std::span<const Certificate> certs) {
+  ErrClear clear;
+  LC_ASSIGN_OR_RETURN(Envelope env, ParseEnvelope(der));
+  const std::string summary = Summarize(env).to_string();
+  auto alg = ContentAlgOf(env.content_nid);
+  if (!alg) {
+    return Unsupported("pkcs7 content encryption " + env.content_name +
+                       " is not supported (AES-GCM or AES-CBC only)");
+  }
+  if (certs.empty()) {
+    return KeyError("pkcs7 (" + summary + ") needs the recipient certificate as well as the private key; " +
+                    std::to_string(keys.size()) + " private key(s) and no certificate given");
+  }
+  bool saw_rsa_transport = env.recipients.empty();
+  for (const KeyTrans& kt : env.recipients) saw_rsa_transport |= kt.key_alg_nid == NID_rsaEncryption;
+  if (!saw_rsa_transport) {
+    return Unsupported("pkcs7 key transport " + env.recipients[0].key_alg_name +
+                       " is not supported (rsaEncryption only)");
+  }
+  for (const PrivateKey& key : keys) {
+    if (!key.valid() || key.algorithm() != KeyAlgorithm::kRsa) continue;
+    for (const Certificate& cert : certs) {
+      for (const KeyTrans& kt : env.recipients) {
+        if (kt.key_alg_nid != NID_rsaEncryption || !RecipientMatches(kt, cert)) continue;
+        SecretBytes cek = RsaPkcs1Decrypt(key, kt.encrypted_key, alg->key_len);
+        auto plain = DecryptContent(env, *alg, cek);
+        if (plain.ok()) return std::move(plain).value();
+        if (plain.status().code() == StatusCode::kDataError) return plain.status();
+        break;  // smallstep uses the first matching recipient only
+      }
+    }
+  }
+  return KeyError("no key/certificate pair could unwrap the " + summary + "; tried " +
+                  std::to_string(keys.size()) + " private key(s) x " + std::to_string(certs.size()) +
+                  " certificate(s)");
+}
+
+}  // namespace layercrypt

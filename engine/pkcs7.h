@@ -1,0 +1,75 @@
+// engine/pkcs7.h: decrypting the `org.opencontainers.image.enc.keys.pkcs7`
+// blob: a DER CMS/PKCS#7 ContentInfo(EnvelopedData) as smallstep/pkcs7
+// writes it for ocicrypt (spec §4): RSAES-PKCS1-v1_5 key transport to a
+// recipient named by IssuerAndSerialNumber, AES-128-GCM content with
+// GCMParameters (12-byte nonce, ICV length 16), tag appended to the
+// ciphertext.
+//
+// Why not OpenSSL's CMS_decrypt: OpenSSL 3.0 cannot even parse what
+// smallstep writes. smallstep encodes the AlgorithmIdentifier parameters as
+// a *primitive* tag 0x10 (asn1.RawValue{Tag: 16} without IsCompound) whose
+// contents are the DER of `SEQUENCE { [4] IMPLICIT OCTET STRING nonce,
+// INTEGER icvLen }`, so d2i_CMS_ContentInfo fails ("type not constructed").
+// Even with that byte patched, OpenSSL's CMS EnvelopedData path does not
+// handle GCM (GCM belongs in AuthEnvelopedData, RFC 5083/5084): it fails
+// while unpacking the parameters. So we walk the DER with OpenSSL's ASN.1
+// primitives (ASN1_get_object, d2i_ASN1_OBJECT, d2i_ASN1_INTEGER), do the
+// RSA key transport with EVP_PKEY_decrypt (PKCS#1 v1.5) and the content
+// with kernels/aes_gcm.h. Both the smallstep parameter form and the RFC 5084
+// form (a constructed SEQUENCE { OCTET STRING nonce, INTEGER icvLen }) are
+// accepted. AES-CBC content (which smallstep can also write; parameter = IV)
+// is decrypted with OpenSSL. DES content, non-RSA key transport and
+// indefinite-length (BER) encodings are rejected as unsupported.
+//
+// Like Go ocicrypt, decryption needs the private key AND the recipient
+// certificate: every (key × certificate) pair is tried; the certificate
+// selects the RecipientInfo by issuer + serial number (smallstep compares the
+// raw issuer bytes and the serial). A key without any certificate fails.
+//
+// Against padding oracles: a PKCS#1 v1.5 failure is replaced by a random
+// content key of the right size (RFC 3218 §2.3.2), so it goes down the same
+// path as a wrong key and fails at the GCM tag; messages never distinguish.
+// OpenSSL 3.0 has no implicit rejection, so OpenSSL's own RSA timing is what
+// it is.
+//
+// Thread-safety: reentrant; keys and certificates may be shared.
+#ifndef LAYERCRYPT_ENGINE_PKCS7_H_
+#define LAYERCRYPT_ENGINE_PKCS7_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/private_key.h"
+#include "engine/status.h"
+#include "kernels/secure_memory.h"
+
+namespace layercrypt {
+
+// Pkcs7Summary describes an EnvelopedData for messages (no key material).
+struct Pkcs7Summary {
+  std::string content_alg;                  // "aes-128-gcm", ...
+  std::vector<std::string> recipient_kinds;  // "rsaEncryption" per KeyTransRecipientInfo
+  // to_string returns e.g. "PKCS7 EnvelopedData, aes-128-gcm, 1 recipient".
+  std::string to_string() const;
+};
+
+// pkcs7_describe parses `der` and returns its summary, or kDataError if it is
+// not a DER ContentInfo(EnvelopedData).
+StatusOr<Pkcs7Summary> pkcs7_describe(std::span<const uint8_t> der);
+
+// pkcs7_decrypt decrypts the EnvelopedData `der` with the first (key,
+// certificate) pair that works, keys in order, certificates in order.
+// Returns the content (the private-options JSON) on success. Failures:
+// kDataError (malformed DER), kUnsupported (content or key-transport
+// algorithm), kKeyError when no pair works — including "no certificate
+// given" (the message says that pkcs7 needs the recipient certificate too)
+// and empty `keys`; the message names the summary and the counts tried.
+StatusOr<kernels::SecretBytes> pkcs7_decrypt(std::span<const uint8_t> der,
+                                            std::span<const PrivateKey> keys,
+                                            std::span<const Certificate> certs);
+
+}  // namespace layercrypt
+
+#endif  // LAYERCRYPT_ENGINE_PKCS7_H_
