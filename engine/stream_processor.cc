@@ -1,0 +1,127 @@
+// engine/stream_processor.cc
+#include "engine/stream_processor.h"
+
+#include <algorithm>
+
+#include "engine/annotations.h"
+#include "engine/key_unwrap.h"
+#include "engine/keys_dir.h"
+#include "engine/layer_options.h"
+#include "engine/media_types.h"
+#include "engine/payload.h"
+
+namespace layercrypt {
+namespace {
+
+// Appends the payload's keys after the directory's, as ctd-decoder merges
+// them (directory first).
+Status add_payload_keys(const DecryptParameters& params, DecryptKeys& keys) {
+  const auto& privs = params.privkeys();
+  const auto& pwds = params.privkeys_passwords();
+  if (!pwds.empty() && pwds.size() != privs.size())
+    return DataError("payload has " + std::to_string(privs.size()) + " privkeys but " +
+                     std::to_string(pwds.size()) + " privkeys-passwords; they must pair up");
+  for (size_t i = 0; i < privs.size(); ++i) {
+    if (!privs[i]) continue;  // a null entry carries no key
+    keys.private_keys.push_back(*privs[i]);
+    if (i < pwds.size() && pwds[i])
+      keys.passwords.emplace_back(*pwds[i]);
+    else
+      keys.passwords.emplace_back(std::nullopt);
+  }
+  for (const auto& cert : params.x509s())
+    if (cert) keys.certificates.emplace_back(cert->begin(), cert->end());
+  return Status::Ok();
+}
+
+std::string plural(size_t n, const char* what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::string no_payload_message() {
+  return "no decryption payload on fd 3: containerd passed none. It passes one only to the "
+         "stream processors with ids io.containerd.ocicrypt.decoder.v1.tar and "
+         "io.containerd.ocicrypt.decoder.v1.tar.gzip, and only when it unpacks a pull (not with "
+         "--unpack=false or ctr import; with containerd 2.1+ CRI pulls need "
+         "use_local_image_pull = true); check the [stream_processors] ids in config.toml";
+}
+
+Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& in, ByteSink& out,
+                            const StreamProcessorOptions& options,
+                            StreamProcessorReport* report) {
+  StreamProcessorReport local;
+  StreamProcessorReport& rep = report ? *report : local;
+
+  auto payload = parse_payload(payload_bytes);
+  if (!payload.ok()) return payload.status().with_context("bad decryption payload on fd 3");
+  const Descriptor& desc = payload->descriptor;
+  rep.media_type = desc.media_type;
+  rep.layer_digest = desc.digest;
+  const std::string layer = desc.digest.empty() ? std::string("layer") : "layer " + desc.digest;
+
+  if (!is_decryptable_media_type(desc.media_type))
+    return Unsupported(layer + ": media type \"" + desc.media_type +
+                       "\" is not an encrypted layer type layercrypt-decoder handles (tar, "
+                       "tar+gzip, tar+zstd with +encrypted); check the processor's accepts list");
+  if (!options.env_media_type.empty() && options.env_media_type != desc.media_type)
+    rep.warnings.push_back("STREAM_PROCESSOR_MEDIATYPE is " + options.env_media_type +
+                           " but the layer descriptor says " + desc.media_type +
+                           "; using the descriptor's");
+
+  // Keys: the directory's first, then the payload's.
+  DecryptKeys keys;
+  std::vector<std::string> dir_problems;
+  if (options.keys_dir) {
+    auto dir = load_keys_dir(*options.keys_dir);
+    if (!dir.ok()) {
+      dir_problems.push_back(dir.status().message());
+    } else {
+      keys = std::move(dir->keys);
+      for (auto& s : dir->skipped) rep.warnings.push_back("skipped " + s);
+    }
+  }
+  LC_RETURN_IF_ERROR(add_payload_keys(payload->parameters, keys).with_context("bad decryption payload"));
+  rep.keys_tried = keys.private_keys.size();
+
+  const auto schemes = encryption_schemes(desc.annotations);
+  if (schemes.empty())
+    return DataError(layer + " has no wrapped-key annotations (org.opencontainers.image.enc.keys.*)"
+                     "; the descriptor containerd passed is not that of an encrypted layer");
+  if (keys.private_keys.empty()) {
+    std::string why = dir_problems.empty()
+                          ? (options.keys_dir ? "no usable private key in " + *options.keys_dir
+                                              : std::string("no --decryption-keys-path given"))
+                          : dir_problems.front();
+    if (!rep.warnings.empty()) why += " (" + plural(rep.warnings.size(), "file") + " skipped)";
+    return KeyError("missing private key needed for decryption of " + layer + ": " + why +
+                    ", and the payload carried no keys; put the recipient's private key in the "
+                    "keys directory");
+  }
+
+  auto privopts_json = unwrap_layer_key(desc.annotations, keys);
+  if (!privopts_json.ok()) {
+    std::string msg = layer + ": " + privopts_json.status().message();
+    if (!rep.warnings.empty()) msg += " (" + plural(rep.warnings.size(), "key file") + " skipped)";
+    return Status(privopts_json.status().code(), msg);
+  }
+  auto priv = parse_private_options(std::span<const uint8_t>(privopts_json->data(), privopts_json->size()));
+  if (!priv.ok()) return priv.status().with_context(layer + ": unwrapped private options");
+  auto pub = read_public_options(desc.annotations);
+  if (!pub.ok()) return pub.status().with_context(layer + ": public options");
+  LC_RETURN_IF_ERROR(validate_for_decryption(*pub, *priv).with_context(layer));
+
+  LayerKey key;
+  key.symkey = priv->symkey;
+  key.nonce = priv->cipher_options.at(std::string(kNonceOption));
+  std::array<uint8_t, kLayerHmacLen> hmac{};
+  std::copy(pub->hmac.begin(), pub->hmac.end(), hmac.begin());
+
+  auto result = decrypt_layer(in, out, key, hmac, options.decrypt);
+  if (!result.ok()) return result.status().with_context(layer);
+  rep.result = std::move(*result);
+  return Status::Ok();
+}
+
+}  // namespace layercrypt

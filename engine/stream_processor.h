@@ -1,0 +1,68 @@
+// engine/stream_processor.h: decrypting one layer the way containerd's
+// stream-processor contract (imgcrypt's ctd-decoder) asks.
+//
+// containerd execs the decoder for every encrypted layer with:
+//   stdin   the encrypted layer blob (a pipe);
+//   stdout  a pipe for the decrypted blob (still gzip/zstd if it was);
+//   fd 3    the payload: a protobuf google.protobuf.Any, type_url
+//           io.containerd.ocicrypt.v1.Payload, whose value is the JSON
+//           {"DecryptConfig":{"Parameters":{...keys...}},"Descriptor":{...}};
+//   env     STREAM_PROCESSOR_MEDIATYPE = the layer's media type;
+//   args    --decryption-keys-path DIR (the CRI "node" key model).
+// On failure the decoder must exit non-zero; containerd then reports its
+// stderr verbatim as the pull error.
+//
+// run_stream_processor does everything but the process plumbing: it parses
+// the payload, checks the media type, loads the keys directory and the
+// payload's keys, unwraps the layer key (engine/key_unwrap.h), validates the
+// options (a public nonce is rejected), and decrypts with the chosen release
+// policy (engine/layer_cipher.h: by default nothing is written before the
+// MAC verifies).
+#ifndef LAYERCRYPT_ENGINE_STREAM_PROCESSOR_H_
+#define LAYERCRYPT_ENGINE_STREAM_PROCESSOR_H_
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/io.h"
+#include "engine/layer_cipher.h"
+#include "engine/status.h"
+
+namespace layercrypt {
+
+// StreamProcessorOptions configures one decoder run.
+struct StreamProcessorOptions {
+  std::optional<std::string> keys_dir;  // --decryption-keys-path
+  std::string env_media_type;           // STREAM_PROCESSOR_MEDIATYPE ("" if unset)
+  LayerDecryptOptions decrypt;          // release policy, spool bound, pipeline
+};
+
+// StreamProcessorReport describes a run, for warnings and --stats.
+struct StreamProcessorReport {
+  std::vector<std::string> warnings;  // one line each (skipped key files, ...)
+  std::string media_type;             // the layer's (descriptor) media type
+  std::string layer_digest;           // the layer's (descriptor) digest
+  size_t keys_tried = 0;
+  LayerDecryptResult result;
+};
+
+// run_stream_processor decrypts the layer read from `in` to `out` as
+// described above, with `payload` the bytes read from fd 3. Returns OK with
+// `report` filled in; or the first error as a one-line Status that names the
+// cause and the way out (bad payload, unsupported media type, no usable key,
+// wrong key, MAC failure, I/O). `report` may be null. With the default
+// release policy nothing has been written to `out` when it fails (except on
+// a write error). Thread-safe with respect to other runs.
+Status run_stream_processor(std::span<const uint8_t> payload, ByteSource& in, ByteSink& out,
+                            const StreamProcessorOptions& options,
+                            StreamProcessorReport* report);
+
+// no_payload_message returns the error for a decoder started without fd 3,
+// listing the usual reasons containerd passes no payload.
+std::string no_payload_message();
+
+}  // namespace layercrypt
+
+#endif  // LAYERCRYPT_ENGINE_STREAM_PROCESSOR_H_

@@ -1,0 +1,340 @@
+#!/usr/bin/python3
+"""layercrypt-decoder under containerd's stream-processor contract.
+
+Usage: decoder_test.py DECODER VECTORS_DIR   (ctest passes both)
+
+Every encrypted layer made by Go ocicrypt (skopeo 1.9.3, ctr-enc 1.1.10) in
+tests/vectors/ocicrypt is decrypted the way containerd runs the decoder: the
+layer on stdin, the payload protobuf on fd 3 through a pipe, the media type
+in STREAM_PROCESSOR_MEDIATYPE; CRI style (no keys in the payload, a keys
+directory) and ctr-enc style (keys in the payload). Output digests must equal
+the plaintext layers'. Tampering, bad payloads, key-directory and media-type
+edge cases must fail with exit 1, one stderr line and, by default, no output.
+"""
+
+import base64
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ocitest  # noqa: E402
+
+DECODER = None
+VEC = None
+
+
+def load_expected():
+    with open(os.path.join(VEC, "expected.json")) as f:
+        return json.load(f)
+
+
+def read(rel):
+    with open(os.path.join(VEC, rel), "rb") as f:
+        return f.read()
+
+
+class Base(unittest.TestCase):
+    def decode(self, layer, payload, args=(), **kw):
+        return ocitest.run_decoder(DECODER, layer, payload, args, **kw)
+
+    def assert_ok(self, run, want_digest):
+        self.assertEqual(run.rc, 0, run)
+        self.assertEqual(ocitest.sha256_digest(run.out), want_digest, run)
+
+    def assert_fails(self, run, *needles, output_allowed=False):
+        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(len(run.err_lines), 1, run)
+        line = run.err_lines[0]
+        self.assertTrue(line.startswith("layercrypt-decoder: "), line)
+        for n in needles:
+            self.assertIn(n, line)
+        if not output_allowed:
+            self.assertEqual(run.out, b"", "unverified output released")
+        return line
+
+
+class GoVectors(Base):
+    """Every encrypted layer, every key form, both key delivery styles."""
+
+    def test_node_key_model_with_keys_directory(self):
+        exp = load_expected()
+        runs = 0
+        for name, image in sorted(exp["images"].items()):
+            for i, layer in enumerate(image["layers"]):
+                if not layer["encrypted"]:
+                    continue
+                blob = ocitest.Layout(os.path.join(VEC, image["layout"])).blob(layer["digest"])
+                payload = read(layer["payloads"]["node"])
+                for d in image["key_dirs_that_decrypt"]:
+                    with self.subTest(image=name, layer=i, keys=d):
+                        run = self.decode(blob, payload,
+                                          ["--decryption-keys-path", os.path.join(VEC, d)],
+                                          media_type=layer["mediaType"])
+                        self.assert_ok(run, layer["expected_output_digest"])
+                        runs += 1
+        self.assertGreater(runs, 100)
+
+    def test_keys_in_payload_like_ctr_enc(self):
+        exp = load_expected()
+        runs = 0
+        for name, image in sorted(exp["images"].items()):
+            for i, layer in enumerate(image["layers"]):
+                if not layer["encrypted"]:
+                    continue
+                blob = ocitest.Layout(os.path.join(VEC, image["layout"])).blob(layer["digest"])
+                with self.subTest(image=name, layer=i):
+                    run = self.decode(blob, read(layer["payloads"]["keyed"]),
+                                      media_type=layer["mediaType"])
+                    self.assert_ok(run, layer["expected_output_digest"])
+                    runs += 1
+        self.assertGreater(runs, 30)
+
+    def test_extra_payloads(self):
+        exp = load_expected()
+        layer = exp["images"]["enc-jwe-rsa2048"]["layers"][3]
+        blob = ocitest.Layout(os.path.join(VEC, "images/enc-jwe-rsa2048")).blob(layer["digest"])
+        run = self.decode(blob, read("payloads/enc-jwe-rsa2048/layer3.key-rsa2048-encpem-password.payload"))
+        self.assert_ok(run, layer["expected_output_digest"])
+        run = self.decode(blob, read("payloads/enc-jwe-rsa2048/layer3.key-rsa2048-encpem-nopassword.payload"))
+        self.assert_fails(run, "password")
+        p7 = exp["images"]["enc-pkcs7"]["layers"][3]
+        p7blob = ocitest.Layout(os.path.join(VEC, "images/enc-pkcs7")).blob(p7["digest"])
+        run = self.decode(p7blob, read("payloads/enc-pkcs7/layer3.key-pkcs7-nocert.payload"))
+        self.assert_fails(run, "pkcs7")
+
+    def test_regular_file_stdin_and_stream_mode(self):
+        exp = load_expected()
+        layer = exp["images"]["enc-jwe-ecp384"]["layers"][0]
+        path = os.path.join(VEC, "images/enc-jwe-ecp384/blobs/sha256", layer["digest"][7:])
+        keys = ["--decryption-keys-path", os.path.join(VEC, "keys/dirs/ecp384")]
+        payload = read(layer["payloads"]["node"])
+        for args in (keys, keys + ["--stream"], keys + ["--spool-memory", "0"]):
+            with self.subTest(args=args):
+                self.assert_ok(self.decode(b"", payload, args, stdin_file=path),
+                               layer["expected_output_digest"])
+                with open(path, "rb") as f:
+                    self.assert_ok(self.decode(f.read(), payload, args),
+                                   layer["expected_output_digest"])
+
+
+class Tampering(Base):
+    """Bit flips, truncation, extension and forged options fail closed."""
+
+    @classmethod
+    def setUpClass(cls):
+        exp = load_expected()
+        cls.layer = exp["images"]["enc-jwe-rsa2048"]["layers"][0]
+        cls.blob = ocitest.Layout(os.path.join(VEC, "images/enc-jwe-rsa2048")).blob(cls.layer["digest"])
+        with open(os.path.join(VEC, cls.layer["payloads"]["desc"])) as f:
+            cls.desc = json.load(f)
+        cls.keys = ["--decryption-keys-path", os.path.join(VEC, "keys/dirs/rsa2048")]
+
+    def payload_with_pubopts(self, mutate):
+        desc = json.loads(json.dumps(self.desc))
+        ann = desc["annotations"]
+        pub = json.loads(base64.b64decode(ann[ocitest.PUBOPTS]))
+        pub = mutate(pub)
+        if pub is None:
+            del ann[ocitest.PUBOPTS]
+        else:
+            ann[ocitest.PUBOPTS] = base64.b64encode(ocitest.go_json(pub)).decode()
+        return ocitest.make_payload(desc)
+
+    def test_ciphertext_changes(self):
+        payload = ocitest.make_payload(self.desc)
+        b = self.blob
+        cases = {
+            "flip-first": bytes([b[0] ^ 1]) + b[1:],
+            "flip-middle": b[:len(b) // 2] + bytes([b[len(b) // 2] ^ 0x80]) + b[len(b) // 2 + 1:],
+            "flip-last": b[:-1] + bytes([b[-1] ^ 4]),
+            "truncated": b[:-1],
+            "truncated-half": b[:len(b) // 2],
+            "extended": b + b"\0",
+            "empty": b"",
+        }
+        for name, blob in cases.items():
+            for mode in ([], ["--stream"]):
+                with self.subTest(case=name, mode=mode):
+                    run = self.decode(blob, payload, self.keys + mode)
+                    line = self.assert_fails(run, "HMAC", output_allowed=bool(mode))
+                    # Expected and computed MACs, in hex.
+                    self.assertRegex(line, r"[0-9a-f]{64}.*[0-9a-f]{64}")
+
+    def test_public_nonce_is_rejected(self):
+        def add_nonce(pub):
+            pub["cipheroptions"] = {"nonce": base64.b64encode(b"\x01" * 16).decode()}
+            return pub
+        run = self.decode(self.blob, self.payload_with_pubopts(add_nonce), self.keys)
+        self.assert_fails(run, "nonce")
+
+    def test_altered_hmac(self):
+        def alter(pub):
+            mac = bytearray(base64.b64decode(pub["hmac"]))
+            mac[0] ^= 1
+            pub["hmac"] = base64.b64encode(bytes(mac)).decode()
+            return pub
+        run = self.decode(self.blob, self.payload_with_pubopts(alter), self.keys)
+        self.assert_fails(run, "HMAC")
+
+    def test_unknown_cipher(self):
+        def other(pub):
+            pub["cipher"] = "AES_256_GCM_STREAM"
+            return pub
+        run = self.decode(self.blob, self.payload_with_pubopts(other), self.keys)
+        self.assert_fails(run, "AES_256_GCM_STREAM")
+
+    def test_missing_pubopts(self):
+        run = self.decode(self.blob, self.payload_with_pubopts(lambda p: None), self.keys)
+        self.assert_fails(run, "cipher")
+
+    def test_wrong_key(self):
+        run = self.decode(self.blob, ocitest.make_payload(self.desc),
+                          ["--decryption-keys-path", os.path.join(VEC, "keys/dirs/ecp256")])
+        line = self.assert_fails(run, "jwe")
+        self.assertIn("1 ", line)  # how many keys were tried
+        # Never key bytes: no PEM or base64 blobs in the message.
+        self.assertNotIn("BEGIN", line)
+
+    def test_no_key_at_all(self):
+        run = self.decode(self.blob, ocitest.make_payload(self.desc))
+        self.assert_fails(run, "missing private key")
+
+
+class Payloads(Base):
+    @classmethod
+    def setUpClass(cls):
+        exp = load_expected()
+        cls.layer = exp["images"]["enc-jwe-ecp256"]["layers"][1]
+        cls.blob = ocitest.Layout(os.path.join(VEC, "images/enc-jwe-ecp256")).blob(cls.layer["digest"])
+        with open(os.path.join(VEC, cls.layer["payloads"]["desc"])) as f:
+            cls.desc = json.load(f)
+        cls.keys = ["--decryption-keys-path", os.path.join(VEC, "keys/dirs/ecp256")]
+
+    def test_no_fd3(self):
+        run = self.decode(self.blob, None, self.keys)
+        self.assert_fails(run, "no decryption payload on fd 3", "io.containerd.ocicrypt.decoder.v1.tar.gzip")
+
+    def test_unknown_type_url(self):
+        run = self.decode(self.blob, ocitest.make_payload(self.desc, type_url=b"example.com/Other"), self.keys)
+        self.assert_fails(run, "example.com/Other")
+
+    def test_garbage_payloads(self):
+        good = ocitest.make_payload(self.desc)
+        for name, p in {"empty": b"", "truncated": good[:40], "not-protobuf": b"\xff" * 64,
+                        "not-json": ocitest.make_payload(self.desc)[:37] + b"\x03abc"}.items():
+            with self.subTest(case=name):
+                self.assert_fails(self.decode(self.blob, p, self.keys), "payload")
+
+    def test_media_types(self):
+        ok = self.layer["expected_output_digest"]
+        # Env and descriptor disagree: reported, descriptor wins.
+        run = self.decode(self.blob, ocitest.make_payload(self.desc), self.keys,
+                          media_type="application/vnd.oci.image.layer.v1.tar+gzip+encrypted")
+        self.assert_ok(run, ok)
+        self.assertIn("STREAM_PROCESSOR_MEDIATYPE", run.err.decode())
+        for mt in ("application/vnd.oci.image.layer.nondistributable.v1.tar+encrypted",
+                   "application/vnd.docker.image.rootfs.diff.tar.gzip+encrypted",
+                   "application/vnd.oci.image.layer.v1.tar+zstd+encrypted"):
+            with self.subTest(media_type=mt):
+                desc = dict(self.desc, mediaType=mt)
+                self.assert_ok(self.decode(self.blob, ocitest.make_payload(desc), self.keys, media_type=mt), ok)
+        desc = dict(self.desc, mediaType="application/vnd.oci.image.layer.v1.tar")
+        self.assert_fails(self.decode(self.blob, ocitest.make_payload(desc), self.keys), "media type")
+
+
+class KeysDirectory(Base):
+    @classmethod
+    def setUpClass(cls):
+        exp = load_expected()
+        cls.layer = exp["images"]["enc-jwe-ecp256"]["layers"][0]
+        cls.blob = ocitest.Layout(os.path.join(VEC, "images/enc-jwe-ecp256")).blob(cls.layer["digest"])
+        cls.payload = read(cls.layer["payloads"]["node"])
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="layercrypt-keys-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def put(self, rel, src):
+        path = os.path.join(self.tmp, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        shutil.copy(os.path.join(VEC, "keys", src), path)
+        return path
+
+    def run_dir(self, d=None):
+        return self.decode(self.blob, self.payload, ["--decryption-keys-path", d or self.tmp])
+
+    def test_unusable_files_are_skipped_with_warnings(self):
+        self.put("a-public.pem", "ecp256.pub.pem")
+        self.put("b-other.pem", "rsa2048.enc.pem")  # needs a password
+        with open(os.path.join(self.tmp, "README"), "w") as f:
+            f.write("keys for the cluster\n")
+        self.put("sub/dir/z-key.pem", "ecp256.pem")
+        run = self.run_dir()
+        self.assert_ok(run, self.layer["expected_output_digest"])
+        warnings = run.err.decode()
+        for name in ("a-public.pem", "b-other.pem", "README"):
+            self.assertIn(name, warnings)
+
+    def test_sec1_pem_which_go_rejects(self):
+        self.put("ec.pem", "ecp256.sec1.pem")
+        self.assert_ok(self.run_dir(), self.layer["expected_output_digest"])
+
+    def test_kubernetes_secret_volume_symlinks(self):
+        # A secret volume: ..2026_01_01/key.pem, ..data -> ..2026_01_01, key.pem -> ..data/key.pem
+        self.put("..2026_11_23_08_00_00.123/key.pem", "ecp256.pem")
+        os.symlink("..2026_11_23_08_00_00.123", os.path.join(self.tmp, "..data"))
+        os.symlink("..data/key.pem", os.path.join(self.tmp, "key.pem"))
+        run = self.run_dir()
+        self.assert_ok(run, self.layer["expected_output_digest"])
+        # The root itself may be a symlink, as a mounted secret's path can be.
+        link = self.tmp + "-link"
+        os.symlink(self.tmp, link)
+        try:
+            self.assert_ok(self.run_dir(link), self.layer["expected_output_digest"])
+        finally:
+            os.unlink(link)
+
+    def test_symlink_leaving_the_directory_is_not_followed(self):
+        outside = tempfile.mkdtemp(prefix="layercrypt-outside-")
+        try:
+            shutil.copy(os.path.join(VEC, "keys/ecp256.pem"), os.path.join(outside, "k.pem"))
+            os.symlink(os.path.join(outside, "k.pem"), os.path.join(self.tmp, "k.pem"))
+            self.assert_fails(self.run_dir(), "missing private key")
+        finally:
+            shutil.rmtree(outside)
+
+    def test_missing_directory(self):
+        self.assert_fails(self.run_dir(os.path.join(self.tmp, "nope")), "does not exist")
+        # ... but keys in the payload still work.
+        keyed = read(self.layer["payloads"]["keyed"])
+        run = self.decode(self.blob, keyed, ["--decryption-keys-path", os.path.join(self.tmp, "nope")])
+        self.assert_ok(run, self.layer["expected_output_digest"])
+
+    def test_empty_directory(self):
+        self.assert_fails(self.run_dir(), "missing private key")
+
+
+class Cli(Base):
+    def test_version_verbose(self):
+        run = ocitest.run_decoder(DECODER, b"", None, ["--version", "--verbose"])
+        self.assertEqual(run.rc, 0, run)
+        text = run.out.decode()
+        self.assertIn("layercrypt-decoder", text)
+        self.assertIn("ipsec-mb", text)
+        self.assertIn("isa-l", text)
+
+    def test_bad_flag(self):
+        run = ocitest.run_decoder(DECODER, b"", None, ["--no-such-flag"])
+        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(len(run.err_lines), 1, run)
+
+
+if __name__ == "__main__":
+    DECODER, VEC = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:])

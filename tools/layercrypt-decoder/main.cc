@@ -1,0 +1,135 @@
+// tools/layercrypt-decoder/main.cc: a drop-in for imgcrypt's ctd-decoder.
+//
+// containerd runs it as a stream processor for every encrypted layer:
+// stdin = the encrypted blob, stdout = the decrypted blob, fd 3 = the
+// payload, STREAM_PROCESSOR_MEDIATYPE in the environment. Exit status 0 on
+// success; 1 with one line on stderr on any failure (containerd shows that
+// line as the pull error). See docs/containerd.md.
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/io.h"
+#include "engine/stream_processor.h"
+#include "engine/version.h"
+
+namespace {
+
+constexpr int kPayloadFd = 3;
+// The payload is a few KiB (keys included); refuse absurd ones.
+constexpr size_t kMaxPayload = 16 << 20;
+constexpr size_t kPipeSize = 1 << 20;
+
+int fail(const std::string& message) {
+  // One line: containerd reports stderr verbatim.
+  std::string line = message;
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::fprintf(stderr, "layercrypt-decoder: %s\n", line.c_str());
+  return 1;
+}
+
+bool read_payload(std::vector<uint8_t>* out, std::string* error) {
+  if (fcntl(kPayloadFd, F_GETFD) < 0) {
+    *error = layercrypt::no_payload_message();
+    return false;
+  }
+  layercrypt::FdSource src(kPayloadFd, "payload fd 3");
+  uint8_t buf[65536];
+  for (;;) {
+    auto n = src.read(buf, sizeof buf);
+    if (!n.ok()) {
+      *error = "read payload: " + n.status().message();
+      return false;
+    }
+    if (*n == 0) break;
+    out->insert(out->end(), buf, buf + *n);
+    if (out->size() > kMaxPayload) {
+      *error = "read payload: more than 16 MiB on fd 3; that is not a containerd payload";
+      return false;
+    }
+  }
+  ::close(kPayloadFd);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "layercrypt-decoder: containerd stream processor that decrypts ocicrypt-encrypted "
+      "image layers (a drop-in for imgcrypt's ctd-decoder)"};
+  app.footer(
+      "containerd runs it with the layer on stdin, the payload on fd 3 and the decrypted\n"
+      "layer read from stdout. By default no byte is written before the layer's HMAC has\n"
+      "verified (a piped layer is spooled to memory, then to an anonymous file in $TMPDIR).\n\n"
+      "Example (config.toml):\n"
+      "  [stream_processors.\"io.containerd.ocicrypt.decoder.v1.tar.gzip\"]\n"
+      "    accepts = [\"application/vnd.oci.image.layer.v1.tar+gzip+encrypted\"]\n"
+      "    returns = \"application/vnd.oci.image.layer.v1.tar+gzip\"\n"
+      "    path = \"/usr/local/bin/layercrypt-decoder\"\n"
+      "    args = [\"--decryption-keys-path\", \"/etc/containerd/ocicrypt/keys\"]");
+  std::string keys_dir;
+  bool stream = false, version = false, verbose = false, stats = false;
+  size_t spool_mib = 8;
+  app.add_option("--decryption-keys-path", keys_dir,
+                 "Directory of private keys and certificates (searched recursively)");
+  app.add_flag("--stream", stream,
+               "Write plaintext as it is decrypted, like ctd-decoder (no spool; exit 1 at the "
+               "end if the HMAC fails, and containerd then discards the layer)");
+  app.add_option("--spool-memory", spool_mib,
+                 "MiB of a piped layer kept in memory before spooling to $TMPDIR")
+      ->capture_default_str();
+  app.add_flag("--stats", stats, "Print pipeline statistics to stderr after a successful run");
+  app.add_flag("--version", version, "Print the version and exit");
+  app.add_flag("-v,--verbose", verbose, "With --version: also print the CPU paths in use");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return fail(std::string(e.what()) + " (see layercrypt-decoder --help)");
+  }
+  if (version) {
+    std::printf("layercrypt-decoder %s\n", layercrypt::version_string());
+    if (verbose) std::fputs(layercrypt::describe_cpu_paths().c_str(), stdout);
+    return 0;
+  }
+
+  std::vector<uint8_t> payload;
+  std::string error;
+  if (!read_payload(&payload, &error)) return fail(error);
+
+  // Bigger pipes move layers between processes with fewer context switches.
+  layercrypt::set_pipe_size(STDOUT_FILENO, kPipeSize);
+  layercrypt::set_pipe_size(STDIN_FILENO, kPipeSize);
+
+  layercrypt::StreamProcessorOptions options;
+  if (!keys_dir.empty()) options.keys_dir = keys_dir;
+  if (const char* mt = std::getenv("STREAM_PROCESSOR_MEDIATYPE")) options.env_media_type = mt;
+  options.decrypt.policy =
+      stream ? layercrypt::ReleasePolicy::kStream : layercrypt::ReleasePolicy::kVerifyFirst;
+  options.decrypt.spool_memory_limit = spool_mib << 20;
+
+  layercrypt::FdSource in(STDIN_FILENO, "stdin");
+  layercrypt::FdSink out(STDOUT_FILENO, "stdout");
+  layercrypt::StreamProcessorReport report;
+  const layercrypt::Status st =
+      layercrypt::run_stream_processor(payload, in, out, options, &report);
+  if (!st.ok()) return fail(st.message());
+  for (const auto& w : report.warnings) std::fprintf(stderr, "layercrypt-decoder: warning: %s\n", w.c_str());
+  if (stats) {
+    if (report.result.spooled)
+      std::fprintf(stderr, "verify pass:\n%s", report.result.verify_stats.to_string().c_str());
+    std::fprintf(stderr, "decrypt pass:\n%s", report.result.decrypt_stats.to_string().c_str());
+  }
+  return 0;
+}
