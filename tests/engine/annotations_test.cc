@@ -4,30 +4,23 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "engine/base64.h"
 #include "engine/media_types.h"
+#include "tests/support/ocicrypt_vectors.h"
 
 namespace layercrypt {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::contains;
+using testing::image_layers;
+using testing::ocicrypt_expected;
+using testing::VectorLayer;
 
-const std::string kVec = std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/ocicrypt/";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  EXPECT_TRUE(f.good()) << path;
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-bool Contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
 std::vector<uint8_t> B(std::string_view s) { return {s.begin(), s.end()}; }
 
 PrivateLayerOptions DummyPrivate() {
@@ -35,22 +28,6 @@ PrivateLayerOptions DummyPrivate() {
   p.symkey.assign(32, 1);
   p.cipher_options["nonce"].assign(16, 2);
   return p;
-}
-
-// Layers of the manifest tagged in image `name`'s index.json.
-json ManifestLayers(const std::string& name) {
-  const std::string dir = kVec + "images/" + name + "/";
-  json index = json::parse(ReadFile(dir + "index.json"));
-  const std::string digest = index["manifests"][0]["digest"];
-  json manifest = json::parse(ReadFile(dir + "blobs/sha256/" + digest.substr(7)));
-  return manifest["layers"];
-}
-
-Annotations AnnotationsOf(const json& layer) {
-  Annotations a;
-  if (layer.contains("annotations"))
-    for (auto& [k, v] : layer["annotations"].items()) a[k] = v.get<std::string>();
-  return a;
 }
 
 TEST(Annotations, Keys) {
@@ -64,19 +41,18 @@ TEST(Annotations, Keys) {
 }
 
 TEST(Annotations, EveryEncryptedLayerOfEveryGoImage) {
-  json expected = json::parse(ReadFile(kVec + "expected.json"));
+  json expected = ocicrypt_expected();
   size_t encrypted_layers = 0, images = 0;
   for (auto& [name, img] : expected["images"].items()) {
     SCOPED_TRACE(name);
     ++images;
-    json layers = ManifestLayers(name);
+    const std::vector<VectorLayer> layers = image_layers(name);
     ASSERT_EQ(layers.size(), img["layers"].size());
-    for (size_t i = 0; i < layers.size(); ++i) {
-      SCOPED_TRACE("layer " + std::to_string(i));
-      const json& layer = layers[i];
-      const json& exp = img["layers"][i];
-      const std::string mt = layer["mediaType"];
-      const Annotations ann = AnnotationsOf(layer);
+    for (const VectorLayer& layer : layers) {
+      SCOPED_TRACE("layer " + std::to_string(layer.index));
+      const json& exp = img["layers"][layer.index];
+      const std::string mt = layer.descriptor.at("mediaType");
+      const Annotations ann = layer.annotations();
       const std::vector<std::string> schemes = encryption_schemes(ann);
       if (!exp["encrypted"].get<bool>()) {
         EXPECT_FALSE(is_encrypted_media_type(mt));
@@ -130,11 +106,11 @@ TEST(Annotations, EveryEncryptedLayerOfEveryGoImage) {
 }
 
 TEST(Annotations, RecipientAddedImageHasTwoJweBlobs) {
-  json layers = ManifestLayers("ctrenc-add-ecp256");
-  json orig = ManifestLayers("enc-jwe-rsa2048");
+  const std::vector<VectorLayer> layers = image_layers("ctrenc-add-ecp256");
+  const std::vector<VectorLayer> orig = image_layers("enc-jwe-rsa2048");
   for (size_t i = 0; i < layers.size(); ++i) {
-    const Annotations ann = AnnotationsOf(layers[i]);
-    const Annotations first = AnnotationsOf(orig[i]);
+    const Annotations ann = layers[i].annotations();
+    const Annotations first = orig.at(i).annotations();
     auto blobs = split_wrapped_keys(ann.at(std::string(kJweKeysAnnotation)));
     ASSERT_EQ(blobs.size(), 2u);
     // The first blob is the original skopeo JWE, unchanged.
@@ -155,7 +131,7 @@ TEST(Annotations, CorruptBlobDoesNotHideLaterBlobs) {
   ASSERT_EQ(blobs.size(), 5u);
   EXPECT_FALSE(blobs[0].status.ok());
   EXPECT_TRUE(blobs[0].data.empty());
-  EXPECT_TRUE(Contains(blobs[0].status.message(), "blob 0")) << blobs[0].status.message();
+  EXPECT_TRUE(contains(blobs[0].status.message(), "blob 0")) << blobs[0].status.message();
   EXPECT_TRUE(blobs[1].status.ok());
   EXPECT_EQ(blobs[1].data, B("{\"protected\":\"x\"}"));
   EXPECT_TRUE(blobs[2].status.ok());
@@ -173,7 +149,7 @@ TEST(Annotations, EmptyBlobs) {
   ASSERT_EQ(f.size(), 4u);
   EXPECT_TRUE(f[0].status.ok());
   EXPECT_FALSE(f[1].status.ok());
-  EXPECT_TRUE(Contains(f[1].status.message(), "empty"));
+  EXPECT_TRUE(contains(f[1].status.message(), "empty"));
   EXPECT_TRUE(f[2].status.ok());
   EXPECT_FALSE(f[3].status.ok());
   auto g = split_wrapped_keys(",QUJD");
@@ -195,7 +171,7 @@ TEST(Annotations, MissingPuboptsGivesEmptyOptionsAndNoCipherError) {
   EXPECT_TRUE(pub->cipher.empty());
   EXPECT_TRUE(pub->hmac.empty());
   Status s = validate_for_decryption(*pub, DummyPrivate());
-  EXPECT_TRUE(Contains(s.message(), "no cipher type provided")) << s.message();
+  EXPECT_TRUE(contains(s.message(), "no cipher type provided")) << s.message();
 }
 
 TEST(Annotations, BadPubopts) {
@@ -203,11 +179,11 @@ TEST(Annotations, BadPubopts) {
   auto a = read_public_options(unpadded);
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().code(), StatusCode::kDataError);
-  EXPECT_TRUE(Contains(a.status().message(), "base64")) << a.status().message();
+  EXPECT_TRUE(contains(a.status().message(), "base64")) << a.status().message();
   Annotations not_json = {{"org.opencontainers.image.enc.pubopts", base64_encode(B("{nope"))}};
   auto b = read_public_options(not_json);
   ASSERT_FALSE(b.ok());
-  EXPECT_TRUE(Contains(b.status().message(), "pubopts")) << b.status().message();
+  EXPECT_TRUE(contains(b.status().message(), "pubopts")) << b.status().message();
   Annotations array = {{"org.opencontainers.image.enc.pubopts", base64_encode(B("[]"))}};
   EXPECT_FALSE(read_public_options(array).ok());
   // A public nonce parses but is refused at validation.

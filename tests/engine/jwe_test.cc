@@ -8,29 +8,22 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "engine/base64.h"
+#include "tests/support/ocicrypt_vectors.h"
+#include "tests/support/test_util.h"
 
 namespace layercrypt {
 namespace {
 
 using json = nlohmann::json;
-const std::string kVec = std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/ocicrypt/";
+using testing::image_layers;
+using testing::ocicrypt_vectors_dir;
+using testing::read_file;
 
-std::vector<uint8_t> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  EXPECT_TRUE(f.good()) << path;
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-json ReadJson(const std::string& path) {
-  auto b = ReadFile(path);
-  return json::parse(b.begin(), b.end());
-}
 std::string B64UrlDecodeStr(const std::string& s) {
   auto r = base64url_decode(s);
   EXPECT_TRUE(r.ok());
@@ -39,10 +32,7 @@ std::string B64UrlDecodeStr(const std::string& s) {
 
 // JweBlobs returns the decoded JWE texts of layer `layer` of `image`.
 std::vector<std::string> JweBlobs(const std::string& image, size_t layer = 0) {
-  const std::string dir = kVec + "images/" + image + "/";
-  std::string md = ReadJson(dir + "index.json")["manifests"][0]["digest"];
-  json m = ReadJson(dir + "blobs/sha256/" + md.substr(7));
-  std::string v = m["layers"][layer]["annotations"]["org.opencontainers.image.enc.keys.jwe"];
+  const std::string v = image_layers(image).at(layer).annotation("org.opencontainers.image.enc.keys.jwe");
   std::vector<std::string> out;
   size_t start = 0;
   for (;;) {
@@ -57,12 +47,12 @@ std::vector<std::string> JweBlobs(const std::string& image, size_t layer = 0) {
 }
 
 PrivateKey Priv(const std::string& f) {
-  auto k = parse_private_key(ReadFile(kVec + "keys/" + f));
+  auto k = parse_private_key(read_file(ocicrypt_vectors_dir() + "keys/" + f));
   EXPECT_TRUE(k.ok()) << f;
   return *k;
 }
 PublicKey Pub(const std::string& f) {
-  auto k = parse_public_key(ReadFile(kVec + "keys/" + f));
+  auto k = parse_public_key(read_file(ocicrypt_vectors_dir() + "keys/" + f));
   EXPECT_TRUE(k.ok()) << f;
   return *k;
 }

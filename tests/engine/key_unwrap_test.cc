@@ -5,30 +5,23 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "engine/base64.h"
+#include "tests/support/ocicrypt_vectors.h"
+#include "tests/support/test_util.h"
 
 namespace layercrypt {
 namespace {
 
 using json = nlohmann::json;
-
-const std::string kVec = std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/ocicrypt/";
-
-std::vector<uint8_t> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  EXPECT_TRUE(f.good()) << path;
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-json ReadJson(const std::string& path) {
-  auto b = ReadFile(path);
-  return json::parse(b.begin(), b.end());
-}
+using testing::image_layers;
+using testing::ocicrypt_expected;
+using testing::ocicrypt_vectors_dir;
+using testing::read_file;
+using testing::VectorLayer;
 
 struct Layer {
   Annotations annotations;
@@ -37,20 +30,13 @@ struct Layer {
 };
 
 std::vector<Layer> LoadLayers(const std::string& image) {
-  const std::string dir = kVec + "images/" + image + "/";
-  json index = ReadJson(dir + "index.json");
-  std::string mdigest = index["manifests"][0]["digest"];
-  json manifest = ReadJson(dir + "blobs/sha256/" + mdigest.substr(7));
-  json expected = ReadJson(kVec + "expected.json")["images"][image]["layers"];
+  json expected = ocicrypt_expected()["images"][image]["layers"];
   std::vector<Layer> out;
-  for (size_t i = 0; i < manifest["layers"].size(); ++i) {
-    const json& l = manifest["layers"][i];
+  for (const VectorLayer& l : image_layers(image)) {
     Layer layer;
-    if (l.contains("annotations")) {
-      for (auto& [k, v] : l["annotations"].items()) layer.annotations[k] = v.get<std::string>();
-    }
-    layer.encrypted = expected[i]["encrypted"].get<bool>();
-    if (layer.encrypted) layer.expected_digest = expected[i]["expected_output_digest"];
+    layer.annotations = l.annotations();
+    layer.encrypted = expected[l.index]["encrypted"].get<bool>();
+    if (layer.encrypted) layer.expected_digest = expected[l.index]["expected_output_digest"];
     out.push_back(std::move(layer));
   }
   EXPECT_EQ(out.size(), 4u) << image;
@@ -61,7 +47,7 @@ kernels::SecretBytes Secret(const std::vector<uint8_t>& v) { return {v.begin(), 
 
 DecryptKeys Keys(std::initializer_list<const char*> files) {
   DecryptKeys k;
-  for (const char* f : files) k.private_keys.push_back(Secret(ReadFile(kVec + "keys/" + f)));
+  for (const char* f : files) k.private_keys.push_back(Secret(read_file(ocicrypt_vectors_dir() + "keys/" + f)));
   return k;
 }
 
@@ -109,7 +95,7 @@ TEST(KeyUnwrap, EveryImageEveryKeyForm) {
     std::vector<Layer> layers = LoadLayers(c.image);
     for (const auto& set : c.key_sets) {
       DecryptKeys keys;
-      for (const char* f : set) keys.private_keys.push_back(Secret(ReadFile(kVec + "keys/" + f)));
+      for (const char* f : set) keys.private_keys.push_back(Secret(read_file(ocicrypt_vectors_dir() + "keys/" + f)));
       auto prepared = prepare_decrypt_keys(keys);
       ASSERT_TRUE(prepared.ok());
       ASSERT_TRUE(prepared->problems.empty()) << c.image << " " << set[0] << ": " << prepared->problems[0];
@@ -131,7 +117,7 @@ TEST(KeyUnwrap, EveryImageEveryKeyForm) {
 
 TEST(KeyUnwrap, EncryptedPemWithPassword) {
   DecryptKeys keys = Keys({"rsa2048.enc.pem"});
-  keys.passwords.push_back(Secret(ReadFile(kVec + "keys/rsa2048.enc.password")));
+  keys.passwords.push_back(Secret(read_file(ocicrypt_vectors_dir() + "keys/rsa2048.enc.password")));
   for (const char* image : {"enc-jwe-rsa2048", "ctrenc-jwe-rsa2048", "enc-jwe-multi"}) {
     auto layers = LoadLayers(image);
     for (const Layer& l : layers) {
@@ -144,7 +130,7 @@ TEST(KeyUnwrap, EncryptedPemWithPassword) {
 
 TEST(KeyUnwrap, Pkcs7KeyAndCert) {
   DecryptKeys keys = Keys({"pkcs7.key.pem"});
-  keys.certificates.push_back(ReadFile(kVec + "keys/pkcs7.cert.pem"));
+  keys.certificates.push_back(read_file(ocicrypt_vectors_dir() + "keys/pkcs7.cert.pem"));
   for (const Layer& l : LoadLayers("enc-pkcs7")) {
     auto r = unwrap_layer_key(l.annotations, keys);
     ASSERT_TRUE(r.ok()) << r.status().message();
@@ -152,7 +138,7 @@ TEST(KeyUnwrap, Pkcs7KeyAndCert) {
   }
   // Other keys first, the right one later: all pairs are tried.
   DecryptKeys many = Keys({"rsa4096.pem", "ecp256.pem", "pkcs7.key.pem"});
-  many.certificates.push_back(ReadFile(kVec + "keys/pkcs7.cert.pem"));
+  many.certificates.push_back(read_file(ocicrypt_vectors_dir() + "keys/pkcs7.cert.pem"));
   auto r = unwrap_layer_key(LoadLayers("enc-pkcs7")[0].annotations, many);
   ASSERT_TRUE(r.ok()) << r.status().message();
 }
@@ -276,7 +262,7 @@ TEST(KeyUnwrap, JweAndPkcs7OnOneLayer) {
   Annotations p = LoadLayers("enc-pkcs7")[0].annotations;
   a[std::string(kPkcs7KeysAnnotation)] = p[std::string(kPkcs7KeysAnnotation)];
   DecryptKeys k = Keys({"pkcs7.key.pem"});
-  k.certificates.push_back(ReadFile(kVec + "keys/pkcs7.cert.pem"));
+  k.certificates.push_back(read_file(ocicrypt_vectors_dir() + "keys/pkcs7.cert.pem"));
   auto r = unwrap_layer_key(a, k);
   ASSERT_TRUE(r.ok()) << r.status().message();
   DecryptKeys both = Keys({"pkcs7.key.pem", "rsa2048.pem"});

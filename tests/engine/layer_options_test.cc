@@ -10,16 +10,17 @@
 
 #include "engine/base64.h"
 #include "engine/go_json.h"
+#include "tests/support/ocicrypt_vectors.h"
 #include "tests/support/vector_file.h"
 
 namespace layercrypt {
 namespace {
 
+using testing::contains;
 using testing::from_hex;
 
 std::string S(const kernels::SecretBytes& v) { return {v.begin(), v.end()}; }
 std::vector<uint8_t> V(const kernels::SecretBytes& v) { return {v.begin(), v.end()}; }
-bool Contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
 
 kernels::SecretBytes Secret(const std::vector<uint8_t>& v) { return {v.begin(), v.end()}; }
 kernels::SecretBytes Secret(size_t n, uint8_t fill) { return kernels::SecretBytes(n, fill); }
@@ -99,14 +100,14 @@ TEST(LayerOptions, SerializeFromScratchMatchesGoShape) {
   // Map keys sorted; empty value is "" (Go's non-nil empty slice).
   pub.cipher_options["z"] = {};
   pub.cipher_options["a"] = {1};
-  EXPECT_TRUE(Contains(serialize_public_options(pub), "\"cipheroptions\":{\"a\":\"AQ==\",\"z\":\"\"}"));
+  EXPECT_TRUE(contains(serialize_public_options(pub), "\"cipheroptions\":{\"a\":\"AQ==\",\"z\":\"\"}"));
 }
 
 TEST(LayerOptions, GoHtmlEscapingInStrings) {
   PrivateLayerOptions priv = GoodPrivate();
   priv.digest = "a<b>&c\"d\\e\n\r\t\b\f\x01\x1f\x7f" "\xe2\x80\xa8\xe2\x80\xa9" "\xff" "é";
   const std::string got = S(serialize_private_options(priv));
-  EXPECT_TRUE(Contains(got, "\"digest\":\"a\\u003cb\\u003e\\u0026c\\\"d\\\\e\\n\\r\\t\\b\\f\\u0001"
+  EXPECT_TRUE(contains(got, "\"digest\":\"a\\u003cb\\u003e\\u0026c\\\"d\\\\e\\n\\r\\t\\b\\f\\u0001"
                             "\\u001f\x7f\\u2028\\u2029\\ufffdé\""))
       << got;
   // And it parses back (invalid UTF-8 became U+FFFD).
@@ -116,7 +117,7 @@ TEST(LayerOptions, GoHtmlEscapingInStrings) {
             "a<b>&c\"d\\e\n\r\t\b\f\x01\x1f\x7f\xe2\x80\xa8\xe2\x80\xa9\xef\xbf\xbd" "é");
   PublicLayerOptions pub = GoodPublic();
   pub.cipher = "<x>";
-  EXPECT_TRUE(Contains(serialize_public_options(pub), "\"cipher\":\"\\u003cx\\u003e\""));
+  EXPECT_TRUE(contains(serialize_public_options(pub), "\"cipher\":\"\\u003cx\\u003e\""));
 }
 
 TEST(LayerOptions, GoLeniencyCaseInsensitiveNames) {
@@ -249,12 +250,12 @@ TEST(LayerOptions, InvalidUtf8AndLoneSurrogatesAreRejected) {
     auto r = parse_private_options(in);
     ASSERT_FALSE(r.ok()) << "accepted: " << in;
     EXPECT_EQ(r.status().code(), StatusCode::kDataError) << in;
-    EXPECT_TRUE(Contains(r.status().message(), "invalid JSON at offset ")) << r.status().message();
+    EXPECT_TRUE(contains(r.status().message(), "invalid JSON at offset ")) << r.status().message();
   }
   auto r = parse_private_options("{\"digest\":\"a\xff(b\"}");
-  EXPECT_TRUE(Contains(r.status().message(), "invalid UTF-8")) << r.status().message();
+  EXPECT_TRUE(contains(r.status().message(), "invalid UTF-8")) << r.status().message();
   auto s = parse_private_options("{\"digest\":\"\\ud800x\"}");
-  EXPECT_TRUE(Contains(s.status().message(), "surrogate")) << s.status().message();
+  EXPECT_TRUE(contains(s.status().message(), "surrogate")) << s.status().message();
 }
 
 TEST(LayerOptions, RejectsWhatGoRejects) {
@@ -314,9 +315,9 @@ TEST(LayerOptions, DeepNestingIsAnErrorNotACrash) {
   std::string deep = "{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
   auto r = parse_public_options(deep);
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(Contains(r.status().message(), "nesting")) << r.status().message();
+  EXPECT_TRUE(contains(r.status().message(), "nesting")) << r.status().message();
   // The outer object is level 1, so the 512th '[' (offset 5 + 511) is level 513.
-  EXPECT_TRUE(Contains(r.status().message(), "offset 516:")) << r.status().message();
+  EXPECT_TRUE(contains(r.status().message(), "offset 516:")) << r.status().message();
   // 512 levels is fine.
   std::string ok = "{\"x\":" + std::string(511, '[') + std::string(511, ']') + "}";
   EXPECT_TRUE(parse_public_options(ok).ok());
@@ -372,10 +373,10 @@ TEST(GoJson, SyntaxErrorsGiveAnOffsetAndNeverQuoteTheInput) {
     ASSERT_FALSE(r.ok()) << "accepted: " << c.in;
     EXPECT_EQ(r.status().code(), StatusCode::kDataError) << c.in;
     const std::string& m = r.status().message();
-    EXPECT_TRUE(Contains(m, std::string("invalid JSON at ") + c.offset)) << c.in << ": " << m;
-    EXPECT_FALSE(Contains(m, "SECRET")) << m;
-    EXPECT_FALSE(Contains(m, "1e999999")) << m;
-    EXPECT_FALSE(Contains(m, "json.exception")) << m;
+    EXPECT_TRUE(contains(m, std::string("invalid JSON at ") + c.offset)) << c.in << ": " << m;
+    EXPECT_FALSE(contains(m, "SECRET")) << m;
+    EXPECT_FALSE(contains(m, "1e999999")) << m;
+    EXPECT_FALSE(contains(m, "json.exception")) << m;
   }
 }
 
@@ -383,11 +384,11 @@ TEST(LayerOptions, PrivateErrorsNeverContainKeyMaterial) {
   const std::string key_b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";  // unpadded: invalid
   auto r = parse_private_options("{\"symkey\":\"" + key_b64 + "\"}");
   ASSERT_FALSE(r.ok());
-  EXPECT_FALSE(Contains(r.status().message(), "AAECAwQF")) << r.status().message();
-  EXPECT_TRUE(Contains(r.status().message(), "symkey")) << r.status().message();
+  EXPECT_FALSE(contains(r.status().message(), "AAECAwQF")) << r.status().message();
+  EXPECT_TRUE(contains(r.status().message(), "symkey")) << r.status().message();
   auto t = parse_private_options("{\"symkey\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"");
   ASSERT_FALSE(t.ok());
-  EXPECT_FALSE(Contains(t.status().message(), "AAECAwQF")) << t.status().message();
+  EXPECT_FALSE(contains(t.status().message(), "AAECAwQF")) << t.status().message();
 }
 
 TEST(LayerOptions, ValidateAcceptsGoodOptions) {
@@ -403,11 +404,11 @@ TEST(LayerOptions, ValidateCipher) {
   pub.cipher.clear();
   Status s = validate_for_decryption(pub, GoodPrivate());
   EXPECT_EQ(s.code(), StatusCode::kDataError);
-  EXPECT_TRUE(Contains(s.message(), "no cipher type provided")) << s.message();
+  EXPECT_TRUE(contains(s.message(), "no cipher type provided")) << s.message();
   pub.cipher = "AES_128_GCM";
   s = validate_for_decryption(pub, GoodPrivate());
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
-  EXPECT_TRUE(Contains(s.message(), "unsupported cipher type: AES_128_GCM")) << s.message();
+  EXPECT_TRUE(contains(s.message(), "unsupported cipher type: AES_128_GCM")) << s.message();
   pub.cipher = "aes_256_ctr_hmac_sha256";  // the value is exact, not folded
   EXPECT_EQ(validate_for_decryption(pub, GoodPrivate()).code(), StatusCode::kUnsupported);
 }
@@ -417,11 +418,11 @@ TEST(LayerOptions, ValidateHmac) {
   pub.hmac.clear();
   Status s = validate_for_decryption(pub, GoodPrivate());
   EXPECT_FALSE(s.ok());
-  EXPECT_TRUE(Contains(s.message(), "HMAC is not provided")) << s.message();
+  EXPECT_TRUE(contains(s.message(), "HMAC is not provided")) << s.message();
   pub.hmac.assign(31, 1);
   s = validate_for_decryption(pub, GoodPrivate());
   EXPECT_FALSE(s.ok());
-  EXPECT_TRUE(Contains(s.message(), "31")) << s.message();
+  EXPECT_TRUE(contains(s.message(), "31")) << s.message();
   pub.hmac.assign(33, 1);
   EXPECT_FALSE(validate_for_decryption(pub, GoodPrivate()).ok());
 }
@@ -441,12 +442,12 @@ TEST(LayerOptions, ValidateNonce) {
   priv.cipher_options.clear();
   Status s = validate_for_decryption(GoodPublic(), priv);
   EXPECT_FALSE(s.ok());
-  EXPECT_TRUE(Contains(s.message(), "nonce")) << s.message();
+  EXPECT_TRUE(contains(s.message(), "nonce")) << s.message();
   for (size_t n : {0, 12, 15, 17, 32}) {
     priv.cipher_options["nonce"] = Secret(n, 3);
     s = validate_for_decryption(GoodPublic(), priv);
     EXPECT_FALSE(s.ok()) << n;
-    EXPECT_TRUE(Contains(s.message(), std::to_string(n) + " bytes")) << s.message();
+    EXPECT_TRUE(contains(s.message(), std::to_string(n) + " bytes")) << s.message();
   }
 }
 
@@ -459,7 +460,7 @@ TEST(LayerOptions, PublicNonceIsRejected) {
   ASSERT_TRUE(pub.ok());
   Status s = validate_for_decryption(*pub, GoodPrivate());
   EXPECT_EQ(s.code(), StatusCode::kIntegrityError);
-  EXPECT_TRUE(Contains(s.message(), "public layer options carry a nonce")) << s.message();
+  EXPECT_TRUE(contains(s.message(), "public layer options carry a nonce")) << s.message();
   // Even an identical nonce, and even a wrong-length one.
   PublicLayerOptions p2 = GoodPublic();
   p2.cipher_options["nonce"] = {};
@@ -470,7 +471,7 @@ TEST(LayerOptions, ValidateMessagesNeverContainKeyMaterial) {
   PrivateLayerOptions priv = GoodPrivate();
   priv.symkey = Secret(31, 'A');
   Status s = validate_for_decryption(GoodPublic(), priv);
-  EXPECT_FALSE(Contains(s.message(), "AAAA"));
+  EXPECT_FALSE(contains(s.message(), "AAAA"));
 }
 
 }  // namespace

@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -15,28 +13,24 @@
 #include "engine/annotations.h"
 #include "engine/base64.h"
 #include "engine/media_types.h"
+#include "tests/support/ocicrypt_vectors.h"
 
 namespace layercrypt {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::contains;
+using testing::ocicrypt_vectors_dir;
+using testing::read_text;
 
-const std::string kVec = std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/ocicrypt/";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  EXPECT_TRUE(f.good()) << path;
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
 std::vector<uint8_t> Bytes(std::string_view s) { return {s.begin(), s.end()}; }
 std::string S(const kernels::SecretBytes& v) { return {v.begin(), v.end()}; }
 kernels::SecretBytes Secret(std::string_view s) { return {s.begin(), s.end()}; }
-bool Contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
 
 std::vector<fs::path> Files(const std::string& suffix) {
   std::vector<fs::path> out;
-  for (const auto& e : fs::recursive_directory_iterator(kVec + "payloads"))
+  for (const auto& e : fs::recursive_directory_iterator(ocicrypt_vectors_dir() + "payloads"))
     if (e.is_regular_file() && e.path().string().ends_with(suffix)) out.push_back(e.path());
   std::sort(out.begin(), out.end());
   return out;
@@ -70,7 +64,7 @@ TEST(Payload, EveryDescriptorParsesAndReencodesByteIdentically) {
   ASSERT_EQ(files.size(), 37u);  // 9 images x 4 layers + enc-jwe-lastlayer's layer 3
   for (const auto& f : files) {
     SCOPED_TRACE(f.string());
-    std::string text = ReadFile(f.string());
+    std::string text = read_text(f.string());
     while (!text.empty() && text.back() == '\n') text.pop_back();
     auto d = parse_descriptor(text);
     ASSERT_TRUE(d.ok()) << d.status().message();
@@ -94,14 +88,14 @@ TEST(Payload, EveryPayloadParsesAndReencodesByteIdentically) {
   size_t keyed = 0, node = 0;
   for (const auto& f : files) {
     SCOPED_TRACE(f.string());
-    const std::string raw = ReadFile(f.string());
+    const std::string raw = read_text(f.string());
     auto p = parse_payload(Bytes(raw));
     ASSERT_TRUE(p.ok()) << p.status().message();
 
     // The descriptor is the layer's desc.json.
     const std::string name = f.filename().string();
     const std::string layer = name.substr(0, name.find('.'));
-    std::string desc = ReadFile((f.parent_path() / (layer + ".desc.json")).string());
+    std::string desc = read_text((f.parent_path() / (layer + ".desc.json")).string());
     while (!desc.empty() && desc.back() == '\n') desc.pop_back();
     EXPECT_EQ(encode_descriptor(p->descriptor), desc);
     EXPECT_TRUE(p->descriptor.annotations.count(std::string(kPubOptsAnnotation)));
@@ -130,20 +124,20 @@ TEST(Payload, EveryPayloadParsesAndReencodesByteIdentically) {
     if (name.find("encpem-password") != std::string::npos) {
       ASSERT_TRUE(pw.has_value());
       EXPECT_EQ(S(*pw), "vectors-pass-1");
-      EXPECT_EQ(key, ReadFile(kVec + "keys/rsa2048.enc.pem"));
+      EXPECT_EQ(key, read_text(ocicrypt_vectors_dir() + "keys/rsa2048.enc.pem"));
     } else {
       EXPECT_FALSE(pw.has_value());
     }
     const bool pkcs7_with_cert = name.find("key-pkcs7.") != std::string::npos;
     EXPECT_EQ(p->parameters.x509s().size(), pkcs7_with_cert ? 1u : 0u);
     if (pkcs7_with_cert) {
-      EXPECT_EQ(S(*p->parameters.x509s()[0]), ReadFile(kVec + "keys/dirs/pkcs7/pkcs7.cert.pem"));
-      EXPECT_EQ(key, ReadFile(kVec + "keys/dirs/pkcs7/pkcs7.key.pem"));
+      EXPECT_EQ(S(*p->parameters.x509s()[0]), read_text(ocicrypt_vectors_dir() + "keys/dirs/pkcs7/pkcs7.cert.pem"));
+      EXPECT_EQ(key, read_text(ocicrypt_vectors_dir() + "keys/dirs/pkcs7/pkcs7.key.pem"));
     }
     // "key-<dir>.payload" carries keys/dirs/<dir>/<dir>.pem.
     const std::string dir = name.substr(name.find(".key-") + 5, name.size() - 8 - name.find(".key-") - 5);
-    if (fs::exists(kVec + "keys/dirs/" + dir + "/" + dir + ".pem")) {
-      EXPECT_EQ(key, ReadFile(kVec + "keys/dirs/" + dir + "/" + dir + ".pem")) << dir;
+    if (fs::exists(ocicrypt_vectors_dir() + "keys/dirs/" + dir + "/" + dir + ".pem")) {
+      EXPECT_EQ(key, read_text(ocicrypt_vectors_dir() + "keys/dirs/" + dir + "/" + dir + ".pem")) << dir;
     }
   }
   EXPECT_EQ(node, 37u);
@@ -178,7 +172,7 @@ TEST(Payload, EncodeFromScratchMatchesGo) {
   // An empty (non-nil) Parameters map is {} and round-trips.
   Payload e;
   e.parameters.make_empty();
-  EXPECT_TRUE(Contains(S(encode_payload_json(e)), "{\"DecryptConfig\":{\"Parameters\":{}},"));
+  EXPECT_TRUE(contains(S(encode_payload_json(e)), "{\"DecryptConfig\":{\"Parameters\":{}},"));
 }
 
 TEST(Payload, FullDescriptorInImageSpecOrder) {
@@ -271,8 +265,8 @@ TEST(Payload, WrongTypeUrl) {
     auto p = parse_payload(Any(t, kMinimalJson));
     ASSERT_FALSE(p.ok()) << t;
     EXPECT_EQ(p.status().code(), StatusCode::kUnsupported);
-    EXPECT_TRUE(Contains(p.status().message(), std::string("\"") + t + "\"")) << p.status().message();
-    EXPECT_TRUE(Contains(p.status().message(), "io.containerd.ocicrypt.v1.Payload"));
+    EXPECT_TRUE(contains(p.status().message(), std::string("\"") + t + "\"")) << p.status().message();
+    EXPECT_TRUE(contains(p.status().message(), "io.containerd.ocicrypt.v1.Payload"));
   }
   // Binary junk in the type_url is not echoed raw.
   auto p = parse_payload(Any("\x01\x02zz", kMinimalJson));
@@ -281,18 +275,18 @@ TEST(Payload, WrongTypeUrl) {
 }
 
 TEST(Payload, TruncatedAtEveryLengthIsAnErrorNotACrash) {
-  const std::string raw = ReadFile(kVec + "payloads/enc-pkcs7/layer0.key-pkcs7.payload");
+  const std::string raw = read_text(ocicrypt_vectors_dir() + "payloads/enc-pkcs7/layer0.key-pkcs7.payload");
   ASSERT_GT(raw.size(), 1000u);
   for (size_t n = 0; n < raw.size(); ++n) {
     auto p = parse_payload(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(raw.data()), n));
     ASSERT_FALSE(p.ok()) << n;
     EXPECT_EQ(p.status().code(), StatusCode::kDataError) << n << ": " << p.status().message();
     // Key material never appears in a message.
-    EXPECT_FALSE(Contains(p.status().message(), "LS0tLS1CRUdJTi")) << n;
+    EXPECT_FALSE(contains(p.status().message(), "LS0tLS1CRUdJTi")) << n;
   }
   auto p = parse_payload(std::span<const uint8_t>());
   ASSERT_FALSE(p.ok());
-  EXPECT_TRUE(Contains(p.status().message(), "empty"));
+  EXPECT_TRUE(contains(p.status().message(), "empty"));
 }
 
 TEST(Payload, MalformedProtobuf) {
@@ -324,7 +318,7 @@ TEST(Payload, MalformedProtobuf) {
     auto p = parse_payload(c.bytes);
     ASSERT_FALSE(p.ok()) << c.why;
     EXPECT_EQ(p.status().code(), StatusCode::kDataError) << c.why;
-    EXPECT_TRUE(Contains(p.status().message(), "protobuf")) << c.why << ": " << p.status().message();
+    EXPECT_TRUE(contains(p.status().message(), "protobuf")) << c.why << ": " << p.status().message();
   }
   // The right type_url and no value.
   std::vector<uint8_t> no_value = Any(kPayloadTypeUrl, "");
@@ -332,7 +326,7 @@ TEST(Payload, MalformedProtobuf) {
   no_value.erase(no_value.end() - 2, no_value.end());  // drop the empty field 2
   auto p = parse_payload(no_value);
   ASSERT_FALSE(p.ok());
-  EXPECT_TRUE(Contains(p.status().message(), "no value")) << p.status().message();
+  EXPECT_TRUE(contains(p.status().message(), "no value")) << p.status().message();
 }
 
 TEST(Payload, BadJson) {
@@ -370,10 +364,10 @@ TEST(Payload, BadJson) {
     auto p = parse_payload(Any(kPayloadTypeUrl, j));
     ASSERT_FALSE(p.ok()) << "accepted: " << j;
     EXPECT_EQ(p.status().code(), StatusCode::kDataError) << j;
-    EXPECT_TRUE(Contains(p.status().message(), "payload JSON")) << j << ": " << p.status().message();
+    EXPECT_TRUE(contains(p.status().message(), "payload JSON")) << j << ": " << p.status().message();
   }
   auto n = parse_payload(Any(kPayloadTypeUrl, "null"));
-  EXPECT_TRUE(Contains(n.status().message(), "expected an object")) << n.status().message();
+  EXPECT_TRUE(contains(n.status().message(), "expected an object")) << n.status().message();
   // Extremes of int64 are fine.
   auto mx = parse_payload(Any(kPayloadTypeUrl, "{\"Descriptor\":{\"size\":9223372036854775807}}"));
   ASSERT_TRUE(mx.ok());

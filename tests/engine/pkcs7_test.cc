@@ -4,45 +4,35 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "engine/base64.h"
+#include "tests/support/ocicrypt_vectors.h"
+#include "tests/support/test_util.h"
 
 namespace layercrypt {
 namespace {
 
 using json = nlohmann::json;
-const std::string kVec = std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/ocicrypt/";
-
-std::vector<uint8_t> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  EXPECT_TRUE(f.good()) << path;
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-json ReadJson(const std::string& path) {
-  auto b = ReadFile(path);
-  return json::parse(b.begin(), b.end());
-}
+using testing::image_layers;
+using testing::ocicrypt_expected;
+using testing::ocicrypt_vectors_dir;
+using testing::read_file;
 
 std::vector<uint8_t> Pkcs7Blob(size_t layer) {
-  const std::string dir = kVec + "images/enc-pkcs7/";
-  std::string md = ReadJson(dir + "index.json")["manifests"][0]["digest"];
-  json m = ReadJson(dir + "blobs/sha256/" + md.substr(7));
-  auto d = base64_decode(m["layers"][layer]["annotations"]["org.opencontainers.image.enc.keys.pkcs7"].get<std::string>());
+  auto d = base64_decode(image_layers("enc-pkcs7").at(layer).annotation("org.opencontainers.image.enc.keys.pkcs7"));
   EXPECT_TRUE(d.ok());
   return *d;
 }
 
 std::string ExpectedDigest(size_t layer) {
-  return ReadJson(kVec + "expected.json")["images"]["enc-pkcs7"]["layers"][layer]["expected_output_digest"];
+  return ocicrypt_expected()["images"]["enc-pkcs7"]["layers"][layer]["expected_output_digest"];
 }
 
-PrivateKey Priv(const std::string& f) { return *parse_private_key(ReadFile(kVec + "keys/" + f)); }
-Certificate Cert() { return *parse_certificate(ReadFile(kVec + "keys/pkcs7.cert.pem")); }
+PrivateKey Priv(const std::string& f) { return *parse_private_key(read_file(ocicrypt_vectors_dir() + "keys/" + f)); }
+Certificate Cert() { return *parse_certificate(read_file(ocicrypt_vectors_dir() + "keys/pkcs7.cert.pem")); }
 
 TEST(Pkcs7, DescribesSmallstepEnvelope) {
   auto s = pkcs7_describe(Pkcs7Blob(0));
@@ -65,7 +55,7 @@ TEST(Pkcs7, DecryptsEveryLayerWithKeyAndCert) {
 TEST(Pkcs7, AllPairsTried) {
   std::vector<PrivateKey> keys{Priv("ecp256.pem"), Priv("rsa2048.pem"), Priv("pkcs7.key.pem")};
   // Keys that are not the recipient come first; the certificate is given twice (DER, PEM).
-  auto other = parse_certificate(ReadFile(std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/engine/keys/pkcs7.cert.der"));
+  auto other = parse_certificate(read_file(std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/engine/keys/pkcs7.cert.der"));
   ASSERT_TRUE(other.ok());
   std::vector<Certificate> certs{*other, Cert()};
   EXPECT_TRUE(pkcs7_decrypt(Pkcs7Blob(1), keys, certs).ok());

@@ -6,25 +6,25 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <iterator>
 #include <string>
 #include <vector>
+
+#include "tests/support/ocicrypt_vectors.h"
+#include "tests/support/test_util.h"
 
 namespace layercrypt {
 namespace {
 
-std::vector<uint8_t> ReadFile(const std::string& rel) {
-  std::ifstream f(std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/" + rel, std::ios::binary);
-  EXPECT_TRUE(f.good()) << rel;
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-std::vector<uint8_t> Key(const std::string& name) { return ReadFile("ocicrypt/keys/" + name); }
-std::vector<uint8_t> Extra(const std::string& name) { return ReadFile("engine/keys/" + name); }
-std::string Str(const std::vector<uint8_t>& v) { return {v.begin(), v.end()}; }
+using testing::contains;
+using testing::ocicrypt_vectors_dir;
+using testing::read_file;
 
-bool Contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
+std::vector<uint8_t> Key(const std::string& name) { return read_file(ocicrypt_vectors_dir() + "keys/" + name); }
+std::vector<uint8_t> Extra(const std::string& name) {
+  return read_file(std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/engine/keys/" + name);
+}
+std::string Str(const std::vector<uint8_t>& v) { return {v.begin(), v.end()}; }
 
 struct KeyCase {
   const char* file;
@@ -92,10 +92,10 @@ TEST(PrivateKey, LegacyEncryptedPem) {
 
   auto missing = parse_private_key(data);
   EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(missing.status().message(), "needs a password")) << missing.status().message();
+  EXPECT_TRUE(contains(missing.status().message(), "needs a password")) << missing.status().message();
   auto wrong = parse_private_key(data, std::string_view("not-the-password"));
   EXPECT_EQ(wrong.status().code(), StatusCode::kKeyError);
-  EXPECT_TRUE(Contains(wrong.status().message(), "wrong password")) << wrong.status().message();
+  EXPECT_TRUE(contains(wrong.status().message(), "wrong password")) << wrong.status().message();
   EXPECT_EQ(classify_key_file(data), KeyFileKind::kEncryptedPrivateKey);
 }
 
@@ -110,7 +110,7 @@ TEST(PrivateKey, EncryptedPkcs8PemAndDer) {
     EXPECT_EQ(EVP_PKEY_eq(k->evp(), ref->evp()), 1) << f;
     auto missing = parse_private_key(data);
     EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument) << f;
-    EXPECT_TRUE(Contains(missing.status().message(), "needs a password")) << f;
+    EXPECT_TRUE(contains(missing.status().message(), "needs a password")) << f;
     auto wrong = parse_private_key(data, std::string_view("nope"));
     EXPECT_EQ(wrong.status().code(), StatusCode::kKeyError) << f;
     EXPECT_EQ(classify_key_file(data), KeyFileKind::kEncryptedPrivateKey) << f;
@@ -123,7 +123,7 @@ TEST(PrivateKey, PublicKeyGivenAsPrivate) {
     auto k = parse_private_key(data);
     ASSERT_FALSE(k.ok());
     EXPECT_EQ(k.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_TRUE(Contains(k.status().message(), "public key")) << k.status().message();
+    EXPECT_TRUE(contains(k.status().message(), "public key")) << k.status().message();
     EXPECT_EQ(classify_key_file(data), KeyFileKind::kPublicKey);
   }
 }
@@ -133,7 +133,7 @@ TEST(PrivateKey, CertificateGivenAsPrivate) {
     auto k = parse_private_key(data);
     ASSERT_FALSE(k.ok());
     EXPECT_EQ(k.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_TRUE(Contains(k.status().message(), "certificate")) << k.status().message();
+    EXPECT_TRUE(contains(k.status().message(), "certificate")) << k.status().message();
     EXPECT_EQ(classify_key_file(data), KeyFileKind::kCertificate);
   }
 }
@@ -159,7 +159,7 @@ TEST(PrivateKey, MessagesNeverContainKeyMaterial) {
   std::string body_line = pem.substr(pem.find('\n') + 1, 40);
   auto k = parse_private_key(span_of(pem));
   if (!k.ok()) {
-    EXPECT_FALSE(Contains(k.status().message(), body_line));
+    EXPECT_FALSE(contains(k.status().message(), body_line));
   }
   // JWK with a bad d: message names the member, not its value.
   std::string jwk = Str(Key("ecp256.jwk.json"));
@@ -168,7 +168,7 @@ TEST(PrivateKey, MessagesNeverContainKeyMaterial) {
   jwk[d + 7] = jwk[d + 7] == 'A' ? 'B' : 'A';
   auto e = parse_private_key(span_of(jwk));
   ASSERT_FALSE(e.ok());
-  EXPECT_FALSE(Contains(e.status().message(), jwk.substr(d + 6, 20)));
+  EXPECT_FALSE(contains(e.status().message(), jwk.substr(d + 6, 20)));
 }
 
 TEST(PrivateKey, JwkMissingCrtValuesAreComputed) {
@@ -191,14 +191,14 @@ TEST(PublicKey, AcceptsOnlyGoRecipientForms) {
   EXPECT_TRUE(parse_public_key(Key("ecp256.pub.jwk.json")).ok());
   auto pkcs1 = parse_public_key(Extra("rsa2048.pkcs1pub.pem"));
   EXPECT_EQ(pkcs1.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(pkcs1.status().message(), "RSA PUBLIC KEY"));
+  EXPECT_TRUE(contains(pkcs1.status().message(), "RSA PUBLIC KEY"));
   auto cert = parse_public_key(Key("pkcs7.cert.pem"));
   EXPECT_EQ(cert.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(cert.status().message(), "certificate"));
+  EXPECT_TRUE(contains(cert.status().message(), "certificate"));
   EXPECT_EQ(parse_public_key(Extra("pkcs7.cert.der")).status().code(), StatusCode::kInvalidArgument);
   auto priv = parse_public_key(Key("rsa2048.pem"));
   EXPECT_EQ(priv.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(priv.status().message(), "private key"));
+  EXPECT_TRUE(contains(priv.status().message(), "private key"));
   EXPECT_EQ(parse_public_key(Key("ecp256.jwk.json")).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(parse_public_key(span_of("garbage")).status().code(), StatusCode::kDataError);
 }
@@ -215,7 +215,7 @@ TEST(PublicKey, JwkAlgAndKidAreKept) {
 TEST(Certificate, PemAndDer) {
   auto a = parse_certificate(Key("pkcs7.cert.pem"));
   ASSERT_TRUE(a.ok()) << a.status().message();
-  EXPECT_TRUE(Contains(a->subject(), "layercrypt-vectors-pkcs7-recipient"));
+  EXPECT_TRUE(contains(a->subject(), "layercrypt-vectors-pkcs7-recipient"));
   auto b = parse_certificate(Extra("pkcs7.cert.der"));
   ASSERT_TRUE(b.ok()) << b.status().message();
   EXPECT_EQ(X509_cmp(a->x509(), b->x509()), 0);

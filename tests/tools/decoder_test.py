@@ -27,14 +27,38 @@ DECODER = None
 VEC = None
 
 
-def load_expected():
-    with open(os.path.join(VEC, "expected.json")) as f:
-        return json.load(f)
-
-
 def read(rel):
     with open(os.path.join(VEC, rel), "rb") as f:
         return f.read()
+
+
+def read_json(rel):
+    with open(os.path.join(VEC, rel)) as f:
+        return json.load(f)
+
+
+def load_expected():
+    return read_json("expected.json")
+
+
+def layout(image):
+    """The OCI layout of Go-made image `image` (a key of expected.json's images)."""
+    return ocitest.Layout(os.path.join(VEC, "images", image))
+
+
+def keys_args(key_dir):
+    """Decoder arguments for the keys directory `key_dir` (relative to VEC)."""
+    return ["--decryption-keys-path", os.path.join(VEC, key_dir)]
+
+
+def encrypted_layers():
+    """(name, image, index, layer, blob) for every encrypted layer of every
+    image in expected.json, images by name: image and layer are expected.json
+    entries, blob the encrypted layer's bytes."""
+    for name, image in sorted(load_expected()["images"].items()):
+        for i, layer in enumerate(image["layers"]):
+            if layer["encrypted"]:
+                yield name, image, i, layer, layout(name).blob(layer["digest"])
 
 
 class Base(unittest.TestCase):
@@ -57,60 +81,65 @@ class Base(unittest.TestCase):
         return line
 
 
+class OneLayer(Base):
+    """Base for classes that test one encrypted layer. Subclasses set IMAGE,
+    LAYER and KEY_DIR; setUpClass loads layer (its expected.json entry), blob
+    (the encrypted layer), desc (its payload descriptor JSON), payload (its
+    node payload, no keys) and keys (decoder args for keys/dirs/KEY_DIR, or
+    None if KEY_DIR is None)."""
+
+    IMAGE = LAYER = KEY_DIR = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.layer = load_expected()["images"][cls.IMAGE]["layers"][cls.LAYER]
+        cls.blob = layout(cls.IMAGE).blob(cls.layer["digest"])
+        cls.desc = read_json(cls.layer["payloads"]["desc"])
+        cls.payload = read(cls.layer["payloads"]["node"])
+        cls.keys = keys_args("keys/dirs/" + cls.KEY_DIR) if cls.KEY_DIR else None
+
+
 class GoVectors(Base):
     """Every encrypted layer, every key form, both key delivery styles."""
 
     def test_node_key_model_with_keys_directory(self):
-        exp = load_expected()
         runs = 0
-        for name, image in sorted(exp["images"].items()):
-            for i, layer in enumerate(image["layers"]):
-                if not layer["encrypted"]:
-                    continue
-                blob = ocitest.Layout(os.path.join(VEC, image["layout"])).blob(layer["digest"])
-                payload = read(layer["payloads"]["node"])
-                for d in image["key_dirs_that_decrypt"]:
-                    with self.subTest(image=name, layer=i, keys=d):
-                        run = self.decode(blob, payload,
-                                          ["--decryption-keys-path", os.path.join(VEC, d)],
-                                          media_type=layer["mediaType"])
-                        self.assert_ok(run, layer["expected_output_digest"])
-                        runs += 1
+        for name, image, i, layer, blob in encrypted_layers():
+            payload = read(layer["payloads"]["node"])
+            for d in image["key_dirs_that_decrypt"]:
+                with self.subTest(image=name, layer=i, keys=d):
+                    run = self.decode(blob, payload, keys_args(d), media_type=layer["mediaType"])
+                    self.assert_ok(run, layer["expected_output_digest"])
+                    runs += 1
         self.assertGreater(runs, 100)
 
     def test_keys_in_payload_like_ctr_enc(self):
-        exp = load_expected()
         runs = 0
-        for name, image in sorted(exp["images"].items()):
-            for i, layer in enumerate(image["layers"]):
-                if not layer["encrypted"]:
-                    continue
-                blob = ocitest.Layout(os.path.join(VEC, image["layout"])).blob(layer["digest"])
-                with self.subTest(image=name, layer=i):
-                    run = self.decode(blob, read(layer["payloads"]["keyed"]),
-                                      media_type=layer["mediaType"])
-                    self.assert_ok(run, layer["expected_output_digest"])
-                    runs += 1
+        for name, _, i, layer, blob in encrypted_layers():
+            with self.subTest(image=name, layer=i):
+                run = self.decode(blob, read(layer["payloads"]["keyed"]), media_type=layer["mediaType"])
+                self.assert_ok(run, layer["expected_output_digest"])
+                runs += 1
         self.assertGreater(runs, 30)
 
     def test_extra_payloads(self):
         exp = load_expected()
         layer = exp["images"]["enc-jwe-rsa2048"]["layers"][3]
-        blob = ocitest.Layout(os.path.join(VEC, "images/enc-jwe-rsa2048")).blob(layer["digest"])
+        blob = layout("enc-jwe-rsa2048").blob(layer["digest"])
         run = self.decode(blob, read("payloads/enc-jwe-rsa2048/layer3.key-rsa2048-encpem-password.payload"))
         self.assert_ok(run, layer["expected_output_digest"])
         run = self.decode(blob, read("payloads/enc-jwe-rsa2048/layer3.key-rsa2048-encpem-nopassword.payload"))
         self.assert_fails(run, "password")
         p7 = exp["images"]["enc-pkcs7"]["layers"][3]
-        p7blob = ocitest.Layout(os.path.join(VEC, "images/enc-pkcs7")).blob(p7["digest"])
+        p7blob = layout("enc-pkcs7").blob(p7["digest"])
         run = self.decode(p7blob, read("payloads/enc-pkcs7/layer3.key-pkcs7-nocert.payload"))
         self.assert_fails(run, "pkcs7")
 
     def test_regular_file_stdin_and_stream_mode(self):
         exp = load_expected()
         layer = exp["images"]["enc-jwe-ecp384"]["layers"][0]
-        path = os.path.join(VEC, "images/enc-jwe-ecp384/blobs/sha256", layer["digest"][7:])
-        keys = ["--decryption-keys-path", os.path.join(VEC, "keys/dirs/ecp384")]
+        path = layout("enc-jwe-ecp384").blob_path(layer["digest"])
+        keys = keys_args("keys/dirs/ecp384")
         payload = read(layer["payloads"]["node"])
         for args in (keys, keys + ["--stream"], keys + ["--spool-memory", "0"]):
             with self.subTest(args=args):
@@ -121,17 +150,10 @@ class GoVectors(Base):
                                    layer["expected_output_digest"])
 
 
-class Tampering(Base):
+class Tampering(OneLayer):
     """Bit flips, truncation, extension and forged options fail closed."""
 
-    @classmethod
-    def setUpClass(cls):
-        exp = load_expected()
-        cls.layer = exp["images"]["enc-jwe-rsa2048"]["layers"][0]
-        cls.blob = ocitest.Layout(os.path.join(VEC, "images/enc-jwe-rsa2048")).blob(cls.layer["digest"])
-        with open(os.path.join(VEC, cls.layer["payloads"]["desc"])) as f:
-            cls.desc = json.load(f)
-        cls.keys = ["--decryption-keys-path", os.path.join(VEC, "keys/dirs/rsa2048")]
+    IMAGE, LAYER, KEY_DIR = "enc-jwe-rsa2048", 0, "rsa2048"
 
     def payload_with_pubopts(self, mutate):
         desc = json.loads(json.dumps(self.desc))
@@ -193,7 +215,7 @@ class Tampering(Base):
 
     def test_wrong_key(self):
         run = self.decode(self.blob, ocitest.make_payload(self.desc),
-                          ["--decryption-keys-path", os.path.join(VEC, "keys/dirs/ecp256")])
+                          keys_args("keys/dirs/ecp256"))
         line = self.assert_fails(run, "jwe")
         self.assertIn("1 ", line)  # how many keys were tried
         # Never key bytes: no PEM or base64 blobs in the message.
@@ -204,15 +226,8 @@ class Tampering(Base):
         self.assert_fails(run, "missing private key")
 
 
-class Payloads(Base):
-    @classmethod
-    def setUpClass(cls):
-        exp = load_expected()
-        cls.layer = exp["images"]["enc-jwe-ecp256"]["layers"][1]
-        cls.blob = ocitest.Layout(os.path.join(VEC, "images/enc-jwe-ecp256")).blob(cls.layer["digest"])
-        with open(os.path.join(VEC, cls.layer["payloads"]["desc"])) as f:
-            cls.desc = json.load(f)
-        cls.keys = ["--decryption-keys-path", os.path.join(VEC, "keys/dirs/ecp256")]
+class Payloads(OneLayer):
+    IMAGE, LAYER, KEY_DIR = "enc-jwe-ecp256", 1, "ecp256"
 
     def test_no_fd3(self):
         run = self.decode(self.blob, None, self.keys)
@@ -246,13 +261,10 @@ class Payloads(Base):
         self.assert_fails(self.decode(self.blob, ocitest.make_payload(desc), self.keys), "media type")
 
 
-class KeysDirectory(Base):
-    @classmethod
-    def setUpClass(cls):
-        exp = load_expected()
-        cls.layer = exp["images"]["enc-jwe-ecp256"]["layers"][0]
-        cls.blob = ocitest.Layout(os.path.join(VEC, "images/enc-jwe-ecp256")).blob(cls.layer["digest"])
-        cls.payload = read(cls.layer["payloads"]["node"])
+class KeysDirectory(OneLayer):
+    """Keys from a directory each test builds (self.tmp)."""
+
+    IMAGE, LAYER = "enc-jwe-ecp256", 0
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="layercrypt-keys-")
