@@ -34,8 +34,15 @@ Status add_payload_keys(const DecryptParameters& params, DecryptKeys& keys) {
   return Status::Ok();
 }
 
-std::string plural(size_t n, const char* what) {
-  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+// skipped_summary lists the key files that were skipped, for an error line:
+// the reason a user's key was not used is usually among them.
+std::string skipped_summary(const std::vector<std::string>& warnings) {
+  if (warnings.empty()) return "";
+  constexpr size_t kShown = 3;
+  std::string out = " (";
+  for (size_t i = 0; i < warnings.size() && i < kShown; ++i) out += (i ? "; " : "") + warnings[i];
+  if (warnings.size() > kShown) out += "; and " + std::to_string(warnings.size() - kShown) + " more";
+  return out + ")";
 }
 
 }  // namespace
@@ -94,7 +101,7 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
                           ? (options.keys_dir ? "no usable private key in " + *options.keys_dir
                                               : std::string("no --decryption-keys-path given"))
                           : dir_problems.front();
-    if (!rep.warnings.empty()) why += " (" + plural(rep.warnings.size(), "file") + " skipped)";
+    why += skipped_summary(rep.warnings);
     return KeyError("missing private key needed for decryption of " + layer + ": " + why +
                     ", and the payload carried no keys; put the recipient's private key in the "
                     "keys directory");
@@ -103,7 +110,7 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
   auto privopts_json = unwrap_layer_key(desc.annotations, keys);
   if (!privopts_json.ok()) {
     std::string msg = layer + ": " + privopts_json.status().message();
-    if (!rep.warnings.empty()) msg += " (" + plural(rep.warnings.size(), "key file") + " skipped)";
+    msg += skipped_summary(rep.warnings);
     return Status(privopts_json.status().code(), msg);
   }
   auto priv = parse_private_options(std::span<const uint8_t>(privopts_json->data(), privopts_json->size()));
