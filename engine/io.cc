@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "kernels/secure_memory.h"
 
 namespace layercrypt {
 namespace {
@@ -92,8 +91,8 @@ StatusOr<size_t> MemorySource::read(uint8_t* out, size_t cap) {
 
 Spool::Spool(size_t memory_limit) : memory_limit_(memory_limit) {}
 
+// The spool holds ciphertext, which is not secret: no wiping.
 Spool::~Spool() {
-  kernels::secure_wipe(memory_.data(), memory_.size());
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -115,7 +114,6 @@ Status Spool::spill() {
   }
   FdSink sink(fd_, "spool file in " + dir);
   Status st = sink.write(memory_.data(), memory_.size());
-  kernels::secure_wipe(memory_.data(), memory_.size());
   memory_.clear();
   memory_.shrink_to_fit();
   return st;

@@ -98,14 +98,15 @@ StatusOr<KeysDirContents> load_keys_dir(const std::string& dir) {
       w.out.skipped.push_back(shown + ": cannot read");
       continue;
     }
-    switch (classify_key_file(data)) {
+    PrivateKey key;
+    Certificate cert;
+    switch (classify_key_file(data, &key, &cert)) {
       case KeyFileKind::kPrivateKey:
-        w.out.keys.private_keys.push_back(std::move(data));
-        w.out.keys.passwords.emplace_back(std::nullopt);
+        w.out.keys.private_keys.push_back(std::move(key));
         w.out.key_files.push_back(shown);
         break;
       case KeyFileKind::kCertificate:
-        w.out.keys.certificates.emplace_back(data.begin(), data.end());
+        w.out.keys.certificates.push_back(std::move(cert));
         break;
       case KeyFileKind::kEncryptedPrivateKey:
         w.out.skipped.push_back(shown +

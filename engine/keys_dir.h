@@ -31,7 +31,7 @@ namespace layercrypt {
 
 // KeysDirContents is what a keys directory yielded.
 struct KeysDirContents {
-  DecryptKeys keys;                    // private keys (no passwords) and certificates
+  PreparedKeys keys;                   // parsed private keys and certificates
   std::vector<std::string> key_files;  // the paths the private keys came from
   std::vector<std::string> skipped;    // one line per skipped file: "PATH: why"
 };

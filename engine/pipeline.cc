@@ -31,35 +31,53 @@ struct StageFailed {
   Status status;
 };
 
-// ChunkPool owns every buffer of one run: allocated up front, recycled,
-// wiped and freed at the end.
+// ChunkPool owns every buffer of one run. Buffers are allocated on first
+// use (a one-chunk stream needs one, not max_live_chunks), recycled, and at
+// the end wiped as far as they were ever filled (they held plaintext) and
+// freed.
 class ChunkPool {
  public:
-  ChunkPool(size_t count, size_t chunk_size) : chunk_size_(chunk_size) {
-    chunks_.resize(count);
-    for (Chunk& c : chunks_) {
-      c.data = static_cast<uint8_t*>(
-          ::operator new(chunk_size, std::align_val_t(kBufferAlign)));
-      free_.push(&c);
-    }
+  ChunkPool(size_t count, size_t buffer_size) : buffer_size_(buffer_size), capacity_(count) {
+    slots_.reserve(count);
   }
   ~ChunkPool() {
-    for (Chunk& c : chunks_) {
-      kernels::secure_wipe(c.data, chunk_size_);
-      ::operator delete(c.data, std::align_val_t(kBufferAlign));
+    for (auto& s : slots_) {
+      // A buffer still out (the run was cancelled) may be full.
+      kernels::secure_wipe(s->data, s->out ? buffer_size_ : std::min(s->filled, buffer_size_));
+      ::operator delete(s->data, std::align_val_t(kBufferAlign));
     }
   }
+  // take is called by the serial read stage only, so growing needs no lock.
+  // The token limit equals the capacity, so a buffer is always available.
   Chunk* take() {
     Chunk* c = nullptr;
-    // The token limit equals the pool size, so a buffer is always free.
-    if (!free_.try_pop(c)) throw StageFailed{Internal("pipeline buffer pool exhausted")};
-    return c;
+    if (free_.try_pop(c)) {
+      static_cast<Slot*>(c)->out = true;
+      return c;
+    }
+    if (slots_.size() == capacity_) throw StageFailed{Internal("pipeline buffer pool exhausted")};
+    auto slot = std::make_unique<Slot>();
+    slot->data = static_cast<uint8_t*>(::operator new(buffer_size_, std::align_val_t(kBufferAlign)));
+    slot->out = true;
+    slots_.push_back(std::move(slot));
+    return slots_.back().get();
   }
-  void give(Chunk* c) { free_.push(c); }
+  // give returns a buffer; it may run on several threads for distinct chunks.
+  void give(Chunk* c) {
+    Slot* s = static_cast<Slot*>(c);
+    s->filled = std::max(s->filled, c->len + 1);  // +1: the read stage's probe byte
+    s->out = false;
+    free_.push(c);
+  }
 
  private:
-  size_t chunk_size_;
-  std::vector<Chunk> chunks_;
+  struct Slot : Chunk {
+    size_t filled = 0;
+    bool out = false;
+  };
+  size_t buffer_size_;
+  size_t capacity_;
+  std::vector<std::unique_ptr<Slot>> slots_;
   tbb::concurrent_queue<Chunk*> free_;
 };
 
@@ -162,6 +180,7 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
         if (!st.ok()) return finish(st);
       }
     }
+    pool.give(first);
     return finish(Status::Ok());
   }
 

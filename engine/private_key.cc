@@ -4,6 +4,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/asn1.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
@@ -174,12 +175,37 @@ std::unique_ptr<X509, X509Free> TryDerX509(std::span<const uint8_t> der) {
   return x;
 }
 
-// TryDerPrivate tries PKCS#8, PKCS#1, SEC1 in Go's order.
+// DerSecondTag returns the tag of the second element inside the outer DER
+// SEQUENCE that spans all of `der` (0x02 INTEGER for PKCS#1 RSA, 0x04 OCTET
+// STRING for SEC1 EC), or -1 if `der` is not such a SEQUENCE.
+int DerSecondTag(std::span<const uint8_t> der) {
+  const unsigned char* p = der.data();
+  long len = 0;
+  int tag = 0, cls = 0;
+  const long total = static_cast<long>(der.size());
+  if ((ASN1_get_object(&p, &len, &tag, &cls, total) & 0x80) || tag != V_ASN1_SEQUENCE ||
+      p + len != der.data() + der.size())
+    return -1;
+  const unsigned char* end = p + len;
+  long first_len = 0;
+  if ((ASN1_get_object(&p, &first_len, &tag, &cls, end - p) & 0x80) || tag != V_ASN1_INTEGER)
+    return -1;
+  p += first_len;
+  long second_len = 0;
+  if (p >= end || (ASN1_get_object(&p, &second_len, &tag, &cls, end - p) & 0x80)) return -1;
+  return tag;
+}
+
+// TryDerPrivate tries PKCS#8, PKCS#1, SEC1 in Go's order. Each typed
+// d2i_PrivateKey goes through OpenSSL 3's decoder framework, which costs
+// milliseconds, so the structure is checked first: not DER at all (a PEM or
+// JWK file), or a SEQUENCE whose second element says RSA or EC.
 PkeyPtr TryDerPrivate(std::span<const uint8_t> der) {
-  if (der.empty()) return nullptr;
+  if (der.empty() || der[0] != 0x30) return nullptr;
   if (auto k = TryDerPkcs8(der)) return k;
-  if (auto k = TryDerTyped(EVP_PKEY_RSA, der)) return k;
-  if (auto k = TryDerTyped(EVP_PKEY_EC, der)) return k;
+  const int second = DerSecondTag(der);
+  if (second == V_ASN1_INTEGER) return TryDerTyped(EVP_PKEY_RSA, der);
+  if (second == V_ASN1_OCTET_STRING) return TryDerTyped(EVP_PKEY_EC, der);
   return nullptr;
 }
 
@@ -681,16 +707,23 @@ const char* key_file_kind_name(KeyFileKind kind) {
   return "unknown";
 }
 
-KeyFileKind classify_key_file(std::span<const uint8_t> data) {
+KeyFileKind classify_key_file(std::span<const uint8_t> data, PrivateKey* out_key,
+                              Certificate* out_cert) {
   ErrClear clear;
   if (data.empty()) return KeyFileKind::kUnknown;
   auto priv = parse_private_key(data, std::nullopt);
-  if (priv.ok()) return KeyFileKind::kPrivateKey;
+  if (priv.ok()) {
+    if (out_key != nullptr) *out_key = std::move(priv).value();
+    return KeyFileKind::kPrivateKey;
+  }
   const std::string& m = priv.status().message();
   if (m.rfind("encrypted private key needs a password", 0) == 0) {
     return KeyFileKind::kEncryptedPrivateKey;
   }
-  if (parse_certificate(data).ok()) return KeyFileKind::kCertificate;
+  if (auto cert = parse_certificate(data); cert.ok()) {
+    if (out_cert != nullptr) *out_cert = std::move(cert).value();
+    return KeyFileKind::kCertificate;
+  }
   if (parse_public_key(data).ok()) return KeyFileKind::kPublicKey;
   if (LooksLikePem(data)) {
     auto block = ReadFirstPem(data);

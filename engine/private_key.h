@@ -175,7 +175,11 @@ const char* key_file_kind_name(KeyFileKind kind);
 
 // classify_key_file returns what `data` is. It never fails and never prompts;
 // use it to skip unusable files in a keys directory with a one-line warning.
-KeyFileKind classify_key_file(std::span<const uint8_t> data);
+// If `out_key` is not null and the result is kPrivateKey, the parsed key is
+// stored there; likewise `out_cert` for kCertificate (parsing a key is the
+// expensive part of classifying it, so callers should not parse again).
+KeyFileKind classify_key_file(std::span<const uint8_t> data, PrivateKey* out_key = nullptr,
+                              Certificate* out_cert = nullptr);
 
 // span_of returns the bytes of a string view (convenience for callers).
 inline std::span<const uint8_t> span_of(std::string_view s) {

@@ -13,9 +13,10 @@
 namespace layercrypt {
 namespace {
 
-// Appends the payload's keys after the directory's, as ctd-decoder merges
-// them (directory first).
-Status add_payload_keys(const DecryptParameters& params, DecryptKeys& keys) {
+// payload_keys collects the payload's private keys (with their passwords)
+// and certificates, as ctd-decoder reads DecryptConfig.Parameters.
+StatusOr<DecryptKeys> payload_keys(const DecryptParameters& params) {
+  DecryptKeys keys;
   const auto& privs = params.privkeys();
   const auto& pwds = params.privkeys_passwords();
   if (!pwds.empty() && pwds.size() != privs.size())
@@ -31,7 +32,7 @@ Status add_payload_keys(const DecryptParameters& params, DecryptKeys& keys) {
   }
   for (const auto& cert : params.x509s())
     if (cert) keys.certificates.emplace_back(cert->begin(), cert->end());
-  return Status::Ok();
+  return keys;
 }
 
 // skipped_summary lists the key files that were skipped, for an error line:
@@ -77,8 +78,9 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
                            " but the layer descriptor says " + desc.media_type +
                            "; using the descriptor's");
 
-  // Keys: the directory's first, then the payload's.
-  DecryptKeys keys;
+  // Keys: the directory's first, then the payload's (ctd-decoder's order).
+  // Directory keys arrive parsed; payload keys are parsed here.
+  PreparedKeys keys;
   std::vector<std::string> dir_problems;
   if (options.keys_dir) {
     auto dir = load_keys_dir(*options.keys_dir);
@@ -89,14 +91,22 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
       for (auto& s : dir->skipped) rep.warnings.push_back("skipped " + s);
     }
   }
-  LC_RETURN_IF_ERROR(add_payload_keys(payload->parameters, keys).with_context("bad decryption payload"));
+  auto from_payload = payload_keys(payload->parameters);
+  if (!from_payload.ok()) return from_payload.status().with_context("bad decryption payload");
+  if (!from_payload->private_keys.empty() || !from_payload->certificates.empty()) {
+    auto prepared = prepare_decrypt_keys(*from_payload);
+    if (!prepared.ok()) return prepared.status().with_context("bad decryption payload");
+    for (auto& k : prepared->private_keys) keys.private_keys.push_back(std::move(k));
+    for (auto& c : prepared->certificates) keys.certificates.push_back(std::move(c));
+    for (auto& p : prepared->problems) keys.problems.push_back("payload " + p);
+  }
   rep.keys_tried = keys.private_keys.size();
 
   const auto schemes = encryption_schemes(desc.annotations);
   if (schemes.empty())
     return DataError(layer + " has no wrapped-key annotations (org.opencontainers.image.enc.keys.*)"
                      "; the descriptor containerd passed is not that of an encrypted layer");
-  if (keys.private_keys.empty()) {
+  if (keys.private_keys.empty() && keys.problems.empty()) {
     std::string why = dir_problems.empty()
                           ? (options.keys_dir ? "no usable private key in " + *options.keys_dir
                                               : std::string("no --decryption-keys-path given"))

@@ -2,9 +2,9 @@
 //
 // Keys, key schedules, HMAC states and unwrapped private options live in
 // SecretBytes (a byte vector whose allocator wipes memory before freeing it,
-// like Tink's SecretData) and are compared with constant_time_equal. Both
-// delegate to OpenSSL (OPENSSL_cleanse, CRYPTO_memcmp), which the compiler
-// cannot optimise away.
+// like Tink's SecretData) and are compared with constant_time_equal. Wiping
+// uses glibc's explicit_bzero and comparison OpenSSL's CRYPTO_memcmp, neither
+// of which the compiler can optimise away.
 #ifndef LAYERCRYPT_KERNELS_SECURE_MEMORY_H_
 #define LAYERCRYPT_KERNELS_SECURE_MEMORY_H_
 

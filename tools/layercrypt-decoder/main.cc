@@ -127,7 +127,8 @@ int main(int argc, char** argv) {
   if (!st.ok()) return fail(st.message());
   for (const auto& w : report.warnings) std::fprintf(stderr, "layercrypt-decoder: warning: %s\n", w.c_str());
   if (stats) {
-    if (report.result.spooled)
+    if (report.result.verify_stats.bytes != 0 || report.result.verify_stats.chunks != 0 ||
+        report.result.spooled)
       std::fprintf(stderr, "verify pass:\n%s", report.result.verify_stats.to_string().c_str());
     std::fprintf(stderr, "decrypt pass:\n%s", report.result.decrypt_stats.to_string().c_str());
   }
