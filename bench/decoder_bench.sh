@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# bench/decoder_bench.sh BUILD_DIR [LAYER_MB]
+#
+# layercrypt-decoder on a realistic layer, against skopeo (Go ocicrypt) on the
+# same layer in the same run:
+#   * a gzip of a tar of /usr/lib (LAYER_MB of tar, default 600), put in an OCI
+#     layout and encrypted by `skopeo copy --encryption-key jwe:rsa.pub.pem`;
+#   * the decoder run as containerd runs it (payload on fd 3, keys directory),
+#     file -> /dev/null and pipe -> pipe (fed and drained by dd with 1 MiB
+#     blocks), verify-first (default) and --stream; verify-first through pipes
+#     spools to $TMPDIR, measured on the disk (/tmp) and on tmpfs (/dev/shm);
+#   * fixed cost on a 1 KiB layer with RSA-2048, RSA-4096 and P-256 keys;
+#   * peak RSS (GNU time);
+#   * `skopeo copy --decryption-key` of the same image.
+# Prints GB/s (10^9 bytes/s, median of 3) with the CPU model.
+set -euo pipefail
+build=${1:?usage: bench/decoder_bench.sh BUILD_DIR [LAYER_MB]}
+mb=${2:-600}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+decoder="$(cd "$build" && pwd)/tools/layercrypt-decoder"
+py=/usr/bin/python3
+for t in skopeo openssl pigz /usr/bin/time "$py"; do
+  command -v "$t" >/dev/null || { echo "decoder_bench: $t missing (apt-get install skopeo openssl pigz time python3)" >&2; exit 1; }
+done
+work=$(mktemp -d "${TMPDIR:-/tmp}/layercrypt-bench-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+echo "== setup: ${mb} MB tar of /usr/lib, gzip -6, encrypted by skopeo" >&2
+{ tar cf - /usr/lib 2>/dev/null || true; } | head -c "$((mb * 1000000))" | pigz -6 > layer.tar.gz
+head -c 1024 /dev/urandom | gzip > tiny.tar.gz
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa2048.pem 2>/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out rsa4096.pem 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ecp256.pem 2>/dev/null
+for k in rsa2048 rsa4096 ecp256; do
+  openssl pkey -in $k.pem -pubout -out $k.pub.pem
+  mkdir -p keys-$k && cp $k.pem keys-$k/
+done
+
+# make_image BLOB DIR: a one-layer OCI layout; prints nothing.
+make_image() {
+  "$py" - "$1" "$2" <<'EOF'
+import hashlib, json, os, sys
+blob, out = sys.argv[1], sys.argv[2]
+os.makedirs(out + "/blobs/sha256")
+def put(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(f"{out}/blobs/sha256/{d}", "wb").write(data)
+    return "sha256:" + d
+data = open(blob, "rb").read()
+layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(data), "size": len(data)}
+cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                  "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode()
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                             "digest": put(cfg), "size": len(cfg)}, "layers": [layer]}).encode()
+open(out + "/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+           "digest": put(man), "size": len(man),
+           "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}, open(out + "/index.json", "w"))
+EOF
+}
+
+# payload_for DIR OUT: the CRI node-model payload of DIR's (only) layer; sets
+# LAYER to the encrypted blob's path.
+payload_for() {
+  LAYER=$("$py" - "$1" "$2" "$root/tests/tools" <<'EOF'
+import json, os, sys
+sys.path.insert(0, sys.argv[3])
+import ocitest
+lay = ocitest.Layout(sys.argv[1])
+desc = list(lay.layers())[0]
+open(sys.argv[2], "wb").write(ocitest.make_payload(desc))
+print(lay.blob_path(desc["digest"]))
+EOF
+)
+}
+
+make_image layer.tar.gz plain
+skopeo --insecure-policy copy -q --encryption-key jwe:rsa2048.pub.pem oci:plain:v1 oci:enc:v1
+payload_for enc big.payload
+big=$LAYER
+size=$(stat -c %s "$big")
+for k in rsa2048 rsa4096 ecp256; do
+  make_image tiny.tar.gz tiny-plain-$k
+  skopeo --insecure-policy copy -q --encryption-key jwe:$k.pub.pem oci:tiny-plain-$k:v1 oci:tiny-$k:v1
+  payload_for tiny-$k tiny-$k.payload
+  eval "tiny_$k=\$LAYER"
+done
+
+now() { date +%s.%N; }
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+gbps() { awk -v b="$size" -v s="$1" 'BEGIN { printf "%.2f", b / s / 1e9 }'; }
+
+# time3 CMD...: median wall time of 3 runs.
+time3() {
+  local t=()
+  for _ in 1 2 3; do
+    local a; a=$(now); "$@"; t+=("$(awk -v a="$a" -v b="$(now)" 'BEGIN { print b - a }')")
+  done
+  median3 "${t[@]}"
+}
+dec_file() { "$decoder" --decryption-keys-path keys-rsa2048 "$@" <"$big" >/dev/null 3<big.payload; }
+dec_pipe() {
+  dd if="$big" bs=1M status=none |
+    "$decoder" --decryption-keys-path keys-rsa2048 "$@" 3<big.payload |
+    dd of=/dev/null bs=1M status=none
+}
+dec_pipe_shm() { TMPDIR=/dev/shm dec_pipe "$@"; }
+skopeo_dec() { rm -rf dec; skopeo --insecure-policy copy -q --decryption-key rsa2048.pem oci:enc:v1 oci:dec:v1; }
+
+cat "$big" >/dev/null  # warm the page cache
+sync                   # no dirty pages from the setup left to throttle spool writes
+printf '%-52s %8s %8s\n' "layer of $((size / 1000000)) MB (gzip of /usr/lib tar)" "seconds" "GB/s"
+for mode in "file:" "file:--stream" "pipe:" "pipe_shm:" "pipe:--stream"; do
+  kind=${mode%%:*}; flag=${mode#*:}
+  label="layercrypt-decoder ${kind%_shm} ${flag:-(verify first)}"
+  [ "$kind" = pipe ] && [ -z "$flag" ] && label="$label, spool in /tmp"
+  [ "$kind" = pipe_shm ] && label="$label, spool in /dev/shm"
+  s=$(time3 dec_$kind $flag)
+  printf '%-52s %8.3f %8s\n' "$label" "$s" "$(gbps "$s")"
+done
+s=$(time3 skopeo_dec)
+printf '%-52s %8.3f %8s\n' "skopeo copy --decryption-key (Go ocicrypt)" "$s" "$(gbps "$s")"
+
+rss_file=$(/usr/bin/time -f %M "$decoder" --decryption-keys-path keys-rsa2048 <"$big" 3<big.payload 2>&1 >/dev/null | tail -1)
+rss_pipe=$( { dd if="$big" bs=1M status=none | /usr/bin/time -f %M "$decoder" --decryption-keys-path keys-rsa2048 3<big.payload >/dev/null; } 2>&1 | tail -1)
+echo "peak RSS: file ${rss_file} KiB, pipe ${rss_pipe} KiB"
+
+# Fixed cost: the wall time of 50 back-to-back runs, per run, next to the
+# same loop of /bin/true (the cost of starting any process here).
+loop_ms() {  # N CMD...: mean ms per run of N runs
+  local n=$1; shift
+  local a; a=$(now)
+  for _ in $(seq "$n"); do "$@"; done
+  awk -v a="$a" -v b="$(now)" -v n="$n" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }'
+}
+tiny() { "$decoder" --decryption-keys-path "keys-$1" <"$2" >/dev/null 3<"tiny-$1.payload"; }
+printf 'process start (/bin/true)          %6s ms per run\n' "$(loop_ms 50 /bin/true)"
+for k in rsa2048 rsa4096 ecp256; do
+  eval "blob=\$tiny_$k"
+  printf 'fixed cost, 1 KiB layer, %-8s %6s ms per run (mean of 50)\n' "$k:" "$(loop_ms 50 tiny "$k" "$blob")"
+done
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) threads; $("$decoder" --version)"
