@@ -72,6 +72,26 @@ cmd_demo() {
   "$bin/tools/layercrypt" selfcheck
   log "kernel benchmarks (1 MiB buffers, one core; peers measured in the same run)"
   "$ROOT/bench/summary.sh" "$bin/bench"
+  log "layercrypt-decoder as containerd runs it, on every layer encrypted by skopeo and ctr-enc"
+  demo_decode "$bin/tools/layercrypt-decoder"
+}
+
+# demo_decode DECODER: decrypts every encrypted layer of the Go-made vector
+# images (tests/vectors/ocicrypt) with the node key model (payload on fd 3,
+# keys directory) and checks each output against the plaintext layer digest.
+demo_decode() {
+  local dec=$1 vec="$ROOT/tests/vectors/ocicrypt" ok=0 bad=0 line
+  while IFS=$'\t' read -r image digest media keys payload want; do
+    local blob="$vec/$(jq -r ".images[\"$image\"].layout" "$vec/expected.json")/blobs/sha256/${digest#sha256:}"
+    local got
+    got=$("$dec" --decryption-keys-path "$vec/$keys" <"$blob" 3<"$vec/$payload" | sha256sum | cut -d' ' -f1)
+    if [ "sha256:$got" = "$want" ]; then ok=$((ok + 1)); line=ok; else bad=$((bad + 1)); line=FAILED; fi
+    printf '  %-20s %-46s %-8s %s\n' "$image" "${media#application/vnd.oci.image.layer.v1.}" "$line" "${want:0:19}"
+  done < <(jq -r '.images | to_entries[] | .key as $img | .value as $v | $v.layers[]
+                  | select(.encrypted) | [$img, .digest, .mediaType, $v.key_dirs_that_decrypt[0],
+                    .payloads.node, .expected_output_digest] | @tsv' "$vec/expected.json")
+  echo "decoded $ok layers to their plaintext digests, $bad failed"
+  [ "$bad" -eq 0 ]
 }
 
 case "${1:-}" in
