@@ -1,6 +1,9 @@
 // engine/stream_processor.cc
 #include "engine/stream_processor.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "engine/annotations.h"
@@ -54,6 +57,25 @@ std::string no_payload_message() {
          "io.containerd.ocicrypt.decoder.v1.tar.gzip, and only when it unpacks a pull (not with "
          "--unpack=false or ctr import; with containerd 2.1+ CRI pulls need "
          "use_local_image_pull = true); check the [stream_processors] ids in config.toml";
+}
+
+StatusOr<kernels::SecretBytes> read_payload(int fd) {
+  if (fcntl(fd, F_GETFD) < 0) return InvalidArgument(no_payload_message());
+  FdSource src(fd, "payload fd " + std::to_string(fd));
+  kernels::SecretBytes out;
+  uint8_t buf[16384];
+  kernels::ScopedWipe wipe(buf, sizeof buf);
+  for (;;) {
+    auto n = src.read(buf, sizeof buf);
+    if (!n.ok()) return n.status().with_context("read payload");
+    if (*n == 0) break;
+    if (out.size() + *n > kMaxPayloadLen)
+      return DataError("read payload: more than 16 MiB on fd " + std::to_string(fd) +
+                       "; that is not a containerd payload");
+    out.insert(out.end(), buf, buf + *n);
+  }
+  ::close(fd);
+  return out;
 }
 
 Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& in, ByteSink& out,

@@ -29,6 +29,7 @@
 #include "engine/io.h"
 #include "engine/layer_cipher.h"
 #include "engine/status.h"
+#include "kernels/secure_memory.h"
 
 namespace layercrypt {
 
@@ -62,6 +63,17 @@ Status run_stream_processor(std::span<const uint8_t> payload, ByteSource& in, By
 // no_payload_message returns the error for a decoder started without fd 3,
 // listing the usual reasons containerd passes no payload.
 std::string no_payload_message();
+
+// kMaxPayloadLen bounds what read_payload accepts: a payload is a few KiB,
+// keys included.
+inline constexpr size_t kMaxPayloadLen = size_t{16} << 20;
+
+// read_payload reads the payload from `fd` (fd 3 under containerd) to EOF
+// into wiping memory (ctr-enc style payloads carry private keys) and closes
+// `fd`. Returns the bytes; kInvalidArgument with no_payload_message() if
+// `fd` is not open; kIoError if reading fails; kDataError if there are more
+// than kMaxPayloadLen bytes. Not thread-safe (it closes `fd`).
+StatusOr<kernels::SecretBytes> read_payload(int fd);
 
 }  // namespace layercrypt
 

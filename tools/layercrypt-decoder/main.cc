@@ -6,15 +6,13 @@
 // success; 1 with one line on stderr on any failure (containerd shows that
 // line as the pull error). See docs/containerd.md.
 #include <CLI/CLI.hpp>
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <vector>
 
 #include "engine/io.h"
 #include "engine/stream_processor.h"
@@ -23,8 +21,6 @@
 namespace {
 
 constexpr int kPayloadFd = 3;
-// The payload is a few KiB (keys included); refuse absurd ones.
-constexpr size_t kMaxPayload = 16 << 20;
 constexpr size_t kPipeSize = 1 << 20;
 
 int fail(const std::string& message) {
@@ -34,30 +30,6 @@ int fail(const std::string& message) {
     if (c == '\n' || c == '\r') c = ' ';
   std::fprintf(stderr, "layercrypt-decoder: %s\n", line.c_str());
   return 1;
-}
-
-bool read_payload(std::vector<uint8_t>* out, std::string* error) {
-  if (fcntl(kPayloadFd, F_GETFD) < 0) {
-    *error = layercrypt::no_payload_message();
-    return false;
-  }
-  layercrypt::FdSource src(kPayloadFd, "payload fd 3");
-  uint8_t buf[65536];
-  for (;;) {
-    auto n = src.read(buf, sizeof buf);
-    if (!n.ok()) {
-      *error = "read payload: " + n.status().message();
-      return false;
-    }
-    if (*n == 0) break;
-    out->insert(out->end(), buf, buf + *n);
-    if (out->size() > kMaxPayload) {
-      *error = "read payload: more than 16 MiB on fd 3; that is not a containerd payload";
-      return false;
-    }
-  }
-  ::close(kPayloadFd);
-  return true;
 }
 
 }  // namespace
@@ -104,9 +76,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  std::vector<uint8_t> payload;
-  std::string error;
-  if (!read_payload(&payload, &error)) return fail(error);
+  auto payload = layercrypt::read_payload(kPayloadFd);
+  if (!payload.ok()) return fail(payload.status().message());
+  // A reader that goes away must give an error line, not a silent SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
 
   // Bigger pipes move layers between processes with fewer context switches.
   layercrypt::set_pipe_size(STDOUT_FILENO, kPipeSize);
@@ -123,7 +96,7 @@ int main(int argc, char** argv) {
   layercrypt::FdSink out(STDOUT_FILENO, "stdout");
   layercrypt::StreamProcessorReport report;
   const layercrypt::Status st =
-      layercrypt::run_stream_processor(payload, in, out, options, &report);
+      layercrypt::run_stream_processor(*payload, in, out, options, &report);
   if (!st.ok()) return fail(st.message());
   for (const auto& w : report.warnings) std::fprintf(stderr, "layercrypt-decoder: warning: %s\n", w.c_str());
   if (stats) {
