@@ -116,21 +116,30 @@ StatusOr<PrivateLayerOptions> parse_private_options(std::string_view json) {
   return parse_private_impl(json);
 }
 
-std::string serialize_public_options(const PublicLayerOptions& opts) {
-  std::string out = "{\"cipher\":";
-  gojson::append_string(out, opts.cipher);
-  append_raw(out, ",\"hmac\":");
-  append_b64(out, opts.hmac);
-  append_raw(out, ",\"cipheroptions\":{");
+// append_cipher_options writes a Go map[string][]byte: keys sorted bytewise
+// (std::map's order, as Go's encoder sorts them), values padded base64.
+template <typename Out, typename Map>
+void append_cipher_options(Out& out, const Map& options) {
+  out.push_back('{');
   bool first = true;
-  for (const auto& [k, v] : opts.cipher_options) {  // std::map: sorted bytewise, like Go
+  for (const auto& [k, v] : options) {
     if (!first) out.push_back(',');
     first = false;
     gojson::append_string(out, k);
     out.push_back(':');
     append_b64(out, v);
   }
-  append_raw(out, "}}");
+  out.push_back('}');
+}
+
+std::string serialize_public_options(const PublicLayerOptions& opts) {
+  std::string out = "{\"cipher\":";
+  gojson::append_string(out, opts.cipher);
+  append_raw(out, ",\"hmac\":");
+  append_b64(out, opts.hmac);
+  append_raw(out, ",\"cipheroptions\":");
+  append_cipher_options(out, opts.cipher_options);
+  out.push_back('}');
   return out;
 }
 
@@ -141,16 +150,9 @@ kernels::SecretBytes serialize_private_options(const PrivateLayerOptions& opts) 
   append_b64(out, opts.symkey);
   append_raw(out, ",\"digest\":");
   gojson::append_string(out, opts.digest);
-  append_raw(out, ",\"cipheroptions\":{");
-  bool first = true;
-  for (const auto& [k, v] : opts.cipher_options) {
-    if (!first) out.push_back(',');
-    first = false;
-    gojson::append_string(out, k);
-    out.push_back(':');
-    append_b64(out, v);
-  }
-  append_raw(out, "}}");
+  append_raw(out, ",\"cipheroptions\":");
+  append_cipher_options(out, opts.cipher_options);
+  out.push_back('}');
   return out;
 }
 
