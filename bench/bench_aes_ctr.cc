@@ -11,23 +11,15 @@
 
 #include "kernels/aes_ctr.h"
 #include "kernels/cpu.h"
+#include "tests/support/test_util.h"
 
 namespace {
 
 namespace k = layercrypt::kernels;
+using layercrypt::testing::random_bytes;
 
 constexpr int64_t kSizes[] = {16 << 10, 1 << 20, 16 << 20};
 
-// Deterministic, non-trivial input: a fixed LCG, so runs are comparable.
-std::vector<uint8_t> make_input(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = seed;
-  for (auto& b : v) {
-    x = x * 1664525u + 1013904223u;
-    b = static_cast<uint8_t>(x >> 24);
-  }
-  return v;
-}
 
 void BM_ipsecmb_ctr(benchmark::State& state, k::ImbTier tier) {
   if (!k::imb_tier_supported(tier)) {
@@ -35,8 +27,8 @@ void BM_ipsecmb_ctr(benchmark::State& state, k::ImbTier tier) {
     return;
   }
   const size_t n = static_cast<size_t>(state.range(0));
-  const auto key = make_input(32, 1), iv = make_input(16, 2);
-  auto buf = make_input(n, 3);
+  const auto key = random_bytes(32, 1), iv = random_bytes(16, 2);
+  auto buf = random_bytes(n, 3);
   k::AesCtr256 ctr(key.data(), key.size(), iv.data(), iv.size(), tier);
   if (!ctr.ok()) {
     state.SkipWithError("AesCtr256 construction failed");
@@ -59,8 +51,8 @@ void BM_ipsecmb_ctr(benchmark::State& state, k::ImbTier tier) {
 
 void BM_openssl_ctr(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
-  const auto key = make_input(32, 1), iv = make_input(16, 2);
-  auto buf = make_input(n, 3);
+  const auto key = random_bytes(32, 1), iv = random_bytes(16, 2);
+  auto buf = random_bytes(n, 3);
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   if (EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), nullptr, key.data(), iv.data()) != 1) {
     state.SkipWithError("EVP_EncryptInit_ex failed");

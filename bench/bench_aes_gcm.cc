@@ -11,22 +11,15 @@
 
 #include "kernels/aes_gcm.h"
 #include "kernels/cpu.h"
+#include "tests/support/test_util.h"
 
 namespace {
 
 namespace k = layercrypt::kernels;
+using layercrypt::testing::random_bytes;
 
 constexpr int64_t kSizes[] = {16 << 10, 1 << 20, 16 << 20};
 
-std::vector<uint8_t> make_input(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = seed;
-  for (auto& b : v) {
-    x = x * 1664525u + 1013904223u;
-    b = static_cast<uint8_t>(x >> 24);
-  }
-  return v;
-}
 
 void BM_ipsecmb_gcm_seal(benchmark::State& state, k::ImbTier tier, size_t key_len) {
   if (!k::imb_tier_supported(tier)) {
@@ -34,8 +27,8 @@ void BM_ipsecmb_gcm_seal(benchmark::State& state, k::ImbTier tier, size_t key_le
     return;
   }
   const size_t n = static_cast<size_t>(state.range(0));
-  const auto key = make_input(key_len, 1), iv = make_input(12, 2), aad = make_input(16, 4);
-  auto buf = make_input(n, 3);
+  const auto key = random_bytes(key_len, 1), iv = random_bytes(12, 2), aad = random_bytes(16, 4);
+  auto buf = random_bytes(n, 3);
   std::vector<uint8_t> tag(16);
   k::AesGcmKey gcm(key.data(), key.size(), tier);
   if (!gcm.ok()) {
@@ -62,8 +55,8 @@ void BM_ipsecmb_gcm_open(benchmark::State& state, k::ImbTier tier) {
     return;
   }
   const size_t n = static_cast<size_t>(state.range(0));
-  const auto key = make_input(32, 1), iv = make_input(12, 2), aad = make_input(16, 4);
-  const auto pt = make_input(n, 3);
+  const auto key = random_bytes(32, 1), iv = random_bytes(12, 2), aad = random_bytes(16, 4);
+  const auto pt = random_bytes(n, 3);
   std::vector<uint8_t> ct(n), out(n), tag(16);
   k::AesGcmKey gcm(key.data(), key.size(), tier);
   if (!gcm.ok() || !gcm.seal(iv.data(), 12, aad.data(), 16, pt.data(), n, ct.data(), tag.data())) {
@@ -84,8 +77,8 @@ void BM_ipsecmb_gcm_open(benchmark::State& state, k::ImbTier tier) {
 
 void BM_openssl_gcm_seal(benchmark::State& state, size_t key_len) {
   const size_t n = static_cast<size_t>(state.range(0));
-  const auto key = make_input(key_len, 1), iv = make_input(12, 2), aad = make_input(16, 4);
-  auto buf = make_input(n, 3);
+  const auto key = random_bytes(key_len, 1), iv = random_bytes(12, 2), aad = random_bytes(16, 4);
+  auto buf = random_bytes(n, 3);
   std::vector<uint8_t> tag(16);
   const EVP_CIPHER* cipher = key_len == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
