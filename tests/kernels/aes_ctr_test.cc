@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "tests/support/imb_tiers.h"
 #include "tests/support/vector_file.h"
 
 namespace layercrypt::kernels {
@@ -81,16 +82,8 @@ Bytes kernel_xor(const AesCtr256& ctr, uint64_t offset, const Bytes& in) {
   return out;
 }
 
-const std::vector<ImbTier> kAllTiers = {ImbTier::kAuto, ImbTier::kSse, ImbTier::kAvx,
-                                        ImbTier::kAvx2, ImbTier::kAvx512};
-
-class AesCtrTierTest : public ::testing::TestWithParam<ImbTier> {
+class AesCtrTierTest : public testing::ImbTierTest {
  protected:
-  void SetUp() override {
-    if (!imb_tier_supported(GetParam()))
-      GTEST_SKIP() << "ipsec-mb tier " << imb_tier_name(GetParam()) << " not supported here";
-  }
-  ImbTier tier() const { return GetParam(); }
   // Per-tier deterministic seed, so each tier sees different (but
   // reproducible) data.
   std::mt19937_64 rng(uint64_t salt) const {
@@ -309,10 +302,8 @@ TEST_P(AesCtrTierTest, PiecesOutOfOrderAndFromThreadsMatchOneCall) {
   EXPECT_EQ(shared, want);
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, AesCtrTierTest, ::testing::ValuesIn(kAllTiers),
-                         [](const ::testing::TestParamInfo<ImbTier>& param_info) {
-                           return std::string(imb_tier_name(param_info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Tiers, AesCtrTierTest, ::testing::ValuesIn(testing::all_imb_tiers()),
+                         testing::imb_tier_param_name);
 
 TEST(AesCtr, AllTiersAgree) {
   std::mt19937_64 rng(42);

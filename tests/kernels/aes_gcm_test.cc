@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "tests/support/imb_tiers.h"
 #include "tests/support/vector_file.h"
 
 namespace layercrypt::kernels {
@@ -143,22 +144,14 @@ bool stream_open(const AesGcmKey& key, const Bytes& iv, const Bytes& aad, const 
   return s.finish_decrypt(tag.data(), tag.size());
 }
 
-const std::vector<ImbTier> kAllTiers = {ImbTier::kAuto, ImbTier::kSse, ImbTier::kAvx,
-                                        ImbTier::kAvx2, ImbTier::kAvx512};
-
 std::vector<ImbTier> runnable_tiers() {
   std::vector<ImbTier> out = {ImbTier::kAuto};
   for (ImbTier t : imb_supported_tiers()) out.push_back(t);
   return out;
 }
 
-class AesGcmTierTest : public ::testing::TestWithParam<ImbTier> {
+class AesGcmTierTest : public testing::ImbTierTest {
  protected:
-  void SetUp() override {
-    if (!imb_tier_supported(GetParam()))
-      GTEST_SKIP() << "ipsec-mb tier " << imb_tier_name(GetParam()) << " not supported here";
-  }
-  ImbTier tier() const { return GetParam(); }
   std::mt19937_64 rng(uint64_t salt) const {
     return std::mt19937_64(0x6C3A5EEDull + 977 * salt + static_cast<uint64_t>(GetParam()));
   }
@@ -401,10 +394,8 @@ TEST_P(AesGcmTierTest, TamperingFailsAndZeroesOutput) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, AesGcmTierTest, ::testing::ValuesIn(kAllTiers),
-                         [](const ::testing::TestParamInfo<ImbTier>& param_info) {
-                           return std::string(imb_tier_name(param_info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Tiers, AesGcmTierTest, ::testing::ValuesIn(testing::all_imb_tiers()),
+                         testing::imb_tier_param_name);
 
 // Seal on one tier, open on another (and stream across tiers).
 TEST(AesGcm, CrossTier) {

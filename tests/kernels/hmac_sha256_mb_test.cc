@@ -16,6 +16,7 @@
 
 #include "kernels/cpu.h"
 #include "tests/support/test_util.h"
+#include "tests/support/imb_tiers.h"
 #include "tests/support/vector_file.h"
 
 namespace layercrypt::kernels {
@@ -55,17 +56,7 @@ Batch make_batch(const std::vector<uint8_t>& pool, size_t count, uint32_t seed) 
   return b;
 }
 
-std::string tier_param_name(const ::testing::TestParamInfo<ImbTier>& p) {
-  return imb_tier_name(p.param);
-}
-
-class HmacSha256ManyTest : public ::testing::TestWithParam<ImbTier> {
- protected:
-  void SetUp() override {
-    if (!imb_tier_supported(GetParam()))
-      GTEST_SKIP() << "ipsec-mb tier " << imb_tier_name(GetParam()) << " not supported here";
-  }
-};
+class HmacSha256ManyTest : public testing::ImbTierTest {};
 
 TEST_P(HmacSha256ManyTest, EveryTagMatchesOpenSsl) {
   const ImbTier tier = GetParam();
@@ -219,9 +210,8 @@ TEST_P(HmacSha256ManyTest, MisuseFails) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, HmacSha256ManyTest,
-                         ::testing::Values(ImbTier::kAuto, ImbTier::kSse, ImbTier::kAvx,
-                                           ImbTier::kAvx2, ImbTier::kAvx512),
-                         tier_param_name);
+                         ::testing::ValuesIn(testing::all_imb_tiers()),
+                         testing::imb_tier_param_name);
 
 // The ipsec-mb 1.3 limits the kernel routes around, checked on the raw job
 // API of every tier: if a newer ipsec-mb lifts them, this fails and
@@ -274,9 +264,8 @@ TEST_P(ImbHmacSha256LimitTest, JobAcceptsOneTo65534Bytes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, ImbHmacSha256LimitTest,
-                         ::testing::Values(ImbTier::kAuto, ImbTier::kSse, ImbTier::kAvx,
-                                           ImbTier::kAvx2, ImbTier::kAvx512),
-                         tier_param_name);
+                         ::testing::ValuesIn(testing::all_imb_tiers()),
+                         testing::imb_tier_param_name);
 
 }  // namespace
 }  // namespace layercrypt::kernels
