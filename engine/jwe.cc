@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "engine/base64.h"
+#include "engine/go_json.h"
 #include "kernels/aes_gcm.h"
 
 namespace layercrypt {
@@ -501,31 +502,8 @@ StatusOr<SecretBytes> DecryptContent(const ParsedJwe& p, EncAlg enc, std::span<c
 
 // GoJsonString writes `s` as Go's encoding/json would (HTML-safe escaping).
 std::string GoJsonString(std::string_view s) {
-  static const char* hex = "0123456789abcdef";
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      default: break;
-    }
-    if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-               (static_cast<unsigned char>(s[i + 2]) == 0xA8 || static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
-      out += static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
-      i += 2;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out += "\"";
+  std::string out;
+  gojson::append_string(out, s);
   return out;
 }
 
