@@ -32,12 +32,23 @@
 // (Unix) because the bytes must not depend on the build host and because it
 // is what ISA-L writes.
 //
-// Determinism: the output depends only on the input bytes, the level, the
-// chunk size and where the stream ends (see "Ending a chunked stream"), never
-// on the number of threads or the order chunks were compressed in. It is
-// stable for a given ISA-L build and CPU dispatch path; ISA-L does not promise
-// identical bytes across its SSE/AVX2/AVX-512 code paths or versions (the
-// output is always valid gzip, it may just differ by a few bytes).
+// Determinism: at levels 0 and 3 the output depends only on the input bytes,
+// the level, the chunk size and where the stream ends (see "Ending a chunked
+// stream"), never on the number of threads or the order chunks were
+// compressed in. It is stable for a given ISA-L build and CPU dispatch path;
+// ISA-L does not promise identical bytes across its SSE/AVX2/AVX-512 code
+// paths or versions (the output is always valid gzip, it may just differ by a
+// few bytes).
+//
+// Levels 1 and 2 are NOT byte-reproducible with Debian's ISA-L 2.30 on the
+// AVX-512 machines measured (AMD EPYC Zen 4): while another process loads the
+// CPU, now and then one chunk comes out 1-3 bytes longer or shorter, a valid
+// deflate stream of the same data. The wrappers rule out everything they
+// hand ISA-L: the stream state and level buffer are zeroed on every call,
+// and alignment, stack contents, vector registers and the CPU the thread
+// runs on were each varied without effect. Builders who need reproducible
+// layer digests use level 0 or 3; levels 1 and 2 still give valid,
+// independently inflatable chunks.
 //
 // Levels: ISA-L level 0 is a fast LZ77 with a small hash and a fixed Huffman
 // table (not "stored"); 1 is the usual choice (~0.4 GB/s per core on the

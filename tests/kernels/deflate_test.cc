@@ -296,8 +296,10 @@ TEST(Deflate, SystemToolsAcceptOurOutput) {
 }
 
 TEST(Deflate, ChunkedOutputIndependentOfThreadsAndOrder) {
+  // Levels 0 and 3 only: deflate.h explains why ISA-L's levels 1 and 2 are
+  // not byte-reproducible; ChunkedLevels1And2AreValidInAnyOrder covers them.
   const Bytes in = make_tar_like_corpus(4 * kMiB + 100, 3);
-  for (int level : {0, 1, 3}) {
+  for (int level : {0, 3}) {
     for (size_t chunk : {64 * kKiB, 1 * kMiB}) {
       const Bytes ref = chunked(level, in, chunk, 1);
       const size_t n_chunks = chunk_spans(in.size(), chunk, false).size();
@@ -315,6 +317,19 @@ TEST(Deflate, ChunkedOutputIndependentOfThreadsAndOrder) {
   }
 }
 
+TEST(Deflate, ChunkedLevels1And2AreValidInAnyOrder) {
+  const Bytes in = make_tar_like_corpus(4 * kMiB + 100, 3);
+  for (int level : {1, 2}) {
+    for (size_t chunk : {64 * kKiB, 1 * kMiB}) {
+      const size_t n_chunks = chunk_spans(in.size(), chunk, false).size();
+      std::vector<size_t> reversed(n_chunks);
+      std::iota(reversed.rbegin(), reversed.rend(), 0);
+      EXPECT_TRUE(zlib_gunzip(chunked(level, in, chunk, 1)) == in) << level;
+      EXPECT_TRUE(zlib_gunzip(chunked(level, in, chunk, 8, reversed)) == in) << level;
+    }
+  }
+}
+
 TEST(Deflate, ChunkerOutputDoesNotDependOnHistory) {
   // One chunker used for unrelated data first must give the same bytes as a
   // fresh one: no state leaks between calls.
@@ -323,9 +338,11 @@ TEST(Deflate, ChunkerOutputDoesNotDependOnHistory) {
     DeflateChunker used, fresh;
     compress_one(used, level, a, 0, a.size(), false);
     compress_one(used, (level + 1) % 4, a, 1000, 50000, true);
-    const ChunkOut x = compress_one(used, level, b, 0, b.size(), false);
-    const ChunkOut y = compress_one(fresh, level, b, 0, b.size(), false);
-    EXPECT_TRUE(x.data == y.data) << level;
+    const ChunkOut x = compress_one(used, level, b, 0, b.size(), true);
+    const ChunkOut y = compress_one(fresh, level, b, 0, b.size(), true);
+    // Byte equality where ISA-L is reproducible at all (deflate.h).
+    if (level == 0 || level == 3) EXPECT_TRUE(x.data == y.data) << level;
+    EXPECT_TRUE(zlib_gunzip(join({x}, b.size())) == b) << level;
     EXPECT_EQ(x.crc, crc32_gzip(0, b.data(), b.size()));
   }
 }
