@@ -1,0 +1,174 @@
+// engine/oci_layout.h: OCI image layouts on disk, read with every blob
+// digest-checked and written so that an interrupted run leaves nothing that
+// looks complete.
+//
+// A layout is a directory with `oci-layout`, `index.json` and
+// `blobs/<alg>/<hex>` (OCI image-layout spec). References are `PATH` or
+// `PATH:TAG` (skopeo's `oci:` transport syntax; the `oci:` prefix is
+// accepted); the tag selects index entries by their
+// `org.opencontainers.image.ref.name` annotation.
+//
+// Write order (crash safety): every new blob goes to a temporary file in
+// `blobs/sha256/` that is fsynced and then renamed to its digest, so a blob
+// name always holds exactly its content; manifests are blobs like any other;
+// `index.json` is written last, through a temporary file and rename(2), and
+// the directory is fsynced. A reader therefore sees either the old
+// index.json or the new one, and every blob either names references exists
+// whole. Blobs are content-addressed, so writing into the source layout
+// (SRC == DST) cannot damage it; a blob left over by a killed run is merely
+// unreferenced.
+//
+// Only sha256 digests are produced; reading accepts sha256 only (what
+// skopeo, buildah and containerd write) and rejects anything else by name.
+#ifndef LAYERCRYPT_ENGINE_OCI_LAYOUT_H_
+#define LAYERCRYPT_ENGINE_OCI_LAYOUT_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/io.h"
+#include "engine/status.h"
+
+namespace layercrypt {
+
+using Json = nlohmann::ordered_json;
+
+inline constexpr std::string_view kOciIndexMediaType = "application/vnd.oci.image.index.v1+json";
+inline constexpr std::string_view kOciManifestMediaType =
+    "application/vnd.oci.image.manifest.v1+json";
+inline constexpr std::string_view kOciConfigMediaType = "application/vnd.oci.image.config.v1+json";
+inline constexpr std::string_view kDockerManifestMediaType =
+    "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr std::string_view kDockerManifestListMediaType =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+inline constexpr std::string_view kDockerConfigMediaType =
+    "application/vnd.docker.container.image.v1+json";
+inline constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
+
+// OciRef is a parsed `[oci:]PATH[:TAG]`.
+struct OciRef {
+  std::string path;
+  std::optional<std::string> tag;
+  std::string to_string() const { return tag ? path + ":" + *tag : path; }
+};
+
+// parse_oci_ref splits `spec` at the last ':' whose right side is a valid
+// tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}, no '/'); kInvalidArgument for an
+// empty path or an `oci-archive:`/`docker://` reference (not a layout).
+StatusOr<OciRef> parse_oci_ref(std::string_view spec);
+
+// digest_string returns "sha256:<hex>".
+std::string digest_string(const std::array<uint8_t, 32>& sha256);
+
+// BlobWriter streams a new blob into a layout: bytes go to a temporary file
+// while their sha256 is computed; commit() fsyncs and renames it to its
+// digest. Destroying an uncommitted writer deletes the temporary file.
+class BlobWriter final : public ByteSink {
+ public:
+  ~BlobWriter() override;
+  BlobWriter(const BlobWriter&) = delete;
+  BlobWriter& operator=(const BlobWriter&) = delete;
+
+  Status write(const uint8_t* data, size_t len) override;
+  // commit finishes the blob and returns its digest ("sha256:<hex>").
+  StatusOr<std::string> commit();
+  // commit_as finishes a blob whose digest the caller computed while
+  // producing it (a writer made with new_blob(false) does not hash).
+  StatusOr<std::string> commit_as(const std::string& digest);
+  // sha256 of what was written so far is only known at commit.
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  friend class OciLayout;
+  BlobWriter() = default;
+  struct State;
+  std::unique_ptr<State> s_;
+  uint64_t bytes_ = 0;
+};
+
+// OciLayout is one layout directory.
+class OciLayout {
+ public:
+  // open opens an existing layout: `oci-layout` must say version 1.0.0 and
+  // `index.json` must parse. Errors name the path and what is wrong.
+  static StatusOr<OciLayout> open(const std::string& dir);
+  // open_or_create opens `dir` if it is a layout, or creates an empty one
+  // (mkdir -p, `oci-layout`, blobs/sha256; index.json only at write_index).
+  // A non-empty directory that is not a layout is refused.
+  static StatusOr<OciLayout> open_or_create(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+  // index returns the parsed index.json (an empty index for a new layout).
+  const Json& index() const { return index_; }
+
+  // blob_path validates `digest` (sha256:<64 lowercase hex>) and returns the
+  // blob's path.
+  StatusOr<std::string> blob_path(std::string_view digest) const;
+  bool has_blob(std::string_view digest) const;
+
+  // read_blob reads a small blob (a manifest, index or config) of `size`
+  // bytes, at most `max_size`, and checks its size and digest.
+  StatusOr<std::vector<uint8_t>> read_blob(std::string_view digest, int64_t size,
+                                           size_t max_size = size_t{64} << 20) const;
+  StatusOr<Json> read_json_blob(std::string_view digest, int64_t size) const;
+
+  // open_blob opens a blob for streaming; the caller checks the digest of
+  // what it read (VerifyingSource does).
+  StatusOr<int> open_blob(std::string_view digest) const;
+
+  // new_blob starts a blob; `hash` false skips hashing for a caller that
+  // computes the digest itself and finishes with commit_as.
+  StatusOr<std::unique_ptr<BlobWriter>> new_blob(bool hash = true) const;
+  // put_blob writes `data` as a blob and returns its digest.
+  StatusOr<std::string> put_blob(std::span<const uint8_t> data) const;
+  StatusOr<std::string> put_json_blob(const Json& json) const;
+  // copy_blob_from makes `digest` of `src` present here: nothing if it
+  // already is, else a hard link, else a copy (checked against the digest).
+  Status copy_blob_from(const OciLayout& src, std::string_view digest, int64_t size) const;
+
+  // write_index replaces index.json atomically (temp file, fsync, rename,
+  // directory fsync) and updates index().
+  Status write_index(const Json& index);
+
+ private:
+  std::string dir_;
+  Json index_;
+};
+
+// VerifyingSource reads a blob file and checks, at the end of the first
+// complete pass, that its size and sha256 match the descriptor. A mismatch
+// is returned as a read error (kIntegrityError) naming the blob, so no
+// consumer can finish with unverified input. Rewinding is passed through
+// (later passes are not re-hashed: the file is ours and was just checked).
+class VerifyingSource final : public ByteSource {
+ public:
+  VerifyingSource(int fd, std::string name, std::string expected_digest, int64_t expected_size);
+  ~VerifyingSource() override;
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override;
+  Status rewind() override;
+  bool can_rewind() const override { return inner_.can_rewind(); }
+  std::optional<uint64_t> size_hint() const override { return inner_.size_hint(); }
+  bool verified() const { return verified_; }
+
+ private:
+  int fd_;
+  FdSource inner_;
+  std::string name_, expected_digest_;
+  int64_t expected_size_;
+  struct Hash;
+  std::unique_ptr<Hash> hash_;
+  uint64_t seen_ = 0;
+  bool first_pass_ = true, verified_ = false;
+};
+
+}  // namespace layercrypt
+
+#endif  // LAYERCRYPT_ENGINE_OCI_LAYOUT_H_

@@ -1,0 +1,135 @@
+// tests/engine/oci_layout_test.cc: OCI layout references, verified reads
+// and crash-safe writes.
+#include "engine/oci_layout.h"
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "kernels/sha256.h"
+#include "tests/support/test_util.h"
+
+namespace layercrypt {
+namespace {
+
+using testing::Bytes;
+using testing::TempDir;
+
+std::string digest_of(const Bytes& b) {
+  std::array<uint8_t, 32> d{};
+  kernels::sha256(b.data(), b.size(), d.data(), d.size());
+  return digest_string(d);
+}
+
+size_t files_in(const std::string& dir) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.is_regular_file();
+  return n;
+}
+
+TEST(OciRef, PathsAndTags) {
+  auto r = parse_oci_ref("./img:v1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->path, "./img");
+  EXPECT_EQ(*r->tag, "v1");
+  r = parse_oci_ref("oci:/tmp/a/b/");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->path, "/tmp/a/b");
+  EXPECT_FALSE(r->tag.has_value());
+  r = parse_oci_ref("/tmp/x:1.0-rc_2");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r->tag, "1.0-rc_2");
+  // A colon whose right side is not a tag belongs to the path.
+  r = parse_oci_ref("/tmp/a:b/c");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->path, "/tmp/a:b/c");
+  EXPECT_FALSE(r->tag.has_value());
+  for (const char* bad : {"", ":v1", "docker://alpine", "oci-archive:/tmp/a.tar"}) {
+    EXPECT_EQ(parse_oci_ref(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(OciLayout, CreateWriteReadBack) {
+  TempDir dir;
+  const std::string path = dir.file("img");
+  auto l = OciLayout::open_or_create(path);
+  ASSERT_TRUE(l.ok()) << l.status().message();
+  // No index.json until write_index: a half-made layout does not open.
+  EXPECT_FALSE(OciLayout::open(path).ok());
+  const Bytes data = testing::random_bytes(300000, 1);
+  auto d = l->put_blob(data);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, digest_of(data));
+  EXPECT_TRUE(l->has_blob(*d));
+  Json idx = l->index();
+  idx["manifests"].push_back({{"mediaType", "x"}, {"digest", *d}, {"size", data.size()}});
+  ASSERT_TRUE(l->write_index(idx).ok());
+  auto again = OciLayout::open(path);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->index()["manifests"].size(), 1u);
+  auto back = again->read_blob(*d, static_cast<int64_t>(data.size()));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(*back == data);
+  // Wrong size or wrong content are integrity errors.
+  EXPECT_EQ(again->read_blob(*d, 5).status().code(), StatusCode::kIntegrityError);
+  testing::write_file(*again->blob_path(*d), testing::random_bytes(300000, 2));
+  EXPECT_EQ(again->read_blob(*d, 300000).status().code(), StatusCode::kIntegrityError);
+  // Only sha256, well formed.
+  EXPECT_EQ(again->blob_path("sha512:ab").status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(again->blob_path("sha256:../../etc/passwd").status().code(), StatusCode::kDataError);
+}
+
+TEST(OciLayout, UncommittedBlobLeavesNothing) {
+  TempDir dir;
+  auto l = OciLayout::open_or_create(dir.file("img"));
+  ASSERT_TRUE(l.ok());
+  const std::string blobs = dir.file("img/blobs/sha256");
+  {
+    auto w = l->new_blob();
+    ASSERT_TRUE(w.ok());
+    const Bytes b = testing::random_bytes(1000, 3);
+    ASSERT_TRUE((*w)->write(b.data(), b.size()).ok());
+    EXPECT_EQ(files_in(blobs), 1u);  // the temporary file
+  }
+  EXPECT_EQ(files_in(blobs), 0u);
+  // commit_as with a malformed digest fails and still cleans up.
+  {
+    auto w = l->new_blob(false);
+    ASSERT_TRUE(w.ok());
+    EXPECT_FALSE((*w)->commit_as("sha256:nothex").ok());
+  }
+  EXPECT_EQ(files_in(blobs), 0u);
+}
+
+TEST(OciLayout, RefusesAForeignNonEmptyDirectory) {
+  TempDir dir;
+  testing::write_file(dir.file("notes.txt"), Bytes{'x'});
+  EXPECT_EQ(OciLayout::open_or_create(dir.path()).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(OciLayout::open(dir.path()).ok());
+}
+
+TEST(VerifyingSource, ChecksSizeAndDigestAtTheEnd) {
+  TempDir dir;
+  const Bytes data = testing::random_bytes(100000, 4);
+  testing::write_file(dir.file("b"), data);
+  auto drain = [&](const std::string& digest, int64_t size) -> Status {
+    const int fd = ::open(dir.file("b").c_str(), O_RDONLY);
+    VerifyingSource s(fd, "b", digest, size);
+    std::vector<uint8_t> buf(4096);
+    for (;;) {
+      auto n = s.read(buf.data(), buf.size());
+      if (!n.ok()) return n.status();
+      if (*n == 0) return s.verified() ? Status::Ok() : Internal("not verified");
+    }
+  };
+  EXPECT_TRUE(drain(digest_of(data), 100000).ok());
+  EXPECT_EQ(drain(digest_of(data), 99999).code(), StatusCode::kIntegrityError);
+  EXPECT_EQ(drain(digest_of(data), 100001).code(), StatusCode::kIntegrityError);
+  EXPECT_EQ(drain(digest_of(Bytes{1, 2}), 100000).code(), StatusCode::kIntegrityError);
+}
+
+}  // namespace
+}  // namespace layercrypt
