@@ -149,4 +149,39 @@ bool set_pipe_size(int fd, size_t bytes) {
 #endif
 }
 
+StatusOr<kernels::SecretBytes> read_secret_file(const std::string& path, size_t max_size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));
+  kernels::SecretBytes out;
+  out.reserve(4096);
+  for (;;) {
+    uint8_t buf[4096];
+    const ssize_t r = ::read(fd, buf, sizeof buf);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      kernels::secure_wipe(buf, sizeof buf);
+      ::close(fd);
+      return IoError("cannot read " + path + ": " + std::strerror(e));
+    }
+    if (r == 0) break;
+    if (out.size() + static_cast<size_t>(r) > max_size) {
+      kernels::secure_wipe(buf, sizeof buf);
+      ::close(fd);
+      return InvalidArgument(path + " is larger than " + std::to_string(max_size) +
+                             " bytes; it is not a key file");
+    }
+    if (out.size() + static_cast<size_t>(r) > out.capacity()) {
+      kernels::SecretBytes bigger;
+      bigger.reserve(2 * (out.size() + static_cast<size_t>(r)));
+      bigger.assign(out.begin(), out.end());
+      out.swap(bigger);
+    }
+    out.insert(out.end(), buf, buf + r);
+    kernels::secure_wipe(buf, sizeof buf);
+  }
+  ::close(fd);
+  return out;
+}
+
 }  // namespace layercrypt

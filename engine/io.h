@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine/status.h"
+#include "kernels/secure_memory.h"
 
 namespace layercrypt {
 
@@ -144,6 +145,12 @@ class Spool final : public ByteSink {
 // Best effort: returns false if `fd` is not a pipe or the kernel refused
 // (e.g. above /proc/sys/fs/pipe-max-size for an unprivileged user).
 bool set_pipe_size(int fd, size_t bytes);
+
+// read_secret_file reads a whole (small) file, such as a private key or a
+// password file, into wiping memory. Errors name the path; files over
+// `max_size` are refused.
+StatusOr<kernels::SecretBytes> read_secret_file(const std::string& path,
+                                                size_t max_size = size_t{1} << 20);
 
 }  // namespace layercrypt
 

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "engine/jwe.h"
+#include "engine/layer_options.h"
 #include "engine/pkcs7.h"
 
 namespace layercrypt {
@@ -136,6 +137,21 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, 
 StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, const DecryptKeys& keys) {
   LC_ASSIGN_OR_RETURN(PreparedKeys prepared, prepare_decrypt_keys(keys));
   return unwrap_layer_key(annotations, prepared);
+}
+
+StatusOr<OpenedLayerKey> open_layer_key(const Annotations& annotations, const PreparedKeys& keys) {
+  LC_ASSIGN_OR_RETURN(kernels::SecretBytes priv_json, unwrap_layer_key(annotations, keys));
+  auto priv = parse_private_options(std::span<const uint8_t>(priv_json.data(), priv_json.size()));
+  if (!priv.ok()) return priv.status().with_context("unwrapped private options");
+  auto pub = read_public_options(annotations);
+  if (!pub.ok()) return pub.status().with_context("public options");
+  LC_RETURN_IF_ERROR(validate_for_decryption(*pub, *priv));
+  OpenedLayerKey out;
+  out.key.symkey = priv->symkey;
+  out.key.nonce = priv->cipher_options.at(std::string(kNonceOption));
+  std::copy(pub->hmac.begin(), pub->hmac.end(), out.hmac.begin());
+  out.plain_digest = priv->digest;
+  return out;
 }
 
 }  // namespace layercrypt

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "engine/annotations.h"
+#include "engine/layer_cipher.h"
 #include "engine/private_key.h"
 #include "engine/status.h"
 #include "kernels/secure_memory.h"
@@ -72,6 +73,20 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, 
 // unwrap_layer_key (raw keys) is prepare_decrypt_keys + unwrap_layer_key; the
 // error also lists the keys that could not be used.
 StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, const DecryptKeys& keys);
+
+// OpenedLayerKey is what decrypting one layer needs from its descriptor.
+struct OpenedLayerKey {
+  LayerKey key;
+  std::array<uint8_t, kLayerHmacLen> hmac{};  // from pubopts
+  std::string plain_digest;                   // privopts "digest" ("" if Go wrote none)
+};
+
+// open_layer_key unwraps the private options with `keys`, reads the public
+// options and checks the pair (validate_for_decryption: cipher, key and
+// nonce sizes, no nonce in the public options). Errors from
+// unwrap_layer_key are returned unchanged; the others say which options
+// were bad. The caller adds the layer's name.
+StatusOr<OpenedLayerKey> open_layer_key(const Annotations& annotations, const PreparedKeys& keys);
 
 }  // namespace layercrypt
 

@@ -139,25 +139,14 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
                     "keys directory");
   }
 
-  auto privopts_json = unwrap_layer_key(desc.annotations, keys);
-  if (!privopts_json.ok()) {
-    std::string msg = layer + ": " + privopts_json.status().message();
+  auto opened = open_layer_key(desc.annotations, keys);
+  if (!opened.ok()) {
+    std::string msg = layer + ": " + opened.status().message();
     msg += skipped_summary(rep.warnings);
-    return Status(privopts_json.status().code(), msg);
+    return Status(opened.status().code(), msg);
   }
-  auto priv = parse_private_options(std::span<const uint8_t>(privopts_json->data(), privopts_json->size()));
-  if (!priv.ok()) return priv.status().with_context(layer + ": unwrapped private options");
-  auto pub = read_public_options(desc.annotations);
-  if (!pub.ok()) return pub.status().with_context(layer + ": public options");
-  LC_RETURN_IF_ERROR(validate_for_decryption(*pub, *priv).with_context(layer));
 
-  LayerKey key;
-  key.symkey = priv->symkey;
-  key.nonce = priv->cipher_options.at(std::string(kNonceOption));
-  std::array<uint8_t, kLayerHmacLen> hmac{};
-  std::copy(pub->hmac.begin(), pub->hmac.end(), hmac.begin());
-
-  auto result = decrypt_layer(in, out, key, hmac, options.decrypt);
+  auto result = decrypt_layer(in, out, opened->key, opened->hmac, options.decrypt);
   if (!result.ok()) return result.status().with_context(layer);
   rep.result = std::move(*result);
   return Status::Ok();

@@ -1,0 +1,487 @@
+// engine/image_crypt.cc: see image_crypt.h.
+#include "engine/image_crypt.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "engine/annotations.h"
+#include "engine/base64.h"
+#include "engine/jwe.h"
+#include "engine/layer_options.h"
+#include "engine/media_types.h"
+
+namespace layercrypt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string json_string(const Json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int64_t json_size(const Json& j) {
+  const auto it = j.find("size");
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+}
+
+Annotations annotations_of(const Json& desc) {
+  Annotations a;
+  const auto it = desc.find("annotations");
+  if (it == desc.end() || !it->is_object()) return a;
+  for (const auto& [k, v] : it->items())
+    if (v.is_string()) a[k] = v.get<std::string>();
+  return a;
+}
+
+void set_annotations(Json& desc, const Annotations& a) {
+  if (a.empty()) {
+    desc.erase("annotations");
+    return;
+  }
+  Json obj = Json::object();
+  for (const auto& [k, v] : a) obj[k] = v;  // sorted, as Go writes maps
+  desc["annotations"] = std::move(obj);
+}
+
+std::string platform_string(const Json& desc) {
+  const auto it = desc.find("platform");
+  if (it == desc.end() || !it->is_object()) return "";
+  std::string s = json_string(*it, "os") + "/" + json_string(*it, "architecture");
+  const std::string v = json_string(*it, "variant");
+  if (!v.empty()) s += "/" + v;
+  return s;
+}
+
+bool platform_selected(const std::string& platform, const std::vector<std::string>& wanted) {
+  if (wanted.empty()) return true;
+  for (const auto& w : wanted) {
+    if (w == platform) return true;
+    // "linux/arm64" matches "linux/arm64/v8".
+    if (platform.rfind(w + "/", 0) == 0) return true;
+  }
+  return false;
+}
+
+bool is_index_type(std::string_view mt) {
+  return mt == kOciIndexMediaType || mt == kDockerManifestListMediaType;
+}
+
+std::string layer_name(const std::string& platform, size_t i, const std::string& digest) {
+  std::string s = "layer " + std::to_string(i);
+  if (!platform.empty()) s += " (" + platform + ")";
+  return s + " " + digest;
+}
+
+// LayerFn turns one selected layer descriptor into its replacement (writing
+// any new blob into dst) and fills the report.
+using LayerFn = std::function<StatusOr<Json>(const Json& layer, const std::string& name,
+                                             ImageLayerReport* report)>;
+
+struct Walk {
+  const OciLayout* src;
+  const OciLayout* dst;
+  const LayerSelection* select;
+  LayerFn fn;
+  ProgressFn progress;
+  ImageReport report;
+  size_t touched = 0;  // selected layers
+};
+
+// convert_docker_manifest rewrites a Docker schema2 manifest as an OCI one.
+void convert_docker_manifest(Json& m) {
+  m["mediaType"] = std::string(kOciManifestMediaType);
+  if (m.contains("config") && json_string(m["config"], "mediaType") == kDockerConfigMediaType)
+    m["config"]["mediaType"] = std::string(kOciConfigMediaType);
+  if (!m.contains("layers")) return;
+  for (auto& l : m["layers"]) {
+    const std::string mt = json_string(l, "mediaType");
+    if (mt == "application/vnd.docker.image.rootfs.diff.tar.gzip")
+      l["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip";
+    else if (mt == "application/vnd.docker.image.rootfs.diff.tar")
+      l["mediaType"] = "application/vnd.oci.image.layer.v1.tar";
+  }
+}
+
+StatusOr<Json> process_manifest(Walk& w, const Json& desc, const std::string& platform) {
+  const std::string digest = json_string(desc, "digest");
+  LC_ASSIGN_OR_RETURN(Json m, w.src->read_json_blob(digest, json_size(desc)));
+  const std::string mt = json_string(m, "mediaType").empty() ? json_string(desc, "mediaType")
+                                                             : json_string(m, "mediaType");
+  if (mt == kDockerManifestMediaType) convert_docker_manifest(m);
+  else if (!mt.empty() && mt != kOciManifestMediaType)
+    return Unsupported("manifest " + digest + " has media type " + mt +
+                       "; only OCI and Docker schema2 manifests are supported");
+  if (!m.contains("layers") || !m["layers"].is_array())
+    return DataError("manifest " + digest + " has no layers array");
+  if (m.contains("config")) {
+    const Json& c = m["config"];
+    LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(c, "digest"), json_size(c)));
+  }
+  Json& layers = m["layers"];
+  const int n = static_cast<int>(layers.size());
+  std::set<int> chosen;
+  if (w.select->layers.empty()) {
+    for (int i = 0; i < n; ++i) chosen.insert(i);
+  } else {
+    for (int i : w.select->layers) {
+      if (i >= n || i < -n)
+        return InvalidArgument("layer index " + std::to_string(i) + " is out of range: manifest " +
+                               digest + (platform.empty() ? "" : " (" + platform + ")") +
+                               " has " + std::to_string(n) + " layers");
+      chosen.insert((n + i) % n);
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    Json& layer = layers[static_cast<size_t>(i)];
+    const std::string ld = json_string(layer, "digest");
+    if (!chosen.count(i)) {
+      LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, ld, json_size(layer)));
+      continue;
+    }
+    ++w.touched;
+    ImageLayerReport r;
+    r.platform = platform;
+    r.index = static_cast<size_t>(i);
+    r.from_digest = ld;
+    r.from_media_type = json_string(layer, "mediaType");
+    const auto t0 = Clock::now();
+    auto replaced = w.fn(layer, layer_name(platform, static_cast<size_t>(i), ld), &r);
+    if (!replaced.ok()) return replaced.status();
+    r.seconds = since(t0);
+    r.to_digest = json_string(*replaced, "digest");
+    r.to_media_type = json_string(*replaced, "mediaType");
+    if (r.action != "unchanged") w.report.bytes_processed += r.bytes;
+    layer = std::move(*replaced);
+    w.report.layers.push_back(r);
+    if (w.progress) w.progress(r);
+  }
+  LC_ASSIGN_OR_RETURN(std::string new_digest, w.dst->put_json_blob(m));
+  w.report.manifests.push_back(new_digest);
+  Json out = desc;
+  out["mediaType"] = json_string(m, "mediaType").empty() ? std::string(kOciManifestMediaType)
+                                                         : json_string(m, "mediaType");
+  out["digest"] = new_digest;
+  out["size"] = static_cast<int64_t>(m.dump().size());
+  return out;
+}
+
+StatusOr<Json> process_index(Walk& w, const Json& desc) {
+  const std::string digest = json_string(desc, "digest");
+  LC_ASSIGN_OR_RETURN(Json idx, w.src->read_json_blob(digest, json_size(desc)));
+  if (!idx.contains("manifests") || !idx["manifests"].is_array())
+    return DataError("image index " + digest + " has no manifests array");
+  for (auto& child : idx["manifests"]) {
+    const std::string platform = platform_string(child);
+    const std::string cmt = json_string(child, "mediaType");
+    if (is_index_type(cmt)) {
+      LC_ASSIGN_OR_RETURN(child, process_index(w, child));
+    } else if (platform_selected(platform, w.select->platforms)) {
+      LC_ASSIGN_OR_RETURN(child, process_manifest(w, child, platform));
+    } else {
+      // Not selected: carry the manifest and its blobs over unchanged.
+      const std::string cd = json_string(child, "digest");
+      LC_ASSIGN_OR_RETURN(Json m, w.src->read_json_blob(cd, json_size(child)));
+      LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, cd, json_size(child)));
+      if (m.contains("config"))
+        LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(m["config"], "digest"),
+                                                 json_size(m["config"])));
+      for (const auto& l : m.value("layers", Json::array()))
+        LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(l, "digest"), json_size(l)));
+    }
+  }
+  if (json_string(idx, "mediaType") == kDockerManifestListMediaType)
+    idx["mediaType"] = std::string(kOciIndexMediaType);
+  LC_ASSIGN_OR_RETURN(std::string new_digest, w.dst->put_json_blob(idx));
+  Json out = desc;
+  out["mediaType"] = std::string(kOciIndexMediaType);
+  out["digest"] = new_digest;
+  out["size"] = static_cast<int64_t>(idx.dump().size());
+  return out;
+}
+
+// walk_image applies `fn` to the selected layers of `src_ref` and writes the
+// result as `dst_ref`.
+StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
+                                 const LayerSelection& select, LayerFn fn, ProgressFn progress) {
+  const auto t0 = Clock::now();
+  LC_ASSIGN_OR_RETURN(OciLayout src, OciLayout::open(src_ref.path));
+  const bool same_dir = src_ref.path == dst_ref.path;
+  StatusOr<OciLayout> dst_or = same_dir ? OciLayout::open(dst_ref.path)
+                                        : OciLayout::open_or_create(dst_ref.path);
+  if (!dst_or.ok()) return dst_or.status();
+  OciLayout& dst = *dst_or;
+
+  // The entries to process: those with the tag, or all of them.
+  std::vector<Json> entries;
+  for (const auto& e : src.index()["manifests"]) {
+    if (src_ref.tag) {
+      const auto a = annotations_of(e);
+      const auto it = a.find(std::string(kRefNameAnnotation));
+      if (it == a.end() || it->second != *src_ref.tag) continue;
+    }
+    entries.push_back(e);
+  }
+  if (entries.empty())
+    return InvalidArgument(src_ref.tag ? "no image tagged '" + *src_ref.tag + "' in " + src_ref.path
+                                       : "image " + src_ref.path + " has no manifests");
+  if (dst_ref.tag && entries.size() != 1)
+    return InvalidArgument("SRC " + src_ref.to_string() + " has " + std::to_string(entries.size()) +
+                           " entries; give SRC a tag to pick one");
+
+  Walk w{&src, &dst, &select, std::move(fn), std::move(progress), {}, 0};
+  std::vector<Json> done;
+  for (const auto& e : entries) {
+    const std::string mt = json_string(e, "mediaType");
+    if (is_index_type(mt)) {
+      LC_ASSIGN_OR_RETURN(Json out, process_index(w, e));
+      done.push_back(std::move(out));
+    } else {
+      const std::string platform = platform_string(e);
+      LC_ASSIGN_OR_RETURN(Json out, process_manifest(w, e, platform));
+      done.push_back(std::move(out));
+    }
+  }
+  if (w.touched == 0)
+    return InvalidArgument("the layer and platform selection matches no layer of " +
+                           src_ref.to_string());
+
+  // The new index: DST's entries minus those being replaced, plus ours.
+  const std::string dst_tag_name = dst_ref.tag ? *dst_ref.tag : "";
+  std::set<std::string> new_names;
+  for (auto& d : done) {
+    Annotations a = annotations_of(d);
+    if (dst_ref.tag) a[std::string(kRefNameAnnotation)] = *dst_ref.tag;
+    const auto it = a.find(std::string(kRefNameAnnotation));
+    if (it != a.end()) new_names.insert(it->second);
+    set_annotations(d, a);
+  }
+  Json index = dst.index();
+  Json kept = Json::array();
+  for (const auto& e : index["manifests"]) {
+    const auto a = annotations_of(e);
+    const auto it = a.find(std::string(kRefNameAnnotation));
+    const bool replaced = (it != a.end() && new_names.count(it->second)) ||
+                          (same_dir && !src_ref.tag && !dst_ref.tag);  // whole layout rewritten
+    if (!replaced) kept.push_back(e);
+  }
+  for (auto& d : done) kept.push_back(std::move(d));
+  index["manifests"] = std::move(kept);
+  if (!index.contains("schemaVersion")) index["schemaVersion"] = 2;
+  LC_RETURN_IF_ERROR(dst.write_index(index));
+  w.report.seconds = since(t0);
+  return std::move(w.report);
+}
+
+}  // namespace
+
+StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
+                                    const EncryptImageOptions& options) {
+  if (options.recipients == nullptr ||
+      (options.recipients->jwe.empty() && options.recipients->pkcs7.empty()))
+    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY");
+  if (!options.recipients->pkcs7.empty())
+    return Unsupported("pkcs7 recipients are not supported by encrypt yet; use jwe:PUBLIC_KEY");
+  const Recipients& rcpt = *options.recipients;
+  const PipelineOptions pipeline = options.pipeline;
+  // The layer function needs the layouts, which walk_image opens; it gets
+  // them through this small holder filled before the first call.
+  struct Ctx {
+    const OciLayout* src = nullptr;
+    const OciLayout* dst = nullptr;
+  };
+  auto ctx = std::make_shared<Ctx>();
+  LayerFn fn = [&rcpt, pipeline, ctx](const Json& layer, const std::string& name,
+                                      ImageLayerReport* r) -> StatusOr<Json> {
+    const std::string mt = json_string(layer, "mediaType");
+    if (is_encrypted_media_type(mt) || has_wrapped_keys(annotations_of(layer)))
+      return InvalidArgument(name + " is already encrypted; to give more recipients access use "
+                                    "`layercrypt recipients add`");
+    auto enc_mt = encrypted_media_type(mt);
+    if (!enc_mt.ok()) {
+      if (enc_mt.status().code() == StatusCode::kUnsupported) {
+        // Foreign and non-layer blobs are never encrypted (imgcrypt neither).
+        LC_RETURN_IF_ERROR(ctx->dst->copy_blob_from(*ctx->src, json_string(layer, "digest"),
+                                                    json_size(layer)));
+        r->action = "unchanged";
+        return layer;
+      }
+      return enc_mt.status().with_context(name);
+    }
+    const std::string digest = json_string(layer, "digest");
+    LC_ASSIGN_OR_RETURN(LayerKey key, new_layer_key());
+    LC_ASSIGN_OR_RETURN(int fd, ctx->src->open_blob(digest));
+    // encrypt_layer hashes the input and the output in its pipeline, so the
+    // source is checked against its digest (and the new blob named) from
+    // those; the new blob is only committed once the input verified.
+    struct FdCloser {
+      int fd;
+      ~FdCloser() { ::close(fd); }
+    } closer{fd};
+    FdSource in(fd, digest);
+    LC_ASSIGN_OR_RETURN(auto out, ctx->dst->new_blob(/*hash=*/false));
+    auto res = encrypt_layer(in, *out, key, pipeline);
+    if (!res.ok()) return res.status().with_context(name);
+    if (digest_string(res->plain_sha256) != digest || static_cast<int64_t>(res->bytes) != json_size(layer))
+      return IntegrityError(name + ": blob " + digest + " does not match its digest (content is " +
+                            digest_string(res->plain_sha256) + ", " + std::to_string(res->bytes) +
+                            " bytes)");
+    LC_ASSIGN_OR_RETURN(std::string cipher_digest, out->commit_as(digest_string(res->cipher_sha256)));
+
+    PrivateLayerOptions priv;
+    priv.symkey = key.symkey;
+    priv.digest = digest;
+    priv.cipher_options.emplace(std::string(kNonceOption), key.nonce);
+    const kernels::SecretBytes priv_json = serialize_private_options(priv);
+    auto jwe = jwe_encrypt(std::span<const uint8_t>(priv_json.data(), priv_json.size()), rcpt.jwe);
+    if (!jwe.ok()) return jwe.status().with_context(name + ": wrapping the layer key");
+
+    PublicLayerOptions pub;
+    pub.cipher = kLayerCipherName;
+    pub.hmac.assign(res->hmac.begin(), res->hmac.end());
+    Annotations a = annotations_of(layer);
+    a[keys_annotation("jwe")] = base64_encode(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(jwe->data()), jwe->size()));
+    a["org.opencontainers.image.enc.pubopts"] = public_options_annotation(pub);
+    Json out_desc = layer;
+    out_desc["mediaType"] = *enc_mt;
+    out_desc["digest"] = cipher_digest;
+    out_desc["size"] = static_cast<int64_t>(res->bytes);
+    set_annotations(out_desc, a);
+    r->action = "encrypted";
+    r->bytes = res->bytes;
+    return out_desc;
+  };
+  // walk_image opens the layouts; capture them for the layer function.
+  auto opened_src = OciLayout::open(src.path);
+  if (!opened_src.ok()) return opened_src.status();
+  ctx->src = &*opened_src;
+  StatusOr<OciLayout> opened_dst =
+      src.path == dst.path ? OciLayout::open(dst.path) : OciLayout::open_or_create(dst.path);
+  if (!opened_dst.ok()) return opened_dst.status();
+  ctx->dst = &*opened_dst;
+  return walk_image(src, dst, options.select, std::move(fn), options.progress);
+}
+
+StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
+                                    const DecryptImageOptions& options) {
+  if (options.keys == nullptr || options.keys->private_keys.empty()) {
+    std::string why = "no usable private key given (--key PRIVATE_KEY)";
+    if (options.keys != nullptr && !options.keys->problems.empty())
+      why += ": " + options.keys->problems.front();
+    return KeyError(why);
+  }
+  auto opened_src = OciLayout::open(src.path);
+  if (!opened_src.ok()) return opened_src.status();
+  StatusOr<OciLayout> opened_dst =
+      src.path == dst.path ? OciLayout::open(dst.path) : OciLayout::open_or_create(dst.path);
+  if (!opened_dst.ok()) return opened_dst.status();
+  const OciLayout* s = &*opened_src;
+  const OciLayout* d = &*opened_dst;
+  const PreparedKeys& keys = *options.keys;
+  const LayerDecryptOptions dopts = options.decrypt;
+  LayerFn fn = [s, d, &keys, dopts](const Json& layer, const std::string& name,
+                                    ImageLayerReport* r) -> StatusOr<Json> {
+    const std::string mt = json_string(layer, "mediaType");
+    const Annotations ann = annotations_of(layer);
+    if (!is_encrypted_media_type(mt) && !has_wrapped_keys(ann)) {
+      LC_RETURN_IF_ERROR(d->copy_blob_from(*s, json_string(layer, "digest"), json_size(layer)));
+      r->action = "unchanged";
+      return layer;
+    }
+    auto plain_mt = decrypted_media_type(mt);
+    if (!plain_mt.ok()) return plain_mt.status().with_context(name);
+    auto opened = open_layer_key(ann, keys);
+    if (!opened.ok()) return opened.status().with_context(name);
+
+    const std::string digest = json_string(layer, "digest");
+    LC_ASSIGN_OR_RETURN(int fd, s->open_blob(digest));
+    VerifyingSource in(fd, digest, digest, json_size(layer));
+    LC_ASSIGN_OR_RETURN(auto out, d->new_blob());
+    auto res = decrypt_layer(in, *out, opened->key, opened->hmac, dopts);
+    if (!res.ok()) return res.status().with_context(name);
+    LC_ASSIGN_OR_RETURN(std::string plain_digest, out->commit());
+    if (!opened->plain_digest.empty() && opened->plain_digest != plain_digest)
+      return IntegrityError(name + ": decrypted layer is " + plain_digest +
+                            " but its private options say " + opened->plain_digest);
+    Json out_desc = layer;
+    out_desc["mediaType"] = *plain_mt;
+    out_desc["digest"] = plain_digest;
+    out_desc["size"] = static_cast<int64_t>(res->bytes);
+    set_annotations(out_desc, strip_encryption_annotations(ann));
+    r->action = "decrypted";
+    r->bytes = res->bytes;
+    return out_desc;
+  };
+  return walk_image(src, dst, options.select, std::move(fn), options.progress);
+}
+
+StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
+  LC_ASSIGN_OR_RETURN(OciLayout layout, OciLayout::open(ref.path));
+  std::vector<LayerInfoRow> rows;
+  std::function<Status(const Json&, const std::string&)> visit =
+      [&](const Json& desc, const std::string& platform) -> Status {
+    const std::string mt = json_string(desc, "mediaType");
+    LC_ASSIGN_OR_RETURN(Json j, layout.read_json_blob(json_string(desc, "digest"), json_size(desc)));
+    if (is_index_type(mt) || (mt.empty() && j.contains("manifests"))) {
+      for (const auto& c : j["manifests"]) LC_RETURN_IF_ERROR(visit(c, platform_string(c)));
+      return Status::Ok();
+    }
+    size_t i = 0;
+    for (const auto& l : j.value("layers", Json::array())) {
+      LayerInfoRow row;
+      row.index = i++;
+      row.digest = json_string(l, "digest");
+      row.platform = platform;
+      row.size = json_size(l);
+      row.media_type = json_string(l, "mediaType");
+      const Annotations a = annotations_of(l);
+      const auto schemes = encryption_schemes(a);
+      for (size_t k = 0; k < schemes.size(); ++k) row.encryption += (k ? "," : "") + schemes[k];
+      if (!schemes.empty()) {
+        auto pub = read_public_options(a);
+        row.cipher = pub.ok() ? pub->cipher : "unreadable pubopts";
+        for (const auto& scheme : schemes) {
+          const auto it = a.find(keys_annotation(scheme));
+          if (it == a.end()) continue;
+          for (const auto& blob : split_wrapped_keys(it->second)) {
+            if (scheme != "jwe" || !blob.status.ok()) {
+              row.recipients.push_back(scheme);
+              continue;
+            }
+            auto summary = jwe_describe(std::string_view(
+                reinterpret_cast<const char*>(blob.data.data()), blob.data.size()));
+            if (!summary.ok()) {
+              row.recipients.push_back("jwe:unreadable");
+              continue;
+            }
+            for (const auto& alg : summary->recipient_algs) row.recipients.push_back("jwe:" + alg);
+          }
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    return Status::Ok();
+  };
+  bool any = false;
+  for (const auto& e : layout.index()["manifests"]) {
+    if (ref.tag) {
+      const auto a = annotations_of(e);
+      const auto it = a.find(std::string(kRefNameAnnotation));
+      if (it == a.end() || it->second != *ref.tag) continue;
+    }
+    any = true;
+    LC_RETURN_IF_ERROR(visit(e, platform_string(e)));
+  }
+  if (!any) return InvalidArgument("no image " + ref.to_string());
+  return rows;
+}
+
+}  // namespace layercrypt

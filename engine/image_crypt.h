@@ -1,0 +1,112 @@
+// engine/image_crypt.h: encrypt and decrypt the layers of an OCI image
+// layout, and describe them (layerinfo).
+//
+// encrypt_image reads SRC (a layout, optionally a tag), and for every
+// selected layer of every selected manifest writes the ocicrypt
+// AES_256_CTR_HMAC_SHA256 ciphertext into DST with a fresh key and nonce, the
+// layer's pubopts annotation and the private options wrapped for every
+// recipient (JWE; one recipient gives go-jose's flattened JSON, several the
+// general JSON). The media type gets `+encrypted` (media_types.h). Docker
+// schema2 manifests are rewritten as OCI manifests (containers/image cannot
+// encrypt schema2; imgcrypt converts too). Multi-platform indexes are walked;
+// `platforms` restricts which manifests are touched.
+//
+// decrypt_image is the reverse with the given keys: the MAC is verified
+// before a byte of plaintext is written, the plaintext digest must equal the
+// private options' `digest`, and the `org.opencontainers.image.enc.*`
+// annotations are removed.
+//
+// Every source blob is digest-checked while it streams (VerifyingSource).
+// DST is written in the order oci_layout.h describes, so an interrupted run
+// leaves SRC untouched and DST either as it was or complete; SRC == DST is
+// allowed.
+#ifndef LAYERCRYPT_ENGINE_IMAGE_CRYPT_H_
+#define LAYERCRYPT_ENGINE_IMAGE_CRYPT_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/key_unwrap.h"
+#include "engine/layer_cipher.h"
+#include "engine/oci_layout.h"
+#include "engine/recipients.h"
+#include "engine/status.h"
+
+namespace layercrypt {
+
+// LayerSelection: layer indices per manifest (0-based, negative from the top:
+// -1 is the topmost layer; empty = all) and platforms ("os/arch[/variant]";
+// empty = all).
+struct LayerSelection {
+  std::vector<int> layers;
+  std::vector<std::string> platforms;
+};
+
+// ImageLayerReport is what happened to one layer.
+struct ImageLayerReport {
+  std::string platform;  // "linux/amd64", or "" for a single-manifest image
+  size_t index = 0;      // layer index in its manifest
+  std::string action;    // "encrypted", "decrypted", "unchanged"
+  std::string from_digest, to_digest;
+  std::string from_media_type, to_media_type;
+  uint64_t bytes = 0;
+  double seconds = 0;
+};
+
+struct ImageReport {
+  std::vector<ImageLayerReport> layers;
+  std::vector<std::string> manifests;  // new manifest digests
+  uint64_t bytes_processed = 0;        // bytes encrypted or decrypted
+  double seconds = 0;
+};
+
+// ProgressFn is called after each processed layer (from the calling thread).
+using ProgressFn = std::function<void(const ImageLayerReport&)>;
+
+struct EncryptImageOptions {
+  const Recipients* recipients = nullptr;
+  LayerSelection select;
+  PipelineOptions pipeline;
+  ProgressFn progress;
+};
+
+struct DecryptImageOptions {
+  const PreparedKeys* keys = nullptr;
+  LayerSelection select;
+  LayerDecryptOptions decrypt;
+  ProgressFn progress;
+};
+
+// encrypt_image: see the file comment. Errors name the layer (platform,
+// index, digest) and the cause: kInvalidArgument for a selection that
+// matches nothing or an already encrypted layer, kIntegrityError for a blob
+// that does not match its digest, kUnsupported for recipients or media types
+// we cannot handle.
+StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
+                                    const EncryptImageOptions& options);
+
+// decrypt_image: see the file comment. kKeyError if no key opens a selected
+// layer; kIntegrityError for a failed MAC or digest.
+StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
+                                    const DecryptImageOptions& options);
+
+// LayerInfoRow is one line of `layercrypt layerinfo`.
+struct LayerInfoRow {
+  size_t index = 0;
+  std::string digest;
+  std::string platform;
+  int64_t size = 0;
+  std::string media_type;
+  std::string encryption;               // "" (plain) or the schemes, e.g. "jwe,pkcs7"
+  std::string cipher;                   // from pubopts, "" when plain
+  std::vector<std::string> recipients;  // e.g. "jwe:RSA-OAEP", "pkcs7:1 recipient"
+};
+
+// layer_info lists the layers of every manifest of `ref`.
+StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref);
+
+}  // namespace layercrypt
+
+#endif  // LAYERCRYPT_ENGINE_IMAGE_CRYPT_H_
