@@ -3,10 +3,17 @@
 // The tool calls the engine only; every subcommand's --help ends with a
 // worked example.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
+#include "engine/image_crypt.h"
+#include "engine/io.h"
+#include "engine/keygen.h"
+#include "engine/key_unwrap.h"
+#include "engine/recipients.h"
 #include "engine/selfcheck.h"
 #include "engine/version.h"
 
@@ -30,6 +37,94 @@ int run_selfcheck(bool verbose) {
   return 0;
 }
 
+int fail(const layercrypt::Status& st) {
+  std::fprintf(stderr, "layercrypt: %s\n", st.message().c_str());
+  return 1;
+}
+
+// print_layer reports one processed layer on stderr when it is a terminal.
+void print_layer(const layercrypt::ImageLayerReport& r) {
+  if (!isatty(STDERR_FILENO)) return;
+  const double gbs = r.seconds > 0 ? static_cast<double>(r.bytes) / r.seconds / 1e9 : 0;
+  std::fprintf(stderr, "  layer %zu%s%s  %-9s %s  %.1f MB  %.2f s  %.2f GB/s\n", r.index,
+               r.platform.empty() ? "" : " ", r.platform.c_str(), r.action.c_str(),
+               r.from_digest.substr(0, 19).c_str(), static_cast<double>(r.bytes) / 1e6, r.seconds,
+               gbs);
+}
+
+nlohmann::ordered_json report_json(const layercrypt::ImageReport& rep, const std::string& op,
+                                   const std::string& src, const std::string& dst) {
+  nlohmann::ordered_json j;
+  j["operation"] = op;
+  j["source"] = src;
+  j["destination"] = dst;
+  j["bytes"] = rep.bytes_processed;
+  j["seconds"] = rep.seconds;
+  j["manifests"] = rep.manifests;
+  j["layers"] = nlohmann::ordered_json::array();
+  for (const auto& l : rep.layers) {
+    j["layers"].push_back({{"platform", l.platform}, {"index", l.index}, {"action", l.action},
+                           {"from", l.from_digest}, {"to", l.to_digest},
+                           {"fromMediaType", l.from_media_type}, {"toMediaType", l.to_media_type},
+                           {"bytes", l.bytes}, {"seconds", l.seconds}});
+  }
+  return j;
+}
+
+void print_summary(const layercrypt::ImageReport& rep, const char* verb, const std::string& dst,
+                   bool json, const std::string& src) {
+  if (json) {
+    std::printf("%s\n", report_json(rep, verb, src, dst).dump(2).c_str());
+    return;
+  }
+  size_t n = 0;
+  for (const auto& l : rep.layers) n += l.action != "unchanged";
+  const double gbs = rep.seconds > 0 ? static_cast<double>(rep.bytes_processed) / rep.seconds / 1e9 : 0;
+  std::printf("%s %zu layer%s (%.1f MB) in %.2f s (%.2f GB/s) -> %s\n", verb, n, n == 1 ? "" : "s",
+              static_cast<double>(rep.bytes_processed) / 1e6, rep.seconds, gbs, dst.c_str());
+}
+
+// parse_key_arg turns "FILE", "FILE:PASSWORD" or "FILE:file=PWFILE" into
+// raw key material (skopeo's --decryption-key syntax).
+layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* keys) {
+  std::string path = arg;
+  std::optional<layercrypt::kernels::SecretBytes> password;
+  const size_t colon = arg.find(':');
+  if (colon != std::string::npos && access(arg.c_str(), F_OK) != 0) {
+    path = arg.substr(0, colon);
+    const std::string rest = arg.substr(colon + 1);
+    if (rest.rfind("file=", 0) == 0) {
+      auto pw = layercrypt::read_secret_file(rest.substr(5));
+      if (!pw.ok()) return pw.status().with_context("password file");
+      while (!pw->empty() && (pw->back() == '\n' || pw->back() == '\r')) pw->pop_back();
+      password = std::move(*pw);
+    } else {
+      password = layercrypt::kernels::SecretBytes(rest.begin(), rest.end());
+    }
+  }
+  auto data = layercrypt::read_secret_file(path);
+  if (!data.ok()) return data.status().with_context("--key");
+  const auto kind = layercrypt::classify_key_file(*data, nullptr, nullptr);
+  if (kind == layercrypt::KeyFileKind::kPublicKey)
+    return layercrypt::InvalidArgument(path + " is a public key; --key needs the private key "
+                                              "(the .pem next to the .pub.pem)");
+  if (kind == layercrypt::KeyFileKind::kCertificate) {
+    keys->certificates.emplace_back(data->begin(), data->end());
+    return layercrypt::Status::Ok();
+  }
+  keys->private_keys.push_back(std::move(*data));
+  keys->passwords.push_back(std::move(password));
+  return layercrypt::Status::Ok();
+}
+
+layercrypt::StatusOr<layercrypt::LayerSelection> selection(const std::vector<int>& layers,
+                                                           const std::vector<std::string>& platforms) {
+  layercrypt::LayerSelection sel;
+  sel.layers = layers;
+  sel.platforms = platforms;
+  return sel;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,7 +143,137 @@ int main(int argc, char** argv) {
   selfcheck->add_flag("-v,--verbose", sc_verbose, "Print details of every check");
   selfcheck->footer("Example:\n  layercrypt selfcheck --verbose");
 
+  // encrypt
+  auto* enc = app.add_subcommand("encrypt", "Encrypt the layers of an OCI image layout for recipients");
+  std::vector<std::string> enc_recipients;
+  std::vector<int> enc_layers;
+  std::vector<std::string> enc_platforms;
+  std::string enc_src, enc_dst;
+  bool enc_json = false;
+  enc->add_option("-r,--recipient", enc_recipients,
+                  "jwe:PUBLIC_KEY (PEM/DER SPKI or JWK) or pkcs7:CERT; repeatable")->required();
+  enc->add_option("-l,--layer", enc_layers, "Layer index to encrypt (0 = bottom, -1 = top); repeatable; default all");
+  enc->add_option("--platform", enc_platforms, "os/arch[/variant] to encrypt; repeatable; default all");
+  enc->add_flag("--json", enc_json, "Print a JSON summary on stdout");
+  enc->add_option("SRC", enc_src, "Source OCI layout: PATH or PATH:TAG")->required();
+  enc->add_option("DST", enc_dst, "Destination OCI layout: PATH or PATH:TAG (may equal SRC)")->required();
+  enc->footer("Example:\n  layercrypt keygen --type ec:p256 --out node\n"
+              "  layercrypt encrypt --recipient jwe:node.pub.pem ./app:v1 ./app-enc:v1");
+
+  // decrypt
+  auto* dec = app.add_subcommand("decrypt", "Decrypt the layers of an OCI image layout");
+  std::vector<std::string> dec_keys;
+  std::vector<int> dec_layers;
+  std::vector<std::string> dec_platforms;
+  std::string dec_src, dec_dst;
+  bool dec_json = false;
+  dec->add_option("-k,--key", dec_keys,
+                  "PRIVATE_KEY[:PASSWORD|:file=PASSWORD_FILE], or a certificate for pkcs7; repeatable")->required();
+  dec->add_option("-l,--layer", dec_layers, "Layer index to decrypt; repeatable; default all");
+  dec->add_option("--platform", dec_platforms, "os/arch[/variant]; repeatable; default all");
+  dec->add_flag("--json", dec_json, "Print a JSON summary on stdout");
+  dec->add_option("SRC", dec_src, "Source OCI layout: PATH or PATH:TAG")->required();
+  dec->add_option("DST", dec_dst, "Destination OCI layout: PATH or PATH:TAG")->required();
+  dec->footer("Example:\n  layercrypt decrypt --key node.pem ./app-enc:v1 ./app-plain:v1");
+
+  // layerinfo
+  auto* info = app.add_subcommand("layerinfo", "List the layers of an image and how they are encrypted");
+  std::string info_ref;
+  bool info_json = false;
+  info->add_flag("--json", info_json, "JSON output");
+  info->add_option("IMAGE", info_ref, "OCI layout: PATH or PATH:TAG")->required();
+  info->footer("Example:\n  layercrypt layerinfo ./app-enc:v1");
+
+  // keygen
+  auto* kg = app.add_subcommand("keygen", "Create a key pair for a recipient (NAME.pem, NAME.pub.pem)");
+  std::string kg_type = "ec:p256", kg_out;
+  bool kg_force = false;
+  kg->add_option("-t,--type", kg_type, "rsa:2048|rsa:3072|rsa:4096|ec:p256|ec:p384|ec:p521")->capture_default_str();
+  kg->add_option("-o,--out", kg_out, "Output name: writes NAME.pem (PKCS#8, mode 0600) and NAME.pub.pem")->required();
+  kg->add_flag("-f,--force", kg_force, "Overwrite existing files");
+  kg->footer("Example:\n  layercrypt keygen --type rsa:4096 --out node\n"
+             "  # give node.pub.pem to image builders, put node.pem in the node's keys directory");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*enc) {
+    layercrypt::Recipients rcpt;
+    for (const auto& r : enc_recipients) {
+      const auto st = layercrypt::add_recipient(r, &rcpt);
+      if (!st.ok()) return fail(st);
+    }
+    auto src = layercrypt::parse_oci_ref(enc_src);
+    if (!src.ok()) return fail(src.status());
+    auto dst = layercrypt::parse_oci_ref(enc_dst);
+    if (!dst.ok()) return fail(dst.status());
+    layercrypt::EncryptImageOptions opts;
+    opts.recipients = &rcpt;
+    opts.select = *selection(enc_layers, enc_platforms);
+    opts.progress = print_layer;
+    auto rep = layercrypt::encrypt_image(*src, *dst, opts);
+    if (!rep.ok()) return fail(rep.status());
+    print_summary(*rep, "encrypted", enc_dst, enc_json, enc_src);
+    return 0;
+  }
+  if (*dec) {
+    layercrypt::DecryptKeys raw;
+    for (const auto& k : dec_keys) {
+      const auto st = add_key_arg(k, &raw);
+      if (!st.ok()) return fail(st);
+    }
+    auto prepared = layercrypt::prepare_decrypt_keys(raw);
+    if (!prepared.ok()) return fail(prepared.status());
+    for (const auto& p : prepared->problems) std::fprintf(stderr, "layercrypt: warning: %s\n", p.c_str());
+    auto src = layercrypt::parse_oci_ref(dec_src);
+    if (!src.ok()) return fail(src.status());
+    auto dst = layercrypt::parse_oci_ref(dec_dst);
+    if (!dst.ok()) return fail(dst.status());
+    layercrypt::DecryptImageOptions opts;
+    opts.keys = &*prepared;
+    opts.select = *selection(dec_layers, dec_platforms);
+    opts.progress = print_layer;
+    auto rep = layercrypt::decrypt_image(*src, *dst, opts);
+    if (!rep.ok()) return fail(rep.status());
+    print_summary(*rep, "decrypted", dec_dst, dec_json, dec_src);
+    return 0;
+  }
+  if (*info) {
+    auto ref = layercrypt::parse_oci_ref(info_ref);
+    if (!ref.ok()) return fail(ref.status());
+    auto rows = layercrypt::layer_info(*ref);
+    if (!rows.ok()) return fail(rows.status());
+    if (info_json) {
+      nlohmann::ordered_json j = nlohmann::ordered_json::array();
+      for (const auto& r : *rows)
+        j.push_back({{"index", r.index}, {"digest", r.digest}, {"platform", r.platform},
+                     {"size", r.size}, {"mediaType", r.media_type}, {"encryption", r.encryption},
+                     {"cipher", r.cipher}, {"recipients", r.recipients}});
+      std::printf("%s\n", j.dump(2).c_str());
+      return 0;
+    }
+    std::printf("%-3s %-71s %-14s %-10s %-10s %-24s %s\n", "#", "DIGEST", "PLATFORM", "SIZE",
+                "ENCRYPTION", "CIPHER", "RECIPIENTS");
+    for (const auto& r : *rows) {
+      std::string rc;
+      for (size_t i = 0; i < r.recipients.size(); ++i) rc += (i ? ", " : "") + r.recipients[i];
+      std::printf("%-3zu %-71s %-14s %-10lld %-10s %-24s %s\n", r.index, r.digest.c_str(),
+                  r.platform.empty() ? "-" : r.platform.c_str(), static_cast<long long>(r.size),
+                  r.encryption.empty() ? "-" : r.encryption.c_str(),
+                  r.cipher.empty() ? "-" : r.cipher.c_str(), rc.empty() ? "-" : rc.c_str());
+    }
+    return 0;
+  }
+  if (*kg) {
+    auto type = layercrypt::parse_key_type(kg_type);
+    if (!type.ok()) return fail(type.status());
+    auto key = layercrypt::generate_key(*type);
+    if (!key.ok()) return fail(key.status());
+    const auto st = layercrypt::write_key_files(*key, kg_out, kg_force);
+    if (!st.ok()) return fail(st);
+    std::printf("wrote %s.pem (private, keep on the node) and %s.pub.pem (give to builders)\n",
+                kg_out.c_str(), kg_out.c_str());
+    return 0;
+  }
 
   if (version) {
     std::printf("layercrypt %s\n", layercrypt::version_string());
