@@ -74,6 +74,8 @@ cmd_demo() {
   "$ROOT/bench/summary.sh" "$bin/bench"
   log "layercrypt-decoder as containerd runs it, on every layer encrypted by skopeo and ctr-enc"
   demo_decode "$bin/tools/layercrypt-decoder"
+  log "the main job: sample image -> keygen -> encrypt -> decoder (as containerd) -> verify"
+  "$ROOT/bench/encrypt_bench.sh" "$bin" "${LAYERCRYPT_DEMO_MB:-600}"
 }
 
 # demo_decode DECODER: decrypts every encrypted layer of the Go-made vector

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# bench/encrypt_bench.sh: the builder-to-node path end to end, timed, with
+# skopeo (Go ocicrypt) measured on the same image in the same run.
+#
+#   bench/encrypt_bench.sh BIN_DIR [BASE_LAYER_MB]
+#
+# BIN_DIR holds tools/layercrypt and tools/layercrypt-decoder (a build
+# directory). The script
+#   1. builds a deterministic three-layer OCI image in a temp dir: a tar+gzip
+#      base layer of system files (/usr/lib, /usr/share, up to BASE_LAYER_MB
+#      of tar, default 240), a small tar+gzip layer and an uncompressed tar;
+#   2. `layercrypt keygen` makes a P-256 recipient key;
+#   3. `layercrypt encrypt` encrypts every layer (and `skopeo copy
+#      --encryption-key` does the same, if skopeo is installed);
+#   4. every encrypted layer goes through `layercrypt-decoder` exactly as
+#      containerd runs it (layer on stdin, payload on fd 3, keys directory);
+#      the output must have the plaintext layer's digest and, once
+#      decompressed, the config's diff_id;
+#   5. `layercrypt decrypt` restores the image, digests checked.
+# It prints one table of times and GB/s. Needs python3, pigz, sha256sum and
+# /usr/bin/time; exits non-zero if any check fails.
+set -euo pipefail
+
+BIN=${1:?usage: encrypt_bench.sh BIN_DIR [BASE_LAYER_MB]}
+BIN=$(cd "$BIN" && pwd)
+MB=${2:-240}
+LC="$BIN/tools/layercrypt"
+DEC="$BIN/tools/layercrypt-decoder"
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/layercrypt-demo-XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+now() { date +%s.%N; }
+rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.2f", (s > 0 ? b / s / 1e9 : 0) }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+echo "sample image: base layer of up to ${MB} MB of system files (tar+gzip), two small layers"
+TOTAL=$(python3 "$HERE/make_sample_image.py" "$WORK/plain" "$MB")
+
+"$LC" keygen --type ec:p256 --out "$WORK/node" >/dev/null
+mkdir -p "$WORK/keys" && cp "$WORK/node.pem" "$WORK/keys/"
+
+t0=$(now)
+"$LC" encrypt --recipient "jwe:$WORK/node.pub.pem" "$WORK/plain:v1" "$WORK/enc:v1" >/dev/null
+t1=$(now)
+LC_ENC=$(secs "$t0" "$t1")
+
+SK_ENC="-"
+if command -v skopeo >/dev/null 2>&1; then
+  t0=$(now)
+  skopeo --insecure-policy copy -q --dest-oci-accept-uncompressed-layers \
+    --encryption-key "jwe:$WORK/node.pub.pem" "oci:$WORK/plain:v1" "oci:$WORK/skopeo-enc:v1" >/dev/null
+  t1=$(now)
+  SK_ENC=$(secs "$t0" "$t1")
+fi
+
+# The decoder on every encrypted layer, as containerd runs it: layer on
+# stdin, payload (the descriptor, keys from the node's directory) on fd 3.
+python3 - "$WORK" "$HERE/../tests/tools" <<'PY'
+import json, os, sys
+work = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+import ocitest
+def manifest(layout):
+    idx = json.load(open(os.path.join(layout, "index.json")))
+    e = [e for e in idx["manifests"] if e.get("annotations", {}).get("org.opencontainers.image.ref.name") == "v1"][0]
+    return json.load(open(os.path.join(layout, "blobs", "sha256", e["digest"][7:])))
+plain, enc = manifest(os.path.join(work, "plain")), manifest(os.path.join(work, "enc"))
+config = json.load(open(os.path.join(work, "plain", "blobs", "sha256", plain["config"]["digest"][7:])))
+with open(os.path.join(work, "layers.tsv"), "w") as f:
+    for i, (p, e) in enumerate(zip(plain["layers"], enc["layers"])):
+        with open(os.path.join(work, f"payload{i}"), "wb") as pf:
+            pf.write(ocitest.make_payload(e))
+        gz = "gzip" if p["mediaType"].endswith("+gzip") else "cat"
+        f.write(f"{i}\t{e['digest'][7:]}\t{e['mediaType']}\t{p['digest']}\t{p['size']}\t{gz}\t{config['rootfs']['diff_ids'][i]}\n")
+PY
+DEC_BYTES=0
+DEC_SECS=0
+while IFS=$'\t' read -r i blob mt want size gz diff_id; do
+  export STREAM_PROCESSOR_MEDIATYPE=$mt
+  t0=$(now)
+  "$DEC" --decryption-keys-path "$WORK/keys" <"$WORK/enc/blobs/sha256/$blob" 3<"$WORK/payload$i" >/dev/null
+  t1=$(now)
+  got=$("$DEC" --decryption-keys-path "$WORK/keys" <"$WORK/enc/blobs/sha256/$blob" 3<"$WORK/payload$i" | tee >(sha256sum >"$WORK/sum$i") | { if [ "$gz" = gzip ]; then gzip -dc; else cat; fi; } | sha256sum | cut -d' ' -f1)
+  wait
+  [ "sha256:$(cut -d' ' -f1 "$WORK/sum$i")" = "$want" ] || { echo "layer $i: decoder output does not have the plaintext digest $want" >&2; exit 1; }
+  [ "sha256:$got" = "$diff_id" ] || { echo "layer $i: decompressed output is not the config's diff_id $diff_id" >&2; exit 1; }
+  dt=$(secs "$t0" "$t1")
+  printf '  decoder layer %s: %8.1f MB  %6.3f s  %5s GB/s  digest and diff_id ok\n' "$i" \
+    "$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1e6 }')" "$dt" "$(rate "$size" "$dt")"
+  DEC_BYTES=$((DEC_BYTES + size))
+  DEC_SECS=$(awk -v a="$DEC_SECS" -v b="$dt" 'BEGIN { printf "%.3f", a + b }')
+done <"$WORK/layers.tsv"
+unset STREAM_PROCESSOR_MEDIATYPE
+
+t0=$(now)
+"$LC" decrypt --key "$WORK/node.pem" "$WORK/enc:v1" "$WORK/dec:v1" >/dev/null
+t1=$(now)
+LC_DEC=$(secs "$t0" "$t1")
+python3 - "$WORK" <<'PY'
+import json, os, sys
+w = sys.argv[1]
+def layers(l):
+    idx = json.load(open(os.path.join(w, l, "index.json")))
+    e = [e for e in idx["manifests"] if e.get("annotations", {}).get("org.opencontainers.image.ref.name") == "v1"][0]
+    m = json.load(open(os.path.join(w, l, "blobs", "sha256", e["digest"][7:])))
+    return [x["digest"] for x in m["layers"]]
+if layers("plain") != layers("dec"):
+    sys.exit("layercrypt decrypt did not restore the plaintext layer digests")
+print("  layercrypt decrypt restored every plaintext layer digest")
+PY
+
+CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+echo
+echo "image: $(awk -v b="$TOTAL" 'BEGIN { printf "%.1f", b / 1e6 }') MB in 3 layers; CPU: $CPU, $(nproc) cores"
+printf '%-44s %8s %8s\n' "step" "seconds" "GB/s"
+printf '%-44s %8s %8s\n' "layercrypt encrypt (oci -> oci)" "$LC_ENC" "$(rate "$TOTAL" "$LC_ENC")"
+if [ "$SK_ENC" != "-" ]; then
+  printf '%-44s %8s %8s\n' "skopeo copy --encryption-key (oci -> oci)" "$SK_ENC" "$(rate "$TOTAL" "$SK_ENC")"
+  echo "  speed-up over skopeo: $(awk -v a="$SK_ENC" -v b="$LC_ENC" 'BEGIN { printf "%.1fx", a / b }')"
+fi
+printf '%-44s %8.2f %8s\n' "layercrypt-decoder, all layers (verify first)" "$DEC_SECS" "$(rate "$DEC_BYTES" "$DEC_SECS")"
+printf '%-44s %8s %8s\n' "layercrypt decrypt (oci -> oci)" "$LC_DEC" "$(rate "$TOTAL" "$LC_DEC")"
