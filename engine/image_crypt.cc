@@ -210,7 +210,8 @@ StatusOr<Json> process_index(Walk& w, const Json& desc) {
 // walk_image applies `fn` to the selected layers of `src_ref` and writes the
 // result as `dst_ref`.
 StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
-                                 const LayerSelection& select, LayerFn fn, ProgressFn progress) {
+                                 const LayerSelection& select, LayerFn fn, ProgressFn progress,
+                                 const std::function<Status()>& before_index = {}) {
   const auto t0 = Clock::now();
   LC_ASSIGN_OR_RETURN(OciLayout src, OciLayout::open(src_ref.path));
   const bool same_dir = src_ref.path == dst_ref.path;
@@ -252,6 +253,7 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
   if (w.touched == 0)
     return InvalidArgument("the layer and platform selection matches no layer of " +
                            src_ref.to_string());
+  if (before_index) LC_RETURN_IF_ERROR(before_index());
 
   // The new index: DST's entries minus those being replaced, plus ours.
   const std::string dst_tag_name = dst_ref.tag ? *dst_ref.tag : "";
@@ -421,6 +423,67 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     return out_desc;
   };
   return walk_image(src, dst, options.select, std::move(fn), options.progress);
+}
+
+StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
+                                   const RewrapImageOptions& options) {
+  if (options.recipients == nullptr || options.recipients->jwe.empty())
+    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY");
+  if (!options.recipients->pkcs7.empty())
+    return Unsupported("pkcs7 recipients are not supported yet; use jwe:PUBLIC_KEY");
+  if (options.keys == nullptr || options.keys->private_keys.empty())
+    return KeyError("no usable private key given (--key PRIVATE_KEY): rewrapping needs a key "
+                    "that opens the layers");
+  auto opened_src = OciLayout::open(src.path);
+  if (!opened_src.ok()) return opened_src.status();
+  StatusOr<OciLayout> opened_dst =
+      src.path == dst.path ? OciLayout::open(dst.path) : OciLayout::open_or_create(dst.path);
+  if (!opened_dst.ok()) return opened_dst.status();
+  const OciLayout* s = &*opened_src;
+  const OciLayout* d = &*opened_dst;
+  const PreparedKeys& keys = *options.keys;
+  const Recipients& rcpt = *options.recipients;
+  const RewrapMode mode = options.mode;
+  size_t rewrapped = 0;
+  LayerFn fn = [s, d, &keys, &rcpt, mode, &rewrapped](const Json& layer, const std::string& name,
+                                                     ImageLayerReport* r) -> StatusOr<Json> {
+    const std::string digest = json_string(layer, "digest");
+    LC_RETURN_IF_ERROR(d->copy_blob_from(*s, digest, json_size(layer)));
+    Annotations ann = annotations_of(layer);
+    if (!has_wrapped_keys(ann)) {
+      r->action = "unchanged";
+      return layer;
+    }
+    // The exact private-options bytes are wrapped again, as ocicrypt does,
+    // after checking they really open this layer's options.
+    auto priv_json = unwrap_layer_key(ann, keys);
+    if (!priv_json.ok()) return priv_json.status().with_context(name);
+    LC_RETURN_IF_ERROR(open_layer_key(ann, keys).status().with_context(name));
+    auto jwe = jwe_encrypt(std::span<const uint8_t>(priv_json->data(), priv_json->size()), rcpt.jwe);
+    if (!jwe.ok()) return jwe.status().with_context(name + ": wrapping the layer key");
+    const std::span<const uint8_t> blob(reinterpret_cast<const uint8_t*>(jwe->data()), jwe->size());
+    const std::string jwe_key = keys_annotation("jwe");
+    if (mode == RewrapMode::kSet) {
+      for (auto it = ann.begin(); it != ann.end();) {
+        if (it->first.rfind("org.opencontainers.image.enc.keys.", 0) == 0) it = ann.erase(it);
+        else ++it;
+      }
+      ann[jwe_key] = append_wrapped_key("", blob);
+    } else {
+      const auto it = ann.find(jwe_key);
+      ann[jwe_key] = append_wrapped_key(it == ann.end() ? "" : it->second, blob);
+    }
+    Json out = layer;
+    set_annotations(out, ann);
+    r->action = mode == RewrapMode::kSet ? "rewrapped" : "recipients added";
+    ++rewrapped;
+    return out;
+  };
+  return walk_image(src, dst, options.select, std::move(fn), options.progress, [&]() -> Status {
+    if (rewrapped == 0)
+      return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");
+    return Status::Ok();
+  });
 }
 
 StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {

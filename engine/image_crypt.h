@@ -92,6 +92,27 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
 StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
                                     const DecryptImageOptions& options);
 
+// RewrapMode: kAdd appends a wrapped-key blob for new recipients to each
+// layer's annotation (ocicrypt's `,` form: old recipients keep access);
+// kSet replaces every wrapped key with one for exactly the given recipients
+// (key rotation, removing a recipient). Neither re-encrypts: layer blobs,
+// digests and sizes stay the same; only descriptors and manifests change.
+enum class RewrapMode { kAdd, kSet };
+
+struct RewrapImageOptions {
+  const PreparedKeys* keys = nullptr;  // must open every selected layer
+  const Recipients* recipients = nullptr;
+  RewrapMode mode = RewrapMode::kAdd;
+  LayerSelection select;
+  ProgressFn progress;
+};
+
+// rewrap_image: see RewrapMode. Plain layers are left alone. kKeyError if
+// the keys cannot open a selected encrypted layer (index.json is then not
+// touched), kInvalidArgument if the selection has no encrypted layer.
+StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
+                                   const RewrapImageOptions& options);
+
 // LayerInfoRow is one line of `layercrypt layerinfo`.
 struct LayerInfoRow {
   size_t index = 0;

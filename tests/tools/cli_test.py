@@ -183,6 +183,43 @@ class Cli(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("already encrypted", r.stderr.decode())
 
+    def test_recipients_add_and_set_keep_the_blobs(self):
+        enc = os.path.join(self.tmp, "rewrap")
+        lc("encrypt", "-r", "jwe:" + self.keys["rsa:2048"][1], f"{self.plain}:v1", f"{enc}:v1")
+        before, _ = layer_digests(enc)
+        # add: the EC key gains access, the RSA key keeps it.
+        r = lc("recipients", "add", "--key", self.keys["rsa:2048"][0],
+               "--recipient", "jwe:" + self.keys["ec:p256"][1], f"{enc}:v1")
+        after, m = layer_digests(enc)
+        self.assertEqual(after, before)  # same blobs: nothing re-encrypted
+        for l in m["layers"]:
+            self.assertEqual(l["annotations"]["org.opencontainers.image.enc.keys.jwe"].count(","), 1)
+        check_layout_complete(self, enc)
+        for k in ("ec:p256", "rsa:2048"):
+            out = self.skopeo_decrypt(enc, self.keys[k][0], "rewrap-add-" + k.replace(":", ""))
+            got, _ = layer_digests(out)
+            self.assertEqual([d for _, d in got], [d for _, d in self.plain_layers], k)
+        # set: only P-384 from now on; the RSA key no longer opens the image.
+        lc("recipients", "set", "--key", self.keys["ec:p256"][0],
+           "--recipient", "jwe:" + self.keys["ec:p384"][1], f"{enc}:v1")
+        after, _ = layer_digests(enc)
+        self.assertEqual(after, before)
+        out = self.skopeo_decrypt(enc, self.keys["ec:p384"][0], "rewrap-set")
+        got, _ = layer_digests(out)
+        self.assertEqual([d for _, d in got], [d for _, d in self.plain_layers])
+        for k in ("rsa:2048", "ec:p256"):
+            with self.assertRaises(subprocess.CalledProcessError):
+                self.skopeo_decrypt(enc, self.keys[k][0], "rewrap-removed-" + k.replace(":", ""))
+        # A key that opens nothing changes nothing.
+        with open(os.path.join(enc, "index.json"), "rb") as f:
+            idx = f.read()
+        r = lc("recipients", "add", "--key", self.keys["rsa:2048"][0],
+               "--recipient", "jwe:" + self.keys["rsa:2048"][1], f"{enc}:v1", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(len(r.stderr.decode().strip().splitlines()), 1, r.stderr)
+        with open(os.path.join(enc, "index.json"), "rb") as f:
+            self.assertEqual(f.read(), idx)
+
     def test_bad_recipients_and_inputs(self):
         cases = [
             (["-r", "jwe:" + self.keys["rsa:2048"][0]], "private key"),

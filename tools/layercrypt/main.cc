@@ -184,6 +184,33 @@ int main(int argc, char** argv) {
   info->add_option("IMAGE", info_ref, "OCI layout: PATH or PATH:TAG")->required();
   info->footer("Example:\n  layercrypt layerinfo ./app-enc:v1");
 
+  // recipients add|set
+  auto* rc = app.add_subcommand("recipients", "Add or replace the recipients of an encrypted image "
+                                              "without re-encrypting its layers");
+  rc->require_subcommand(1);
+  struct RcArgs {
+    std::vector<std::string> keys, recipients, platforms;
+    std::vector<int> layers;
+    std::string image, dst;
+    bool json = false;
+  } rc_args;
+  auto add_rc = [&](const char* name, const char* what, const char* example) {
+    auto* c = rc->add_subcommand(name, what);
+    c->add_option("-k,--key", rc_args.keys, "A private key that opens the layers (FILE[:PASSWORD]); repeatable")->required();
+    c->add_option("-r,--recipient", rc_args.recipients, "jwe:PUBLIC_KEY; repeatable")->required();
+    c->add_option("-l,--layer", rc_args.layers, "Layer index; repeatable; default all");
+    c->add_option("--platform", rc_args.platforms, "os/arch[/variant]; repeatable; default all");
+    c->add_option("-o,--output", rc_args.dst, "Write to this layout instead of updating IMAGE in place");
+    c->add_flag("--json", rc_args.json, "Print a JSON summary on stdout");
+    c->add_option("IMAGE", rc_args.image, "OCI layout: PATH or PATH:TAG")->required();
+    c->footer(example);
+    return c;
+  };
+  auto* rc_add = add_rc("add", "Give more recipients access (old recipients keep it)",
+                        "Example:\n  layercrypt recipients add --key node.pem --recipient jwe:node2.pub.pem ./app-enc:v1");
+  auto* rc_set = add_rc("set", "Replace all recipients (rotate keys, remove a recipient)",
+                        "Example:\n  layercrypt recipients set --key old.pem --recipient jwe:new.pub.pem ./app-enc:v1");
+
   // keygen
   auto* kg = app.add_subcommand("keygen", "Create a key pair for a recipient (NAME.pem, NAME.pub.pem)");
   std::string kg_type = "ec:p256", kg_out;
@@ -237,6 +264,35 @@ int main(int argc, char** argv) {
     print_summary(*rep, "decrypted", dec_dst, dec_json, dec_src);
     return 0;
   }
+  if (*rc_add || *rc_set) {
+    layercrypt::DecryptKeys raw;
+    for (const auto& k : rc_args.keys) {
+      const auto st = add_key_arg(k, &raw);
+      if (!st.ok()) return fail(st);
+    }
+    auto prepared = layercrypt::prepare_decrypt_keys(raw);
+    if (!prepared.ok()) return fail(prepared.status());
+    layercrypt::Recipients rcpt;
+    for (const auto& r : rc_args.recipients) {
+      const auto st = layercrypt::add_recipient(r, &rcpt);
+      if (!st.ok()) return fail(st);
+    }
+    auto src = layercrypt::parse_oci_ref(rc_args.image);
+    if (!src.ok()) return fail(src.status());
+    auto dst = layercrypt::parse_oci_ref(rc_args.dst.empty() ? rc_args.image : rc_args.dst);
+    if (!dst.ok()) return fail(dst.status());
+    layercrypt::RewrapImageOptions opts;
+    opts.keys = &*prepared;
+    opts.recipients = &rcpt;
+    opts.mode = *rc_set ? layercrypt::RewrapMode::kSet : layercrypt::RewrapMode::kAdd;
+    opts.select = *selection(rc_args.layers, rc_args.platforms);
+    opts.progress = print_layer;
+    auto rep = layercrypt::rewrap_image(*src, *dst, opts);
+    if (!rep.ok()) return fail(rep.status());
+    print_summary(*rep, *rc_set ? "rewrapped" : "added recipients to",
+                  rc_args.dst.empty() ? rc_args.image : rc_args.dst, rc_args.json, rc_args.image);
+    return 0;
+  }
   if (*info) {
     auto ref = layercrypt::parse_oci_ref(info_ref);
     if (!ref.ok()) return fail(ref.status());
@@ -254,12 +310,12 @@ int main(int argc, char** argv) {
     std::printf("%-3s %-71s %-14s %-10s %-10s %-24s %s\n", "#", "DIGEST", "PLATFORM", "SIZE",
                 "ENCRYPTION", "CIPHER", "RECIPIENTS");
     for (const auto& r : *rows) {
-      std::string rc;
-      for (size_t i = 0; i < r.recipients.size(); ++i) rc += (i ? ", " : "") + r.recipients[i];
+      std::string who;
+      for (size_t i = 0; i < r.recipients.size(); ++i) who += (i ? ", " : "") + r.recipients[i];
       std::printf("%-3zu %-71s %-14s %-10lld %-10s %-24s %s\n", r.index, r.digest.c_str(),
                   r.platform.empty() ? "-" : r.platform.c_str(), static_cast<long long>(r.size),
                   r.encryption.empty() ? "-" : r.encryption.c_str(),
-                  r.cipher.empty() ? "-" : r.cipher.c_str(), rc.empty() ? "-" : rc.c_str());
+                  r.cipher.empty() ? "-" : r.cipher.c_str(), who.empty() ? "-" : who.c_str());
     }
     return 0;
   }
