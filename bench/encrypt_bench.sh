@@ -36,6 +36,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 echo "sample image: base layer of up to ${MB} MB of system files (tar+gzip), two small layers"
 TOTAL=$(python3 "$HERE/make_sample_image.py" "$WORK/plain" "$MB")
+sync  # the sample image's writeback must not land in the timed runs
 
 "$LC" keygen --type ec:p256 --out "$WORK/node" >/dev/null
 mkdir -p "$WORK/keys" && cp "$WORK/node.pem" "$WORK/keys/"
@@ -44,6 +45,7 @@ t0=$(now)
 "$LC" encrypt --recipient "jwe:$WORK/node.pub.pem" "$WORK/plain:v1" "$WORK/enc:v1" >/dev/null
 t1=$(now)
 LC_ENC=$(secs "$t0" "$t1")
+sync
 
 SK_ENC="-"
 if command -v skopeo >/dev/null 2>&1; then
@@ -52,6 +54,7 @@ if command -v skopeo >/dev/null 2>&1; then
     --encryption-key "jwe:$WORK/node.pub.pem" "oci:$WORK/plain:v1" "oci:$WORK/skopeo-enc:v1" >/dev/null
   t1=$(now)
   SK_ENC=$(secs "$t0" "$t1")
+  sync
 fi
 
 # The decoder on every encrypted layer, as containerd runs it: layer on

@@ -388,7 +388,11 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
   const OciLayout* s = &*opened_src;
   const OciLayout* d = &*opened_dst;
   const PreparedKeys& keys = *options.keys;
-  const LayerDecryptOptions dopts = options.decrypt;
+  // One pass: the plaintext goes to a temporary blob that is committed only
+  // after the MAC verified at the end, so nothing unverified is ever
+  // published; verify-first would read the layer twice for no gain here.
+  LayerDecryptOptions dopts = options.decrypt;
+  dopts.policy = ReleasePolicy::kStream;
   LayerFn fn = [s, d, &keys, dopts](const Json& layer, const std::string& name,
                                     ImageLayerReport* r) -> StatusOr<Json> {
     const std::string mt = json_string(layer, "mediaType");

@@ -11,10 +11,11 @@
 // encrypt schema2; imgcrypt converts too). Multi-platform indexes are walked;
 // `platforms` restricts which manifests are touched.
 //
-// decrypt_image is the reverse with the given keys: the MAC is verified
-// before a byte of plaintext is written, the plaintext digest must equal the
-// private options' `digest`, and the `org.opencontainers.image.enc.*`
-// annotations are removed.
+// decrypt_image is the reverse with the given keys. Each layer is decrypted
+// in one pass into a temporary blob that is committed (renamed to its
+// digest) only after the MAC has verified and the plaintext digest equals
+// the private options' `digest`, so no unverified plaintext is ever
+// published; the `org.opencontainers.image.enc.*` annotations are removed.
 //
 // Every source blob is digest-checked while it streams (VerifyingSource).
 // DST is written in the order oci_layout.h describes, so an interrupted run
