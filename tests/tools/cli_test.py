@@ -220,6 +220,72 @@ class Cli(unittest.TestCase):
         with open(os.path.join(enc, "index.json"), "rb") as f:
             self.assertEqual(f.read(), idx)
 
+    def test_two_platform_index(self):
+        # An index with linux/amd64 and linux/arm64 manifests; only arm64 is
+        # encrypted; skopeo --all decrypts the whole index back.
+        src = os.path.join(self.tmp, "multi")
+        os.makedirs(os.path.join(src, "blobs", "sha256"))
+        entries, plain = [], {}
+        for arch in ("amd64", "arm64"):
+            tar = make_tar([(f"etc/{arch}", (arch * 5000).encode())])
+            layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                     "digest": write_blob(src, tar), "size": len(tar)}
+            config = ocitest.go_json({"architecture": arch, "os": "linux",
+                                      "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}})
+            manifest = ocitest.go_json({
+                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": write_blob(src, config), "size": len(config)},
+                "layers": [layer]})
+            entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                            "digest": write_blob(src, manifest), "size": len(manifest),
+                            "platform": {"architecture": arch, "os": "linux"}})
+            plain[arch] = layer["digest"]
+        index = ocitest.go_json({"schemaVersion": 2,
+                                 "mediaType": "application/vnd.oci.image.index.v1+json",
+                                 "manifests": entries})
+        with open(os.path.join(src, "oci-layout"), "w") as f:
+            f.write('{"imageLayoutVersion":"1.0.0"}')
+        with open(os.path.join(src, "index.json"), "w") as f:
+            json.dump({"schemaVersion": 2, "manifests": [{
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": write_blob(src, index), "size": len(index),
+                "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}, f)
+        enc = os.path.join(self.tmp, "multi-enc")
+        lc("encrypt", "-r", "jwe:" + self.keys["ec:p256"][1], "--platform", "linux/arm64",
+           f"{src}:v1", f"{enc}:v1")
+        check_layout_complete(self, enc)
+        rows = json.loads(lc("layerinfo", "--json", f"{enc}:v1").stdout)
+        by_platform = {r["platform"]: r for r in rows}
+        self.assertEqual(by_platform["linux/amd64"]["encryption"], "")
+        self.assertEqual(by_platform["linux/amd64"]["digest"], plain["amd64"])
+        self.assertEqual(by_platform["linux/arm64"]["encryption"], "jwe")
+        dec = os.path.join(self.tmp, "multi-dec")
+        sh("skopeo", "--insecure-policy", "copy", "--all", "--dest-oci-accept-uncompressed-layers",
+           "--decryption-key", self.keys["ec:p256"][0], f"oci:{enc}:v1", f"oci:{dec}:v1")
+        rows = json.loads(lc("layerinfo", "--json", f"{dec}:v1").stdout)
+        self.assertEqual({r["platform"]: r["digest"] for r in rows},
+                         {"linux/" + a: d for a, d in plain.items()})
+        self.assertTrue(all(r["encryption"] == "" for r in rows))
+
+    def test_docker_schema2_source_becomes_oci(self):
+        d2 = os.path.join(self.tmp, "schema2")
+        sh("skopeo", "--insecure-policy", "copy", "--format", "v2s2",
+           f"oci:{self.plain}:v1", f"oci:{d2}:v1")
+        with open(os.path.join(d2, "index.json")) as f:
+            self.assertEqual(json.load(f)["manifests"][0]["mediaType"],
+                             "application/vnd.docker.distribution.manifest.v2+json")
+        enc = os.path.join(self.tmp, "schema2-enc")
+        lc("encrypt", "-r", "jwe:" + self.keys["rsa:2048"][1], f"{d2}:v1", f"{enc}:v1")
+        layers, m = layer_digests(enc)
+        self.assertEqual(m["mediaType"], "application/vnd.oci.image.manifest.v1+json")
+        self.assertEqual(m["config"]["mediaType"], "application/vnd.oci.image.config.v1+json")
+        self.assertTrue(all(mt.startswith("application/vnd.oci.image.layer.v1.tar")
+                            and mt.endswith("+encrypted") for mt, _ in layers))
+        out = self.skopeo_decrypt(enc, self.keys["rsa:2048"][0], "schema2-dec")
+        got, _ = layer_digests(out)
+        self.assertEqual([d for _, d in got], [d for _, d in layer_digests(d2)[0]])
+
     def test_bad_recipients_and_inputs(self):
         cases = [
             (["-r", "jwe:" + self.keys["rsa:2048"][0]], "private key"),
