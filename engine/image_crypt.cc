@@ -80,6 +80,26 @@ std::string layer_name(const std::string& platform, size_t i, const std::string&
   return s + " " + digest;
 }
 
+// ProgressSink forwards to a blob writer and reports the bytes written.
+class ProgressSink final : public ByteSink {
+ public:
+  ProgressSink(ByteSink& inner, const BytesProgressFn& fn, std::string name, uint64_t total)
+      : inner_(inner), fn_(fn), name_(std::move(name)), total_(total) {}
+  Status write(const uint8_t* data, size_t len) override {
+    LC_RETURN_IF_ERROR(inner_.write(data, len));
+    done_ += len;
+    if (fn_) fn_(name_, done_, total_);
+    return Status::Ok();
+  }
+
+ private:
+  ByteSink& inner_;
+  const BytesProgressFn& fn_;
+  std::string name_;
+  uint64_t total_;
+  uint64_t done_ = 0;
+};
+
 // LayerFn turns one selected layer descriptor into its replacement (writing
 // any new blob into dst) and fills the report.
 using LayerFn = std::function<StatusOr<Json>(const Json& layer, const std::string& name,
@@ -293,6 +313,7 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     return Unsupported("pkcs7 recipients are not supported by encrypt yet; use jwe:PUBLIC_KEY");
   const Recipients& rcpt = *options.recipients;
   const PipelineOptions pipeline = options.pipeline;
+  const BytesProgressFn& bytes_progress = options.bytes_progress;
   // The layer function needs the layouts, which walk_image opens; it gets
   // them through this small holder filled before the first call.
   struct Ctx {
@@ -300,8 +321,8 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     const OciLayout* dst = nullptr;
   };
   auto ctx = std::make_shared<Ctx>();
-  LayerFn fn = [&rcpt, pipeline, ctx](const Json& layer, const std::string& name,
-                                      ImageLayerReport* r) -> StatusOr<Json> {
+  LayerFn fn = [&rcpt, pipeline, ctx, &bytes_progress](const Json& layer, const std::string& name,
+                                                       ImageLayerReport* r) -> StatusOr<Json> {
     const std::string mt = json_string(layer, "mediaType");
     if (is_encrypted_media_type(mt) || has_wrapped_keys(annotations_of(layer)))
       return InvalidArgument(name + " is already encrypted; to give more recipients access use "
@@ -329,7 +350,8 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     } closer{fd};
     FdSource in(fd, digest);
     LC_ASSIGN_OR_RETURN(auto out, ctx->dst->new_blob(/*hash=*/false));
-    auto res = encrypt_layer(in, *out, key, pipeline);
+    ProgressSink sink(*out, bytes_progress, name, static_cast<uint64_t>(json_size(layer)));
+    auto res = encrypt_layer(in, sink, key, pipeline);
     if (!res.ok()) return res.status().with_context(name);
     if (digest_string(res->plain_sha256) != digest || static_cast<int64_t>(res->bytes) != json_size(layer))
       return IntegrityError(name + ": blob " + digest + " does not match its digest (content is " +
@@ -393,8 +415,9 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
   // published; verify-first would read the layer twice for no gain here.
   LayerDecryptOptions dopts = options.decrypt;
   dopts.policy = ReleasePolicy::kStream;
-  LayerFn fn = [s, d, &keys, dopts](const Json& layer, const std::string& name,
-                                    ImageLayerReport* r) -> StatusOr<Json> {
+  const BytesProgressFn& bytes_progress = options.bytes_progress;
+  LayerFn fn = [s, d, &keys, dopts, &bytes_progress](const Json& layer, const std::string& name,
+                                                     ImageLayerReport* r) -> StatusOr<Json> {
     const std::string mt = json_string(layer, "mediaType");
     const Annotations ann = annotations_of(layer);
     if (!is_encrypted_media_type(mt) && !has_wrapped_keys(ann)) {
@@ -411,7 +434,8 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     LC_ASSIGN_OR_RETURN(int fd, s->open_blob(digest));
     VerifyingSource in(fd, digest, digest, json_size(layer));
     LC_ASSIGN_OR_RETURN(auto out, d->new_blob());
-    auto res = decrypt_layer(in, *out, opened->key, opened->hmac, dopts);
+    ProgressSink sink(*out, bytes_progress, name, static_cast<uint64_t>(json_size(layer)));
+    auto res = decrypt_layer(in, sink, opened->key, opened->hmac, dopts);
     if (!res.ok()) return res.status().with_context(name);
     LC_ASSIGN_OR_RETURN(std::string plain_digest, out->commit());
     if (!opened->plain_digest.empty() && opened->plain_digest != plain_digest)

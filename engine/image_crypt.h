@@ -66,11 +66,18 @@ struct ImageReport {
 // ProgressFn is called after each processed layer (from the calling thread).
 using ProgressFn = std::function<void(const ImageLayerReport&)>;
 
+// BytesProgressFn is called while a layer is encrypted or decrypted, with
+// the layer's name and the bytes written so far out of `total`, from the
+// pipeline's (serial) write stage: it must be quick.
+using BytesProgressFn =
+    std::function<void(const std::string& layer, uint64_t done, uint64_t total)>;
+
 struct EncryptImageOptions {
   const Recipients* recipients = nullptr;
   LayerSelection select;
   PipelineOptions pipeline;
   ProgressFn progress;
+  BytesProgressFn bytes_progress;
 };
 
 struct DecryptImageOptions {
@@ -78,6 +85,7 @@ struct DecryptImageOptions {
   LayerSelection select;
   LayerDecryptOptions decrypt;
   ProgressFn progress;
+  BytesProgressFn bytes_progress;
 };
 
 // encrypt_image: see the file comment. Errors name the layer (platform,

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -42,9 +44,49 @@ int fail(const layercrypt::Status& st) {
   return 1;
 }
 
+// ProgressBar draws one line on a terminal's stderr: the layer, a bar,
+// MB done, GB/s and the time left; redrawn at most ten times a second.
+class ProgressBar {
+ public:
+  ProgressBar() : tty_(isatty(STDERR_FILENO) != 0) {}
+  void update(const std::string& layer, uint64_t done, uint64_t total) {
+    if (!tty_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (layer != layer_) {
+      layer_ = layer;
+      start_ = now;
+    } else if (done < total && now - last_ < std::chrono::milliseconds(100)) {
+      return;
+    }
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+    const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+    const int width = 24, filled = static_cast<int>(frac * width);
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar.resize(width, '.');
+    const double eta = rate > 0 ? static_cast<double>(total - std::min(done, total)) / rate : 0;
+    std::fprintf(stderr, "\r  %-28.28s [%s] %7.1f/%.1f MB  %5.2f GB/s  ETA %4.1f s ",
+                 layer.c_str(), bar.c_str(), static_cast<double>(done) / 1e6,
+                 static_cast<double>(total) / 1e6, rate / 1e9, eta);
+  }
+  void end_line() {
+    if (tty_ && !layer_.empty()) std::fprintf(stderr, "\r\033[K");
+    layer_.clear();
+  }
+
+ private:
+  bool tty_;
+  std::string layer_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+ProgressBar g_bar;
+
 // print_layer reports one processed layer on stderr when it is a terminal.
 void print_layer(const layercrypt::ImageLayerReport& r) {
   if (!isatty(STDERR_FILENO)) return;
+  g_bar.end_line();
   const double gbs = r.seconds > 0 ? static_cast<double>(r.bytes) / r.seconds / 1e9 : 0;
   std::fprintf(stderr, "  layer %zu%s%s  %-9s %s  %.1f MB  %.2f s  %.2f GB/s\n", r.index,
                r.platform.empty() ? "" : " ", r.platform.c_str(), r.action.c_str(),
@@ -237,6 +279,7 @@ int main(int argc, char** argv) {
     opts.recipients = &rcpt;
     opts.select = *selection(enc_layers, enc_platforms);
     opts.progress = print_layer;
+    opts.bytes_progress = [](const std::string& l, uint64_t d, uint64_t t) { g_bar.update(l, d, t); };
     auto rep = layercrypt::encrypt_image(*src, *dst, opts);
     if (!rep.ok()) return fail(rep.status());
     print_summary(*rep, "encrypted", enc_dst, enc_json, enc_src);
@@ -259,6 +302,7 @@ int main(int argc, char** argv) {
     opts.keys = &*prepared;
     opts.select = *selection(dec_layers, dec_platforms);
     opts.progress = print_layer;
+    opts.bytes_progress = [](const std::string& l, uint64_t d, uint64_t t) { g_bar.update(l, d, t); };
     auto rep = layercrypt::decrypt_image(*src, *dst, opts);
     if (!rep.ok()) return fail(rep.status());
     print_summary(*rep, "decrypted", dec_dst, dec_json, dec_src);
