@@ -12,6 +12,7 @@
 #include "engine/jwe.h"
 #include "engine/layer_options.h"
 #include "engine/media_types.h"
+#include "engine/pkcs7.h"
 
 namespace layercrypt {
 namespace {
@@ -99,6 +100,25 @@ class ProgressSink final : public ByteSink {
   uint64_t total_;
   uint64_t done_ = 0;
 };
+
+// wrap_for_recipients wraps the private-options JSON once per scheme (all
+// of a scheme's recipients in one blob, as ocicrypt does) and returns the
+// annotation key and base64 blob per scheme.
+StatusOr<std::vector<std::pair<std::string, std::string>>> wrap_for_recipients(
+    std::span<const uint8_t> priv_json, const Recipients& rcpt) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!rcpt.jwe.empty()) {
+    LC_ASSIGN_OR_RETURN(std::string jwe, jwe_encrypt(priv_json, rcpt.jwe));
+    out.emplace_back(keys_annotation("jwe"),
+                     base64_encode(std::span<const uint8_t>(
+                         reinterpret_cast<const uint8_t*>(jwe.data()), jwe.size())));
+  }
+  if (!rcpt.pkcs7.empty()) {
+    LC_ASSIGN_OR_RETURN(std::vector<uint8_t> der, pkcs7_encrypt(priv_json, rcpt.pkcs7));
+    out.emplace_back(keys_annotation("pkcs7"), base64_encode(der));
+  }
+  return out;
+}
 
 // LayerFn turns one selected layer descriptor into its replacement (writing
 // any new blob into dst) and fills the report.
@@ -308,9 +328,8 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
                                     const EncryptImageOptions& options) {
   if (options.recipients == nullptr ||
       (options.recipients->jwe.empty() && options.recipients->pkcs7.empty()))
-    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY");
-  if (!options.recipients->pkcs7.empty())
-    return Unsupported("pkcs7 recipients are not supported by encrypt yet; use jwe:PUBLIC_KEY");
+    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
+                           "pkcs7:CERTIFICATE");
   const Recipients& rcpt = *options.recipients;
   const PipelineOptions pipeline = options.pipeline;
   const BytesProgressFn& bytes_progress = options.bytes_progress;
@@ -364,15 +383,15 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     priv.digest = digest;
     priv.cipher_options.emplace(std::string(kNonceOption), key.nonce);
     const kernels::SecretBytes priv_json = serialize_private_options(priv);
-    auto jwe = jwe_encrypt(std::span<const uint8_t>(priv_json.data(), priv_json.size()), rcpt.jwe);
-    if (!jwe.ok()) return jwe.status().with_context(name + ": wrapping the layer key");
+    auto wrapped =
+        wrap_for_recipients(std::span<const uint8_t>(priv_json.data(), priv_json.size()), rcpt);
+    if (!wrapped.ok()) return wrapped.status().with_context(name + ": wrapping the layer key");
 
     PublicLayerOptions pub;
     pub.cipher = kLayerCipherName;
     pub.hmac.assign(res->hmac.begin(), res->hmac.end());
     Annotations a = annotations_of(layer);
-    a[keys_annotation("jwe")] = base64_encode(
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(jwe->data()), jwe->size()));
+    for (const auto& [key_name, value] : *wrapped) a[key_name] = value;
     a["org.opencontainers.image.enc.pubopts"] = public_options_annotation(pub);
     Json out_desc = layer;
     out_desc["mediaType"] = *enc_mt;
@@ -455,10 +474,10 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
 
 StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
                                    const RewrapImageOptions& options) {
-  if (options.recipients == nullptr || options.recipients->jwe.empty())
-    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY");
-  if (!options.recipients->pkcs7.empty())
-    return Unsupported("pkcs7 recipients are not supported yet; use jwe:PUBLIC_KEY");
+  if (options.recipients == nullptr ||
+      (options.recipients->jwe.empty() && options.recipients->pkcs7.empty()))
+    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
+                           "pkcs7:CERTIFICATE");
   if (options.keys == nullptr || options.keys->private_keys.empty())
     return KeyError("no usable private key given (--key PRIVATE_KEY): rewrapping needs a key "
                     "that opens the layers");
@@ -487,19 +506,18 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
     auto priv_json = unwrap_layer_key(ann, keys);
     if (!priv_json.ok()) return priv_json.status().with_context(name);
     LC_RETURN_IF_ERROR(open_layer_key(ann, keys).status().with_context(name));
-    auto jwe = jwe_encrypt(std::span<const uint8_t>(priv_json->data(), priv_json->size()), rcpt.jwe);
-    if (!jwe.ok()) return jwe.status().with_context(name + ": wrapping the layer key");
-    const std::span<const uint8_t> blob(reinterpret_cast<const uint8_t*>(jwe->data()), jwe->size());
-    const std::string jwe_key = keys_annotation("jwe");
+    auto wrapped = wrap_for_recipients(
+        std::span<const uint8_t>(priv_json->data(), priv_json->size()), rcpt);
+    if (!wrapped.ok()) return wrapped.status().with_context(name + ": wrapping the layer key");
     if (mode == RewrapMode::kSet) {
       for (auto it = ann.begin(); it != ann.end();) {
         if (it->first.rfind("org.opencontainers.image.enc.keys.", 0) == 0) it = ann.erase(it);
         else ++it;
       }
-      ann[jwe_key] = append_wrapped_key("", blob);
-    } else {
-      const auto it = ann.find(jwe_key);
-      ann[jwe_key] = append_wrapped_key(it == ann.end() ? "" : it->second, blob);
+    }
+    for (const auto& [key_name, value] : *wrapped) {
+      const auto it = ann.find(key_name);
+      ann[key_name] = it == ann.end() ? value : it->second + "," + value;
     }
     Json out = layer;
     set_annotations(out, ann);

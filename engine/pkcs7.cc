@@ -9,6 +9,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <array>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -390,6 +391,113 @@ StatusOr<kernels::SecretBytes> pkcs7_decrypt(std::span<const uint8_t> der, std::
   return KeyError("no key/certificate pair could unwrap the " + summary + "; tried " +
                   std::to_string(keys.size()) + " private key(s) x " + std::to_string(certs.size()) +
                   " certificate(s)");
+}
+
+namespace {
+
+// Der appends DER elements. Lengths use the definite short or long form.
+void der_len(std::vector<uint8_t>& out, size_t n) {
+  if (n < 0x80) {
+    out.push_back(static_cast<uint8_t>(n));
+    return;
+  }
+  uint8_t bytes[8];
+  int k = 0;
+  for (size_t v = n; v != 0; v >>= 8) bytes[k++] = static_cast<uint8_t>(v);
+  out.push_back(static_cast<uint8_t>(0x80 | k));
+  while (k > 0) out.push_back(bytes[--k]);
+}
+
+std::vector<uint8_t> der(uint8_t tag, std::span<const uint8_t> content) {
+  std::vector<uint8_t> out;
+  out.push_back(tag);
+  der_len(out, content.size());
+  out.insert(out.end(), content.begin(), content.end());
+  return out;
+}
+
+std::vector<uint8_t> cat(std::initializer_list<std::span<const uint8_t>> parts) {
+  std::vector<uint8_t> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+std::vector<uint8_t> der_oid(int nid) {
+  const ASN1_OBJECT* obj = OBJ_nid2obj(nid);
+  const int n = obj ? i2d_ASN1_OBJECT(obj, nullptr) : -1;
+  if (n <= 0) return {};
+  std::vector<uint8_t> out(static_cast<size_t>(n));
+  unsigned char* p = out.data();
+  i2d_ASN1_OBJECT(obj, &p);
+  return out;
+}
+
+template <typename T, int (*I2d)(const T*, unsigned char**)>
+std::vector<uint8_t> to_der(const T* v) {
+  const int n = I2d(v, nullptr);
+  if (n <= 0) return {};
+  std::vector<uint8_t> out(static_cast<size_t>(n));
+  unsigned char* p = out.data();
+  I2d(v, &p);
+  return out;
+}
+
+}  // namespace
+
+StatusOr<std::vector<uint8_t>> pkcs7_encrypt(std::span<const uint8_t> content,
+                                             std::span<const Certificate> recipients) {
+  if (recipients.empty()) return InvalidArgument("pkcs7: no recipient certificates");
+  kernels::SecretBytes cek(16);
+  std::array<uint8_t, 12> nonce{};
+  if (RAND_priv_bytes(cek.data(), static_cast<int>(cek.size())) != 1 ||
+      RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1)
+    return Internal("OpenSSL RAND_bytes failed");
+
+  // RecipientInfos.
+  std::vector<uint8_t> infos;
+  const std::vector<uint8_t> rsa_alg = der(0x30, der_oid(NID_rsaEncryption));
+  for (const auto& cert : recipients) {
+    X509* x = cert.x509();
+    EVP_PKEY* pub = x ? X509_get0_pubkey(x) : nullptr;
+    if (pub == nullptr || EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA)
+      return InvalidArgument("pkcs7 recipient " + cert.subject() +
+                             ": the certificate's key is not RSA (ocicrypt's pkcs7 is RSA only)");
+    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+        EVP_PKEY_CTX_new_from_pkey(nullptr, pub, nullptr), &EVP_PKEY_CTX_free);
+    size_t ek_len = 0;
+    if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1 ||
+        EVP_PKEY_encrypt(ctx.get(), nullptr, &ek_len, cek.data(), cek.size()) != 1)
+      return Internal("pkcs7: RSA key transport setup failed");
+    std::vector<uint8_t> ek(ek_len);
+    if (EVP_PKEY_encrypt(ctx.get(), ek.data(), &ek_len, cek.data(), cek.size()) != 1)
+      return Internal("pkcs7: RSA key transport failed");
+    ek.resize(ek_len);
+    const auto issuer = to_der<X509_NAME, i2d_X509_NAME>(X509_get_issuer_name(x));
+    const auto serial = to_der<ASN1_INTEGER, i2d_ASN1_INTEGER>(X509_get0_serialNumber(x));
+    if (issuer.empty() || serial.empty()) return Internal("pkcs7: cannot encode the issuer");
+    const uint8_t version0[] = {0x02, 0x01, 0x00};
+    const auto ias = der(0x30, cat({issuer, serial}));
+    const auto info = der(0x30, cat({version0, ias, rsa_alg, der(0x04, ek)}));
+    infos.insert(infos.end(), info.begin(), info.end());
+  }
+
+  // EncryptedContentInfo: AES-128-GCM, tag appended.
+  kernels::AesGcmKey gk(cek.data(), cek.size());
+  std::vector<uint8_t> sealed(content.size() + kernels::AesGcmKey::kTagLen);
+  if (!gk.ok() || !gk.seal(nonce.data(), nonce.size(), nullptr, 0, content.data(), content.size(),
+                           sealed.data(), sealed.data() + content.size()))
+    return Internal("pkcs7: AES-GCM failed");
+  const uint8_t icv16[] = {0x02, 0x01, 0x10};
+  // smallstep's parameters: a primitive tag 16 whose contents are the DER
+  // SEQUENCE { [4] IMPLICIT OCTET STRING nonce, INTEGER 16 }.
+  const auto gcm_params = der(0x10, der(0x30, cat({der(0x84, nonce), icv16})));
+  const auto content_alg = der(0x30, cat({der_oid(NID_aes_128_gcm), gcm_params}));
+  const auto eci = der(0x30, cat({der_oid(NID_pkcs7_data), content_alg, der(0x80, sealed)}));
+
+  const uint8_t version0[] = {0x02, 0x01, 0x00};
+  const auto env = der(0x30, cat({version0, der(0x31, infos), eci}));
+  return der(0x30, cat({der_oid(NID_pkcs7_enveloped), der(0xA0, env)}));
 }
 
 }  // namespace layercrypt

@@ -1,5 +1,5 @@
-// engine/pkcs7.h: decrypting the `org.opencontainers.image.enc.keys.pkcs7`
-// blob: a DER CMS/PKCS#7 ContentInfo(EnvelopedData) as smallstep/pkcs7
+// engine/pkcs7.h: the `org.opencontainers.image.enc.keys.pkcs7` blob, decrypted
+// and written: a DER CMS/PKCS#7 ContentInfo(EnvelopedData) as smallstep/pkcs7
 // writes it for ocicrypt (spec §4): RSAES-PKCS1-v1_5 key transport to a
 // recipient named by IssuerAndSerialNumber, AES-128-GCM content with
 // GCMParameters (12-byte nonce, ICV length 16), tag appended to the
@@ -69,6 +69,17 @@ StatusOr<Pkcs7Summary> pkcs7_describe(std::span<const uint8_t> der);
 StatusOr<kernels::SecretBytes> pkcs7_decrypt(std::span<const uint8_t> der,
                                             std::span<const PrivateKey> keys,
                                             std::span<const Certificate> certs);
+
+// pkcs7_encrypt wraps `content` (the private-options JSON) for the RSA
+// certificates `recipients` exactly as smallstep/pkcs7 does for ocicrypt: a
+// fresh AES-128 key and 12-byte nonce, AES-128-GCM with the tag appended,
+// smallstep's GCMParameters form (see the file comment), one RecipientInfo
+// per certificate (version 0, IssuerAndSerialNumber, rsaEncryption without
+// parameters, PKCS#1 v1.5), DER ContentInfo(envelopedData). Fails with
+// kInvalidArgument for no recipients or a certificate whose key is not RSA,
+// kInternal if OpenSSL fails.
+StatusOr<std::vector<uint8_t>> pkcs7_encrypt(std::span<const uint8_t> content,
+                                             std::span<const Certificate> recipients);
 
 }  // namespace layercrypt
 

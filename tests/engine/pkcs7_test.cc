@@ -123,5 +123,34 @@ TEST(Pkcs7, UnsupportedContentAlgorithm) {
   EXPECT_EQ(r.status().code(), StatusCode::kUnsupported) << r.status().message();
 }
 
+TEST(Pkcs7, EncryptRoundTripsAndHasSmallstepsShape) {
+  const std::string priv = R"({"symkey":"AAAA","digest":"sha256:00","cipheroptions":{}})";
+  const std::span<const uint8_t> content(reinterpret_cast<const uint8_t*>(priv.data()), priv.size());
+  const auto other = parse_certificate(
+      read_file(std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/engine/keys/pkcs7.cert.der"));
+  ASSERT_TRUE(other.ok());
+  std::vector<Certificate> recipients{*other, Cert()};
+  auto der = pkcs7_encrypt(content, recipients);
+  ASSERT_TRUE(der.ok()) << der.status().message();
+  auto summary = pkcs7_describe(*der);
+  ASSERT_TRUE(summary.ok()) << summary.status().message();
+  EXPECT_EQ(summary->to_string(), "PKCS7 EnvelopedData, id-aes128-GCM, 2 recipients");
+  // The second RecipientInfo is the vector key's.
+  std::vector<PrivateKey> keys{Priv("pkcs7.key.pem")};
+  std::vector<Certificate> certs{Cert()};
+  auto back = pkcs7_decrypt(*der, keys, certs);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(std::string(back->begin(), back->end()), priv);
+  // Two encryptions differ (fresh key and nonce) and a flipped byte fails.
+  auto again = pkcs7_encrypt(content, recipients);
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(*again, *der);
+  std::vector<uint8_t> bad = *der;
+  bad[bad.size() - 3] ^= 1;
+  EXPECT_EQ(pkcs7_decrypt(bad, keys, certs).status().code(), StatusCode::kKeyError);
+  // No recipients: refused.
+  EXPECT_EQ(pkcs7_encrypt(content, {}).status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace layercrypt

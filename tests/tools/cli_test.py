@@ -286,6 +286,35 @@ class Cli(unittest.TestCase):
         got, _ = layer_digests(out)
         self.assertEqual([d for _, d in got], [d for _, d in layer_digests(d2)[0]])
 
+    def test_pkcs7_recipients(self):
+        if shutil.which("openssl") is None:
+            self.fail("openssl not found: apt-get install openssl")
+        key, cert = os.path.join(self.tmp, "p7.key.pem"), os.path.join(self.tmp, "p7.cert.pem")
+        sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+           "-out", cert, "-days", "2", "-subj", "/CN=layercrypt-pkcs7-recipient")
+        enc = os.path.join(self.tmp, "p7")
+        lc("encrypt", "-r", "pkcs7:" + cert, "-r", "jwe:" + self.keys["ec:p256"][1],
+           f"{self.plain}:v1", f"{enc}:v1")
+        rows = json.loads(lc("layerinfo", "--json", f"{enc}:v1").stdout)
+        self.assertTrue(all(r["encryption"] == "jwe,pkcs7" for r in rows), rows)
+        # skopeo (smallstep/pkcs7 inside) opens it with the key and certificate.
+        dst = os.path.join(self.tmp, "p7-skopeo")
+        sh("skopeo", "--insecure-policy", "copy", "--dest-oci-accept-uncompressed-layers",
+           "--decryption-key", key, "--decryption-key", cert, f"oci:{enc}:v1", f"oci:{dst}:v1")
+        got, _ = layer_digests(dst)
+        self.assertEqual([d for _, d in got], [d for _, d in self.plain_layers])
+        # And so do we; the JWE recipient still works too.
+        dec = os.path.join(self.tmp, "p7-dec")
+        lc("decrypt", "--key", key, "--key", cert, f"{enc}:v1", f"{dec}:v1")
+        self.assertEqual(layer_digests(dec)[0], self.plain_layers)
+        self.skopeo_decrypt(enc, self.keys["ec:p256"][0], "p7-jwe")
+        # Rewrap to pkcs7 only: the JWE recipient loses access.
+        lc("recipients", "set", "--key", key, "--key", cert, "-r", "pkcs7:" + cert, f"{enc}:v1")
+        rows = json.loads(lc("layerinfo", "--json", f"{enc}:v1").stdout)
+        self.assertTrue(all(r["encryption"] == "pkcs7" for r in rows), rows)
+        with self.assertRaises(subprocess.CalledProcessError):
+            self.skopeo_decrypt(enc, self.keys["ec:p256"][0], "p7-jwe-removed")
+
     def test_bad_recipients_and_inputs(self):
         cases = [
             (["-r", "jwe:" + self.keys["rsa:2048"][0]], "private key"),
