@@ -120,9 +120,10 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> wrap_for_recipients(
   return out;
 }
 
-// LayerFn turns one selected layer descriptor into its replacement (writing
-// any new blob into dst) and fills the report.
-using LayerFn = std::function<StatusOr<Json>(const Json& layer, const std::string& name,
+// LayerFn turns one selected layer descriptor of `src` into its
+// replacement (writing any new blob into `dst`) and fills the report.
+using LayerFn = std::function<StatusOr<Json>(const OciLayout& src, const OciLayout& dst,
+                                             const Json& layer, const std::string& name,
                                              ImageLayerReport* report)>;
 
 struct Walk {
@@ -193,7 +194,7 @@ StatusOr<Json> process_manifest(Walk& w, const Json& desc, const std::string& pl
     r.from_digest = ld;
     r.from_media_type = json_string(layer, "mediaType");
     const auto t0 = Clock::now();
-    auto replaced = w.fn(layer, layer_name(platform, static_cast<size_t>(i), ld), &r);
+    auto replaced = w.fn(*w.src, *w.dst, layer, layer_name(platform, static_cast<size_t>(i), ld), &r);
     if (!replaced.ok()) return replaced.status();
     r.seconds = since(t0);
     r.to_digest = json_string(*replaced, "digest");
@@ -333,15 +334,10 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
   const Recipients& rcpt = *options.recipients;
   const PipelineOptions pipeline = options.pipeline;
   const BytesProgressFn& bytes_progress = options.bytes_progress;
-  // The layer function needs the layouts, which walk_image opens; it gets
-  // them through this small holder filled before the first call.
-  struct Ctx {
-    const OciLayout* src = nullptr;
-    const OciLayout* dst = nullptr;
-  };
-  auto ctx = std::make_shared<Ctx>();
-  LayerFn fn = [&rcpt, pipeline, ctx, &bytes_progress](const Json& layer, const std::string& name,
-                                                       ImageLayerReport* r) -> StatusOr<Json> {
+  LayerFn fn = [&rcpt, pipeline, &bytes_progress](const OciLayout& src_layout,
+                                                  const OciLayout& dst_layout, const Json& layer,
+                                                  const std::string& name,
+                                                  ImageLayerReport* r) -> StatusOr<Json> {
     const std::string mt = json_string(layer, "mediaType");
     if (is_encrypted_media_type(mt) || has_wrapped_keys(annotations_of(layer)))
       return InvalidArgument(name + " is already encrypted; to give more recipients access use "
@@ -350,7 +346,7 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     if (!enc_mt.ok()) {
       if (enc_mt.status().code() == StatusCode::kUnsupported) {
         // Foreign and non-layer blobs are never encrypted (imgcrypt neither).
-        LC_RETURN_IF_ERROR(ctx->dst->copy_blob_from(*ctx->src, json_string(layer, "digest"),
+        LC_RETURN_IF_ERROR(dst_layout.copy_blob_from(src_layout, json_string(layer, "digest"),
                                                     json_size(layer)));
         r->action = "unchanged";
         return layer;
@@ -359,7 +355,7 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     }
     const std::string digest = json_string(layer, "digest");
     LC_ASSIGN_OR_RETURN(LayerKey key, new_layer_key());
-    LC_ASSIGN_OR_RETURN(int fd, ctx->src->open_blob(digest));
+    LC_ASSIGN_OR_RETURN(int fd, src_layout.open_blob(digest));
     // encrypt_layer hashes the input and the output in its pipeline, so the
     // source is checked against its digest (and the new blob named) from
     // those; the new blob is only committed once the input verified.
@@ -368,7 +364,7 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
       ~FdCloser() { ::close(fd); }
     } closer{fd};
     FdSource in(fd, digest);
-    LC_ASSIGN_OR_RETURN(auto out, ctx->dst->new_blob(/*hash=*/false));
+    LC_ASSIGN_OR_RETURN(auto out, dst_layout.new_blob(/*hash=*/false));
     ProgressSink sink(*out, bytes_progress, name, static_cast<uint64_t>(json_size(layer)));
     auto res = encrypt_layer(in, sink, key, pipeline);
     if (!res.ok()) return res.status().with_context(name);
@@ -402,14 +398,6 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     r->bytes = res->bytes;
     return out_desc;
   };
-  // walk_image opens the layouts; capture them for the layer function.
-  auto opened_src = OciLayout::open(src.path);
-  if (!opened_src.ok()) return opened_src.status();
-  ctx->src = &*opened_src;
-  StatusOr<OciLayout> opened_dst =
-      src.path == dst.path ? OciLayout::open(dst.path) : OciLayout::open_or_create(dst.path);
-  if (!opened_dst.ok()) return opened_dst.status();
-  ctx->dst = &*opened_dst;
   return walk_image(src, dst, options.select, std::move(fn), options.progress);
 }
 
@@ -421,13 +409,6 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
       why += ": " + options.keys->problems.front();
     return KeyError(why);
   }
-  auto opened_src = OciLayout::open(src.path);
-  if (!opened_src.ok()) return opened_src.status();
-  StatusOr<OciLayout> opened_dst =
-      src.path == dst.path ? OciLayout::open(dst.path) : OciLayout::open_or_create(dst.path);
-  if (!opened_dst.ok()) return opened_dst.status();
-  const OciLayout* s = &*opened_src;
-  const OciLayout* d = &*opened_dst;
   const PreparedKeys& keys = *options.keys;
   // One pass: the plaintext goes to a temporary blob that is committed only
   // after the MAC verified at the end, so nothing unverified is ever
@@ -435,12 +416,13 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
   LayerDecryptOptions dopts = options.decrypt;
   dopts.policy = ReleasePolicy::kStream;
   const BytesProgressFn& bytes_progress = options.bytes_progress;
-  LayerFn fn = [s, d, &keys, dopts, &bytes_progress](const Json& layer, const std::string& name,
-                                                     ImageLayerReport* r) -> StatusOr<Json> {
+  LayerFn fn = [&keys, dopts, &bytes_progress](const OciLayout& s, const OciLayout& d,
+                                               const Json& layer, const std::string& name,
+                                               ImageLayerReport* r) -> StatusOr<Json> {
     const std::string mt = json_string(layer, "mediaType");
     const Annotations ann = annotations_of(layer);
     if (!is_encrypted_media_type(mt) && !has_wrapped_keys(ann)) {
-      LC_RETURN_IF_ERROR(d->copy_blob_from(*s, json_string(layer, "digest"), json_size(layer)));
+      LC_RETURN_IF_ERROR(d.copy_blob_from(s, json_string(layer, "digest"), json_size(layer)));
       r->action = "unchanged";
       return layer;
     }
@@ -450,9 +432,9 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     if (!opened.ok()) return opened.status().with_context(name);
 
     const std::string digest = json_string(layer, "digest");
-    LC_ASSIGN_OR_RETURN(int fd, s->open_blob(digest));
+    LC_ASSIGN_OR_RETURN(int fd, s.open_blob(digest));
     VerifyingSource in(fd, digest, digest, json_size(layer));
-    LC_ASSIGN_OR_RETURN(auto out, d->new_blob());
+    LC_ASSIGN_OR_RETURN(auto out, d.new_blob());
     ProgressSink sink(*out, bytes_progress, name, static_cast<uint64_t>(json_size(layer)));
     auto res = decrypt_layer(in, sink, opened->key, opened->hmac, dopts);
     if (!res.ok()) return res.status().with_context(name);
@@ -481,21 +463,15 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
   if (options.keys == nullptr || options.keys->private_keys.empty())
     return KeyError("no usable private key given (--key PRIVATE_KEY): rewrapping needs a key "
                     "that opens the layers");
-  auto opened_src = OciLayout::open(src.path);
-  if (!opened_src.ok()) return opened_src.status();
-  StatusOr<OciLayout> opened_dst =
-      src.path == dst.path ? OciLayout::open(dst.path) : OciLayout::open_or_create(dst.path);
-  if (!opened_dst.ok()) return opened_dst.status();
-  const OciLayout* s = &*opened_src;
-  const OciLayout* d = &*opened_dst;
   const PreparedKeys& keys = *options.keys;
   const Recipients& rcpt = *options.recipients;
   const RewrapMode mode = options.mode;
   size_t rewrapped = 0;
-  LayerFn fn = [s, d, &keys, &rcpt, mode, &rewrapped](const Json& layer, const std::string& name,
-                                                     ImageLayerReport* r) -> StatusOr<Json> {
+  LayerFn fn = [&keys, &rcpt, mode, &rewrapped](const OciLayout& s, const OciLayout& d,
+                                                const Json& layer, const std::string& name,
+                                                ImageLayerReport* r) -> StatusOr<Json> {
     const std::string digest = json_string(layer, "digest");
-    LC_RETURN_IF_ERROR(d->copy_blob_from(*s, digest, json_size(layer)));
+    LC_RETURN_IF_ERROR(d.copy_blob_from(s, digest, json_size(layer)));
     Annotations ann = annotations_of(layer);
     if (!has_wrapped_keys(ann)) {
       r->action = "unchanged";
