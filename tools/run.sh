@@ -15,9 +15,9 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 # Build and test dependencies, all Debian 12 packages.
 PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
-  libisal-dev libipsec-mb-dev libssl-dev libtbb-dev zlib1g-dev
+  libisal-dev libipsec-mb-dev libssl-dev libtbb-dev zlib1g-dev libzstd-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev
-  gzip pigz isal openssl jq python3 skopeo
+  gzip pigz isal zstd openssl jq python3 skopeo
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
