@@ -87,46 +87,52 @@ std::string layer_name(const std::string& platform, size_t i, const std::string&
 }
 
 // ProgressSink forwards to a blob writer and reports the bytes written.
-// ProgressSource reports the bytes read so far (the layer's own bytes, which
-// the progress total counts, whatever the output becomes).
-class ProgressSource final : public ByteSource {
+// Progress counts a layer's bytes for a BytesProgressFn.
+class Progress {
  public:
-  ProgressSource(ByteSource& inner, const BytesProgressFn& fn, std::string name, uint64_t total)
-      : inner_(inner), fn_(fn), name_(std::move(name)), total_(total) {}
-  StatusOr<size_t> read(uint8_t* out, size_t cap) override {
-    auto n = inner_.read(out, cap);
-    if (n.ok() && *n != 0) {
-      done_ += *n;
-      if (fn_) fn_(name_, done_, total_);
-    }
-    return n;
+  Progress(const BytesProgressFn& fn, std::string name, uint64_t total)
+      : fn_(fn), name_(std::move(name)), total_(total) {}
+  void add(size_t n) {
+    done_ += n;
+    if (fn_ && n != 0) fn_(name_, done_, total_);
   }
 
  private:
-  ByteSource& inner_;
   const BytesProgressFn& fn_;
   std::string name_;
   uint64_t total_;
   uint64_t done_ = 0;
 };
 
+// ProgressSource reports the bytes read (the layer's own bytes, which the
+// progress total counts, whatever the output becomes); ProgressSink the
+// bytes written.
+class ProgressSource final : public ByteSource {
+ public:
+  ProgressSource(ByteSource& inner, Progress progress) : inner_(inner), progress_(std::move(progress)) {}
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override {
+    auto n = inner_.read(out, cap);
+    if (n.ok()) progress_.add(*n);
+    return n;
+  }
+
+ private:
+  ByteSource& inner_;
+  Progress progress_;
+};
+
 class ProgressSink final : public ByteSink {
  public:
-  ProgressSink(ByteSink& inner, const BytesProgressFn& fn, std::string name, uint64_t total)
-      : inner_(inner), fn_(fn), name_(std::move(name)), total_(total) {}
+  ProgressSink(ByteSink& inner, Progress progress) : inner_(inner), progress_(std::move(progress)) {}
   Status write(const uint8_t* data, size_t len) override {
     LC_RETURN_IF_ERROR(inner_.write(data, len));
-    done_ += len;
-    if (fn_) fn_(name_, done_, total_);
+    progress_.add(len);
     return Status::Ok();
   }
 
  private:
   ByteSink& inner_;
-  const BytesProgressFn& fn_;
-  std::string name_;
-  uint64_t total_;
-  uint64_t done_ = 0;
+  Progress progress_;
 };
 
 // wrap_for_recipients wraps the private-options JSON once per scheme (all
@@ -466,7 +472,7 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
       ~FdCloser() { ::close(fd); }
     } closer{fd};
     FdSource fd_in(fd, digest);
-    ProgressSource in(fd_in, bytes_progress, name, static_cast<uint64_t>(json_size(layer)));
+    ProgressSource in(fd_in, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
     LC_ASSIGN_OR_RETURN(auto out, dst_layout.new_blob(/*hash=*/false));
     auto enc = encrypt_layer_blob(in, *out, mt, rcpt, gzip_level, pipeline);
     if (!enc.ok()) return enc.status().with_context(name);
@@ -524,7 +530,7 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     LC_ASSIGN_OR_RETURN(int fd, s.open_blob(digest));
     VerifyingSource in(fd, digest, digest, json_size(layer));
     LC_ASSIGN_OR_RETURN(auto out, d.new_blob());
-    ProgressSink sink(*out, bytes_progress, name, static_cast<uint64_t>(json_size(layer)));
+    ProgressSink sink(*out, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
     auto res = decrypt_layer(in, sink, opened->key, opened->hmac, dopts);
     if (!res.ok()) return res.status().with_context(name);
     LC_ASSIGN_OR_RETURN(std::string plain_digest, out->commit());

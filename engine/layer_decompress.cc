@@ -67,6 +67,22 @@ class ScratchSink : public DecompressingSink {
   }
   uint64_t bytes_out() const override { return out_; }
 
+  // pump feeds data[0..len) to a streaming decompressor's update(in, n,
+  // &used, out, cap, &written) and emits what it yields, until it returns
+  // something other than `need_output` (need-input, or an error); returns
+  // that result.
+  template <typename Result, typename Update>
+  StatusOr<Result> pump(const uint8_t* data, size_t len, Result need_output, Update update) {
+    for (;;) {
+      size_t used = 0, written = 0;
+      const Result r = update(data, len, &used, scratch_.data(), scratch_.size(), &written);
+      LC_RETURN_IF_ERROR(emit(written));
+      data += used;
+      len -= used;
+      if (r != need_output) return r;
+    }
+  }
+
   ByteSink& inner_;
   std::vector<uint8_t> scratch_;
   uint64_t out_ = 0;
@@ -77,16 +93,11 @@ class GunzipSink final : public ScratchSink {
   explicit GunzipSink(ByteSink& inner) : ScratchSink(inner) {}
   Status write(const uint8_t* data, size_t len) override {
     using kernels::InflateResult;
-    for (;;) {
-      size_t used = 0, written = 0;
-      const InflateResult r =
-          inflater_.update(data, len, &used, scratch_.data(), scratch_.size(), &written);
-      LC_RETURN_IF_ERROR(emit(written));
-      data += used;
-      len -= used;
-      if (r == InflateResult::kNeedInput) return Status::Ok();
-      if (r != InflateResult::kNeedOutput) return corrupt("gzip", inflate_problem(r), out_);
-    }
+    LC_ASSIGN_OR_RETURN(InflateResult r,
+                        pump(data, len, InflateResult::kNeedOutput,
+                             [this](auto... a) { return inflater_.update(a...); }));
+    if (r != InflateResult::kNeedInput) return corrupt("gzip", inflate_problem(r), out_);
+    return Status::Ok();
   }
   Status finish() override {
     const kernels::InflateResult r = inflater_.finish();
@@ -104,15 +115,10 @@ class UnzstdSink final : public ScratchSink {
   bool ok() const { return zstd_.ok(); }
   Status write(const uint8_t* data, size_t len) override {
     using kernels::ZstdResult;
-    for (;;) {
-      size_t used = 0, written = 0;
-      const ZstdResult r = zstd_.update(data, len, &used, scratch_.data(), scratch_.size(), &written);
-      LC_RETURN_IF_ERROR(emit(written));
-      data += used;
-      len -= used;
-      if (r == ZstdResult::kNeedInput) return Status::Ok();
-      if (r != ZstdResult::kNeedOutput) return corrupt("zstd", problem(r), out_);
-    }
+    LC_ASSIGN_OR_RETURN(ZstdResult r, pump(data, len, ZstdResult::kNeedOutput,
+                                           [this](auto... a) { return zstd_.update(a...); }));
+    if (r != ZstdResult::kNeedInput) return corrupt("zstd", problem(r), out_);
+    return Status::Ok();
   }
   Status finish() override {
     const kernels::ZstdResult r = zstd_.finish();

@@ -18,6 +18,22 @@ uint32_t load_le32(const uint8_t* p) {
          uint32_t{p[3]} << 24;
 }
 
+// inflate_step runs isal_inflate once on at most 1 GiB of input and output
+// (ISA-L counts in uint32_t) and reports how much it took and gave.
+int inflate_step(inflate_state& st, const uint8_t* in, size_t in_len, uint8_t* out,
+                 size_t out_len, size_t* took, size_t* gave) {
+  const size_t in_span = std::min(in_len, kMaxIsalSpan);
+  const size_t out_span = std::min(out_len, kMaxIsalSpan);
+  st.next_in = const_cast<uint8_t*>(in_span ? in : nullptr);
+  st.avail_in = static_cast<uint32_t>(in_span);
+  st.next_out = out;
+  st.avail_out = static_cast<uint32_t>(out_span);
+  const int r = isal_inflate(&st);
+  *took = in_span - st.avail_in;
+  *gave = out_span - st.avail_out;
+  return r;
+}
+
 }  // namespace
 
 const char* inflate_result_name(InflateResult r) {
@@ -185,15 +201,9 @@ InflateResult GzipInflater::update(const uint8_t* in, size_t in_len, size_t* in_
       result = InflateResult::kNeedOutput;
       break;
     }
-    const size_t in_span = std::min(in_len - used, kMaxIsalSpan);
-    const size_t out_span = std::min(out_len - written, kMaxIsalSpan);
-    s.st.next_in = const_cast<uint8_t*>(in_span ? in + used : nullptr);
-    s.st.avail_in = static_cast<uint32_t>(in_span);
-    s.st.next_out = out + written;
-    s.st.avail_out = static_cast<uint32_t>(out_span);
-    const int r = isal_inflate(&s.st);
-    const size_t took = in_span - s.st.avail_in;
-    const size_t gave = out_span - s.st.avail_out;
+    size_t took, gave;
+    const int r = inflate_step(s.st, in + used, in_len - used, out + written, out_len - written,
+                               &took, &gave);
     s.note_consumed(in + used, took);
     used += took;
     written += gave;
@@ -354,15 +364,9 @@ InflateResult RawInflater::update(const uint8_t* in, size_t in_len, size_t* in_u
       break;
     }
     if (written == out_len) break;
-    const size_t in_span = std::min(in_len - used, kMaxIsalSpan);
-    const size_t out_span = std::min(out_len - written, kMaxIsalSpan);
-    s.st.next_in = const_cast<uint8_t*>(in_span ? in + used : nullptr);
-    s.st.avail_in = static_cast<uint32_t>(in_span);
-    s.st.next_out = out + written;
-    s.st.avail_out = static_cast<uint32_t>(out_span);
-    const int r = isal_inflate(&s.st);
-    const size_t took = in_span - s.st.avail_in;
-    const size_t gave = out_span - s.st.avail_out;
+    size_t took, gave;
+    const int r = inflate_step(s.st, in + used, in_len - used, out + written, out_len - written,
+                               &took, &gave);
     used += took;
     written += gave;
     s.total_out += gave;
