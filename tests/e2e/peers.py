@@ -86,6 +86,7 @@ def check_machine():
             if r.returncode != 0:
                 raise RuntimeError(f"apt-get failed to install {' '.join(pkgs)}: "
                                    f"{r.stderr.strip()[-500:]} (./tools/run.sh test installs them)")
+        importlib.invalidate_caches()  # python3-grpcio may be new
         still = missing_packages()
         if still:
             raise RuntimeError(f"still missing after apt-get: {' '.join(still)}")
