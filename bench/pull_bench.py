@@ -97,11 +97,8 @@ def bench(scratch, lc, decoder, a):
     subprocess.run(["sync"])
 
     ways = [("plain", refs["plain"], ""),
-            ("enc-targz", refs["enc"], peers.stream_processors(decoder, keys, False))]
-    if peers.decoder_has_decompress(decoder):
-        ways.append(("enc-tar", refs["enc"], peers.stream_processors(decoder, keys, True)))
-    else:
-        peers.log("SKIPPED: layercrypt-decoder has no --decompress (no enc-tar pulls)")
+            ("enc-targz", refs["enc"], peers.stream_processors(decoder, keys, False)),
+            ("enc-tar", refs["enc"], peers.stream_processors(decoder, keys, True))]
 
     results = {name: [] for name, _, _ in ways}
     rounds = [("warmup", i) for i in range(a.warmup)] + [("run", i) for i in range(a.repeats)]

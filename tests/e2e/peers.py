@@ -488,8 +488,3 @@ def chain_ids(diff_ids):
         out.append(d if not out else
                    "sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
     return out
-
-
-def decoder_has_decompress(decoder):
-    r = subprocess.run([decoder, "--help"], capture_output=True, text=True, timeout=30)
-    return "--decompress" in r.stdout + r.stderr
