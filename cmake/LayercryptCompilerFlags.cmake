@@ -3,6 +3,11 @@ add_library(layercrypt_flags INTERFACE)
 add_library(layercrypt::internal::flags ALIAS layercrypt_flags)
 target_compile_options(layercrypt_flags INTERFACE
   -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wformat=2 -Wvla)
+# Sized operator delete (used by the wiping allocators) is on by default in
+# GCC's C++20 but not in clang 14's.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  target_compile_options(layercrypt_flags INTERFACE -fsized-deallocation)
+endif()
 
 if(LAYERCRYPT_HARDENING)
   target_compile_options(layercrypt_flags INTERFACE

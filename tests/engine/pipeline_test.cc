@@ -48,7 +48,9 @@ TEST(Pipeline, EveryByteInOrderAndOnlyTheLastChunkIsLast) {
     EXPECT_EQ(seen.chunks.size(), (n + kChunk - 1) / kChunk) << n;
     for (size_t i = 0; i < seen.chunks.size(); ++i) {
       EXPECT_EQ(seen.chunks[i].last, i + 1 == seen.chunks.size()) << n << " chunk " << i;
-      if (i + 1 < seen.chunks.size()) EXPECT_EQ(seen.chunks[i].len, kChunk);
+      if (i + 1 < seen.chunks.size()) {
+        EXPECT_EQ(seen.chunks[i].len, kChunk);
+      }
     }
   }
 }
