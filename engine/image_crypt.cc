@@ -254,10 +254,9 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
                                  const LayerSelection& select, LayerFn fn, ProgressFn progress,
                                  const std::function<Status()>& before_index = {}) {
   const auto t0 = Clock::now();
-  LC_ASSIGN_OR_RETURN(OciLayout src, OciLayout::open(src_ref.path));
+  LC_ASSIGN_OR_RETURN(OciLayout src, OciLayout::open(src_ref));
   const bool same_dir = src_ref.path == dst_ref.path;
-  StatusOr<OciLayout> dst_or = same_dir ? OciLayout::open(dst_ref.path)
-                                        : OciLayout::open_or_create(dst_ref.path);
+  StatusOr<OciLayout> dst_or = OciLayout::open_for_write(dst_ref, /*create=*/!same_dir);
   if (!dst_or.ok()) return dst_or.status();
   OciLayout& dst = *dst_or;
 
@@ -355,15 +354,11 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     }
     const std::string digest = json_string(layer, "digest");
     LC_ASSIGN_OR_RETURN(LayerKey key, new_layer_key());
-    LC_ASSIGN_OR_RETURN(int fd, src_layout.open_blob(digest));
     // encrypt_layer hashes the input and the output in its pipeline, so the
     // source is checked against its digest (and the new blob named) from
     // those; the new blob is only committed once the input verified.
-    struct FdCloser {
-      int fd;
-      ~FdCloser() { ::close(fd); }
-    } closer{fd};
-    FdSource in(fd, digest);
+    LC_ASSIGN_OR_RETURN(auto in_ptr, src_layout.open_blob_source(digest, json_size(layer), false));
+    ByteSource& in = *in_ptr;
     LC_ASSIGN_OR_RETURN(auto out, dst_layout.new_blob(/*hash=*/false));
     ProgressSink sink(*out, bytes_progress, name, static_cast<uint64_t>(json_size(layer)));
     auto res = encrypt_layer(in, sink, key, pipeline);
@@ -432,8 +427,8 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     if (!opened.ok()) return opened.status().with_context(name);
 
     const std::string digest = json_string(layer, "digest");
-    LC_ASSIGN_OR_RETURN(int fd, s.open_blob(digest));
-    VerifyingSource in(fd, digest, digest, json_size(layer));
+    LC_ASSIGN_OR_RETURN(auto in_ptr, s.open_blob_source(digest, json_size(layer), true));
+    ByteSource& in = *in_ptr;
     LC_ASSIGN_OR_RETURN(auto out, d.new_blob());
     ProgressSink sink(*out, bytes_progress, name, static_cast<uint64_t>(json_size(layer)));
     auto res = decrypt_layer(in, sink, opened->key, opened->hmac, dopts);
@@ -509,7 +504,7 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
 }
 
 StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
-  LC_ASSIGN_OR_RETURN(OciLayout layout, OciLayout::open(ref.path));
+  LC_ASSIGN_OR_RETURN(OciLayout layout, OciLayout::open(ref));
   std::vector<LayerInfoRow> rows;
   std::function<Status(const Json&, const std::string&)> visit =
       [&](const Json& desc, const std::string& platform) -> Status {

@@ -47,9 +47,28 @@ TEST(OciRef, PathsAndTags) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->path, "/tmp/a:b/c");
   EXPECT_FALSE(r->tag.has_value());
-  for (const char* bad : {"", ":v1", "docker://alpine", "oci-archive:/tmp/a.tar"}) {
+  for (const char* bad : {"", ":v1", "docker://alpine", "docker-archive:/tmp/a.tar"}) {
     EXPECT_EQ(parse_oci_ref(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
+}
+
+TEST(OciRef, ArchivesByPrefixOrByBeingAFile) {
+  TempDir dir;
+  auto r = parse_oci_ref("oci-archive:" + dir.file("new.tar") + ":v1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->archive);
+  EXPECT_EQ(r->path, dir.file("new.tar"));
+  EXPECT_EQ(*r->tag, "v1");
+  // A bare path: a file is an archive, a directory or nothing a layout.
+  EXPECT_FALSE(parse_oci_ref(dir.file("new.tar")).value().archive);
+  EXPECT_FALSE(parse_oci_ref(dir.path() + ":v1").value().archive);
+  testing::write_file(dir.file("a.tar"), Bytes{0});
+  r = parse_oci_ref(dir.file("a.tar") + ":v2");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->archive);
+  EXPECT_EQ(*r->tag, "v2");
+  // oci: always means a layout directory.
+  EXPECT_FALSE(parse_oci_ref("oci:" + dir.file("a.tar")).value().archive);
 }
 
 TEST(OciLayout, CreateWriteReadBack) {
