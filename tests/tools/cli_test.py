@@ -410,9 +410,18 @@ class Cli(unittest.TestCase):
                 self.assertTrue(all(mt.endswith("+encrypted") for mt, _ in got))
             else:
                 outcomes["absent"] += 1
-        print(f"kill -9 outcomes: {outcomes}", file=sys.stderr)
+        # Killed runs may leave temporary blobs (unreferenced, harmless); the
+        # next writer of the layout removes them under its lock.
+        blobs = os.path.join(src, "blobs", "sha256")
+        stale = [n for n in os.listdir(blobs) if n.endswith(".tmp")]
+        print(f"kill -9 outcomes: {outcomes}; temporary blobs left in SRC: {len(stale)}",
+              file=sys.stderr)
         self.assertEqual(sum(outcomes.values()), 20)
         self.assertGreater(outcomes["absent"], 0, "no kill landed before the index was written")
+        lc("encrypt", "-r", "jwe:" + self.keys["ec:p256"][1], f"{src}:v1", f"{src}:after")
+        self.assertEqual([n for n in os.listdir(blobs) if n.endswith(".tmp")], [])
+        self.assertEqual([n for n in os.listdir(src) if n.endswith(".tmp")], [])
+        check_layout_complete(self, src)
 
 
 if __name__ == "__main__":

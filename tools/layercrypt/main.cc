@@ -167,6 +167,14 @@ layercrypt::StatusOr<layercrypt::LayerSelection> selection(const std::vector<int
   return sel;
 }
 
+// Image references, as skopeo's transports: the help of every image argument.
+constexpr const char* kSrcHelp =
+    "Source image: oci:PATH[:TAG] (layout directory), oci-archive:PATH[:TAG] (tar), or "
+    "PATH[:TAG] (an archive if PATH is a file, else a layout)";
+constexpr const char* kDstHelp =
+    "Destination image: oci:PATH[:TAG], oci-archive:PATH[:TAG] (written whole, then renamed into "
+    "place), or PATH[:TAG] (an existing file is an archive, anything else a layout); may equal SRC";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,7 +194,7 @@ int main(int argc, char** argv) {
   selfcheck->footer("Example:\n  layercrypt selfcheck --verbose");
 
   // encrypt
-  auto* enc = app.add_subcommand("encrypt", "Encrypt the layers of an OCI image layout for recipients");
+  auto* enc = app.add_subcommand("encrypt", "Encrypt the layers of an OCI image (layout or archive) for recipients");
   std::vector<std::string> enc_recipients;
   std::vector<int> enc_layers;
   std::vector<std::string> enc_platforms;
@@ -197,13 +205,14 @@ int main(int argc, char** argv) {
   enc->add_option("-l,--layer", enc_layers, "Layer index to encrypt (0 = bottom, -1 = top); repeatable; default all");
   enc->add_option("--platform", enc_platforms, "os/arch[/variant] to encrypt; repeatable; default all");
   enc->add_flag("--json", enc_json, "Print a JSON summary on stdout");
-  enc->add_option("SRC", enc_src, "Source OCI layout: PATH or PATH:TAG")->required();
-  enc->add_option("DST", enc_dst, "Destination OCI layout: PATH or PATH:TAG (may equal SRC)")->required();
+  enc->add_option("SRC", enc_src, kSrcHelp)->required();
+  enc->add_option("DST", enc_dst, kDstHelp)->required();
   enc->footer("Example:\n  layercrypt keygen --type ec:p256 --out node\n"
-              "  layercrypt encrypt --recipient jwe:node.pub.pem ./app:v1 ./app-enc:v1");
+              "  layercrypt encrypt --recipient jwe:node.pub.pem ./app:v1 ./app-enc:v1\n"
+              "  layercrypt encrypt -r jwe:node.pub.pem oci-archive:app.tar:v1 oci-archive:app-enc.tar:v1");
 
   // decrypt
-  auto* dec = app.add_subcommand("decrypt", "Decrypt the layers of an OCI image layout");
+  auto* dec = app.add_subcommand("decrypt", "Decrypt the layers of an OCI image (layout or archive)");
   std::vector<std::string> dec_keys;
   std::vector<int> dec_layers;
   std::vector<std::string> dec_platforms;
@@ -214,17 +223,18 @@ int main(int argc, char** argv) {
   dec->add_option("-l,--layer", dec_layers, "Layer index to decrypt; repeatable; default all");
   dec->add_option("--platform", dec_platforms, "os/arch[/variant]; repeatable; default all");
   dec->add_flag("--json", dec_json, "Print a JSON summary on stdout");
-  dec->add_option("SRC", dec_src, "Source OCI layout: PATH or PATH:TAG")->required();
-  dec->add_option("DST", dec_dst, "Destination OCI layout: PATH or PATH:TAG")->required();
-  dec->footer("Example:\n  layercrypt decrypt --key node.pem ./app-enc:v1 ./app-plain:v1");
+  dec->add_option("SRC", dec_src, kSrcHelp)->required();
+  dec->add_option("DST", dec_dst, kDstHelp)->required();
+  dec->footer("Example:\n  layercrypt decrypt --key node.pem ./app-enc:v1 ./app-plain:v1\n"
+              "  layercrypt decrypt --key node.pem oci-archive:app-enc.tar oci:./app-plain:v1");
 
   // layerinfo
   auto* info = app.add_subcommand("layerinfo", "List the layers of an image and how they are encrypted");
   std::string info_ref;
   bool info_json = false;
   info->add_flag("--json", info_json, "JSON output");
-  info->add_option("IMAGE", info_ref, "OCI layout: PATH or PATH:TAG")->required();
-  info->footer("Example:\n  layercrypt layerinfo ./app-enc:v1");
+  info->add_option("IMAGE", info_ref, kSrcHelp)->required();
+  info->footer("Example:\n  layercrypt layerinfo ./app-enc:v1\n  layercrypt layerinfo oci-archive:app-enc.tar");
 
   // recipients add|set
   auto* rc = app.add_subcommand("recipients", "Add or replace the recipients of an encrypted image "
@@ -242,9 +252,9 @@ int main(int argc, char** argv) {
     c->add_option("-r,--recipient", rc_args.recipients, "jwe:PUBLIC_KEY; repeatable")->required();
     c->add_option("-l,--layer", rc_args.layers, "Layer index; repeatable; default all");
     c->add_option("--platform", rc_args.platforms, "os/arch[/variant]; repeatable; default all");
-    c->add_option("-o,--output", rc_args.dst, "Write to this layout instead of updating IMAGE in place");
+    c->add_option("-o,--output", rc_args.dst, "Write to this image (layout or archive, as DST of encrypt) instead of updating IMAGE in place");
     c->add_flag("--json", rc_args.json, "Print a JSON summary on stdout");
-    c->add_option("IMAGE", rc_args.image, "OCI layout: PATH or PATH:TAG")->required();
+    c->add_option("IMAGE", rc_args.image, kSrcHelp)->required();
     c->footer(example);
     return c;
   };
