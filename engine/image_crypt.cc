@@ -12,6 +12,7 @@
 #include "engine/jwe.h"
 #include "engine/layer_options.h"
 #include "engine/media_types.h"
+#include "engine/ordered_jobs.h"
 #include "engine/pkcs7.h"
 
 namespace layercrypt {
@@ -134,6 +135,7 @@ struct Walk {
   ProgressFn progress;
   ImageReport report;
   size_t touched = 0;  // selected layers
+  size_t jobs = 1;     // layers processed at once (ordered_jobs.h)
 };
 
 // convert_docker_manifest rewrites a Docker schema2 manifest as an OCI one.
@@ -180,30 +182,42 @@ StatusOr<Json> process_manifest(Walk& w, const Json& desc, const std::string& pl
       chosen.insert((n + i) % n);
     }
   }
+  std::vector<size_t> todo;  // selected layers, processed up to w.jobs at a time
   for (int i = 0; i < n; ++i) {
-    Json& layer = layers[static_cast<size_t>(i)];
-    const std::string ld = json_string(layer, "digest");
-    if (!chosen.count(i)) {
-      LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, ld, json_size(layer)));
-      continue;
-    }
-    ++w.touched;
-    ImageLayerReport r;
-    r.platform = platform;
-    r.index = static_cast<size_t>(i);
-    r.from_digest = ld;
-    r.from_media_type = json_string(layer, "mediaType");
-    const auto t0 = Clock::now();
-    auto replaced = w.fn(*w.src, *w.dst, layer, layer_name(platform, static_cast<size_t>(i), ld), &r);
-    if (!replaced.ok()) return replaced.status();
-    r.seconds = since(t0);
-    r.to_digest = json_string(*replaced, "digest");
-    r.to_media_type = json_string(*replaced, "mediaType");
-    if (r.action != "unchanged") w.report.bytes_processed += r.bytes;
-    layer = std::move(*replaced);
-    w.report.layers.push_back(r);
-    if (w.progress) w.progress(r);
+    const Json& layer = layers[static_cast<size_t>(i)];
+    if (chosen.count(i)) todo.push_back(static_cast<size_t>(i));
+    else LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(layer, "digest"), json_size(layer)));
   }
+  const std::vector<Json> originals(layers.begin(), layers.end());
+  std::vector<ImageLayerReport> reports(todo.size());
+  std::vector<Json> replaced(todo.size());
+  LC_RETURN_IF_ERROR(run_ordered(
+      todo.size(), w.jobs,
+      [&](size_t k) -> Status {
+        const size_t i = todo[k];
+        const Json& layer = originals[i];
+        const std::string ld = json_string(layer, "digest");
+        ImageLayerReport& r = reports[k];
+        r.platform = platform;
+        r.index = i;
+        r.from_digest = ld;
+        r.from_media_type = json_string(layer, "mediaType");
+        const auto t0 = Clock::now();
+        LC_ASSIGN_OR_RETURN(replaced[k], w.fn(*w.src, *w.dst, layer, layer_name(platform, i, ld), &r));
+        r.seconds = since(t0);
+        r.to_digest = json_string(replaced[k], "digest");
+        r.to_media_type = json_string(replaced[k], "mediaType");
+        return Status::Ok();
+      },
+      [&](size_t k) -> Status {
+        ++w.touched;
+        const ImageLayerReport& r = reports[k];
+        if (r.action != "unchanged") w.report.bytes_processed += r.bytes;
+        layers[todo[k]] = std::move(replaced[k]);
+        w.report.layers.push_back(r);
+        if (w.progress) w.progress(r);
+        return Status::Ok();
+      }));
   LC_ASSIGN_OR_RETURN(std::string new_digest, w.dst->put_json_blob(m));
   w.report.manifests.push_back(new_digest);
   Json out = desc;
@@ -248,11 +262,14 @@ StatusOr<Json> process_index(Walk& w, const Json& desc) {
   return out;
 }
 
-// walk_image applies `fn` to the selected layers of `src_ref` and writes the
-// result as `dst_ref`.
+// walk_image applies `fn` to the selected layers of `src_ref`, up to `jobs`
+// layers of a manifest at a time (one at a time into an archive, whose
+// members are appended one by one anyway), and writes the result as
+// `dst_ref`.
 StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
                                  const LayerSelection& select, LayerFn fn, ProgressFn progress,
-                                 const std::function<Status()>& before_index = {}) {
+                                 const std::function<Status()>& before_index = {},
+                                 size_t jobs = 1) {
   const auto t0 = Clock::now();
   LC_ASSIGN_OR_RETURN(OciLayout src, OciLayout::open(src_ref));
   const bool same_dir = src_ref.path == dst_ref.path;
@@ -277,7 +294,7 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
     return InvalidArgument("SRC " + src_ref.to_string() + " has " + std::to_string(entries.size()) +
                            " entries; give SRC a tag to pick one");
 
-  Walk w{&src, &dst, &select, std::move(fn), std::move(progress), {}, 0};
+  Walk w{&src, &dst, &select, std::move(fn), std::move(progress), {}, 0, dst.is_archive() ? 1 : jobs};
   std::vector<Json> done;
   for (const auto& e : entries) {
     const std::string mt = json_string(e, "mediaType");
@@ -393,7 +410,7 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     r->bytes = res->bytes;
     return out_desc;
   };
-  return walk_image(src, dst, options.select, std::move(fn), options.progress);
+  return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs);
 }
 
 StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
@@ -446,7 +463,7 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     r->bytes = res->bytes;
     return out_desc;
   };
-  return walk_image(src, dst, options.select, std::move(fn), options.progress);
+  return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs);
 }
 
 StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,

@@ -68,9 +68,16 @@ using ProgressFn = std::function<void(const ImageLayerReport&)>;
 
 // BytesProgressFn is called while a layer is encrypted or decrypted, with
 // the layer's name and the bytes written so far out of `total`, from the
-// pipeline's (serial) write stage: it must be quick.
+// pipeline's (serial) write stage: it must be quick, and thread-safe when
+// several layers run at once (layer_jobs > 1).
 using BytesProgressFn =
     std::function<void(const std::string& layer, uint64_t done, uint64_t total)>;
+
+// kDefaultLayerJobs: how many layers of a manifest encrypt_image and
+// decrypt_image process at once, each through its own pipeline
+// (ordered_jobs.h: output identical to one at a time, memory bounded by the
+// pipelines' buffers). Into an archive layers are always done one at a time.
+inline constexpr size_t kDefaultLayerJobs = 2;
 
 struct EncryptImageOptions {
   const Recipients* recipients = nullptr;
@@ -78,6 +85,7 @@ struct EncryptImageOptions {
   PipelineOptions pipeline;
   ProgressFn progress;
   BytesProgressFn bytes_progress;
+  size_t layer_jobs = kDefaultLayerJobs;  // layers of a manifest processed at once
 };
 
 struct DecryptImageOptions {
@@ -86,6 +94,7 @@ struct DecryptImageOptions {
   LayerDecryptOptions decrypt;
   ProgressFn progress;
   BytesProgressFn bytes_progress;
+  size_t layer_jobs = kDefaultLayerJobs;
 };
 
 // encrypt_image: see the file comment. Errors name the layer (platform,

@@ -343,6 +343,38 @@ class Cli(unittest.TestCase):
         self.assertIn("does not match its digest", r.stderr.decode())
         self.assertFalse(os.path.exists(os.path.join(dst, "index.json")))
 
+    def test_layers_at_once_give_the_same_image(self):
+        # Decryption is deterministic: one layer at a time and several at once
+        # must give byte-identical manifests.
+        enc = os.path.join(self.tmp, "jobs-enc")
+        lc("encrypt", "-j", "3", "-r", "jwe:" + self.keys["ec:p256"][1], f"{self.plain}:v1", f"{enc}:v1")
+        check_layout_complete(self, enc)
+        manifests = []
+        for jobs in ("1", "4"):
+            dec = os.path.join(self.tmp, "jobs-dec-" + jobs)
+            lc("decrypt", "-j", jobs, "--key", self.keys["ec:p256"][0], f"{enc}:v1", f"{dec}:v1")
+            got, m = layer_digests(dec)
+            self.assertEqual(got, self.plain_layers)
+            with open(os.path.join(dec, "index.json"), "rb") as f:
+                manifests.append(f.read())
+        self.assertEqual(manifests[0], manifests[1])
+        # A failing layer (a corrupted blob) fails the run and writes no index.
+        broken = os.path.join(self.tmp, "jobs-broken")
+        shutil.copytree(enc, broken)
+        layers, _ = layer_digests(broken)
+        p = os.path.join(broken, "blobs", "sha256", layers[0][1][7:])
+        with open(p, "r+b") as f:
+            f.seek(10)
+            b = f.read(1)
+            f.seek(10)
+            f.write(bytes([b[0] ^ 1]))
+        r = lc("decrypt", "-j", "4", "--key", self.keys["ec:p256"][0], f"{broken}:v1",
+               os.path.join(self.tmp, "jobs-broken-dec") + ":v1", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(len(r.stderr.decode().strip().splitlines()), 1, r.stderr)
+        self.assertIn("layer 0", r.stderr.decode())
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "jobs-broken-dec", "index.json")))
+
     def test_kill_9_never_leaves_a_damaged_image(self):
         # A bigger image so that kill -9 lands in the middle of the work.
         src = os.path.join(self.tmp, "big")

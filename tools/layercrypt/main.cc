@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "engine/image_crypt.h"
@@ -46,11 +47,16 @@ int fail(const layercrypt::Status& st) {
 
 // ProgressBar draws one line on a terminal's stderr: the layer, a bar,
 // MB done, GB/s and the time left; redrawn at most ten times a second.
+// Layers processed at once report from several threads: the bar follows
+// one layer until it is done.
 class ProgressBar {
  public:
   ProgressBar() : tty_(isatty(STDERR_FILENO) != 0) {}
   void update(const std::string& layer, uint64_t done, uint64_t total) {
     if (!tty_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (layer != layer_ && !layer_.empty() && !finished_) return;
+    finished_ = done >= total;
     const auto now = std::chrono::steady_clock::now();
     if (layer != layer_) {
       layer_ = layer;
@@ -71,11 +77,14 @@ class ProgressBar {
                  static_cast<double>(total) / 1e6, rate / 1e9, eta);
   }
   void end_line() {
+    std::lock_guard<std::mutex> lock(mu_);
     if (tty_ && !layer_.empty()) std::fprintf(stderr, "\r\033[K");
     layer_.clear();
   }
 
  private:
+  std::mutex mu_;
+  bool finished_ = false;
   bool tty_;
   std::string layer_;
   std::chrono::steady_clock::time_point start_, last_;
@@ -205,6 +214,9 @@ int main(int argc, char** argv) {
   enc->add_option("-l,--layer", enc_layers, "Layer index to encrypt (0 = bottom, -1 = top); repeatable; default all");
   enc->add_option("--platform", enc_platforms, "os/arch[/variant] to encrypt; repeatable; default all");
   enc->add_flag("--json", enc_json, "Print a JSON summary on stdout");
+  size_t enc_jobs = layercrypt::kDefaultLayerJobs, dec_jobs = layercrypt::kDefaultLayerJobs;
+  enc->add_option("-j,--jobs", enc_jobs, "Layers encrypted at once (1 = one after another)")
+      ->capture_default_str()->check(CLI::Range(1, 16));
   enc->add_option("SRC", enc_src, kSrcHelp)->required();
   enc->add_option("DST", enc_dst, kDstHelp)->required();
   enc->footer("Example:\n  layercrypt keygen --type ec:p256 --out node\n"
@@ -223,6 +235,8 @@ int main(int argc, char** argv) {
   dec->add_option("-l,--layer", dec_layers, "Layer index to decrypt; repeatable; default all");
   dec->add_option("--platform", dec_platforms, "os/arch[/variant]; repeatable; default all");
   dec->add_flag("--json", dec_json, "Print a JSON summary on stdout");
+  dec->add_option("-j,--jobs", dec_jobs, "Layers decrypted at once (1 = one after another)")
+      ->capture_default_str()->check(CLI::Range(1, 16));
   dec->add_option("SRC", dec_src, kSrcHelp)->required();
   dec->add_option("DST", dec_dst, kDstHelp)->required();
   dec->footer("Example:\n  layercrypt decrypt --key node.pem ./app-enc:v1 ./app-plain:v1\n"
@@ -287,6 +301,7 @@ int main(int argc, char** argv) {
     if (!dst.ok()) return fail(dst.status());
     layercrypt::EncryptImageOptions opts;
     opts.recipients = &rcpt;
+    opts.layer_jobs = enc_jobs;
     opts.select = *selection(enc_layers, enc_platforms);
     opts.progress = print_layer;
     opts.bytes_progress = [](const std::string& l, uint64_t d, uint64_t t) { g_bar.update(l, d, t); };
@@ -310,6 +325,7 @@ int main(int argc, char** argv) {
     if (!dst.ok()) return fail(dst.status());
     layercrypt::DecryptImageOptions opts;
     opts.keys = &*prepared;
+    opts.layer_jobs = dec_jobs;
     opts.select = *selection(dec_layers, dec_platforms);
     opts.progress = print_layer;
     opts.bytes_progress = [](const std::string& l, uint64_t d, uint64_t t) { g_bar.update(l, d, t); };
