@@ -17,10 +17,10 @@
 // the private options' `digest`, so no unverified plaintext is ever
 // published; the `org.opencontainers.image.enc.*` annotations are removed.
 //
-// Every source blob is digest-checked while it streams (VerifyingSource).
-// DST is written in the order oci_layout.h describes, so an interrupted run
-// leaves SRC untouched and DST either as it was or complete; SRC == DST is
-// allowed.
+// SRC and DST are layout directories or OCI archives (OciRef). Every source
+// blob is digest-checked while it streams (VerifyingSource). DST is written
+// in the order oci_layout.h describes, so an interrupted run leaves SRC
+// untouched and DST either as it was or complete; SRC == DST is allowed.
 #ifndef LAYERCRYPT_ENGINE_IMAGE_CRYPT_H_
 #define LAYERCRYPT_ENGINE_IMAGE_CRYPT_H_
 
