@@ -11,7 +11,8 @@
 #      of tar, default 240), a small tar+gzip layer and an uncompressed tar;
 #   2. `layercrypt keygen` makes a P-256 recipient key;
 #   3. `layercrypt encrypt` encrypts every layer (and `skopeo copy
-#      --encryption-key` does the same, if skopeo is installed);
+#      --encryption-key` does the same, if skopeo is installed), then the
+#      same image as an OCI archive (tar) into an OCI archive;
 #   4. every encrypted layer goes through `layercrypt-decoder` exactly as
 #      containerd runs it (layer on stdin, payload on fd 3, keys directory);
 #      the output must have the plaintext layer's digest and, once
@@ -45,6 +46,15 @@ t0=$(now)
 "$LC" encrypt --recipient "jwe:$WORK/node.pub.pem" "$WORK/plain:v1" "$WORK/enc:v1" >/dev/null
 t1=$(now)
 LC_ENC=$(secs "$t0" "$t1")
+sync
+
+tar -cf "$WORK/plain.tar" -C "$WORK/plain" oci-layout index.json blobs
+sync
+t0=$(now)
+"$LC" encrypt --recipient "jwe:$WORK/node.pub.pem" "$WORK/plain.tar:v1" "oci-archive:$WORK/enc.tar:v1" >/dev/null
+t1=$(now)
+LC_ARC=$(secs "$t0" "$t1")
+rm -f "$WORK/plain.tar" "$WORK/enc.tar"
 sync
 
 SK_ENC="-"
@@ -118,6 +128,7 @@ echo
 echo "image: $(awk -v b="$TOTAL" 'BEGIN { printf "%.1f", b / 1e6 }') MB in 3 layers; CPU: $CPU, $(nproc) cores"
 printf '%-44s %8s %8s\n' "step" "seconds" "GB/s"
 printf '%-44s %8s %8s\n' "layercrypt encrypt (oci -> oci)" "$LC_ENC" "$(rate "$TOTAL" "$LC_ENC")"
+printf '%-44s %8s %8s\n' "layercrypt encrypt (archive -> archive)" "$LC_ARC" "$(rate "$TOTAL" "$LC_ARC")"
 if [ "$SK_ENC" != "-" ]; then
   printf '%-44s %8s %8s\n' "skopeo copy --encryption-key (oci -> oci)" "$SK_ENC" "$(rate "$TOTAL" "$SK_ENC")"
   echo "  speed-up over skopeo: $(awk -v a="$SK_ENC" -v b="$LC_ENC" 'BEGIN { printf "%.1fx", a / b }')"
