@@ -408,6 +408,7 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     set_annotations(out_desc, a);
     r->action = "encrypted";
     r->bytes = res->bytes;
+    r->pipeline_stats = res->stats.to_string();
     return out_desc;
   };
   return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs);
@@ -461,6 +462,7 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     set_annotations(out_desc, strip_encryption_annotations(ann));
     r->action = "decrypted";
     r->bytes = res->bytes;
+    r->pipeline_stats = res->decrypt_stats.to_string();
     return out_desc;
   };
   return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs);

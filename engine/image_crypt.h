@@ -54,6 +54,7 @@ struct ImageLayerReport {
   std::string from_media_type, to_media_type;
   uint64_t bytes = 0;
   double seconds = 0;
+  std::string pipeline_stats;  // the layer pipeline's PipelineStats::to_string(), or ""
 };
 
 struct ImageReport {

@@ -347,8 +347,12 @@ class Cli(unittest.TestCase):
         # Decryption is deterministic: one layer at a time and several at once
         # must give byte-identical manifests.
         enc = os.path.join(self.tmp, "jobs-enc")
-        lc("encrypt", "-j", "3", "-r", "jwe:" + self.keys["ec:p256"][1], f"{self.plain}:v1", f"{enc}:v1")
+        r = lc("encrypt", "-j", "3", "--stats", "-r", "jwe:" + self.keys["ec:p256"][1],
+               f"{self.plain}:v1", f"{enc}:v1")
         check_layout_complete(self, enc)
+        stats = r.stderr.decode()  # one block per layer, stages with their busy time
+        for stage in ("sha256-in", "aes-ctr", "hmac", "sha256-out", "write"):
+            self.assertEqual(stats.count(stage), len(self.plain_layers), stats)
         manifests = []
         for jobs in ("1", "4"):
             dec = os.path.join(self.tmp, "jobs-dec-" + jobs)

@@ -122,6 +122,16 @@ nlohmann::ordered_json report_json(const layercrypt::ImageReport& rep, const std
   return j;
 }
 
+// print_stats writes each processed layer's pipeline statistics to stderr
+// (--stats): how long each stage was busy, to see where the time goes.
+void print_stats(const layercrypt::ImageReport& rep) {
+  for (const auto& l : rep.layers) {
+    if (l.pipeline_stats.empty()) continue;
+    std::fprintf(stderr, "layer %zu%s%s %s, %.3f s in all:\n%s", l.index, l.platform.empty() ? "" : " ",
+                 l.platform.c_str(), l.from_digest.c_str(), l.seconds, l.pipeline_stats.c_str());
+  }
+}
+
 void print_summary(const layercrypt::ImageReport& rep, const char* verb, const std::string& dst,
                    bool json, const std::string& src) {
   if (json) {
@@ -215,6 +225,8 @@ int main(int argc, char** argv) {
   enc->add_option("--platform", enc_platforms, "os/arch[/variant] to encrypt; repeatable; default all");
   enc->add_flag("--json", enc_json, "Print a JSON summary on stdout");
   size_t enc_jobs = layercrypt::kDefaultLayerJobs, dec_jobs = layercrypt::kDefaultLayerJobs;
+  bool enc_stats = false, dec_stats = false;
+  enc->add_flag("--stats", enc_stats, "Print each layer's pipeline statistics to stderr");
   enc->add_option("-j,--jobs", enc_jobs, "Layers encrypted at once (1 = one after another)")
       ->capture_default_str()->check(CLI::Range(1, 16));
   enc->add_option("SRC", enc_src, kSrcHelp)->required();
@@ -235,6 +247,7 @@ int main(int argc, char** argv) {
   dec->add_option("-l,--layer", dec_layers, "Layer index to decrypt; repeatable; default all");
   dec->add_option("--platform", dec_platforms, "os/arch[/variant]; repeatable; default all");
   dec->add_flag("--json", dec_json, "Print a JSON summary on stdout");
+  dec->add_flag("--stats", dec_stats, "Print each layer's pipeline statistics to stderr");
   dec->add_option("-j,--jobs", dec_jobs, "Layers decrypted at once (1 = one after another)")
       ->capture_default_str()->check(CLI::Range(1, 16));
   dec->add_option("SRC", dec_src, kSrcHelp)->required();
@@ -308,6 +321,7 @@ int main(int argc, char** argv) {
     auto rep = layercrypt::encrypt_image(*src, *dst, opts);
     if (!rep.ok()) return fail(rep.status());
     print_summary(*rep, "encrypted", enc_dst, enc_json, enc_src);
+    if (enc_stats) print_stats(*rep);
     return 0;
   }
   if (*dec) {
@@ -332,6 +346,7 @@ int main(int argc, char** argv) {
     auto rep = layercrypt::decrypt_image(*src, *dst, opts);
     if (!rep.ok()) return fail(rep.status());
     print_summary(*rep, "decrypted", dec_dst, dec_json, dec_src);
+    if (dec_stats) print_stats(*rep);
     return 0;
   }
   if (*rc_add || *rc_set) {
