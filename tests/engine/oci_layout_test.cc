@@ -123,6 +123,26 @@ TEST(OciLayout, UncommittedBlobLeavesNothing) {
   EXPECT_EQ(files_in(blobs), 0u);
 }
 
+TEST(OciLayout, LargeBlobInOddWritesRoundTrips) {
+  // More than three direct-write blocks and a tail, in writes that fit no
+  // block boundary.
+  TempDir dir;
+  auto l = OciLayout::open_or_create(dir.file("img"));
+  ASSERT_TRUE(l.ok());
+  const Bytes data = testing::random_bytes((size_t{3} << 20) + 12345, 9);
+  auto w = l->new_blob();
+  ASSERT_TRUE(w.ok());
+  for (size_t off = 0; off < data.size(); off += 777777) {
+    const size_t n = std::min<size_t>(777777, data.size() - off);
+    ASSERT_TRUE((*w)->write(data.data() + off, n).ok());
+  }
+  EXPECT_EQ((*w)->bytes(), data.size());
+  auto d = (*w)->commit();
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(*d, digest_of(data));
+  EXPECT_TRUE(testing::read_file(*l->blob_path(*d)) == data);
+}
+
 TEST(OciLayout, RefusesAForeignNonEmptyDirectory) {
   TempDir dir;
   testing::write_file(dir.file("notes.txt"), Bytes{'x'});
