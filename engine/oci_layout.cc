@@ -9,9 +9,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <new>
+#include <thread>
 #include <random>
 #include <set>
 
@@ -179,25 +183,6 @@ std::string digest_string(const std::array<uint8_t, 32>& sha256) {
 // ---------------------------------------------------------------------------
 // BlobWriter
 
-// DirectStage gathers a blob's bytes into aligned 1 MiB blocks that are
-// written with O_DIRECT: straight from this buffer to the disk, without
-// filling the page cache (whose allocation and writeback cost more CPU
-// than the copy here, and swing widely on a busy machine). The tail that
-// does not fill a block is written through the page cache at commit.
-struct DirectStage {
-  static constexpr size_t kSize = size_t{1} << 20;
-  static constexpr size_t kAlign = 4096;
-  DirectStage() : buf(static_cast<uint8_t*>(::operator new(kSize, std::align_val_t(kAlign)))) {}
-  ~DirectStage() {
-    kernels::secure_wipe(buf, kSize);  // a decrypted layer passes through here
-    ::operator delete(buf, std::align_val_t(kAlign));
-  }
-  DirectStage(const DirectStage&) = delete;
-  DirectStage& operator=(const DirectStage&) = delete;
-  uint8_t* buf;
-  size_t used = 0;
-};
-
 // stop_direct turns O_DIRECT off for `fd` (for the tail, or if the file
 // system refuses an aligned direct write).
 Status stop_direct(int fd, const std::string& name) {
@@ -207,9 +192,124 @@ Status stop_direct(int fd, const std::string& name) {
   return Status::Ok();
 }
 
+// DirectWriter gathers a blob's bytes into aligned 1 MiB blocks that a
+// thread of its own writes with O_DIRECT: straight from these buffers to
+// the disk, without filling the page cache (whose allocation and writeback
+// cost more CPU than the copy here, and swing widely on a busy machine),
+// and without holding up the pipeline thread that hands the bytes over
+// while the disk works. At most kBlocks blocks are in flight. The tail that
+// does not fill a block is written through the page cache by finish().
+class DirectWriter {
+ public:
+  static constexpr size_t kSize = size_t{1} << 20;
+  static constexpr size_t kAlign = 4096;
+  static constexpr size_t kBlocks = 3;
+
+  DirectWriter(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
+    for (auto& b : bufs_) b = static_cast<uint8_t*>(::operator new(kSize, std::align_val_t(kAlign)));
+    for (size_t i = 1; i < kBlocks; ++i) free_.push_back(i);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~DirectWriter() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = abandoned_ = true;  // an unfinished blob is thrown away
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    for (auto& b : bufs_) {
+      kernels::secure_wipe(b, kSize);  // a decrypted layer passes through here
+      ::operator delete(b, std::align_val_t(kAlign));
+    }
+  }
+  DirectWriter(const DirectWriter&) = delete;
+  DirectWriter& operator=(const DirectWriter&) = delete;
+
+  Status write(const uint8_t* data, size_t len) {
+    while (len > 0) {
+      const size_t n = std::min(len, kSize - used_);
+      std::memcpy(bufs_[cur_] + used_, data, n);
+      used_ += n;
+      data += n;
+      len -= n;
+      if (used_ < kSize) break;
+      std::unique_lock<std::mutex> lock(mu_);
+      full_.push_back(cur_);
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return !free_.empty() || !error_.ok(); });
+      if (!error_.ok()) return error_;
+      cur_ = free_.front();
+      free_.pop_front();
+      used_ = 0;
+    }
+    return Status::Ok();
+  }
+
+  // finish waits for the blocks in flight and writes the tail.
+  Status finish() {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      closing_ = true;
+      cv_.notify_all();
+    }
+    thread_.join();
+    LC_RETURN_IF_ERROR(error_);
+    LC_RETURN_IF_ERROR(stop_direct(fd_, name_));
+    return write_all(fd_, bufs_[cur_], used_, name_);
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return !full_.empty() || closing_; });
+      if (full_.empty() || abandoned_) return;  // closing and nothing left
+      const size_t b = full_.front();
+      full_.pop_front();
+      lock.unlock();
+      const Status st = write_block(bufs_[b]);
+      lock.lock();
+      if (!st.ok()) {
+        error_ = st;
+        full_.clear();
+      }
+      free_.push_back(b);
+      cv_.notify_all();
+      if (!st.ok()) return;
+    }
+  }
+  Status write_block(const uint8_t* p) {
+    if (direct_) {
+      ssize_t w;
+      do {
+        w = ::write(fd_, p, kSize);
+      } while (w < 0 && errno == EINTR);
+      if (w == static_cast<ssize_t>(kSize)) return Status::Ok();
+      if (w != 0 && !(w < 0 && errno == EINVAL))
+        return IoError("cannot write " + name_ + ": " + (w < 0 ? errno_text() : "short write"));
+      // The file system takes no direct writes after all: buffered from here.
+      LC_RETURN_IF_ERROR(stop_direct(fd_, name_));
+      direct_ = false;
+    }
+    return write_all(fd_, p, kSize, name_);
+  }
+
+  int fd_;
+  std::string name_;
+  uint8_t* bufs_[kBlocks];
+  size_t cur_ = 0, used_ = 0;
+  bool direct_ = true;  // only the writer thread uses it
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<size_t> full_, free_;
+  Status error_ = Status::Ok();
+  bool closing_ = false, abandoned_ = false;
+  std::thread thread_;
+};
+
 struct BlobWriter::State {
   std::string blobs_dir, tmp_path;
-  std::unique_ptr<DirectStage> direct;  // set while the file is written with O_DIRECT
+  std::unique_ptr<DirectWriter> direct;  // set while the file is written with O_DIRECT
   std::shared_ptr<ArchiveWriter> archive;  // set when the blob goes into an archive
   uint64_t data_offset = 0;
   bool member_open = false;
@@ -222,6 +322,7 @@ struct BlobWriter::State {
 
 BlobWriter::~BlobWriter() {
   if (s_ == nullptr) return;
+  s_->direct.reset();  // its thread writes to fd
   if (s_->member_open) s_->archive->abort_member(s_->data_offset);
   if (s_->fd >= 0) ::close(s_->fd);
   if (!s_->committed && !s_->tmp_path.empty()) ::unlink(s_->tmp_path.c_str());
@@ -237,33 +338,8 @@ Status BlobWriter::write(const uint8_t* data, size_t len) {
   if (s_->committed || s_->fd < 0) return Internal("blob writer already committed");
   if (s_->hashing && !s_->hash.update(data, len)) return Internal("sha256 failed");
   if (s_->direct) {
-    DirectStage& d = *s_->direct;
-    while (len > 0) {
-      const size_t n = std::min(len, DirectStage::kSize - d.used);
-      std::memcpy(d.buf + d.used, data, n);
-      d.used += n;
-      data += n;
-      len -= n;
-      bytes_ += n;
-      if (d.used < DirectStage::kSize) break;
-      ssize_t w;
-      do {
-        w = ::write(s_->fd, d.buf, DirectStage::kSize);
-      } while (w < 0 && errno == EINTR);
-      if (w == static_cast<ssize_t>(DirectStage::kSize)) {
-        d.used = 0;
-        continue;
-      }
-      if (w != 0 && !(w < 0 && errno == EINVAL))
-        return IoError("cannot write " + s_->tmp_path + ": " + (w < 0 ? errno_text() : "short write"));
-      // The file system takes no direct writes after all: buffered from here.
-      LC_RETURN_IF_ERROR(stop_direct(s_->fd, s_->tmp_path));
-      LC_RETURN_IF_ERROR(write_all(s_->fd, d.buf, d.used, s_->tmp_path));
-      s_->direct.reset();
-      LC_RETURN_IF_ERROR(write_all(s_->fd, data, len, s_->tmp_path));
-      bytes_ += len;
-      return Status::Ok();
-    }
+    LC_RETURN_IF_ERROR(s_->direct->write(data, len));
+    bytes_ += len;
     return Status::Ok();
   }
   LC_RETURN_IF_ERROR(write_all(s_->fd, data, len, s_->tmp_path));
@@ -299,9 +375,9 @@ StatusOr<std::string> BlobWriter::commit_as(const std::string& digest) {
     return digest;
   }
   if (s_->direct) {
-    LC_RETURN_IF_ERROR(stop_direct(s_->fd, s_->tmp_path));
-    LC_RETURN_IF_ERROR(write_all(s_->fd, s_->direct->buf, s_->direct->used, s_->tmp_path));
+    const Status st = s_->direct->finish();
     s_->direct.reset();
+    LC_RETURN_IF_ERROR(st);
   }
   if (::fsync(s_->fd) != 0) return IoError("cannot sync " + s_->tmp_path + ": " + errno_text());
   ::close(s_->fd);
@@ -569,7 +645,7 @@ StatusOr<std::unique_ptr<BlobWriter>> OciLayout::new_blob(bool hash) const {
   // where it does not); a blob of less than a block is written buffered.
   const int flags = ::fcntl(w->s_->fd, F_GETFL);
   if (flags >= 0 && ::fcntl(w->s_->fd, F_SETFL, flags | O_DIRECT) == 0)
-    w->s_->direct = std::make_unique<DirectStage>();
+    w->s_->direct = std::make_unique<DirectWriter>(w->s_->fd, w->s_->tmp_path);
   return w;
 }
 

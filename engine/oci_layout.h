@@ -12,17 +12,17 @@
 // `org.opencontainers.image.ref.name` annotation.
 //
 // Write order (crash safety): every new blob goes to a temporary file in
-// `blobs/sha256/` (written in whole 1 MiB blocks with O_DIRECT where the file
-// system allows it, so a large layer does not churn the page cache; the
-// tail goes through the page cache) that is fsynced and then renamed to its
-// digest, so a blob name always holds exactly its content; manifests are
-// blobs like any other;
-// `index.json` is written last, through a temporary file and rename(2), and
-// the directory is fsynced. A reader therefore sees either the old
-// index.json or the new one, and every blob either names references exists
-// whole. Blobs are content-addressed, so writing into the source layout
-// (SRC == DST) cannot damage it; a blob left over by a killed run is merely
-// unreferenced.
+// `blobs/sha256/` (written in whole 1 MiB blocks with O_DIRECT, by a thread
+// of the writer's own, where the file system allows it, so a large layer
+// neither churns the page cache nor holds up the pipeline while the disk
+// works; the tail goes through the page cache) that is fsynced and then
+// renamed to its digest, so a blob name always holds exactly its content;
+// manifests are blobs like any other; `index.json` is written last,
+// through a temporary file and rename(2), and the directory is fsynced. A
+// reader therefore sees either the old index.json or the new one, and every
+// blob either names references exists whole. Blobs are content-addressed,
+// so writing into the source layout (SRC == DST) cannot damage it; a blob
+// left over by a killed run is merely unreferenced.
 //
 // Writers lock. open_for_write takes an exclusive flock(2) on the layout
 // directory (for an archive: on the directory that holds it) for as long
