@@ -17,7 +17,7 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   libisal-dev libipsec-mb-dev libssl-dev libtbb-dev zlib1g-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev
-  gzip pigz isal openssl jq python3 skopeo
+  gzip pigz isal openssl jq python3 skopeo tar time
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
