@@ -1,12 +1,13 @@
 # Every dependency comes from a Debian 12 package (tools/run.sh installs them):
 #   libipsec-mb-dev (1.3)  libisal-dev (2.30)  libssl-dev (3.0)  libtbb-dev (2021.8)
-#   zlib1g-dev  nlohmann-json3-dev  libcli11-dev  libgtest-dev  libbenchmark-dev
+#   zlib1g-dev  libzstd-dev (1.5)  nlohmann-json3-dev  libcli11-dev  libgtest-dev  libbenchmark-dev
 # ipsec-mb ships no pkg-config file or CMake package, so it is found by hand.
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
 find_package(OpenSSL 3.0 REQUIRED COMPONENTS Crypto)
 pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal>=2.30)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd>=1.4)
 find_package(TBB 2021 REQUIRED CONFIG)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3.11 REQUIRED)
@@ -40,6 +41,7 @@ function(layercrypt_print_dependency_summary)
   message(STATUS "  OpenSSL   ${OPENSSL_VERSION}")
   message(STATUS "  oneTBB    ${TBB_VERSION}")
   message(STATUS "  zlib      ${ZLIB_VERSION_STRING}")
+  message(STATUS "  zstd      ${ZSTD_VERSION}")
   message(STATUS "  json      nlohmann_json ${nlohmann_json_VERSION}")
   message(STATUS "  CLI11     ${CLI11_INCLUDE_DIR}")
   if(LAYERCRYPT_BUILD_TESTS)

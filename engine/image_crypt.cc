@@ -1,7 +1,11 @@
 // engine/image_crypt.cc: see image_crypt.h.
 #include "engine/image_crypt.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <map>
@@ -9,6 +13,7 @@
 
 #include "engine/annotations.h"
 #include "engine/base64.h"
+#include "engine/gzip_index.h"
 #include "engine/jwe.h"
 #include "engine/layer_options.h"
 #include "engine/media_types.h"
@@ -83,23 +88,52 @@ std::string layer_name(const std::string& platform, size_t i, const std::string&
 }
 
 // ProgressSink forwards to a blob writer and reports the bytes written.
+// Progress counts a layer's bytes for a BytesProgressFn.
+class Progress {
+ public:
+  Progress(const BytesProgressFn& fn, std::string name, uint64_t total)
+      : fn_(fn), name_(std::move(name)), total_(total) {}
+  void add(size_t n) {
+    done_ += n;
+    if (fn_ && n != 0) fn_(name_, done_, total_);
+  }
+
+ private:
+  const BytesProgressFn& fn_;
+  std::string name_;
+  uint64_t total_;
+  uint64_t done_ = 0;
+};
+
+// ProgressSource reports the bytes read (the layer's own bytes, which the
+// progress total counts, whatever the output becomes); ProgressSink the
+// bytes written.
+class ProgressSource final : public ByteSource {
+ public:
+  ProgressSource(ByteSource& inner, Progress progress) : inner_(inner), progress_(std::move(progress)) {}
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override {
+    auto n = inner_.read(out, cap);
+    if (n.ok()) progress_.add(*n);
+    return n;
+  }
+
+ private:
+  ByteSource& inner_;
+  Progress progress_;
+};
+
 class ProgressSink final : public ByteSink {
  public:
-  ProgressSink(ByteSink& inner, const BytesProgressFn& fn, std::string name, uint64_t total)
-      : inner_(inner), fn_(fn), name_(std::move(name)), total_(total) {}
+  ProgressSink(ByteSink& inner, Progress progress) : inner_(inner), progress_(std::move(progress)) {}
   Status write(const uint8_t* data, size_t len) override {
     LC_RETURN_IF_ERROR(inner_.write(data, len));
-    done_ += len;
-    if (fn_) fn_(name_, done_, total_);
+    progress_.add(len);
     return Status::Ok();
   }
 
  private:
   ByteSink& inner_;
-  const BytesProgressFn& fn_;
-  std::string name_;
-  uint64_t total_;
-  uint64_t done_ = 0;
+  Progress progress_;
 };
 
 // wrap_for_recipients wraps the private-options JSON once per scheme (all
@@ -341,6 +375,82 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
 
 }  // namespace
 
+StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
+                                            std::string_view media_type,
+                                            const Recipients& recipients,
+                                            std::optional<int> gzip_level,
+                                            const PipelineOptions& pipeline) {
+  if (recipients.jwe.empty() && recipients.pkcs7.empty())
+    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
+                           "pkcs7:CERTIFICATE");
+  // With compression, an uncompressed tar layer is encrypted as the
+  // tar+gzip layer it becomes.
+  const std::optional<std::string> gzip_mt =
+      gzip_level ? gzip_media_type(media_type) : std::nullopt;
+  LC_ASSIGN_OR_RETURN(std::string enc_mt, encrypted_media_type(gzip_mt ? *gzip_mt : media_type));
+  LC_ASSIGN_OR_RETURN(LayerKey key, new_layer_key());
+  LC_ASSIGN_OR_RETURN(LayerEncryptResult res,
+                      gzip_mt ? encrypt_layer_gzip(in, out, key, *gzip_level, pipeline)
+                              : encrypt_layer(in, out, key, pipeline));
+
+  EncryptedLayer layer;
+  layer.media_type = std::move(enc_mt);
+  layer.digest = digest_string(res.cipher_sha256);
+  layer.size = res.bytes;
+  layer.compressed = gzip_mt.has_value();
+  layer.plain_digest = digest_string(res.plain_sha256);
+  // What was read: the tar when it was compressed on the way, else the blob.
+  layer.input_digest = gzip_mt ? digest_string(res.tar_sha256) : layer.plain_digest;
+  layer.input_bytes = gzip_mt ? res.tar_bytes : res.bytes;
+  if (gzip_mt) {
+    layer.diff_id = digest_string(res.tar_sha256);
+  } else if (auto c = compression_of(media_type); c.ok() && *c == Compression::kNone) {
+    layer.diff_id = layer.plain_digest;  // an uncompressed tar is its own diff_id
+  }
+
+  PrivateLayerOptions priv;
+  priv.symkey = key.symkey;
+  priv.digest = layer.plain_digest;  // the plaintext blob's (the gzip member's when compressed)
+  priv.cipher_options.emplace(std::string(kNonceOption), key.nonce);
+  const kernels::SecretBytes priv_json = serialize_private_options(priv);
+  auto wrapped =
+      wrap_for_recipients(std::span<const uint8_t>(priv_json.data(), priv_json.size()), recipients);
+  if (!wrapped.ok()) return wrapped.status().with_context("wrapping the layer key");
+  for (const auto& [name, value] : *wrapped) layer.annotations[name] = value;
+
+  PublicLayerOptions pub;
+  pub.cipher = kLayerCipherName;
+  pub.hmac.assign(res.hmac.begin(), res.hmac.end());
+  layer.annotations["org.opencontainers.image.enc.pubopts"] = public_options_annotation(pub);
+  if (res.gzip_index) layer.annotations[kGzipIndexAnnotation] = format_gzip_index(*res.gzip_index);
+  layer.pipeline_stats = res.stats.to_string();
+  return layer;
+}
+
+StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
+                                            const std::string& out_path,
+                                            std::string_view media_type,
+                                            const Recipients& recipients,
+                                            std::optional<int> gzip_level) {
+  int fd = STDIN_FILENO;
+  if (in_path != "-") {
+    fd = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return IoError("cannot open " + in_path + ": " + std::strerror(errno));
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() {
+      if (fd != STDIN_FILENO) ::close(fd);
+    }
+  } closer{fd};
+  FdSource in(fd, in_path == "-" ? "stdin" : in_path);
+  LC_ASSIGN_OR_RETURN(auto out, AtomicFileSink::create(out_path));
+  auto layer = encrypt_layer_blob(in, *out, media_type, recipients, gzip_level, {});
+  if (!layer.ok()) return layer.status();
+  LC_RETURN_IF_ERROR(out->commit());
+  return layer;
+}
+
 StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
                                     const EncryptImageOptions& options) {
   if (options.recipients == nullptr ||
@@ -350,65 +460,50 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
   const Recipients& rcpt = *options.recipients;
   const PipelineOptions pipeline = options.pipeline;
   const BytesProgressFn& bytes_progress = options.bytes_progress;
-  LayerFn fn = [&rcpt, pipeline, &bytes_progress](const OciLayout& src_layout,
-                                                  const OciLayout& dst_layout, const Json& layer,
-                                                  const std::string& name,
-                                                  ImageLayerReport* r) -> StatusOr<Json> {
+  const std::optional<int> gzip_level = options.gzip_level;
+  LayerFn fn = [&rcpt, pipeline, &bytes_progress, gzip_level](
+                   const OciLayout& src_layout, const OciLayout& dst_layout, const Json& layer,
+                   const std::string& name, ImageLayerReport* r) -> StatusOr<Json> {
     const std::string mt = json_string(layer, "mediaType");
     if (is_encrypted_media_type(mt) || has_wrapped_keys(annotations_of(layer)))
       return InvalidArgument(name + " is already encrypted; to give more recipients access use "
                                     "`layercrypt recipients add`");
-    auto enc_mt = encrypted_media_type(mt);
-    if (!enc_mt.ok()) {
-      if (enc_mt.status().code() == StatusCode::kUnsupported) {
+    if (auto enc_mt = encrypted_media_type(mt); !enc_mt.ok()) {
+      const Status& st = enc_mt.status();
+      if (st.code() == StatusCode::kUnsupported) {
         // Foreign and non-layer blobs are never encrypted (imgcrypt neither).
         LC_RETURN_IF_ERROR(dst_layout.copy_blob_from(src_layout, json_string(layer, "digest"),
                                                     json_size(layer)));
         r->action = "unchanged";
         return layer;
       }
-      return enc_mt.status().with_context(name);
+      return st.with_context(name);
     }
     const std::string digest = json_string(layer, "digest");
-    LC_ASSIGN_OR_RETURN(LayerKey key, new_layer_key());
-    // encrypt_layer hashes the input and the output in its pipeline, so the
-    // source is checked against its digest (and the new blob named) from
+    // The layer encryption hashes its input and output in its pipeline, so
+    // the source is checked against its digest (and the new blob named) from
     // those; the new blob is only committed once the input verified.
-    LC_ASSIGN_OR_RETURN(auto in_ptr, src_layout.open_blob_source(digest, json_size(layer), false));
-    ByteSource& in = *in_ptr;
+    LC_ASSIGN_OR_RETURN(auto blob_in, src_layout.open_blob_source(digest, json_size(layer), false));
+    ProgressSource in(*blob_in, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
     LC_ASSIGN_OR_RETURN(auto out, dst_layout.new_blob(/*hash=*/false));
-    ProgressSink sink(*out, bytes_progress, name, static_cast<uint64_t>(json_size(layer)));
-    auto res = encrypt_layer(in, sink, key, pipeline);
-    if (!res.ok()) return res.status().with_context(name);
-    if (digest_string(res->plain_sha256) != digest || static_cast<int64_t>(res->bytes) != json_size(layer))
+    auto enc = encrypt_layer_blob(in, *out, mt, rcpt, gzip_level, pipeline);
+    if (!enc.ok()) return enc.status().with_context(name);
+    if (enc->input_digest != digest || static_cast<int64_t>(enc->input_bytes) != json_size(layer))
       return IntegrityError(name + ": blob " + digest + " does not match its digest (content is " +
-                            digest_string(res->plain_sha256) + ", " + std::to_string(res->bytes) +
+                            enc->input_digest + ", " + std::to_string(enc->input_bytes) +
                             " bytes)");
-    LC_ASSIGN_OR_RETURN(std::string cipher_digest, out->commit_as(digest_string(res->cipher_sha256)));
+    LC_ASSIGN_OR_RETURN(std::string cipher_digest, out->commit_as(enc->digest));
 
-    PrivateLayerOptions priv;
-    priv.symkey = key.symkey;
-    priv.digest = digest;
-    priv.cipher_options.emplace(std::string(kNonceOption), key.nonce);
-    const kernels::SecretBytes priv_json = serialize_private_options(priv);
-    auto wrapped =
-        wrap_for_recipients(std::span<const uint8_t>(priv_json.data(), priv_json.size()), rcpt);
-    if (!wrapped.ok()) return wrapped.status().with_context(name + ": wrapping the layer key");
-
-    PublicLayerOptions pub;
-    pub.cipher = kLayerCipherName;
-    pub.hmac.assign(res->hmac.begin(), res->hmac.end());
     Annotations a = annotations_of(layer);
-    for (const auto& [key_name, value] : *wrapped) a[key_name] = value;
-    a["org.opencontainers.image.enc.pubopts"] = public_options_annotation(pub);
+    for (const auto& [key_name, value] : enc->annotations) a[key_name] = value;
     Json out_desc = layer;
-    out_desc["mediaType"] = *enc_mt;
+    out_desc["mediaType"] = enc->media_type;
     out_desc["digest"] = cipher_digest;
-    out_desc["size"] = static_cast<int64_t>(res->bytes);
+    out_desc["size"] = static_cast<int64_t>(enc->size);
     set_annotations(out_desc, a);
-    r->action = "encrypted";
-    r->bytes = res->bytes;
-    r->pipeline_stats = res->stats.to_string();
+    r->action = enc->compressed ? "compressed+encrypted" : "encrypted";
+    r->bytes = enc->input_bytes;
+    r->pipeline_stats = enc->pipeline_stats;
     return out_desc;
   };
   return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs);
@@ -448,7 +543,7 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     LC_ASSIGN_OR_RETURN(auto in_ptr, s.open_blob_source(digest, json_size(layer), true));
     ByteSource& in = *in_ptr;
     LC_ASSIGN_OR_RETURN(auto out, d.new_blob());
-    ProgressSink sink(*out, bytes_progress, name, static_cast<uint64_t>(json_size(layer)));
+    ProgressSink sink(*out, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
     auto res = decrypt_layer(in, sink, opened->key, opened->hmac, dopts);
     if (!res.ok()) return res.status().with_context(name);
     LC_ASSIGN_OR_RETURN(std::string plain_digest, out->commit());

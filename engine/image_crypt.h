@@ -26,9 +26,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/annotations.h"
 #include "engine/key_unwrap.h"
 #include "engine/layer_cipher.h"
 #include "engine/oci_layout.h"
@@ -84,6 +86,12 @@ struct EncryptImageOptions {
   const Recipients* recipients = nullptr;
   LayerSelection select;
   PipelineOptions pipeline;
+  // gzip_level, when set, compresses every selected uncompressed tar layer
+  // into one gzip member at this ISA-L level (0..3) while encrypting it, in
+  // the same pass (encrypt_layer_gzip): the layer becomes tar+gzip+encrypted
+  // with a chunk index annotation (engine/gzip_index.h); its diff_id is
+  // unchanged. Layers that are already compressed are encrypted as they are.
+  std::optional<int> gzip_level;
   ProgressFn progress;
   BytesProgressFn bytes_progress;
   size_t layer_jobs = kDefaultLayerJobs;  // layers of a manifest processed at once
@@ -97,6 +105,45 @@ struct DecryptImageOptions {
   BytesProgressFn bytes_progress;
   size_t layer_jobs = kDefaultLayerJobs;
 };
+
+// EncryptedLayer describes one layer blob encrypted by encrypt_layer_blob:
+// what a builder puts into the layer's descriptor and the image config.
+struct EncryptedLayer {
+  std::string media_type;    // the +encrypted type (tar+gzip+encrypted when compressed)
+  std::string digest;        // "sha256:..." of the encrypted blob
+  uint64_t size = 0;         // its length
+  Annotations annotations;   // the keys.*, pubopts (and gzip index) annotations to add
+  bool compressed = false;   // the tar was gzip-compressed on the way
+  std::string plain_digest;  // the plaintext blob's digest (the private options' digest)
+  std::string input_digest;  // the digest of what was read
+  uint64_t input_bytes = 0;  // and its length
+  std::string diff_id;       // the tar's digest, when known (input or output is a tar): else ""
+  std::string pipeline_stats;  // PipelineStats::to_string() of the run
+};
+
+// encrypt_layer_blob encrypts one layer blob of type `media_type` read from
+// `in` for `recipients` with a fresh key and nonce, writing the encrypted
+// blob to `out`; with `gzip_level`, an uncompressed tar (OCI or Docker tar
+// type) is compressed on the way (encrypt_layer_gzip). Returns the
+// descriptor fields and digests; kInvalidArgument for no recipients or an
+// already encrypted type, kUnsupported for a type that is not a layer,
+// kIoError if reading or writing failed (`out` then holds a partial blob the
+// caller must discard). The caller checks input_digest against what it
+// expected. Thread-safe with respect to other calls.
+StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
+                                            std::string_view media_type,
+                                            const Recipients& recipients,
+                                            std::optional<int> gzip_level,
+                                            const PipelineOptions& pipeline);
+
+// encrypt_layer_file is encrypt_layer_blob from the file `in_path` ("-":
+// standard input) to the file `out_path`, which appears only once complete
+// (AtomicFileSink): on any error no output file is left. Errors name the file.
+StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
+                                            const std::string& out_path,
+                                            std::string_view media_type,
+                                            const Recipients& recipients,
+                                            std::optional<int> gzip_level);
 
 // encrypt_image: see the file comment. Errors name the layer (platform,
 // index, digest) and the cause: kInvalidArgument for a selection that

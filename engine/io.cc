@@ -139,6 +139,50 @@ std::unique_ptr<ByteSource> Spool::source() {
   return std::make_unique<FdSource>(fd_, "spool file");
 }
 
+StatusOr<std::unique_ptr<AtomicFileSink>> AtomicFileSink::create(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string tmpl = (slash == std::string::npos ? std::string() : dir) + "." + base + ".tmp-XXXXXX";
+  const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd < 0) return IoError("cannot create a file in " + dir + ": " + errno_text(errno));
+  if (::fchmod(fd, 0644) != 0) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmpl.c_str());
+    return IoError("cannot set the mode of " + tmpl + ": " + errno_text(err));
+  }
+  return std::unique_ptr<AtomicFileSink>(new AtomicFileSink(fd, tmpl, path));
+}
+
+AtomicFileSink::AtomicFileSink(int fd, std::string tmp, std::string path)
+    : fd_(fd), tmp_(std::move(tmp)), path_(std::move(path)) {}
+
+AtomicFileSink::~AtomicFileSink() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(tmp_.c_str());
+}
+
+Status AtomicFileSink::write(const uint8_t* data, size_t len) {
+  if (committed_ || fd_ < 0) return Internal("write after commit");
+  FdSink sink(fd_, path_);
+  return sink.write(data, len);
+}
+
+Status AtomicFileSink::commit() {
+  if (committed_) return Status::Ok();
+  if (::fsync(fd_) != 0) return IoError("cannot sync " + path_ + ": " + errno_text(errno));
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    return IoError("cannot write " + path_ + ": " + errno_text(errno));
+  }
+  fd_ = -1;
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0)
+    return IoError("cannot rename " + tmp_ + " to " + path_ + ": " + errno_text(errno));
+  committed_ = true;
+  return Status::Ok();
+}
+
 bool set_pipe_size(int fd, size_t bytes) {
 #ifdef F_SETPIPE_SZ
   return fcntl(fd, F_SETPIPE_SZ, static_cast<int>(bytes)) >= 0;

@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include "engine/layer_compress.h"
+#include "engine/layer_decompress.h"
 #include "kernels/aes_ctr.h"
 #include "kernels/hmac_sha256.h"
 #include "kernels/sha256.h"
@@ -33,32 +35,51 @@ Status check_key(const LayerKey& key) {
 }
 
 // Stage factories. Each captures state the caller keeps alive for the run.
+// A stage works on the bytes the chunk was read into (Side::kData) or, after
+// a stage that changed their length (compression), on its second buffer
+// (Side::kOut), at that buffer's own stream offset.
+enum class Side : uint8_t { kData, kOut };
 
-Stage hmac_stage(kernels::HmacSha256& mac) {
-  return {"hmac", StageKind::kSerialInOrder, [&mac](Chunk& c) {
-            if (!mac.update(c.data, c.len)) return Internal("HMAC-SHA256 update failed");
+struct Span {
+  uint8_t* p;
+  size_t n;
+  uint64_t offset;
+};
+
+Span bytes_of(Chunk& c, Side side) {
+  if (side == Side::kOut) return {c.out, c.out_len, c.out_offset};
+  return {c.data, c.len, c.offset};
+}
+
+Stage hmac_stage(kernels::HmacSha256& mac, Side side = Side::kData) {
+  return {"hmac", StageKind::kSerialInOrder, [&mac, side](Chunk& c) {
+            const Span b = bytes_of(c, side);
+            if (!mac.update(b.p, b.n)) return Internal("HMAC-SHA256 update failed");
             return Status::Ok();
           }};
 }
 
-Stage sha256_stage(const char* name, kernels::Sha256& sha) {
-  return {name, StageKind::kSerialInOrder, [&sha](Chunk& c) {
-            if (!sha.update(c.data, c.len)) return Internal("SHA-256 update failed");
+Stage sha256_stage(const char* name, kernels::Sha256& sha, Side side = Side::kData) {
+  return {name, StageKind::kSerialInOrder, [&sha, side](Chunk& c) {
+            const Span b = bytes_of(c, side);
+            if (!sha.update(b.p, b.n)) return Internal("SHA-256 update failed");
             return Status::Ok();
           }};
 }
 
-Stage ctr_stage(const kernels::AesCtr256& ctr) {
-  return {"aes-ctr", StageKind::kParallel, [&ctr](Chunk& c) {
-            if (!ctr.xor_at(c.offset, c.data, c.data, c.len))
-              return Internal("AES-256-CTR failed");
+Stage ctr_stage(const kernels::AesCtr256& ctr, Side side = Side::kData) {
+  return {"aes-ctr", StageKind::kParallel, [&ctr, side](Chunk& c) {
+            const Span b = bytes_of(c, side);
+            if (!ctr.xor_at(b.offset, b.p, b.p, b.n)) return Internal("AES-256-CTR failed");
             return Status::Ok();
           }};
 }
 
-Stage write_stage(ByteSink& sink) {
-  return {"write", StageKind::kSerialInOrder,
-          [&sink](Chunk& c) { return sink.write(c.data, c.len); }};
+Stage write_stage(ByteSink& sink, Side side = Side::kData) {
+  return {"write", StageKind::kSerialInOrder, [&sink, side](Chunk& c) {
+            const Span b = bytes_of(c, side);
+            return sink.write(b.p, b.n);
+          }};
 }
 
 Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmacLen>& expected,
@@ -77,6 +98,53 @@ Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmac
                 : "; no plaintext was released"));
 }
 
+// decrypt_pass runs one decrypting pass over `source` into `sink`: MAC
+// stage first if `mac` is given (kStream), then CTR, then the write side
+// options.decompress asks for. Fills result->decrypt_stats, bytes and the
+// decompression fields.
+Status decrypt_pass(ByteSource& source, ByteSink& sink, const kernels::AesCtr256& ctr,
+                    kernels::HmacSha256* mac, const LayerDecryptOptions& options,
+                    LayerDecryptResult* result) {
+  std::vector<Stage> stages;
+  if (mac != nullptr) stages.push_back(hmac_stage(*mac));
+  stages.push_back(ctr_stage(ctr));
+  PipelineOptions po = options.pipeline;
+
+  if (options.decompress == Compression::kGzip && options.gzip_index) {
+    IndexedGunzip gunzip(*options.gzip_index, sink);
+    po.segments = gunzip.segments();
+    po.out_buffer_size = gunzip.out_buffer_size();
+    stages.push_back(gunzip.inflate_stage());
+    stages.push_back(gunzip.join_stage());
+    Status st = run_pipeline(source, stages, po, &result->decrypt_stats);
+    result->bytes = result->decrypt_stats.bytes;
+    result->indexed_inflate = true;
+    result->inflate_fallback_chunk = gunzip.fallback_chunk();
+    result->tar_bytes = gunzip.bytes_out();
+    LC_RETURN_IF_ERROR(st);
+    return gunzip.finish();
+  }
+
+  std::unique_ptr<DecompressingSink> decompressor;
+  ByteSink* out = &sink;
+  if (options.decompress) {
+    auto made = DecompressingSink::make(*options.decompress, sink);
+    if (!made.ok()) return made.status();
+    decompressor = std::move(*made);
+    out = decompressor.get();
+  }
+  stages.push_back(write_stage(*out));
+  Status st = run_pipeline(source, stages, po, &result->decrypt_stats);
+  result->bytes = result->decrypt_stats.bytes;
+  if (decompressor) result->tar_bytes = decompressor->bytes_out();
+  LC_RETURN_IF_ERROR(st);
+  if (decompressor) {
+    LC_RETURN_IF_ERROR(decompressor->finish());
+    result->tar_bytes = decompressor->bytes_out();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink,
@@ -91,9 +159,12 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink,
 
   LayerDecryptResult result;
   if (options.policy == ReleasePolicy::kStream) {
-    const std::vector<Stage> stages = {hmac_stage(mac), ctr_stage(ctr), write_stage(sink)};
-    LC_RETURN_IF_ERROR(run_pipeline(source, stages, options.pipeline, &result.decrypt_stats));
-    result.bytes = result.decrypt_stats.bytes;
+    Status st = decrypt_pass(source, sink, ctr, &mac, options, &result);
+    if (!st.ok() && options.decompress && st.code() == StatusCode::kDataError)
+      return DataError(st.message() +
+                       "; the layer's HMAC had not been checked yet (streaming), so the blob "
+                       "may be corrupt or tampered with");
+    LC_RETURN_IF_ERROR(st);
     LC_RETURN_IF_ERROR(finish_mac(mac, expected_hmac, result.bytes != 0));
     return result;
   }
@@ -120,8 +191,17 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink,
   } else {
     LC_RETURN_IF_ERROR(source.rewind());
   }
-  const std::vector<Stage> decrypt = {ctr_stage(ctr), write_stage(sink)};
-  LC_RETURN_IF_ERROR(run_pipeline(*second, decrypt, options.pipeline, &result.decrypt_stats));
+  // The verified length is known now: an index that does not describe a
+  // blob of this length is not used.
+  LayerDecryptOptions pass2 = options;
+  if (pass2.gzip_index && pass2.gzip_index->blob_size() != result.verify_stats.bytes)
+    pass2.gzip_index.reset();
+  Status st = decrypt_pass(*second, sink, ctr, nullptr, pass2, &result);
+  if (!st.ok() && options.decompress && st.code() == StatusCode::kDataError)
+    return DataError(st.message() +
+                     "; the layer's HMAC verified, so the image was built with a broken "
+                     "compressor");
+  LC_RETURN_IF_ERROR(st);
   // The second pass must see exactly the bytes the first pass verified (a
   // regular file could have been changed in between).
   if (result.decrypt_stats.bytes != result.verify_stats.bytes)
@@ -129,7 +209,6 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink,
                           std::to_string(result.verify_stats.bytes) + " bytes verified, " +
                           std::to_string(result.decrypt_stats.bytes) +
                           " read back); do not modify the blob while it is being decrypted");
-  result.bytes = result.decrypt_stats.bytes;
   return result;
 }
 
@@ -150,6 +229,41 @@ StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink, c
   LC_RETURN_IF_ERROR(run_pipeline(source, stages, options, &result.stats));
   result.bytes = result.stats.bytes;
   if (!mac.final(result.hmac.data(), result.hmac.size()) ||
+      !plain_sha.final(result.plain_sha256.data(), result.plain_sha256.size()) ||
+      !cipher_sha.final(result.cipher_sha256.data(), result.cipher_sha256.size()))
+    return Internal("finishing the layer digests failed");
+  return result;
+}
+
+StatusOr<LayerEncryptResult> encrypt_layer_gzip(ByteSource& source, ByteSink& sink,
+                                                const LayerKey& key, int level,
+                                                const PipelineOptions& options) {
+  LC_RETURN_IF_ERROR(check_key(key));
+  PipelineOptions po = options;
+  if (po.chunk_size == 0) po.chunk_size = PipelineOptions::kDefaultChunkSize;
+  auto gzip = ChunkedGzip::make(level, po.chunk_size);
+  if (!gzip.ok()) return gzip.status();
+  kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
+  if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
+  kernels::HmacSha256 mac;
+  if (!mac.init(key.symkey.data(), key.symkey.size())) return Internal("HMAC-SHA256 key setup failed");
+  kernels::Sha256 tar_sha, plain_sha, cipher_sha;
+  if (!tar_sha.ok() || !plain_sha.ok() || !cipher_sha.ok()) return Internal("SHA-256 setup failed");
+
+  po.out_buffer_size = (*gzip)->out_buffer_size();
+  po.deliver_empty = true;
+  LayerEncryptResult result;
+  const std::vector<Stage> stages = {
+      sha256_stage("sha256-tar", tar_sha),       (*gzip)->deflate_stage(),
+      (*gzip)->frame_stage(),                    sha256_stage("sha256-gz", plain_sha, Side::kOut),
+      ctr_stage(ctr, Side::kOut),                hmac_stage(mac, Side::kOut),
+      sha256_stage("sha256-out", cipher_sha, Side::kOut), write_stage(sink, Side::kOut)};
+  LC_RETURN_IF_ERROR(run_pipeline(source, stages, po, &result.stats));
+  result.tar_bytes = result.stats.bytes;
+  result.bytes = (*gzip)->compressed_size();
+  result.gzip_index = (*gzip)->index();
+  if (!mac.final(result.hmac.data(), result.hmac.size()) ||
+      !tar_sha.final(result.tar_sha256.data(), result.tar_sha256.size()) ||
       !plain_sha.final(result.plain_sha256.data(), result.plain_sha256.size()) ||
       !cipher_sha.final(result.cipher_sha256.data(), result.cipher_sha256.size()))
     return Internal("finishing the layer digests failed");

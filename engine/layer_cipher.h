@@ -32,7 +32,11 @@
 #include <cstdint>
 #include <string>
 
+#include <optional>
+
+#include "engine/gzip_index.h"
 #include "engine/io.h"
+#include "engine/media_types.h"
 #include "engine/pipeline.h"
 #include "engine/status.h"
 #include "kernels/secure_memory.h"
@@ -64,6 +68,16 @@ struct LayerDecryptOptions {
   // ciphertext goes to an anonymous temporary file in $TMPDIR.
   size_t spool_memory_limit = size_t{8} << 20;
   PipelineOptions pipeline;
+  // decompress, when set, is the compression of the plaintext blob, and the
+  // sink receives the tar instead of the blob (engine/layer_decompress.h;
+  // kNone writes the blob unchanged). Unset: the blob as it is.
+  std::optional<Compression> decompress;
+  // gzip_index, with decompress == kGzip, is the blob's chunk index
+  // (parse_gzip_index against the descriptor's size): the chunks are then
+  // inflated in parallel. An index that does not fit the blob read is not
+  // used (verify-first) or fails the run (kStream, where the blob's length
+  // is known only at its end).
+  std::optional<GzipIndex> gzip_index;
 };
 
 // LayerDecryptResult describes a successful decryption.
@@ -73,20 +87,30 @@ struct LayerDecryptResult {
   bool spool_spilled = false;  // ... and the spool went to a temporary file
   PipelineStats verify_stats;  // the MAC pass (kVerifyFirst only)
   PipelineStats decrypt_stats;
+  // With decompress: the tar bytes written (`bytes` is then the blob's
+  // length), whether the chunk index was used, and from which chunk on the
+  // indexed inflater had to fall back to sequential inflation (-1: none).
+  uint64_t tar_bytes = 0;
+  bool indexed_inflate = false;
+  int64_t inflate_fallback_chunk = -1;
 };
 
 // decrypt_layer reads an encrypted layer blob from `source` and writes the
-// plaintext to `sink`, checking HMAC-SHA256(symkey, ciphertext) against
-// `expected_hmac` (32 bytes, compared in constant time).
+// plaintext to `sink` (or, with options.decompress, the tar it holds),
+// checking HMAC-SHA256(symkey, ciphertext) against `expected_hmac` (32
+// bytes, compared in constant time).
 //
 // Returns the result on success. On failure returns:
 //   kIntegrityError  the MAC did not match (message: expected and computed
 //                    MAC in hex; the blob is corrupt, truncated, extended or
 //                    tampered with, or the options belong to another blob);
 //   kInvalidArgument key or nonce of the wrong length;
+//   kDataError       with decompress: the verified blob is not a valid
+//                    gzip/zstd stream (the tar written is cut short);
 //   kIoError         reading, spooling or writing failed.
 // With kVerifyFirst nothing has been written to `sink` on any failure except
-// a write error. With kStream, bytes already written are unverified.
+// a write error or, with decompress, a corrupt compressed stream. With
+// kStream, bytes already written are unverified.
 // Thread-safe with respect to other calls; uses the pipeline's threads.
 StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink,
                                            const LayerKey& key,
@@ -97,9 +121,14 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink,
 struct LayerEncryptResult {
   uint64_t bytes = 0;                                     // blob size (plain = cipher)
   std::array<uint8_t, kLayerHmacLen> hmac{};              // pubopts.hmac
-  std::array<uint8_t, 32> plain_sha256{};                 // digest of the input blob
+  std::array<uint8_t, 32> plain_sha256{};                 // digest of the plaintext blob
   std::array<uint8_t, 32> cipher_sha256{};                // digest of the encrypted blob
   PipelineStats stats;
+  // encrypt_layer_gzip only: the tar's length and digest (the diff_id) and
+  // the chunk index of the gzip blob (plain_sha256 is the gzip blob's).
+  uint64_t tar_bytes = 0;
+  std::array<uint8_t, 32> tar_sha256{};
+  std::optional<GzipIndex> gzip_index;
 };
 
 // encrypt_layer reads a plaintext layer blob from `source`, writes the
@@ -111,6 +140,20 @@ struct LayerEncryptResult {
 StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink,
                                            const LayerKey& key,
                                            const PipelineOptions& options);
+
+// encrypt_layer_gzip is encrypt_layer for a tar that is compressed on the
+// way: it reads an uncompressed tar from `source`, compresses it into one
+// gzip member at ISA-L `level` (0..3) in parallel chunks of
+// options.chunk_size (engine/layer_compress.h), encrypts that member and
+// writes the encrypted blob to `sink`, all in one pass. Returns the HMAC,
+// the digests of the tar (diff_id), the gzip blob (the private options'
+// digest) and the encrypted blob, and the chunk index. The blob's bytes
+// depend only on the tar, the level and the chunk size (and the key), never
+// on the thread count. Errors as encrypt_layer, plus kInvalidArgument for a
+// level outside 0..3. Thread-safe with respect to other calls.
+StatusOr<LayerEncryptResult> encrypt_layer_gzip(ByteSource& source, ByteSink& sink,
+                                                const LayerKey& key, int level,
+                                                const PipelineOptions& options);
 
 // new_layer_key returns a fresh 32-byte key and 16-byte nonce from the OS
 // CSPRNG (OpenSSL RAND_priv_bytes), or kInternal if it failed.

@@ -88,6 +88,13 @@ StatusOr<std::string> encrypted_media_type(std::string_view media_type) {
                      " (only OCI and Docker tar layers can be encrypted)");
 }
 
+std::optional<std::string> gzip_media_type(std::string_view media_type) {
+  if (media_type == kOciLayerTar || media_type == kDockerLayerTar)
+    return std::string(kOciLayerTarGzip);
+  if (media_type == kOciLayerNondistTar) return std::string(kOciLayerNondistTarGzip);
+  return std::nullopt;
+}
+
 StatusOr<Compression> compression_of(std::string_view media_type) {
   if (is_encrypted_media_type(media_type)) {
     if (!is_decryptable_media_type(media_type))

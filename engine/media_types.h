@@ -19,6 +19,7 @@
 #ifndef LAYERCRYPT_ENGINE_MEDIA_TYPES_H_
 #define LAYERCRYPT_ENGINE_MEDIA_TYPES_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -89,6 +90,13 @@ StatusOr<std::string> decrypted_media_type(std::string_view media_type);
 // `media_type` gets (see the file comment). Returns kInvalidArgument if it is
 // already encrypted, kUnsupported if it is not a layer type we encrypt.
 StatusOr<std::string> encrypted_media_type(std::string_view media_type);
+
+// gzip_media_type returns the type an uncompressed tar layer of type
+// `media_type` gets once gzip-compressed (OCI tar -> tar+gzip, the
+// non-distributable tar likewise, Docker rootfs.diff.tar -> OCI tar+gzip as
+// imgcrypt maps Docker types), or nullopt for any other type (compressed,
+// encrypted, not a layer).
+std::optional<std::string> gzip_media_type(std::string_view media_type);
 
 // compression_of returns the compression of a layer of type `media_type`,
 // encrypted (what decryption yields) or not. Returns kUnsupported for a type

@@ -2,6 +2,7 @@
 #include "engine/pipeline.h"
 
 #include <oneapi/tbb/concurrent_queue.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <new>
 #include <sstream>
@@ -37,48 +39,154 @@ struct StageFailed {
 // freed.
 class ChunkPool {
  public:
-  ChunkPool(size_t count, size_t buffer_size) : buffer_size_(buffer_size), capacity_(count) {
+  ChunkPool(size_t count, size_t buffer_size, size_t out_size)
+      : buffer_size_(buffer_size), out_size_(out_size), capacity_(count) {
     slots_.reserve(count);
   }
   ~ChunkPool() {
     for (auto& s : slots_) {
       // A buffer still out (the run was cancelled) may be full.
-      kernels::secure_wipe(s->data, s->out ? buffer_size_ : std::min(s->filled, buffer_size_));
+      kernels::secure_wipe(s->data, s->taken ? buffer_size_ : std::min(s->filled, buffer_size_));
       ::operator delete(s->data, std::align_val_t(kBufferAlign));
+      if (s->out != nullptr) {
+        kernels::secure_wipe(s->out, s->taken ? out_size_ : std::min(s->out_filled, out_size_));
+        ::operator delete(s->out, std::align_val_t(kBufferAlign));
+      }
     }
   }
   // take is called by the serial read stage only, so growing needs no lock.
   // The token limit equals the capacity, so a buffer is always available.
   Chunk* take() {
     Chunk* c = nullptr;
-    if (free_.try_pop(c)) {
-      static_cast<Slot*>(c)->out = true;
-      return c;
+    if (!free_.try_pop(c)) {
+      if (slots_.size() == capacity_) throw StageFailed{Internal("pipeline buffer pool exhausted")};
+      auto slot = std::make_unique<Slot>();
+      slot->data = static_cast<uint8_t*>(::operator new(buffer_size_, std::align_val_t(kBufferAlign)));
+      if (out_size_ != 0) {
+        slot->out = static_cast<uint8_t*>(::operator new(out_size_, std::align_val_t(kBufferAlign)));
+        slot->out_cap = out_size_;
+      }
+      slots_.push_back(std::move(slot));
+      c = slots_.back().get();
     }
-    if (slots_.size() == capacity_) throw StageFailed{Internal("pipeline buffer pool exhausted")};
-    auto slot = std::make_unique<Slot>();
-    slot->data = static_cast<uint8_t*>(::operator new(buffer_size_, std::align_val_t(kBufferAlign)));
-    slot->out = true;
-    slots_.push_back(std::move(slot));
-    return slots_.back().get();
+    Slot* s = static_cast<Slot*>(c);
+    s->taken = true;
+    s->seq = 0;
+    s->offset = 0;
+    s->len = 0;
+    s->last = false;
+    s->out_len = 0;
+    s->out_offset = 0;
+    s->crc = 0;
+    return c;
   }
   // give returns a buffer; it may run on several threads for distinct chunks.
   void give(Chunk* c) {
     Slot* s = static_cast<Slot*>(c);
     s->filled = std::max(s->filled, c->len + 1);  // +1: the read stage's probe byte
-    s->out = false;
+    // A stage may have written anywhere in out without setting out_len.
+    s->out_filled = c->out != nullptr ? out_size_ : 0;
+    s->taken = false;
     free_.push(c);
   }
 
  private:
   struct Slot : Chunk {
     size_t filled = 0;
-    bool out = false;
+    size_t out_filled = 0;
+    bool taken = false;
   };
   size_t buffer_size_;
+  size_t out_size_;
   size_t capacity_;
   std::vector<std::unique_ptr<Slot>> slots_;
   tbb::concurrent_queue<Chunk*> free_;
+};
+
+// ChunkReader cuts the source into chunks, either of a fixed size or as the
+// caller's segments, always one byte ahead so that every chunk knows whether
+// it is the last. Called from the serial read stage only.
+class ChunkReader {
+ public:
+  using ReadFn = std::function<StatusOr<size_t>(uint8_t*, size_t)>;
+  ChunkReader(ReadFn read, size_t chunk_size, const std::vector<size_t>& segments)
+      : read_(std::move(read)), chunk_size_(chunk_size), segments_(segments) {}
+
+  // buffer_size is what a chunk buffer must hold (the probe byte included).
+  static size_t buffer_size(size_t chunk_size, const std::vector<size_t>& segments) {
+    if (segments.empty()) return chunk_size + 1;
+    return *std::max_element(segments.begin(), segments.end()) + 1;
+  }
+
+  // next fills `c` with the next chunk and returns true, or returns false at
+  // the end of the stream (a fixed-size stream that is empty).
+  StatusOr<bool> next(Chunk& c) {
+    return segments_.empty() ? next_fixed(c) : next_segment(c);
+  }
+  uint64_t total() const { return offset_; }
+  uint64_t chunks() const { return seq_; }
+
+ private:
+  StatusOr<bool> next_fixed(Chunk& c) {
+    if (done_) return false;
+    size_t have = 0;
+    if (have_carry_) {
+      c.data[0] = carry_;
+      have = 1;
+      have_carry_ = false;
+    }
+    auto n = read_(c.data + have, chunk_size_ + 1 - have);
+    if (!n.ok()) return n.status();
+    size_t len = have + *n;
+    if (len > chunk_size_) {
+      carry_ = c.data[chunk_size_];
+      have_carry_ = true;
+      len = chunk_size_;
+    } else {
+      done_ = true;
+      if (len == 0) return false;
+    }
+    place(c, len, done_);
+    return true;
+  }
+
+  StatusOr<bool> next_segment(Chunk& c) {
+    if (seq_ == segments_.size()) return false;
+    const size_t want = segments_[seq_];
+    auto n = read_(c.data, want);
+    if (!n.ok()) return n.status();
+    if (*n != want)
+      return DataError("the stream ended after " + std::to_string(offset_ + *n) +
+                       " bytes, inside segment " + std::to_string(seq_) + " of " +
+                       std::to_string(segments_.size()) + " that should have " +
+                       std::to_string(want) + " bytes");
+    const bool last = seq_ + 1 == segments_.size();
+    if (last) {
+      uint8_t probe;
+      auto extra = read_(&probe, 1);
+      if (!extra.ok()) return extra.status();
+      if (*extra != 0)
+        return DataError("the stream has bytes beyond the expected " +
+                         std::to_string(offset_ + want));
+    }
+    place(c, want, last);
+    return true;
+  }
+
+  void place(Chunk& c, size_t len, bool last) {
+    c.seq = seq_++;
+    c.offset = offset_;
+    c.len = len;
+    c.last = last;
+    offset_ += len;
+  }
+
+  ReadFn read_;
+  size_t chunk_size_;
+  const std::vector<size_t>& segments_;
+  uint64_t seq_ = 0, offset_ = 0;
+  uint8_t carry_ = 0;
+  bool have_carry_ = false, done_ = false;
 };
 
 // Busy-time accounting per stage, updated from worker threads.
@@ -123,23 +231,35 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
   const auto wall0 = Clock::now();
   const size_t chunk_size = std::max(
       options.chunk_size ? options.chunk_size : PipelineOptions::kDefaultChunkSize, kMinChunkSize);
-  // More threads than oneTBB's default concurrency (the CPUs this process
-  // may use) cannot run at once; asking for them only makes TBB warn on
-  // stderr, which a stream processor must keep clean.
+  // More threads than oneTBB allows (by default its default concurrency, the
+  // CPUs this process may use) cannot run; asking for them only makes TBB
+  // warn on stderr, which a stream processor must keep clean. A program
+  // that raised the limit with a tbb::global_control (tests that show the
+  // output does not depend on the thread count) gets what it asks for.
   const size_t cpus = static_cast<size_t>(tbb::info::default_concurrency());
-  const size_t threads = options.threads ? std::min(options.threads, cpus) : cpus;
+  const size_t allowed = std::max(
+      cpus, tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+  const size_t threads = options.threads ? std::min(options.threads, allowed) : cpus;
   const size_t live = std::max<size_t>(options.max_live_chunks ? options.max_live_chunks
                                                                : 4 * threads, 4);
 
   std::vector<StageTimer> timers(stages.size());
   StageTimer read_timer;
-  uint64_t total = 0, nchunks = 0;
   bool inline_run = false;
+  auto timed_read = [&](uint8_t* out, size_t cap) -> StatusOr<size_t> {
+    const auto t0 = Clock::now();
+    auto n = read_full(source, out, cap);
+    read_timer.ns.fetch_add(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(),
+        std::memory_order_relaxed);
+    return n;
+  };
+  ChunkReader reader(timed_read, chunk_size, options.segments);
 
   auto finish = [&](Status st) {
     if (stats != nullptr) {
-      stats->bytes = total;
-      stats->chunks = nchunks;
+      stats->bytes = reader.total();
+      stats->chunks = reader.chunks();
       stats->wall_seconds = std::chrono::duration<double>(Clock::now() - wall0).count();
       stats->read_seconds = seconds(read_timer.ns.load());
       stats->inline_run = inline_run;
@@ -152,54 +272,37 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
     return st;
   };
 
-  // Read the first chunk, plus one probe byte, on this thread: a stream
-  // that ends within it runs inline without starting TBB (see header).
-  auto timed_read = [&](uint8_t* out, size_t cap) -> StatusOr<size_t> {
-    const auto t0 = Clock::now();
-    auto n = read_full(source, out, cap);
-    read_timer.ns.fetch_add(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(),
-        std::memory_order_relaxed);
-    return n;
-  };
+  ChunkPool pool(live, ChunkReader::buffer_size(chunk_size, options.segments),
+                 options.out_buffer_size);
 
-  ChunkPool pool(live, chunk_size + 1);
+  // The first chunk is read on this thread: a stream that is one chunk long
+  // runs inline without starting TBB (see header).
   Chunk* first = pool.take();
-  auto n0 = timed_read(first->data, chunk_size + 1);
-  if (!n0.ok()) return finish(n0.status());
-  if (*n0 <= chunk_size) {
+  auto got = reader.next(*first);
+  if (!got.ok()) return finish(got.status());
+  if (!*got || first->last) {
     inline_run = true;
-    first->seq = 0;
-    first->offset = 0;
-    first->len = *n0;
-    if (first->len != 0) {
-      nchunks = 1;
-      total = first->len;
-      for (size_t i = 0; i < stages.size(); ++i) {
-        Status st = run_stage(stages[i], *first, timers[i]);
-        if (!st.ok()) return finish(st);
+    if (!*got) {
+      // An empty stream: no chunk, unless the caller asked for an empty one.
+      if (!options.deliver_empty) {
+        pool.give(first);
+        return finish(Status::Ok());
       }
+      first->last = true;
+    }
+    for (size_t i = 0; i < stages.size(); ++i) {
+      Status st = run_stage(stages[i], *first, timers[i]);
+      if (!st.ok()) return finish(st);
     }
     pool.give(first);
     return finish(Status::Ok());
   }
 
-  // The stream is longer than one chunk: the probe byte starts chunk 1.
-  first->seq = 0;
-  first->offset = 0;
-  first->len = chunk_size;
-  uint8_t carry = first->data[chunk_size];
-  bool have_carry = true, first_pending = true, eof = false;
-  uint64_t next_seq = 0, next_offset = 0;
-
+  bool first_pending = true, eof = false;
   auto input = tbb::make_filter<void, Chunk*>(
       tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) -> Chunk* {
         if (first_pending) {
           first_pending = false;
-          next_seq = 1;
-          next_offset = chunk_size;
-          total = chunk_size;
-          nchunks = 1;
           return first;
         }
         if (eof) {
@@ -207,29 +310,17 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
           return nullptr;
         }
         Chunk* c = pool.take();
-        size_t have = 0;
-        if (have_carry) {
-          c->data[0] = carry;
-          have = 1;
-          have_carry = false;
-        }
-        auto n = timed_read(c->data + have, chunk_size - have);
-        if (!n.ok()) {
+        auto more = reader.next(*c);
+        if (!more.ok()) {
           pool.give(c);
-          throw StageFailed{n.status()};
+          throw StageFailed{more.status()};
         }
-        c->len = have + *n;
-        if (c->len < chunk_size) eof = true;
-        if (c->len == 0) {
+        if (!*more) {
           pool.give(c);
           fc.stop();
           return nullptr;
         }
-        c->seq = next_seq++;
-        c->offset = next_offset;
-        next_offset += c->len;
-        total += c->len;
-        ++nchunks;
+        if (c->last) eof = true;
         return c;
       });
 

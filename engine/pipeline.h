@@ -51,6 +51,29 @@
 // after it returns. Buffers are wiped before they are freed: they hold
 // plaintext.
 //
+// Compression. The fused paths change a chunk's length on the way, so a
+// chunk may carry a second pooled buffer (Chunk::out, out_buffer_size):
+//
+//   tar -> gzip -> encrypt (engine/layer_compress.h, layer_cipher.h)
+//     read tar (serial) | sha256 of the tar (serial) | deflate into out
+//     (parallel, each chunk on its own) | gzip framing: header, trailer,
+//     the chunk's offset in the member, CRC-32 folded in order (serial) |
+//     sha256 of the gzip blob (serial) | CTR on out at that offset
+//     (parallel) | HMAC (serial) | sha256 of the ciphertext (serial) |
+//     write (serial)
+//   decrypt -> inflate, with layercrypt's chunk index (layer_decompress.h)
+//     read the blob as segments: gzip header, each compressed chunk,
+//     trailer (serial) | CTR (parallel) | inflate each chunk into out
+//     (parallel) | check the chunk and write it, or fall back to one
+//     sequential inflater (serial)
+//
+// The reader looks one byte ahead so every chunk knows whether it is the
+// last (a deflater must set BFINAL on it), and it can follow segment
+// lengths the caller knows in advance instead of a fixed size, in which
+// case a stream of any other length is an error. Seven serial stages on two
+// cores still overlap: each is a chain over the chunks in order, and TBB
+// runs different chains' chunks at once.
+//
 // Small streams. Starting TBB workers costs ~1 ms, more than decrypting a
 // small layer. The read stage therefore reads the first chunk and one more
 // byte on the calling thread; if the stream ends within that chunk, every
@@ -86,6 +109,17 @@ struct Chunk {
   uint64_t offset = 0;    // byte offset of data[0] in the stream
   uint8_t* data = nullptr;
   size_t len = 0;         // valid bytes; equals chunk_size except for the last chunk
+  bool last = false;      // no chunk follows this one
+  // A second buffer per chunk for stages that transform data into a
+  // different length (compression): out_cap == PipelineOptions::
+  // out_buffer_size bytes, null when that is 0. out_len and out_offset are
+  // the stages' to set (0 when the chunk is read); the pipeline only wipes
+  // the buffer at the end.
+  uint8_t* out = nullptr;
+  size_t out_cap = 0;
+  size_t out_len = 0;
+  uint64_t out_offset = 0;
+  uint32_t crc = 0;       // free for a stage's per-chunk checksum
 };
 
 // StageKind says how TBB may schedule a stage.
@@ -109,6 +143,20 @@ struct PipelineOptions {
   size_t chunk_size = 0;       // default kDefaultChunkSize; at least 64 KiB
   size_t max_live_chunks = 0;  // default 4 per thread, at least 4
   size_t threads = 0;          // default and maximum: oneTBB's default concurrency
+                               // (a tbb::global_control can raise the maximum)
+  // out_buffer_size > 0 gives every chunk a second buffer of that size
+  // (Chunk::out), allocated with the chunk's and recycled with it.
+  size_t out_buffer_size = 0;
+  // segments, when not empty, replaces fixed-size chunking: chunk i is
+  // exactly segments[i] bytes (0 is allowed), and the stream must be exactly
+  // their sum long; a source that ends early or has bytes beyond is a
+  // kDataError. chunk_size is then unused. Segments let a reader follow a
+  // structure it knows in advance, such as the chunks of an indexed gzip.
+  std::vector<size_t> segments;
+  // deliver_empty: an empty stream still passes one empty chunk (len 0,
+  // last) through the stages, for writers that emit framing even for no
+  // input. Otherwise stages never see an empty stream.
+  bool deliver_empty = false;
   static constexpr size_t kDefaultChunkSize = size_t{1} << 20;
 };
 
@@ -134,7 +182,8 @@ struct PipelineStats {
 };
 
 // run_pipeline reads `source` to its end in chunks and passes every chunk
-// through `stages` in order. Returns OK when the source reached EOF and
+// through `stages` in order. Each chunk knows whether it is the last
+// (the reader looks one byte ahead). Returns OK when the source reached EOF and
 // every stage accepted every chunk; otherwise the first error (a read error
 // or a stage's status). On return no stage is running and no buffer is
 // referenced. `stats` may be null. Thread-safe with respect to other runs.

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "engine/annotations.h"
+#include "engine/gzip_index.h"
 #include "engine/key_unwrap.h"
 #include "engine/keys_dir.h"
 #include "engine/layer_options.h"
@@ -146,7 +147,21 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
     return Status(opened.status().code(), msg);
   }
 
-  auto result = decrypt_layer(in, out, opened->key, opened->hmac, options.decrypt);
+  LayerDecryptOptions decrypt = options.decrypt;
+  if (options.decompress) {
+    auto compression = compression_of(desc.media_type);
+    if (!compression.ok()) return compression.status().with_context(layer);
+    decrypt.decompress = *compression;
+    const auto ix = desc.annotations.find(kGzipIndexAnnotation);
+    if (*compression == Compression::kGzip && ix != desc.annotations.end()) {
+      auto index = parse_gzip_index(ix->second, desc.size < 0 ? 0 : static_cast<uint64_t>(desc.size));
+      if (index.ok())
+        decrypt.gzip_index = std::move(*index);
+      else
+        rep.warnings.push_back(index.status().message() + "; inflating on one core");
+    }
+  }
+  auto result = decrypt_layer(in, out, opened->key, opened->hmac, decrypt);
   if (!result.ok()) return result.status().with_context(layer);
   rep.result = std::move(*result);
   return Status::Ok();

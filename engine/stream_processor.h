@@ -38,6 +38,11 @@ struct StreamProcessorOptions {
   std::optional<std::string> keys_dir;  // --decryption-keys-path
   std::string env_media_type;           // STREAM_PROCESSOR_MEDIATYPE ("" if unset)
   LayerDecryptOptions decrypt;          // release policy, spool bound, pipeline
+  // decompress: write the layer's tar, not its (gzip/zstd) blob
+  // (--decompress): the compression comes from the descriptor's media type
+  // and a layercrypt chunk index annotation, if any, is used to inflate in
+  // parallel. decrypt.decompress and decrypt.gzip_index are set from these.
+  bool decompress = false;
 };
 
 // StreamProcessorReport describes a run, for warnings and --stats.

@@ -1,6 +1,8 @@
 // kernels/cpu.cc: ipsec-mb manager ownership and the CPU path report.
 #include "kernels/cpu.h"
 
+#include "kernels/zstd.h"
+
 #include <intel-ipsec-mb.h>
 #include <isa-l.h>
 #include <openssl/crypto.h>
@@ -178,6 +180,7 @@ std::string cpu_report() {
   out << "openssl: " << OpenSSL_version(OPENSSL_VERSION)
       << (cpuid_has(7, 0, 1, 29) ? " (CPU has SHA-NI)" : " (no SHA-NI)")
       << (cpuid_has(1, 0, 2, 25) ? " (CPU has AES-NI)" : " (no AES-NI)") << "\n";
+  out << "libzstd " << zstd_version() << ": tar+zstd layers (decoder --decompress)\n";
   return out.str();
 }
 

@@ -18,6 +18,22 @@ uint32_t load_le32(const uint8_t* p) {
          uint32_t{p[3]} << 24;
 }
 
+// inflate_step runs isal_inflate once on at most 1 GiB of input and output
+// (ISA-L counts in uint32_t) and reports how much it took and gave.
+int inflate_step(inflate_state& st, const uint8_t* in, size_t in_len, uint8_t* out,
+                 size_t out_len, size_t* took, size_t* gave) {
+  const size_t in_span = std::min(in_len, kMaxIsalSpan);
+  const size_t out_span = std::min(out_len, kMaxIsalSpan);
+  st.next_in = const_cast<uint8_t*>(in_span ? in : nullptr);
+  st.avail_in = static_cast<uint32_t>(in_span);
+  st.next_out = out;
+  st.avail_out = static_cast<uint32_t>(out_span);
+  const int r = isal_inflate(&st);
+  *took = in_span - st.avail_in;
+  *gave = out_span - st.avail_out;
+  return r;
+}
+
 }  // namespace
 
 const char* inflate_result_name(InflateResult r) {
@@ -185,15 +201,9 @@ InflateResult GzipInflater::update(const uint8_t* in, size_t in_len, size_t* in_
       result = InflateResult::kNeedOutput;
       break;
     }
-    const size_t in_span = std::min(in_len - used, kMaxIsalSpan);
-    const size_t out_span = std::min(out_len - written, kMaxIsalSpan);
-    s.st.next_in = const_cast<uint8_t*>(in_span ? in + used : nullptr);
-    s.st.avail_in = static_cast<uint32_t>(in_span);
-    s.st.next_out = out + written;
-    s.st.avail_out = static_cast<uint32_t>(out_span);
-    const int r = isal_inflate(&s.st);
-    const size_t took = in_span - s.st.avail_in;
-    const size_t gave = out_span - s.st.avail_out;
+    size_t took, gave;
+    const int r = inflate_step(s.st, in + used, in_len - used, out + written, out_len - written,
+                               &took, &gave);
     s.note_consumed(in + used, took);
     used += took;
     written += gave;
@@ -263,28 +273,43 @@ InflateResult InflateChunker::inflate(const uint8_t* in, size_t in_len, bool las
   st.avail_in = static_cast<uint32_t>(in_len);
   st.next_out = out;
   st.avail_out = static_cast<uint32_t>(out_len);
-  // Stateless: matches may reach back only into this call's output, which is
-  // exactly the no-shared-history property of our chunks.
-  const int r = isal_inflate_stateless(&st);
+  // The stateful decoder, not isal_inflate_stateless: at the end of the
+  // input it keeps the bits it has read but not used (read_in_length) and
+  // the block state exact, which is what tells a chunk that ends on a block
+  // boundary from one cut a few bytes short (the stateless decoder reports
+  // both as "between blocks"). With no dictionary, a match may reach back
+  // only into this call's output (ISAL_INVALID_LOOKBACK otherwise): exactly
+  // the no-shared-history property of our chunks.
+  int r = isal_inflate(&st);
   const size_t produced = out_len - st.avail_out;
+  if (r >= 0 && st.avail_out == 0 && st.block_state != ISAL_BLOCK_FINISH) {
+    // out is full: ISA-L may have stopped just before an end-of-block code
+    // (out_len exactly the chunk's length) or with output to spare. Offer
+    // one more byte to tell the two apart.
+    uint8_t extra;
+    st.next_out = &extra;
+    st.avail_out = 1;
+    r = isal_inflate(&st);
+    if (r >= 0 && st.avail_out == 0) return InflateResult::kNeedOutput;
+  }
   InflateResult result;
-  if (r == ISAL_OUT_OVERFLOW) {
-    result = InflateResult::kNeedOutput;
-  } else if (r < 0) {
+  if (r < 0) {
     result = InflateResult::kBadData;
   } else if (st.block_state == ISAL_BLOCK_FINISH) {
     // A BFINAL block ended; it must end the last chunk exactly.
     if (!last) result = InflateResult::kBadData;
-    else if (st.avail_in != 0) result = InflateResult::kTrailingGarbage;
+    else if (st.avail_in != 0 || st.read_in_length >= 8) result = InflateResult::kTrailingGarbage;
     else result = InflateResult::kOk;
-  } else if (r == ISAL_END_INPUT) {
-    // Ran out of input: fine for a non-last chunk only if it stopped between
-    // blocks (ISA-L then fails to read the next block header).
-    result = (!last && (st.block_state == ISAL_BLOCK_NEW_HDR ||
-                        st.block_state == ISAL_BLOCK_HDR) &&
-              st.avail_in == 0)
-                 ? InflateResult::kOk
-                 : InflateResult::kTruncated;
+  } else if (!last && st.avail_in == 0 && st.read_in_length == 0 && st.tmp_in_size == 0 &&
+             (st.block_state == ISAL_BLOCK_NEW_HDR || st.block_state == ISAL_BLOCK_HDR)) {
+    // A non-last chunk must stop exactly between two blocks, on a byte
+    // boundary, with no bit left over: then the next chunk's first byte is
+    // where a sequential decoder of the whole stream reads the next block
+    // header. ISA-L keeps a partly read block header whole, in read_in or
+    // tmp_in_buffer, so with both empty nothing of a next header was read
+    // (it reports ISAL_BLOCK_HDR after a stored block that ends the input,
+    // ISAL_BLOCK_NEW_HDR after other blocks).
+    result = InflateResult::kOk;
   } else {
     result = InflateResult::kTruncated;
   }
@@ -293,5 +318,82 @@ InflateResult InflateChunker::inflate(const uint8_t* in, size_t in_len, bool las
   if (crc != nullptr) *crc = crc32_gzip(0, out, produced);
   return InflateResult::kOk;
 }
+
+// ---------------------------------------------------------------------------
+// RawInflater
+
+struct RawInflater::State {
+  inflate_state st;
+  InflateResult error = InflateResult::kOk;
+  bool finished = false;
+  uint64_t total_out = 0;
+};
+
+RawInflater::RawInflater() : s_(std::make_unique<State>()) { reset(nullptr, 0); }
+RawInflater::~RawInflater() = default;
+
+bool RawInflater::reset(const uint8_t* dict, size_t dict_len) {
+  State& s = *s_;
+  isal_inflate_init(&s.st);
+  s.st.crc_flag = ISAL_DEFLATE;
+  s.error = InflateResult::kOk;
+  s.finished = false;
+  s.total_out = 0;
+  if (dict_len == 0) return true;
+  // Only the last 32 KiB can be referenced; ISA-L keeps at most that much.
+  constexpr size_t kWindow = size_t{32} << 10;
+  if (dict_len > kWindow) {
+    dict += dict_len - kWindow;
+    dict_len = kWindow;
+  }
+  return isal_inflate_set_dict(&s.st, const_cast<uint8_t*>(dict),
+                               static_cast<uint32_t>(dict_len)) == COMP_OK;
+}
+
+InflateResult RawInflater::update(const uint8_t* in, size_t in_len, size_t* in_used,
+                                  uint8_t* out, size_t out_len, size_t* out_written) {
+  *in_used = 0;
+  *out_written = 0;
+  State& s = *s_;
+  if (s.error != InflateResult::kOk) return s.error;
+  size_t used = 0, written = 0;
+  for (;;) {
+    if (s.finished) {
+      // Anything after the final block is not deflate data of this stream.
+      if (used != in_len) s.error = InflateResult::kTrailingGarbage;
+      break;
+    }
+    if (written == out_len) break;
+    size_t took, gave;
+    const int r = inflate_step(s.st, in + used, in_len - used, out + written, out_len - written,
+                               &took, &gave);
+    used += took;
+    written += gave;
+    s.total_out += gave;
+    if (r < 0) {
+      s.error = InflateResult::kBadData;
+      break;
+    }
+    if (s.st.block_state == ISAL_BLOCK_FINISH) {
+      s.finished = true;
+      if (s.st.read_in_length >= 8) s.error = InflateResult::kTrailingGarbage;
+      continue;
+    }
+    if (used == in_len && written != out_len) break;  // need input
+    if (took == 0 && gave == 0) {
+      s.error = InflateResult::kInternalError;
+      break;
+    }
+  }
+  *in_used = used;
+  *out_written = written;
+  if (s.error != InflateResult::kOk) return s.error;
+  if (s.finished) return InflateResult::kOk;
+  return written == out_len && out_len != 0 ? InflateResult::kNeedOutput
+                                            : InflateResult::kNeedInput;
+}
+
+bool RawInflater::finished() const { return s_->finished && s_->error == InflateResult::kOk; }
+uint64_t RawInflater::total_out() const { return s_->total_out; }
 
 }  // namespace layercrypt::kernels

@@ -30,6 +30,11 @@
 // It works only for data whose chunks share no history (our chunked writer's
 // output), not for arbitrary gzip files.
 //
+// RawInflater is a streaming raw-deflate (RFC 1951) decompressor that can
+// start from a preset dictionary: the fallback of a parallel inflater that
+// has inflated chunks 0..k-1 on its own and must continue sequentially from
+// chunk k with the output so far as history.
+//
 // Errors are sticky: after an error every call returns the same result until
 // reset(). Thread-safety: objects are not thread-safe; use one per thread.
 #ifndef LAYERCRYPT_KERNELS_INFLATE_H_
@@ -140,8 +145,49 @@ class InflateChunker {
   // from a shorter valid one: the caller must compare *out_written with the
   // index and the combined CRC with the trailer. in/out must not overlap.
   // in_len or out_len >= 2^32 (no chunk is that large) returns kBadData.
+  // "Ends at a block boundary" is exact: the last block of a non-last chunk
+  // ends on a byte boundary with no bit left over (our chunks end with an
+  // empty stored block), so where the chunk ends is where a sequential
+  // decoder of the whole stream would read the next block header.
   InflateResult inflate(const uint8_t* in, size_t in_len, bool last, uint8_t* out,
                         size_t out_len, size_t* out_written, uint32_t* crc);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// RawInflater: streaming raw deflate with an optional dictionary (see the
+// file comment). Not thread-safe. ~100 KiB of state.
+class RawInflater {
+ public:
+  RawInflater();
+  ~RawInflater();
+  RawInflater(const RawInflater&) = delete;
+  RawInflater& operator=(const RawInflater&) = delete;
+
+  // reset starts a new raw deflate stream whose matches may reach back into
+  // dict[0..dict_len) (the bytes that precede the stream's output; only the
+  // last 32 KiB matter, longer dictionaries are cut). dict may be null when
+  // dict_len is 0. Returns false if ISA-L refused the dictionary.
+  bool reset(const uint8_t* dict, size_t dict_len);
+
+  // update decompresses from in[0..in_len) into out[0..out_len); *in_used
+  // and *out_written are always set. Returns
+  //   kNeedInput  all input consumed, out not full, final block not reached;
+  //   kNeedOutput out is full: call again with the unconsumed input;
+  //   kOk         the final (BFINAL) block ended and all its output is in
+  //               out; any further input byte is kTrailingGarbage;
+  //   kBadData (invalid data, a match reaching before the dictionary),
+  //   kTrailingGarbage, kInternalError (sticky).
+  // in and out must not overlap.
+  InflateResult update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
+                       size_t out_len, size_t* out_written);
+
+  // finished says whether the final block has ended without error.
+  bool finished() const;
+  // total_out returns the bytes produced since reset.
+  uint64_t total_out() const;
 
  private:
   struct State;

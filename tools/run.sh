@@ -15,9 +15,10 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 # Build and test dependencies, all Debian 12 packages.
 PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
-  libisal-dev libipsec-mb-dev libssl-dev libtbb-dev zlib1g-dev
+  libisal-dev libipsec-mb-dev libssl-dev libtbb-dev zlib1g-dev libzstd-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev
-  gzip pigz isal openssl jq python3 skopeo tar time
+  gzip pigz isal zstd openssl jq python3 skopeo tar time
+  containerd docker-registry umoci python3-grpcio util-linux mount
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -56,8 +57,10 @@ cmd_test() {
   ctest --preset release -j "$JOBS"
   if [ "${LAYERCRYPT_SKIP_SANITIZERS:-0}" != 1 ]; then
     build debug-asan-ubsan
-    log "tests (debug, AddressSanitizer + UndefinedBehaviorSanitizer)"
-    ctest --preset debug-asan-ubsan -j "$JOBS"
+    # The containerd end-to-end test (label e2e) runs the decoder as a black
+    # box under containerd; the release run above covers it.
+    log "tests (debug, AddressSanitizer + UndefinedBehaviorSanitizer; e2e in release only)"
+    ctest --preset debug-asan-ubsan -j "$JOBS" -LE e2e
   fi
   log "all tests passed"
 }
@@ -72,7 +75,7 @@ cmd_demo() {
   "$bin/tools/layercrypt" selfcheck
   log "kernel benchmarks (1 MiB buffers, one core; peers measured in the same run)"
   "$ROOT/bench/summary.sh" "$bin/bench"
-  log "layercrypt-decoder as containerd runs it, on every layer encrypted by skopeo and ctr-enc"
+  log "layercrypt-decoder as containerd runs it, on every layer encrypted by skopeo and ctr-enc (blob, and tar with --decompress)"
   demo_decode "$bin/tools/layercrypt-decoder"
   log "the main job: sample image -> keygen -> encrypt -> decoder (as containerd) -> verify"
   "$ROOT/bench/encrypt_bench.sh" "$bin" "${LAYERCRYPT_DEMO_MB:-600}"
@@ -80,19 +83,25 @@ cmd_demo() {
 
 # demo_decode DECODER: decrypts every encrypted layer of the Go-made vector
 # images (tests/vectors/ocicrypt) with the node key model (payload on fd 3,
-# keys directory) and checks each output against the plaintext layer digest.
+# keys directory) and checks each output against the plaintext layer digest,
+# then again with --decompress against the layer's diff_id (the tar).
 demo_decode() {
-  local dec=$1 vec="$ROOT/tests/vectors/ocicrypt" ok=0 bad=0 line
-  while IFS=$'\t' read -r image digest media keys payload want; do
+  local dec=$1 vec="$ROOT/tests/vectors/ocicrypt" ok=0 bad=0 blob_ok tar_ok
+  while IFS=$'\t' read -r image digest media keys payload want diff_id; do
     local blob="$vec/$(jq -r ".images[\"$image\"].layout" "$vec/expected.json")/blobs/sha256/${digest#sha256:}"
-    local got
+    local got tar
     got=$("$dec" --decryption-keys-path "$vec/$keys" <"$blob" 3<"$vec/$payload" | sha256sum | cut -d' ' -f1)
-    if [ "sha256:$got" = "$want" ]; then ok=$((ok + 1)); line=ok; else bad=$((bad + 1)); line=FAILED; fi
-    printf '  %-20s %-46s %-8s %s\n' "$image" "${media#application/vnd.oci.image.layer.v1.}" "$line" "${want:0:19}"
+    tar=$("$dec" --decryption-keys-path "$vec/$keys" --decompress <"$blob" 3<"$vec/$payload" | sha256sum | cut -d' ' -f1)
+    blob_ok=FAILED; tar_ok=FAILED
+    [ "sha256:$got" = "$want" ] && blob_ok=ok
+    [ "sha256:$tar" = "$diff_id" ] && tar_ok=ok
+    if [ "$blob_ok$tar_ok" = okok ]; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
+    printf '  %-20s %-40s blob %-6s tar (--decompress) %-6s %s\n' "$image" \
+      "${media#application/vnd.oci.image.layer.v1.}" "$blob_ok" "$tar_ok" "${want:0:19}"
   done < <(jq -r '.images | to_entries[] | .key as $img | .value as $v | $v.layers[]
                   | select(.encrypted) | [$img, .digest, .mediaType, $v.key_dirs_that_decrypt[0],
-                    .payloads.node, .expected_output_digest] | @tsv' "$vec/expected.json")
-  echo "decoded $ok layers to their plaintext digests, $bad failed"
+                    .payloads.node, .expected_output_digest, .expected_diff_id] | @tsv' "$vec/expected.json")
+  echo "decoded $ok layers to their plaintext digests and, with --decompress, to their diff_ids; $bad failed"
   [ "$bad" -eq 0 ]
 }
 

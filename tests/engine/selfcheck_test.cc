@@ -20,7 +20,7 @@ TEST(SelfCheck, EveryCheckPasses) {
 
 TEST(Version, ReportNamesEveryDependency) {
   const std::string report = describe_cpu_paths();
-  for (const char* what : {"cpu:", "ipsec-mb", "isa-l", "openssl", "onetbb"})
+  for (const char* what : {"cpu:", "ipsec-mb", "isa-l", "openssl", "onetbb", "libzstd"})
     EXPECT_NE(report.find(what), std::string::npos) << what << " missing in:\n" << report;
 }
 

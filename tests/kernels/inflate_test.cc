@@ -536,5 +536,144 @@ TEST(InflateChunker, Errors) {
   }
 }
 
+// The boundary check that makes a chunk index safe to follow: a non-last
+// chunk is accepted only if it ends exactly where the next block starts. Cut
+// 1 to 4 bytes short (inside the empty stored block that ends it), it must
+// not pass as a complete chunk, even though every output byte is there.
+TEST(InflateChunker, ChunkCutShortOfItsBoundaryIsNotOk) {
+  const Bytes in = make_tar_like_corpus(300 * kKiB, 28);
+  for (int level = 0; level <= 3; ++level) {
+    const Chunks cs = make_chunks(in, 64 * kKiB, level);
+    ASSERT_GE(cs.comp.size(), 2u);
+    const Bytes& mid = cs.comp[1];
+    InflateChunker ic;
+    Bytes out(cs.sizes[1]);
+    size_t w;
+    ASSERT_EQ(ic.inflate(mid.data(), mid.size(), false, out.data(), out.size(), &w, nullptr),
+              InflateResult::kOk);
+    for (size_t cut = 1; cut <= 4; ++cut) {
+      EXPECT_NE(ic.inflate(mid.data(), mid.size() - cut, false, out.data(), out.size(), &w,
+                           nullptr),
+                InflateResult::kOk)
+          << "level " << level << " cut " << cut;
+    }
+  }
+}
+
+// A range of a stream that was compressed with history (a streaming gzip)
+// starts with matches that reach back before it: on its own it must fail,
+// never decode to other bytes.
+TEST(InflateChunker, MatchBeforeTheChunkFails) {
+  const Bytes in = make_tar_like_corpus(256 * kKiB, 29);
+  // Two halves compressed as one stream with a full flush between them would
+  // not share history; a sync flush point made by a streaming deflater does.
+  GzipDeflater d;
+  ASSERT_EQ(d.init(1), DeflateResult::kOk);
+  Bytes gz(gzip_deflate_bound(in.size(), 1));
+  size_t used, w1, w2;
+  ASSERT_EQ(d.update(in.data(), in.size(), &used, gz.data(), gz.size(), &w1),
+            DeflateResult::kNeedInput);
+  ASSERT_EQ(d.finish(gz.data() + w1, gz.size() - w1, &w2), DeflateResult::kOk);
+  gz.resize(w1 + w2);
+  // Inflate the deflate data (after the 10-byte header) from byte 0: fine.
+  InflateChunker ic;
+  Bytes out(in.size());
+  size_t w;
+  EXPECT_EQ(ic.inflate(gz.data() + 10, gz.size() - 18, true, out.data(), out.size(), &w, nullptr),
+            InflateResult::kOk);
+  EXPECT_TRUE(Bytes(out.begin(), out.begin() + static_cast<ptrdiff_t>(w)) == in);
+  // Started anywhere else it never yields a full, correct copy of a suffix.
+  CorpusRng r(30);
+  for (int i = 0; i < 100; ++i) {
+    const size_t start = 1 + r.below(gz.size() - 19);
+    const InflateResult res = ic.inflate(gz.data() + 10 + start, gz.size() - 18 - start, true,
+                                         out.data(), out.size(), &w, nullptr);
+    if (res == InflateResult::kOk) {
+      EXPECT_FALSE(w > 0 && w < in.size() &&
+                   std::equal(out.begin(), out.begin() + static_cast<ptrdiff_t>(w),
+                              in.end() - static_cast<ptrdiff_t>(w)))
+          << start;
+    }
+  }
+}
+
+TEST(RawInflater, ContinuesFromAChunkBoundaryWithTheHistoryAsDictionary) {
+  const Bytes in = make_tar_like_corpus(400 * kKiB + 7, 31);
+  const Chunks cs = make_chunks(in, 64 * kKiB, 1);
+  ASSERT_GE(cs.comp.size(), 4u);
+  // Inflate chunk 0 and 1 on their own, then the rest as one raw stream with
+  // the last 32 KiB of output as dictionary, fed in odd pieces.
+  const size_t k = 2;
+  size_t done = 0;
+  for (size_t i = 0; i < k; ++i) done += cs.sizes[i];
+  Bytes rest;
+  for (size_t i = k; i < cs.comp.size(); ++i)
+    rest.insert(rest.end(), cs.comp[i].begin(), cs.comp[i].end());
+  RawInflater raw;
+  ASSERT_TRUE(raw.reset(in.data(), done));  // longer than 32 KiB: cut to the window
+  Bytes out;
+  Bytes buf(1000);
+  size_t pos = 0;
+  InflateResult res = InflateResult::kNeedInput;
+  while (pos < rest.size() || res == InflateResult::kNeedOutput) {
+    const size_t piece = std::min<size_t>(rest.size() - pos, 777);
+    size_t used, w;
+    res = raw.update(rest.data() + pos, piece, &used, buf.data(), buf.size(), &w);
+    out.insert(out.end(), buf.begin(), buf.begin() + static_cast<ptrdiff_t>(w));
+    pos += used;
+    ASSERT_TRUE(res == InflateResult::kNeedInput || res == InflateResult::kNeedOutput ||
+                res == InflateResult::kOk)
+        << inflate_result_name(res);
+    if (res == InflateResult::kOk) break;
+  }
+  EXPECT_EQ(res, InflateResult::kOk);
+  EXPECT_TRUE(raw.finished());
+  EXPECT_EQ(raw.total_out(), in.size() - done);
+  EXPECT_TRUE(out == Bytes(in.begin() + static_cast<ptrdiff_t>(done), in.end()));
+  // A byte after the final block is trailing garbage.
+  ASSERT_TRUE(raw.reset(in.data(), done));
+  rest.push_back(0);
+  Bytes big(in.size());
+  size_t used, w;
+  EXPECT_EQ(raw.update(rest.data(), rest.size(), &used, big.data(), big.size(), &w),
+            InflateResult::kTrailingGarbage);
+}
+
+TEST(RawInflater, MatchesIntoTheDictionaryNeedIt) {
+  // zlib writes a raw deflate stream that references a preset dictionary:
+  // the independent implementation decides what "reaching back" means.
+  const Bytes dict = make_tar_like_corpus(32 * kKiB, 32);
+  Bytes in(dict.begin() + 1000, dict.begin() + 20000);  // all of it in the dictionary
+  z_stream z{};
+  ASSERT_EQ(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  ASSERT_EQ(deflateSetDictionary(&z, dict.data(), static_cast<uInt>(dict.size())), Z_OK);
+  Bytes comp(deflateBound(&z, in.size()));
+  z.next_in = in.data();
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = comp.data();
+  z.avail_out = static_cast<uInt>(comp.size());
+  ASSERT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  comp.resize(z.total_out);
+  deflateEnd(&z);
+  ASSERT_LT(comp.size(), in.size() / 10);  // it did use the dictionary
+
+  RawInflater raw;
+  Bytes out(in.size());
+  size_t used, w;
+  ASSERT_TRUE(raw.reset(dict.data(), dict.size()));
+  EXPECT_EQ(raw.update(comp.data(), comp.size(), &used, out.data(), out.size(), &w),
+            InflateResult::kOk);
+  EXPECT_EQ(w, in.size());
+  EXPECT_TRUE(out == in);
+  ASSERT_TRUE(raw.reset(nullptr, 0));
+  EXPECT_EQ(raw.update(comp.data(), comp.size(), &used, out.data(), out.size(), &w),
+            InflateResult::kBadData);
+  EXPECT_FALSE(raw.finished());
+  // InflateChunker has no dictionary: the same stream fails there too.
+  InflateChunker ic;
+  EXPECT_EQ(ic.inflate(comp.data(), comp.size(), true, out.data(), out.size(), &w, nullptr),
+            InflateResult::kBadData);
+}
+
 }  // namespace
 }  // namespace layercrypt::kernels

@@ -5,7 +5,6 @@
 Usage: cli_test.py LAYERCRYPT DECODER
 """
 
-import hashlib
 import json
 import os
 import random
@@ -244,13 +243,7 @@ class Cli(unittest.TestCase):
         index = ocitest.go_json({"schemaVersion": 2,
                                  "mediaType": "application/vnd.oci.image.index.v1+json",
                                  "manifests": entries})
-        with open(os.path.join(src, "oci-layout"), "w") as f:
-            f.write('{"imageLayoutVersion":"1.0.0"}')
-        with open(os.path.join(src, "index.json"), "w") as f:
-            json.dump({"schemaVersion": 2, "manifests": [{
-                "mediaType": "application/vnd.oci.image.index.v1+json",
-                "digest": write_blob(src, index), "size": len(index),
-                "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}, f)
+        ocitest.write_index(src, index, "application/vnd.oci.image.index.v1+json")
         enc = os.path.join(self.tmp, "multi-enc")
         lc("encrypt", "-r", "jwe:" + self.keys["ec:p256"][1], "--platform", "linux/arm64",
            f"{src}:v1", f"{enc}:v1")
@@ -382,26 +375,8 @@ class Cli(unittest.TestCase):
     def test_kill_9_never_leaves_a_damaged_image(self):
         # A bigger image so that kill -9 lands in the middle of the work.
         src = os.path.join(self.tmp, "big")
-        os.makedirs(os.path.join(src, "blobs", "sha256"))
-        layers = []
-        for i in range(3):
-            data = make_tar([(f"data{i}.bin", os.urandom(12_000_000))])
-            layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                           "digest": write_blob(src, data), "size": len(data)})
-        config = ocitest.go_json({"architecture": "amd64", "os": "linux",
-                                  "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in layers]}})
-        manifest = ocitest.go_json({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": write_blob(src, config), "size": len(config)},
-            "layers": layers})
-        md = write_blob(src, manifest)
-        with open(os.path.join(src, "oci-layout"), "w") as f:
-            f.write('{"imageLayoutVersion":"1.0.0"}')
-        with open(os.path.join(src, "index.json"), "w") as f:
-            json.dump({"schemaVersion": 2, "manifests": [{
-                "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md,
-                "size": len(manifest), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}, f)
+        tars = [make_tar([(f"data{i}.bin", os.urandom(12_000_000))]) for i in range(3)]
+        ocitest.write_image(src, [(t, "application/vnd.oci.image.layer.v1.tar", t) for t in tars])
         t0 = time.monotonic()
         lc("encrypt", "-r", "jwe:" + self.keys["ec:p256"][1], f"{src}:v1",
            os.path.join(self.tmp, "big-timing") + ":v1")

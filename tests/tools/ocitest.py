@@ -17,7 +17,7 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -32,9 +32,11 @@ def go_json(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def make_payload(desc: dict, keys=(), certs=(), type_url=PAYLOAD_TYPE_URL) -> bytes:
-    """The fd-3 bytes: a protobuf Any whose value is imgcrypt's Payload JSON.
-    keys: (bytes, password-or-None) pairs, as `ctr-enc --key` sends them."""
+def payload_value(desc: dict, keys=(), certs=()) -> bytes:
+    """imgcrypt's Payload JSON for the layer `desc`: the value of the Any
+    that containerd hands a stream processor. keys: (bytes, password-or-None)
+    pairs, as `ctr-enc --key` sends them; none: what CRI's node key model
+    sends (`"Parameters":null`)."""
     params = None
     if keys or certs:
         params = {}
@@ -44,9 +46,55 @@ def make_payload(desc: dict, keys=(), certs=(), type_url=PAYLOAD_TYPE_URL) -> by
                 base64.b64encode(p).decode() if p is not None else None for _, p in keys]
         if certs:
             params["x509s"] = [base64.b64encode(c).decode() for c in certs]
-    value = go_json({"DecryptConfig": {"Parameters": params}, "Descriptor": desc})
-    return (b"\x0a" + _varint(len(type_url)) + type_url +
-            b"\x12" + _varint(len(value)) + value)
+    return go_json({"DecryptConfig": {"Parameters": params}, "Descriptor": desc})
+
+
+def make_payload(desc: dict, keys=(), certs=(), type_url=PAYLOAD_TYPE_URL) -> bytes:
+    """The fd-3 bytes: a protobuf Any whose value is payload_value(...)."""
+    value = payload_value(desc, keys, certs)
+    return (b"\x0a" + varint(len(type_url)) + type_url +
+            b"\x12" + varint(len(value)) + value)
+
+
+def write_blob(layout, data: bytes) -> str:
+    """Stores data under layout/blobs/sha256; returns its digest."""
+    digest = sha256_digest(data)
+    path = os.path.join(layout, "blobs", "sha256", digest[7:])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    return digest
+
+
+def write_image(layout, layers, tag="v1") -> list:
+    """Writes a single-manifest linux/amd64 OCI image layout tagged `tag`.
+    layers: (blob, media type, uncompressed tar) triples, base first; the
+    config's diff_ids are the tars' digests. Returns the layer descriptors."""
+    os.makedirs(layout, exist_ok=True)
+    descs = [{"mediaType": mt, "digest": write_blob(layout, blob), "size": len(blob)}
+             for blob, mt, _ in layers]
+    config = go_json({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha256_digest(t) for _, _, t in layers]},
+        "config": {"Cmd": ["/bin/sh"]}})
+    manifest = go_json({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": write_blob(layout, config), "size": len(config)},
+        "layers": descs})
+    write_index(layout, manifest, "application/vnd.oci.image.manifest.v1+json", tag)
+    return descs
+
+
+def write_index(layout, top: bytes, media_type, tag="v1"):
+    """Writes oci-layout and an index.json with one entry, tagged `tag`:
+    the blob `top` (a manifest or an image index of type media_type)."""
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion":"1.0.0"}')
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [{
+            "mediaType": media_type, "digest": write_blob(layout, top), "size": len(top),
+            "annotations": {"org.opencontainers.image.ref.name": tag}}]}, f)
 
 
 class Layout:

@@ -14,7 +14,6 @@ payload). skopeo and openssl must be installed (tools/run.sh installs them).
 
 import gzip
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -49,47 +48,18 @@ def make_tar(files):
     return buf.getvalue()
 
 
-def write_blob(layout, data):
-    digest = ocitest.sha256_digest(data)
-    path = os.path.join(layout, "blobs", "sha256", digest[7:])
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-    return digest
+write_blob = ocitest.write_blob
 
 
 def make_plain_layout(layout):
     """A two-layer OCI image: tar+gzip, then an uncompressed tar."""
-    os.makedirs(layout)
     rnd = os.urandom(200_000)
     text = b"".join(b"line %d of a config file\n" % i for i in range(20000))
     tar0 = make_tar([("usr/share/app/data.bin", rnd), ("usr/share/app/README", text)])
     tar1 = make_tar([("etc/app/app.conf", text[:5000]), ("etc/app/empty", b"")])
-    gz0 = gzip.compress(tar0, mtime=0)
-    layers = [
-        {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-         "digest": write_blob(layout, gz0), "size": len(gz0)},
-        {"mediaType": "application/vnd.oci.image.layer.v1.tar",
-         "digest": write_blob(layout, tar1), "size": len(tar1)},
-    ]
-    config = ocitest.go_json({
-        "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers",
-                   "diff_ids": [ocitest.sha256_digest(tar0), ocitest.sha256_digest(tar1)]},
-        "config": {"Cmd": ["/bin/sh"]}})
-    manifest = ocitest.go_json({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": write_blob(layout, config), "size": len(config)},
-        "layers": layers})
-    mdigest = write_blob(layout, manifest)
-    with open(os.path.join(layout, "oci-layout"), "w") as f:
-        f.write('{"imageLayoutVersion":"1.0.0"}')
-    with open(os.path.join(layout, "index.json"), "w") as f:
-        json.dump({"schemaVersion": 2, "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": mdigest,
-            "size": len(manifest),
-            "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}, f)
+    layers = ocitest.write_image(layout, [
+        (gzip.compress(tar0, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip", tar0),
+        (tar1, "application/vnd.oci.image.layer.v1.tar", tar1)])
     return [l["digest"] for l in layers]
 
 

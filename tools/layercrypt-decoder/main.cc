@@ -47,15 +47,21 @@ int main(int argc, char** argv) {
       "    accepts = [\"application/vnd.oci.image.layer.v1.tar+gzip+encrypted\"]\n"
       "    returns = \"application/vnd.oci.image.layer.v1.tar+gzip\"\n"
       "    path = \"/usr/local/bin/layercrypt-decoder\"\n"
-      "    args = [\"--decryption-keys-path\", \"/etc/containerd/ocicrypt/keys\"]");
+      "    args = [\"--decryption-keys-path\", \"/etc/containerd/ocicrypt/keys\"]\n\n"
+      "With --decompress in args and returns = \"application/vnd.oci.image.layer.v1.tar\",\n"
+      "containerd receives the tar and skips its own gunzip (see docs/containerd.md).");
   std::string keys_dir;
-  bool stream = false, version = false, verbose = false, stats = false;
+  bool stream = false, decompress = false, version = false, verbose = false, stats = false;
   size_t spool_mib = 8;
   app.add_option("--decryption-keys-path", keys_dir,
                  "Directory of private keys and certificates (searched recursively)");
   app.add_flag("--stream", stream,
                "Write plaintext as it is decrypted, like ctd-decoder (no spool; exit 1 at the "
                "end if the HMAC fails, and containerd then discards the layer)");
+  app.add_flag("--decompress", decompress,
+               "Write the layer's uncompressed tar instead of its gzip/zstd blob (configure "
+               "the processor with returns = \"application/vnd.oci.image.layer.v1.tar\"); "
+               "layers layercrypt compressed inflate on every core");
   app.add_option("--spool-memory", spool_mib,
                  "MiB of a piped layer kept in memory before spooling to $TMPDIR")
       ->capture_default_str();
@@ -91,6 +97,7 @@ int main(int argc, char** argv) {
   options.decrypt.policy =
       stream ? layercrypt::ReleasePolicy::kStream : layercrypt::ReleasePolicy::kVerifyFirst;
   options.decrypt.spool_memory_limit = spool_mib << 20;
+  options.decompress = decompress;
 
   layercrypt::FdSource in(STDIN_FILENO, "stdin");
   layercrypt::FdSink out(STDOUT_FILENO, "stdout");
@@ -104,6 +111,17 @@ int main(int argc, char** argv) {
         report.result.spooled)
       std::fprintf(stderr, "verify pass:\n%s", report.result.verify_stats.to_string().c_str());
     std::fprintf(stderr, "decrypt pass:\n%s", report.result.decrypt_stats.to_string().c_str());
+    if (decompress)
+      std::fprintf(stderr, "tar: %llu bytes, %s%s\n",
+                   static_cast<unsigned long long>(report.result.tar_bytes),
+                   report.result.indexed_inflate ? "inflated in parallel by the chunk index"
+                                                 : "decompressed on one core",
+                   report.result.inflate_fallback_chunk >= 0
+                       ? (", sequential from chunk " +
+                          std::to_string(report.result.inflate_fallback_chunk) +
+                          " on (the index did not match)")
+                             .c_str()
+                       : "");
   }
   return 0;
 }

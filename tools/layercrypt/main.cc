@@ -16,6 +16,7 @@
 #include "engine/io.h"
 #include "engine/keygen.h"
 #include "engine/key_unwrap.h"
+#include "engine/layer_compress.h"
 #include "engine/recipients.h"
 #include "engine/selfcheck.h"
 #include "engine/version.h"
@@ -178,6 +179,16 @@ layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* 
   return layercrypt::Status::Ok();
 }
 
+// parse_compress turns --compress "gzip" or "gzip:LEVEL" into an ISA-L level.
+layercrypt::StatusOr<int> parse_compress(const std::string& arg) {
+  if (arg == "gzip") return layercrypt::kDefaultGzipLevel;
+  if (arg.size() == 6 && arg.rfind("gzip:", 0) == 0 && arg[5] >= '0' && arg[5] <= '3')
+    return arg[5] - '0';
+  return layercrypt::InvalidArgument(
+      "--compress " + arg + ": use gzip or gzip:LEVEL with LEVEL 0 (fastest) to 3 (smallest); "
+      "layercrypt writes gzip only (zstd layers are decrypted, not written)");
+}
+
 layercrypt::StatusOr<layercrypt::LayerSelection> selection(const std::vector<int>& layers,
                                                            const std::vector<std::string>& platforms) {
   layercrypt::LayerSelection sel;
@@ -217,12 +228,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> enc_recipients;
   std::vector<int> enc_layers;
   std::vector<std::string> enc_platforms;
-  std::string enc_src, enc_dst;
+  std::string enc_src, enc_dst, enc_compress;
   bool enc_json = false;
   enc->add_option("-r,--recipient", enc_recipients,
                   "jwe:PUBLIC_KEY (PEM/DER SPKI or JWK) or pkcs7:CERT; repeatable")->required();
   enc->add_option("-l,--layer", enc_layers, "Layer index to encrypt (0 = bottom, -1 = top); repeatable; default all");
   enc->add_option("--platform", enc_platforms, "os/arch[/variant] to encrypt; repeatable; default all");
+  enc->add_option("--compress", enc_compress,
+                  "gzip[:LEVEL]: compress uncompressed tar layers while encrypting them, on every "
+                  "core (ISA-L level 0-3, default 1); compressed layers are encrypted as they are");
   enc->add_flag("--json", enc_json, "Print a JSON summary on stdout");
   size_t enc_jobs = layercrypt::kDefaultLayerJobs, dec_jobs = layercrypt::kDefaultLayerJobs;
   bool enc_stats = false, dec_stats = false;
@@ -233,7 +247,23 @@ int main(int argc, char** argv) {
   enc->add_option("DST", enc_dst, kDstHelp)->required();
   enc->footer("Example:\n  layercrypt keygen --type ec:p256 --out node\n"
               "  layercrypt encrypt --recipient jwe:node.pub.pem ./app:v1 ./app-enc:v1\n"
-              "  layercrypt encrypt -r jwe:node.pub.pem oci-archive:app.tar:v1 oci-archive:app-enc.tar:v1");
+              "  layercrypt encrypt -r jwe:node.pub.pem oci-archive:app.tar:v1 oci-archive:app-enc.tar:v1\n"
+              "  # layers kept as tar (umoci, skopeo --dest-oci-accept-uncompressed-layers):\n"
+              "  layercrypt encrypt --compress gzip -r jwe:node.pub.pem ./app:v1 ./app-enc:v1");
+
+  // encrypt-layer
+  auto* el = app.add_subcommand(
+      "encrypt-layer", "Encrypt one layer (a tar, or a layer blob) for recipients, outside an "
+                       "image; print its descriptor and diff_id as JSON");
+  std::vector<std::string> el_recipients;
+  std::string el_in = "-", el_out, el_compress, el_media_type = "application/vnd.oci.image.layer.v1.tar";
+  el->add_option("-r,--recipient", el_recipients, "jwe:PUBLIC_KEY or pkcs7:CERT; repeatable")->required();
+  el->add_option("--compress", el_compress, "gzip[:LEVEL]: gzip the tar on the way (ISA-L level 0-3)");
+  el->add_option("--media-type", el_media_type, "Media type of the input")->capture_default_str();
+  el->add_option("-o,--output", el_out, "Where to write the encrypted blob (written in full, then renamed into place)")->required();
+  el->add_option("INPUT", el_in, "The layer (a tar unless --media-type says otherwise); - for stdin")->capture_default_str();
+  el->footer("Example:\n  tar -C rootfs -cf - . | layercrypt encrypt-layer --compress gzip "
+             "-r jwe:node.pub.pem -o layer.enc > layer.json");
 
   // decrypt
   auto* dec = app.add_subcommand("decrypt", "Decrypt the layers of an OCI image (layout or archive)");
@@ -313,6 +343,11 @@ int main(int argc, char** argv) {
     auto dst = layercrypt::parse_oci_ref(enc_dst);
     if (!dst.ok()) return fail(dst.status());
     layercrypt::EncryptImageOptions opts;
+    if (!enc_compress.empty()) {
+      auto level = parse_compress(enc_compress);
+      if (!level.ok()) return fail(level.status());
+      opts.gzip_level = *level;
+    }
     opts.recipients = &rcpt;
     opts.layer_jobs = enc_jobs;
     opts.select = *selection(enc_layers, enc_platforms);
@@ -322,6 +357,32 @@ int main(int argc, char** argv) {
     if (!rep.ok()) return fail(rep.status());
     print_summary(*rep, "encrypted", enc_dst, enc_json, enc_src);
     if (enc_stats) print_stats(*rep);
+    return 0;
+  }
+  if (*el) {
+    layercrypt::Recipients rcpt;
+    for (const auto& r : el_recipients) {
+      const auto st = layercrypt::add_recipient(r, &rcpt);
+      if (!st.ok()) return fail(st);
+    }
+    std::optional<int> level;
+    if (!el_compress.empty()) {
+      auto l = parse_compress(el_compress);
+      if (!l.ok()) return fail(l.status());
+      level = *l;
+    }
+    auto rep = layercrypt::encrypt_layer_file(el_in, el_out, el_media_type, rcpt, level);
+    if (!rep.ok()) return fail(rep.status());
+    nlohmann::ordered_json desc;
+    desc["mediaType"] = rep->media_type;
+    desc["digest"] = rep->digest;
+    desc["size"] = rep->size;
+    desc["annotations"] = nlohmann::ordered_json(rep->annotations);
+    nlohmann::ordered_json j;
+    j["descriptor"] = desc;
+    if (!rep->diff_id.empty()) j["diffID"] = rep->diff_id;
+    j["plainDigest"] = rep->plain_digest;
+    std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
   if (*dec) {

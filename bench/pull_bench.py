@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""bench/pull_bench.py: what an encrypted pull costs containerd, against a plain one.
+
+Usage: bench/pull_bench.py BIN_DIR [--base-mb N] [--repeats N] [--warmup N]
+
+BIN_DIR holds tools/layercrypt and tools/layercrypt-decoder (a build
+directory). The script builds the deterministic sample image
+(bench/make_sample_image.py: a tar+gzip base layer of system files of up to
+N MB of tar, default 600, plus two small layers), encrypts it with
+`layercrypt encrypt`, pushes the plain and the encrypted image to Debian's
+docker-registry on 127.0.0.1, and pulls through CRI (as the kubelet does),
+each pull into a fresh containerd 1.6 (overlayfs snapshotter), interleaved:
+
+  plain      the unencrypted image
+  enc-targz  encrypted; layercrypt-decoder returns tar+gzip and containerd
+             decompresses (with unpigz when pigz is installed)
+  enc-tar    encrypted; `layercrypt-decoder --decompress` returns the tar
+             (skipped when the decoder has no --decompress)
+
+For each pull it reports the wall time of the PullImage call and the CPU
+seconds of containerd plus its children (utime+stime+cutime+cstime from
+/proc/PID/stat, before and after: the decoder, unpigz and containerd's own
+untar and digest work); then the medians and their ratios to the plain
+pull. Wall time is noisy on a shared host; CPU is the steadier figure. Needs
+root (overlayfs); installs containerd, docker-registry, skopeo, umoci and
+python3-grpcio if missing.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+import peers  # noqa: E402
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def run(*cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed: {r.stderr.strip()}")
+    return r.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("bin_dir")
+    ap.add_argument("--base-mb", type=int, default=600)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    a = ap.parse_args()
+    bin_dir = os.path.abspath(a.bin_dir)
+    lc = os.path.join(bin_dir, "tools", "layercrypt")
+    decoder = os.path.join(bin_dir, "tools", "layercrypt-decoder")
+    peers.enter_private_mount_namespace()
+    try:
+        peers.check_machine()
+    except peers.CannotRun as e:
+        sys.exit(f"pull_bench: this machine cannot run containerd: {e}")
+    scratch = peers.Scratch()
+    try:
+        bench(scratch, lc, decoder, a)
+    finally:
+        scratch.close()
+
+
+def bench(scratch, lc, decoder, a):
+    d = scratch.sub("images")
+    plain, enc = os.path.join(d, "plain"), os.path.join(d, "enc")
+    peers.log(f"sample image: tar+gzip base layer of up to {a.base_mb} MB of tar, two small layers")
+    run(sys.executable, os.path.join(HERE, "make_sample_image.py"), plain, str(a.base_mb))
+    keys = scratch.sub("keys")
+    run(lc, "keygen", "--type", "ec:p256", "--out", os.path.join(scratch.path, "node"))
+    shutil.copy(os.path.join(scratch.path, "node.pem"), keys)
+    run(lc, "encrypt", "--recipient", "jwe:" + os.path.join(scratch.path, "node.pub.pem"),
+        f"{plain}:v1", f"{enc}:v1")
+    sys.path.insert(0, os.path.join(HERE, "..", "tests", "tools"))
+    import ocitest
+    layers = next(ocitest.Layout(plain).manifests())["layers"]
+    enc_layers = next(ocitest.Layout(enc).manifests())["layers"]
+    registry = peers.Registry(scratch)
+    refs = {"plain": registry.push(plain, "v1", "bench/plain"),
+            "enc": registry.push(enc, "v1", "bench/enc")}
+    subprocess.run(["sync"])
+
+    ways = [("plain", refs["plain"], ""),
+            ("enc-targz", refs["enc"], peers.stream_processors(decoder, keys, False)),
+            ("enc-tar", refs["enc"], peers.stream_processors(decoder, keys, True))]
+
+    results = {name: [] for name, _, _ in ways}
+    rounds = [("warmup", i) for i in range(a.warmup)] + [("run", i) for i in range(a.repeats)]
+    n = 0
+    for kind, i in rounds:
+        for name, ref, procs in ways:
+            n += 1
+            node = peers.Containerd(scratch, f"pull-{n}", registry.host, procs)
+            try:
+                time.sleep(1)  # let start-up work settle
+                node.wait_no_children()
+                cpu0, t0 = node.cpu_seconds(), time.monotonic()
+                node.client.pull(ref)
+                wall = time.monotonic() - t0
+                node.wait_no_children()
+                cpu = node.cpu_seconds() - cpu0
+                row = [l.split() for l in node.ctr("images", "check").stdout.splitlines()]
+                row = [l for l in row if l and l[0] == ref]
+                if len(row) != 1 or row[0][3] != "complete" or row[0][-1] != "true":
+                    sys.exit(f"pull of {ref} is not complete and unpacked: {row}\n{node.log_tail()}")
+            except BaseException:
+                peers.log(f"--- containerd log tail ---\n{node.log_tail()}")
+                raise
+            finally:
+                node.stop()
+                peers.unmount_all(node.dir)
+                shutil.rmtree(node.dir, ignore_errors=True)
+                subprocess.run(["sync"])
+            tag = "warm-up" if kind == "warmup" else f"round {i + 1}"
+            print(f"  {tag:8} {name:10} wall {wall:7.2f} s   CPU {cpu:7.2f} s", flush=True)
+            if kind == "run":
+                results[name].append((wall, cpu))
+
+    base_mb = layers[0]["size"] / 1e6
+    pigz = "unpigz" if shutil.which("unpigz") else "Go gzip (no pigz installed)"
+    print()
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; containerd "
+          f"{run('containerd', '--version').split()[2]}, overlayfs, gunzip by {pigz}; "
+          f"{run(decoder, '--version').strip()}; {time.strftime('%Y-%m-%d')}")
+    if base_mb < 200:
+        print(f"note: the base layer is {base_mb:.0f} MB, under 200 MB: raise --base-mb")
+    print(f"image: base layer {base_mb:.1f} MB tar+gzip "
+          f"({layers[0]['size']} B, encrypted {enc_layers[0]['size']} B) + "
+          f"{', '.join('%.2f MB' % (l['size'] / 1e6) for l in layers[1:])}; "
+          f"{a.repeats} interleaved rounds after {a.warmup} warm-up, fresh containerd root each pull")
+    print(f"{'way':12} {'wall median s':>14} {'CPU median s':>13} {'wall ÷ plain':>13} {'CPU ÷ plain':>12}")
+    med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+           for k, v in results.items()}
+    for name, (w, c) in med.items():
+        print(f"{name:12} {w:14.2f} {c:13.2f} {w / med['plain'][0]:13.3f} {c / med['plain'][1]:12.3f}")
+    # Per-round ratios (each encrypted pull against the plain pull of its round).
+    for name in med:
+        if name == "plain":
+            continue
+        cr = [c / p[1] for (_, c), p in zip(results[name], results["plain"])]
+        wr = [w / p[0] for (w, _), p in zip(results[name], results["plain"])]
+        print(f"{name}: per-round CPU ratios {', '.join(f'{r:.3f}' for r in cr)} "
+              f"(median {statistics.median(cr):.3f}); wall ratios "
+              f"{', '.join(f'{r:.3f}' for r in wr)} (median {statistics.median(wr):.3f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,490 @@
+"""Real peers for the containerd end-to-end test and the pull benchmark:
+Debian's docker-registry (Docker Distribution) and containerd 1.6 with its
+CRI plugin, both on 127.0.0.1 or on unix sockets under one scratch
+directory, configured to run layercrypt-decoder as their stream processor.
+
+Cleanup on every exit path:
+  - the program re-executes itself in a private mount namespace
+    (`unshare --mount`), so every mount made by it or by containerd
+    disappears with the last process even after SIGKILL;
+  - containerd and the registry are started through `setpriv --pdeathsig`,
+    so they get SIGTERM when the program dies;
+  - Scratch.close() (run from `finally`; SIGTERM/SIGINT/SIGHUP raise
+    KeyboardInterrupt so it runs) stops them by PID, unmounts whatever is
+    still mounted under the scratch directory and removes it;
+  - scratch directories left by a killed run (their owner PID is gone) are
+    removed by the next run.
+"""
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+
+LAYER = "application/vnd.oci.image.layer.v1.tar"
+LAYER_GZIP = LAYER + "+gzip"
+LAYER_ENC = LAYER + "+encrypted"
+LAYER_GZIP_ENC = LAYER_GZIP + "+encrypted"
+# containerd hands the fd-3 payload only to processors with these ids.
+PROCESSOR_TAR_GZIP = "io.containerd.ocicrypt.decoder.v1.tar.gzip"
+PROCESSOR_TAR = "io.containerd.ocicrypt.decoder.v1.tar"
+
+# Debian package of each program (or Python module) the peers need.
+REQUIRED = {"containerd": "containerd", "ctr": "containerd",
+            "docker-registry": "docker-registry", "skopeo": "skopeo", "umoci": "umoci",
+            "unshare": "util-linux", "setpriv": "util-linux", "mount": "mount"}
+SCRATCH_PREFIX = "layercrypt-e2e-"
+
+
+class CannotRun(Exception):
+    """This machine cannot run containerd at all (not a test failure)."""
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def missing_packages():
+    pkgs = sorted({p for prog, p in REQUIRED.items() if shutil.which(prog) is None})
+    if importlib.util.find_spec("grpc") is None:
+        pkgs.append("python3-grpcio")
+    return pkgs
+
+
+def check_machine():
+    """Raises CannotRun when this machine truly cannot run containerd with
+    the overlayfs snapshotter; installs missing Debian packages when root."""
+    if os.geteuid() != 0:
+        raise CannotRun("needs root: containerd mounts overlayfs snapshots")
+    with open("/proc/filesystems") as f:
+        has_overlay = any(l.split()[-1] == "overlay" for l in f if l.strip())
+    if not has_overlay:
+        subprocess.run(["modprobe", "overlay"], capture_output=True)
+        with open("/proc/filesystems") as f:
+            has_overlay = any(l.split()[-1] == "overlay" for l in f if l.strip())
+    if not has_overlay:
+        raise CannotRun("the kernel has no overlay filesystem (modprobe overlay failed)")
+    pkgs = missing_packages()
+    if pkgs:
+        log(f"installing {' '.join(pkgs)} (apt-get)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for args in (["apt-get", "update", "-qq"],
+                     ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *pkgs]):
+            r = subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", *args[1:]],
+                               env=env, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"apt-get failed to install {' '.join(pkgs)}: "
+                                   f"{r.stderr.strip()[-500:]} (./tools/run.sh test installs them)")
+        importlib.invalidate_caches()  # python3-grpcio may be new
+        still = missing_packages()
+        if still:
+            raise RuntimeError(f"still missing after apt-get: {' '.join(still)}")
+
+
+def enter_private_mount_namespace():
+    """Re-executes this program in a private mount namespace (once): mounts
+    made by it and by its children vanish when the last of them exits."""
+    if os.environ.get("LAYERCRYPT_E2E_MOUNT_NS") == "1" or os.geteuid() != 0:
+        return
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "--mount", "--propagation", "private",
+                                          "true"], capture_output=True).returncode != 0:
+        log("note: cannot unshare the mount namespace; relying on explicit unmounts")
+        return
+    os.environ["LAYERCRYPT_E2E_MOUNT_NS"] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(unshare, [unshare, "--mount", "--propagation", "private", "--",
+                       sys.executable, *sys.argv])
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mounts_under(path):
+    """Mount points at or below path, deepest first."""
+    path = os.path.realpath(path)
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].encode().decode("unicode_escape")
+            if mp == path or mp.startswith(path + "/"):
+                found.append(mp)
+    return sorted(found, key=len, reverse=True)
+
+
+def unmount_all(path):
+    for mp in mounts_under(path):
+        if subprocess.run(["umount", mp], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", mp], capture_output=True)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_scratch():
+    """Removes scratch directories (named after their owner's PID) whose
+    owner process is gone."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        d = os.path.join(base, name)
+        owner = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if not name.startswith(SCRATCH_PREFIX) or not owner.isdigit() or not os.path.isdir(d):
+            continue
+        if not pid_alive(int(owner)):
+            log(f"removing {d} left by a killed run (pid {owner})")
+            unmount_all(d)
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class Process:
+    """A daemon started by us, stopped by its PID."""
+
+    def __init__(self, name, argv, log_path, env=None):
+        self.name, self.log_path = name, log_path
+        setpriv = shutil.which("setpriv")
+        if setpriv:  # SIGTERM if we die, even by SIGKILL
+            argv = [setpriv, "--pdeathsig", "SIGTERM", "--", *argv]
+        self.log_file = open(log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log_file,
+                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.pid = self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log(f"{self.name} (pid {self.pid}) ignored SIGTERM for {timeout} s: SIGKILL")
+                self.proc.kill()
+                self.proc.wait(30)
+        self.log_file.close()
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read().decode(errors="replace").splitlines()
+        except OSError as e:
+            return f"(no log: {e})"
+        return "\n".join(data[-lines:])
+
+
+class Scratch:
+    """One temp directory for everything; close() undoes it all."""
+
+    def __init__(self):
+        remove_stale_scratch()
+        self.path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+        self.processes = []
+        self.closed = False
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, _frame):
+        signal.signal(signum, signal.SIG_IGN)
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def sub(self, *parts):
+        p = os.path.join(self.path, *parts)
+        os.makedirs(p, exist_ok=True)
+        return p
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        for p in reversed(self.processes):
+            p.stop()
+        unmount_all(self.path)
+        left = mounts_under(self.path)
+        if left:
+            log(f"could not unmount: {' '.join(left)}")
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class Registry:
+    """docker-registry on 127.0.0.1:PORT, storage under the scratch dir."""
+
+    def __init__(self, scratch):
+        d = scratch.sub("registry")
+        for _ in range(5):
+            self.port = free_port()
+            cfg = os.path.join(d, "config.yml")
+            with open(cfg, "w") as f:
+                f.write(f"""version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {d}/storage
+http:
+  addr: 127.0.0.1:{self.port}
+""")
+            self.process = Process("docker-registry", ["docker-registry", "serve", cfg],
+                                   os.path.join(d, "registry.log"))
+            scratch.processes.append(self.process)
+            if self._wait_ready():
+                self.host = f"127.0.0.1:{self.port}"
+                return
+            self.process.stop()
+        raise RuntimeError("docker-registry did not start:\n" + self.process.log_tail())
+
+    def _wait_ready(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.process.alive():
+                return False
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v2/", timeout=2) as r:
+                    if r.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def push(self, layout, tag, name):
+        """Pushes layout:tag with skopeo; returns the pull reference."""
+        ref = f"{self.host}/{name}:{tag}"
+        r = subprocess.run(["skopeo", "--insecure-policy", "copy", "-q", "--dest-tls-verify=false",
+                            f"oci:{layout}:{tag}", f"docker://{ref}"],
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise AssertionError(f"skopeo push of {layout}:{tag} failed: {r.stderr.strip()}")
+        return ref
+
+
+def stream_processors(decoder, keys_dir, returns_tar=False):
+    """The [stream_processors] of containerd's config for layercrypt-decoder.
+    returns_tar: the decoder also decompresses (`--decompress`) and hands
+    containerd the plain tar; otherwise containerd gets tar+gzip back and
+    decompresses it itself."""
+    args = ["--decryption-keys-path", keys_dir] + (["--decompress"] if returns_tar else [])
+    entries = [(PROCESSOR_TAR_GZIP, LAYER_GZIP_ENC, LAYER if returns_tar else LAYER_GZIP),
+               (PROCESSOR_TAR, LAYER_ENC, LAYER)]
+    out = "[stream_processors]\n"
+    for pid, accepts, returns in entries:
+        out += (f'  [stream_processors."{pid}"]\n'
+                f'    accepts = ["{accepts}"]\n'
+                f'    returns = "{returns}"\n'
+                f'    path = "{decoder}"\n'
+                f'    args = [{", ".join(chr(34) + a + chr(34) for a in args)}]\n')
+    return out
+
+
+class Containerd:
+    """containerd with the CRI plugin, everything under scratch/NAME:
+    root, state, sockets, registry hosts and an empty CNI config dir."""
+
+    def __init__(self, scratch, name, registry_host, processors="", env=None):
+        self.dir = scratch.sub(name)
+        self.socket = os.path.join(self.dir, "c.sock")
+        certs = os.path.join(self.dir, "certs.d")
+        os.makedirs(os.path.join(certs, registry_host), exist_ok=True)
+        with open(os.path.join(certs, registry_host, "hosts.toml"), "w") as f:
+            f.write(f'server = "http://{registry_host}"\n')
+        self.hosts_dir = certs
+        for sub in ("root", "state", "opt", "cni"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        self.config = os.path.join(self.dir, "config.toml")
+        with open(self.config, "w") as f:
+            f.write(f"""version = 2
+root = "{self.dir}/root"
+state = "{self.dir}/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+                    "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+
+[grpc]
+  address = "{self.socket}"
+[ttrpc]
+  address = "{self.socket}.ttrpc"
+[debug]
+  level = "info"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{self.dir}/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+  [plugins."io.containerd.grpc.v1.cri".image_decryption]
+    key_model = "node"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{certs}"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    conf_dir = "{self.dir}/cni"
+    bin_dir = "{self.dir}/cni"
+
+{processors}""")
+        self.process = Process("containerd", ["containerd", "--config", self.config],
+                               os.path.join(self.dir, "containerd.log"),
+                               env=dict(os.environ, **(env or {})))
+        scratch.processes.append(self.process)
+        self.pid = self.process.pid
+        import containerd_client
+        self.client = containerd_client.Client(self.socket)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout=60):
+        import grpc
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if not self.process.alive():
+                break
+            if os.path.exists(self.socket):
+                try:
+                    self.client.containerd_version(timeout=5)
+                    self.client.list_images(timeout=5)  # the CRI plugin is up
+                    return
+                except grpc.RpcError as e:
+                    last = e
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"containerd did not become ready ({last}); log tail:\n"
+                           + self.process.log_tail())
+
+    def ctr(self, *args, namespace="k8s.io", check=True, timeout=300):
+        r = subprocess.run(["ctr", "--address", self.socket, "-n", namespace, *args],
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"ctr {' '.join(args)} failed: {r.stderr.strip()}\n"
+                                 f"containerd log tail:\n{self.process.log_tail()}")
+        return r
+
+    def cpu_seconds(self):
+        """utime+stime+cutime+cstime of containerd: its own CPU time plus
+        that of every child it has waited for (decoders, unpigz)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # fields[0] is field 3 (state); utime..cstime are fields 14-17.
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+    def children(self):
+        kids = []
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/children") as f:
+                    kids += f.read().split()
+            except OSError:
+                pass
+        return kids
+
+    def wait_no_children(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while self.children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def log_tail(self, lines=40):
+        return self.process.log_tail(lines)
+
+    @contextlib.contextmanager
+    def explain(self):
+        """On any failure inside, show containerd's log tail."""
+        try:
+            yield
+        except BaseException:
+            log(f"--- containerd log tail ({self.process.log_path}) ---\n{self.log_tail()}\n---")
+            raise
+
+    def stop(self):
+        self.client.close()
+        self.process.stop()
+
+
+def mount(mounts, target):
+    """Mounts what a snapshotter returned (overlay or bind) at target."""
+    if len(mounts) != 1:
+        raise AssertionError(f"expected one mount, got {mounts}")
+    m = mounts[0]
+    os.makedirs(target, exist_ok=True)
+    r = subprocess.run(["mount", "-t", m["type"], "-o", ",".join(m["options"]), m["source"],
+                        target], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"mount {m} on {target} failed: {r.stderr.strip()}")
+
+
+def umount(target):
+    subprocess.run(["umount", target], check=True, capture_output=True)
+
+
+def tree(root):
+    """A comparable description of a directory tree: {path: attributes} for
+    every entry below root (type, mode, owner, content digest or link
+    target or device number, mtime of non-directories), and the groups of
+    hard-linked paths."""
+    import hashlib
+    entries, inodes = {}, {}
+    for d, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            p = os.path.join(d, name)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            kind = stat.S_IFMT(st.st_mode)
+            attrs = [kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid]
+            if stat.S_ISREG(kind):
+                h = hashlib.sha256()
+                with open(p, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+                attrs += [st.st_size, h.hexdigest(), int(st.st_mtime)]
+                if st.st_nlink > 1:
+                    inodes.setdefault((st.st_dev, st.st_ino), []).append(rel)
+            elif stat.S_ISLNK(kind):
+                attrs += [os.readlink(p), int(st.st_mtime)]
+            elif stat.S_ISCHR(kind) or stat.S_ISBLK(kind):
+                attrs += [st.st_rdev]
+            entries[rel] = tuple(attrs)
+    links = sorted(tuple(sorted(v)) for v in inodes.values() if len(v) > 1)
+    return entries, links
+
+
+def tree_differences(got, want):
+    """Human-readable differences between two tree() results (empty: equal)."""
+    (ge, gl), (we, wl) = got, want
+    out = [f"missing: {p}" for p in sorted(we.keys() - ge.keys())]
+    out += [f"unexpected: {p}" for p in sorted(ge.keys() - we.keys())]
+    out += [f"differs: {p}: got {ge[p]}, want {we[p]}"
+            for p in sorted(ge.keys() & we.keys()) if ge[p] != we[p]]
+    if gl != wl:
+        out.append(f"hard links: got {gl}, want {wl}")
+    return out
+
+
+def chain_ids(diff_ids):
+    """The snapshot names containerd gives the layers (OCI ChainID)."""
+    import hashlib
+    out = []
+    for d in diff_ids:
+        out.append(d if not out else
+                   "sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
+    return out
