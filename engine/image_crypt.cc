@@ -17,6 +17,7 @@
 #include "engine/jwe.h"
 #include "engine/layer_options.h"
 #include "engine/media_types.h"
+#include "engine/ordered_jobs.h"
 #include "engine/pkcs7.h"
 
 namespace layercrypt {
@@ -168,6 +169,7 @@ struct Walk {
   ProgressFn progress;
   ImageReport report;
   size_t touched = 0;  // selected layers
+  size_t jobs = 1;     // layers processed at once (ordered_jobs.h)
 };
 
 // convert_docker_manifest rewrites a Docker schema2 manifest as an OCI one.
@@ -214,30 +216,42 @@ StatusOr<Json> process_manifest(Walk& w, const Json& desc, const std::string& pl
       chosen.insert((n + i) % n);
     }
   }
+  std::vector<size_t> todo;  // selected layers, processed up to w.jobs at a time
   for (int i = 0; i < n; ++i) {
-    Json& layer = layers[static_cast<size_t>(i)];
-    const std::string ld = json_string(layer, "digest");
-    if (!chosen.count(i)) {
-      LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, ld, json_size(layer)));
-      continue;
-    }
-    ++w.touched;
-    ImageLayerReport r;
-    r.platform = platform;
-    r.index = static_cast<size_t>(i);
-    r.from_digest = ld;
-    r.from_media_type = json_string(layer, "mediaType");
-    const auto t0 = Clock::now();
-    auto replaced = w.fn(*w.src, *w.dst, layer, layer_name(platform, static_cast<size_t>(i), ld), &r);
-    if (!replaced.ok()) return replaced.status();
-    r.seconds = since(t0);
-    r.to_digest = json_string(*replaced, "digest");
-    r.to_media_type = json_string(*replaced, "mediaType");
-    if (r.action != "unchanged") w.report.bytes_processed += r.bytes;
-    layer = std::move(*replaced);
-    w.report.layers.push_back(r);
-    if (w.progress) w.progress(r);
+    const Json& layer = layers[static_cast<size_t>(i)];
+    if (chosen.count(i)) todo.push_back(static_cast<size_t>(i));
+    else LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(layer, "digest"), json_size(layer)));
   }
+  const std::vector<Json> originals(layers.begin(), layers.end());
+  std::vector<ImageLayerReport> reports(todo.size());
+  std::vector<Json> replaced(todo.size());
+  LC_RETURN_IF_ERROR(run_ordered(
+      todo.size(), w.jobs,
+      [&](size_t k) -> Status {
+        const size_t i = todo[k];
+        const Json& layer = originals[i];
+        const std::string ld = json_string(layer, "digest");
+        ImageLayerReport& r = reports[k];
+        r.platform = platform;
+        r.index = i;
+        r.from_digest = ld;
+        r.from_media_type = json_string(layer, "mediaType");
+        const auto t0 = Clock::now();
+        LC_ASSIGN_OR_RETURN(replaced[k], w.fn(*w.src, *w.dst, layer, layer_name(platform, i, ld), &r));
+        r.seconds = since(t0);
+        r.to_digest = json_string(replaced[k], "digest");
+        r.to_media_type = json_string(replaced[k], "mediaType");
+        return Status::Ok();
+      },
+      [&](size_t k) -> Status {
+        ++w.touched;
+        const ImageLayerReport& r = reports[k];
+        if (r.action != "unchanged") w.report.bytes_processed += r.bytes;
+        layers[todo[k]] = std::move(replaced[k]);
+        w.report.layers.push_back(r);
+        if (w.progress) w.progress(r);
+        return Status::Ok();
+      }));
   LC_ASSIGN_OR_RETURN(std::string new_digest, w.dst->put_json_blob(m));
   w.report.manifests.push_back(new_digest);
   Json out = desc;
@@ -282,16 +296,18 @@ StatusOr<Json> process_index(Walk& w, const Json& desc) {
   return out;
 }
 
-// walk_image applies `fn` to the selected layers of `src_ref` and writes the
-// result as `dst_ref`.
+// walk_image applies `fn` to the selected layers of `src_ref`, up to `jobs`
+// layers of a manifest at a time (one at a time into an archive, whose
+// members are appended one by one anyway), and writes the result as
+// `dst_ref`.
 StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
                                  const LayerSelection& select, LayerFn fn, ProgressFn progress,
-                                 const std::function<Status()>& before_index = {}) {
+                                 const std::function<Status()>& before_index = {},
+                                 size_t jobs = 1) {
   const auto t0 = Clock::now();
-  LC_ASSIGN_OR_RETURN(OciLayout src, OciLayout::open(src_ref.path));
+  LC_ASSIGN_OR_RETURN(OciLayout src, OciLayout::open(src_ref));
   const bool same_dir = src_ref.path == dst_ref.path;
-  StatusOr<OciLayout> dst_or = same_dir ? OciLayout::open(dst_ref.path)
-                                        : OciLayout::open_or_create(dst_ref.path);
+  StatusOr<OciLayout> dst_or = OciLayout::open_for_write(dst_ref, /*create=*/!same_dir);
   if (!dst_or.ok()) return dst_or.status();
   OciLayout& dst = *dst_or;
 
@@ -312,7 +328,7 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
     return InvalidArgument("SRC " + src_ref.to_string() + " has " + std::to_string(entries.size()) +
                            " entries; give SRC a tag to pick one");
 
-  Walk w{&src, &dst, &select, std::move(fn), std::move(progress), {}, 0};
+  Walk w{&src, &dst, &select, std::move(fn), std::move(progress), {}, 0, dst.is_archive() ? 1 : jobs};
   std::vector<Json> done;
   for (const auto& e : entries) {
     const std::string mt = json_string(e, "mediaType");
@@ -407,6 +423,7 @@ StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
   pub.hmac.assign(res.hmac.begin(), res.hmac.end());
   layer.annotations["org.opencontainers.image.enc.pubopts"] = public_options_annotation(pub);
   if (res.gzip_index) layer.annotations[kGzipIndexAnnotation] = format_gzip_index(*res.gzip_index);
+  layer.pipeline_stats = res.stats.to_string();
   return layer;
 }
 
@@ -463,16 +480,11 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
       return st.with_context(name);
     }
     const std::string digest = json_string(layer, "digest");
-    LC_ASSIGN_OR_RETURN(int fd, src_layout.open_blob(digest));
     // The layer encryption hashes its input and output in its pipeline, so
     // the source is checked against its digest (and the new blob named) from
     // those; the new blob is only committed once the input verified.
-    struct FdCloser {
-      int fd;
-      ~FdCloser() { ::close(fd); }
-    } closer{fd};
-    FdSource fd_in(fd, digest);
-    ProgressSource in(fd_in, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
+    LC_ASSIGN_OR_RETURN(auto blob_in, src_layout.open_blob_source(digest, json_size(layer), false));
+    ProgressSource in(*blob_in, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
     LC_ASSIGN_OR_RETURN(auto out, dst_layout.new_blob(/*hash=*/false));
     auto enc = encrypt_layer_blob(in, *out, mt, rcpt, gzip_level, pipeline);
     if (!enc.ok()) return enc.status().with_context(name);
@@ -491,9 +503,10 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     set_annotations(out_desc, a);
     r->action = enc->compressed ? "compressed+encrypted" : "encrypted";
     r->bytes = enc->input_bytes;
+    r->pipeline_stats = enc->pipeline_stats;
     return out_desc;
   };
-  return walk_image(src, dst, options.select, std::move(fn), options.progress);
+  return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs);
 }
 
 StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
@@ -527,8 +540,8 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     if (!opened.ok()) return opened.status().with_context(name);
 
     const std::string digest = json_string(layer, "digest");
-    LC_ASSIGN_OR_RETURN(int fd, s.open_blob(digest));
-    VerifyingSource in(fd, digest, digest, json_size(layer));
+    LC_ASSIGN_OR_RETURN(auto in_ptr, s.open_blob_source(digest, json_size(layer), true));
+    ByteSource& in = *in_ptr;
     LC_ASSIGN_OR_RETURN(auto out, d.new_blob());
     ProgressSink sink(*out, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
     auto res = decrypt_layer(in, sink, opened->key, opened->hmac, dopts);
@@ -544,9 +557,10 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     set_annotations(out_desc, strip_encryption_annotations(ann));
     r->action = "decrypted";
     r->bytes = res->bytes;
+    r->pipeline_stats = res->decrypt_stats.to_string();
     return out_desc;
   };
-  return walk_image(src, dst, options.select, std::move(fn), options.progress);
+  return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs);
 }
 
 StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
@@ -604,7 +618,7 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
 }
 
 StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
-  LC_ASSIGN_OR_RETURN(OciLayout layout, OciLayout::open(ref.path));
+  LC_ASSIGN_OR_RETURN(OciLayout layout, OciLayout::open(ref));
   std::vector<LayerInfoRow> rows;
   std::function<Status(const Json&, const std::string&)> visit =
       [&](const Json& desc, const std::string& platform) -> Status {

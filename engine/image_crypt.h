@@ -17,10 +17,10 @@
 // the private options' `digest`, so no unverified plaintext is ever
 // published; the `org.opencontainers.image.enc.*` annotations are removed.
 //
-// Every source blob is digest-checked while it streams (VerifyingSource).
-// DST is written in the order oci_layout.h describes, so an interrupted run
-// leaves SRC untouched and DST either as it was or complete; SRC == DST is
-// allowed.
+// SRC and DST are layout directories or OCI archives (OciRef). Every source
+// blob is digest-checked while it streams (VerifyingSource). DST is written
+// in the order oci_layout.h describes, so an interrupted run leaves SRC
+// untouched and DST either as it was or complete; SRC == DST is allowed.
 #ifndef LAYERCRYPT_ENGINE_IMAGE_CRYPT_H_
 #define LAYERCRYPT_ENGINE_IMAGE_CRYPT_H_
 
@@ -56,6 +56,7 @@ struct ImageLayerReport {
   std::string from_media_type, to_media_type;
   uint64_t bytes = 0;
   double seconds = 0;
+  std::string pipeline_stats;  // the layer pipeline's PipelineStats::to_string(), or ""
 };
 
 struct ImageReport {
@@ -70,9 +71,16 @@ using ProgressFn = std::function<void(const ImageLayerReport&)>;
 
 // BytesProgressFn is called while a layer is encrypted or decrypted, with
 // the layer's name and the bytes written so far out of `total`, from the
-// pipeline's (serial) write stage: it must be quick.
+// pipeline's (serial) write stage: it must be quick, and thread-safe when
+// several layers run at once (layer_jobs > 1).
 using BytesProgressFn =
     std::function<void(const std::string& layer, uint64_t done, uint64_t total)>;
+
+// kDefaultLayerJobs: how many layers of a manifest encrypt_image and
+// decrypt_image process at once, each through its own pipeline
+// (ordered_jobs.h: output identical to one at a time, memory bounded by the
+// pipelines' buffers). Into an archive layers are always done one at a time.
+inline constexpr size_t kDefaultLayerJobs = 2;
 
 struct EncryptImageOptions {
   const Recipients* recipients = nullptr;
@@ -86,6 +94,7 @@ struct EncryptImageOptions {
   std::optional<int> gzip_level;
   ProgressFn progress;
   BytesProgressFn bytes_progress;
+  size_t layer_jobs = kDefaultLayerJobs;  // layers of a manifest processed at once
 };
 
 struct DecryptImageOptions {
@@ -94,6 +103,7 @@ struct DecryptImageOptions {
   LayerDecryptOptions decrypt;
   ProgressFn progress;
   BytesProgressFn bytes_progress;
+  size_t layer_jobs = kDefaultLayerJobs;
 };
 
 // EncryptedLayer describes one layer blob encrypted by encrypt_layer_blob:
@@ -108,6 +118,7 @@ struct EncryptedLayer {
   std::string input_digest;  // the digest of what was read
   uint64_t input_bytes = 0;  // and its length
   std::string diff_id;       // the tar's digest, when known (input or output is a tar): else ""
+  std::string pipeline_stats;  // PipelineStats::to_string() of the run
 };
 
 // encrypt_layer_blob encrypts one layer blob of type `media_type` read from

@@ -193,6 +193,16 @@ bool set_pipe_size(int fd, size_t bytes) {
 #endif
 }
 
+Status fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open directory " + dir + ": " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return IoError("cannot sync directory " + dir + ": " + std::strerror(err));
+  return Status::Ok();
+}
+
 StatusOr<kernels::SecretBytes> read_secret_file(const std::string& path, size_t max_size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));

@@ -172,6 +172,10 @@ class AtomicFileSink final : public ByteSink {
 // (e.g. above /proc/sys/fs/pipe-max-size for an unprivileged user).
 bool set_pipe_size(int fd, size_t bytes);
 
+// fsync_dir fsyncs directory `dir`, making renames in it durable. Errors
+// name the directory.
+Status fsync_dir(const std::string& dir);
+
 // read_secret_file reads a whole (small) file, such as a private key or a
 // password file, into wiping memory. Errors name the path; files over
 // `max_size` are refused.

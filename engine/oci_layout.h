@@ -3,20 +3,34 @@
 // looks complete.
 //
 // A layout is a directory with `oci-layout`, `index.json` and
-// `blobs/<alg>/<hex>` (OCI image-layout spec). References are `PATH` or
-// `PATH:TAG` (skopeo's `oci:` transport syntax; the `oci:` prefix is
-// accepted); the tag selects index entries by their
+// `blobs/<alg>/<hex>` (OCI image-layout spec); an OCI archive is a tar of
+// one (oci_archive.h), read in place and written whole. References follow
+// skopeo's transports: `oci:PATH[:TAG]` is a layout directory,
+// `oci-archive:PATH[:TAG]` an archive, and a bare `PATH[:TAG]` is an
+// archive if PATH is an existing regular file and a layout directory
+// otherwise; the tag selects index entries by their
 // `org.opencontainers.image.ref.name` annotation.
 //
 // Write order (crash safety): every new blob goes to a temporary file in
-// `blobs/sha256/` that is fsynced and then renamed to its digest, so a blob
-// name always holds exactly its content; manifests are blobs like any other;
-// `index.json` is written last, through a temporary file and rename(2), and
-// the directory is fsynced. A reader therefore sees either the old
-// index.json or the new one, and every blob either names references exists
-// whole. Blobs are content-addressed, so writing into the source layout
-// (SRC == DST) cannot damage it; a blob left over by a killed run is merely
-// unreferenced.
+// `blobs/sha256/` (written in whole 1 MiB blocks with O_DIRECT, by a thread
+// of the writer's own, where the file system allows it, so a large layer
+// neither churns the page cache nor holds up the pipeline while the disk
+// works; the tail goes through the page cache) that is fsynced and then
+// renamed to its digest, so a blob name always holds exactly its content;
+// manifests are blobs like any other; `index.json` is written last,
+// through a temporary file and rename(2), and the directory is fsynced. A
+// reader therefore sees either the old index.json or the new one, and every
+// blob either names references exists whole. Blobs are content-addressed,
+// so writing into the source layout (SRC == DST) cannot damage it; a blob
+// left over by a killed run is merely unreferenced.
+//
+// Writers lock. open_for_write takes an exclusive flock(2) on the layout
+// directory (for an archive: on the directory that holds it) for as long
+// as the OciLayout lives, so two layercrypt runs writing the same image
+// take turns instead of racing on index.json; under the lock it deletes
+// the temporary files (`.blob-*.tmp`, `.write-*.tmp`, `.NAME.*.tmp` for an
+// archive) that a killed run left behind, since no live writer can own
+// them. Readers take no lock: what they read is complete at every moment.
 //
 // Only sha256 digests are produced; reading accepts sha256 only (what
 // skopeo, buildah and containerd write) and rejects anything else by name.
@@ -53,17 +67,24 @@ inline constexpr std::string_view kDockerConfigMediaType =
     "application/vnd.docker.container.image.v1+json";
 inline constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
 
-// OciRef is a parsed `[oci:]PATH[:TAG]`.
+// OciRef is a parsed `[oci:|oci-archive:]PATH[:TAG]`.
 struct OciRef {
   std::string path;
   std::optional<std::string> tag;
+  bool archive = false;  // an OCI archive (tar), not a layout directory
   std::string to_string() const { return tag ? path + ":" + *tag : path; }
 };
 
 // parse_oci_ref splits `spec` at the last ':' whose right side is a valid
-// tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}, no '/'); kInvalidArgument for an
-// empty path or an `oci-archive:`/`docker://` reference (not a layout).
+// tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}, no '/') and decides between a
+// layout and an archive (see the file comment; a bare PATH is looked at
+// with stat). kInvalidArgument for an empty path or another transport
+// (`docker://`, `docker-archive:`).
 StatusOr<OciRef> parse_oci_ref(std::string_view spec);
+
+class ArchiveReader;
+class ArchiveWriter;
+class SharedFd;
 
 // digest_string returns "sha256:<hex>".
 std::string digest_string(const std::array<uint8_t, 32>& sha256);
@@ -94,9 +115,19 @@ class BlobWriter final : public ByteSink {
   uint64_t bytes_ = 0;
 };
 
-// OciLayout is one layout directory.
+// OciLayout is one layout directory, or an OCI archive read in place
+// (open) or being written (open_for_write); the blob and index methods
+// work on both.
 class OciLayout {
  public:
+  // open opens the layout or archive `ref` names (the tag is not used).
+  static StatusOr<OciLayout> open(const OciRef& ref);
+  // open_for_write opens `ref` as a destination under an exclusive lock
+  // (see the file comment): an existing layout, or a new one if `create`;
+  // for an archive, a new archive whose index starts as the existing
+  // file's (if any), built beside it and renamed over it by write_index.
+  static StatusOr<OciLayout> open_for_write(const OciRef& ref, bool create);
+
   // open opens an existing layout: `oci-layout` must say version 1.0.0 and
   // `index.json` must parse. Errors name the path and what is wrong.
   static StatusOr<OciLayout> open(const std::string& dir);
@@ -106,11 +137,12 @@ class OciLayout {
   static StatusOr<OciLayout> open_or_create(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
+  bool is_archive() const { return archive_in_ != nullptr || archive_out_ != nullptr; }
   // index returns the parsed index.json (an empty index for a new layout).
   const Json& index() const { return index_; }
 
   // blob_path validates `digest` (sha256:<64 lowercase hex>) and returns the
-  // blob's path.
+  // blob's path (for an archive: its member name).
   StatusOr<std::string> blob_path(std::string_view digest) const;
   bool has_blob(std::string_view digest) const;
 
@@ -123,6 +155,10 @@ class OciLayout {
   // open_blob opens a blob for streaming; the caller checks the digest of
   // what it read (VerifyingSource does).
   StatusOr<int> open_blob(std::string_view digest) const;
+  // open_blob_source opens a blob of a layout or an archive for streaming;
+  // `verify` wraps it in a VerifyingSource against `digest` and `size`.
+  StatusOr<std::unique_ptr<ByteSource>> open_blob_source(std::string_view digest, int64_t size,
+                                                         bool verify) const;
 
   // new_blob starts a blob; `hash` false skips hashing for a caller that
   // computes the digest itself and finishes with commit_as.
@@ -135,12 +171,19 @@ class OciLayout {
   Status copy_blob_from(const OciLayout& src, std::string_view digest, int64_t size) const;
 
   // write_index replaces index.json atomically (temp file, fsync, rename,
-  // directory fsync) and updates index().
+  // directory fsync) and updates index(). For an archive it first copies in
+  // every blob the new index reaches that is not yet written (from the
+  // previous archive), then adds index.json and commits the archive.
   Status write_index(const Json& index);
 
  private:
+  Status lock_and_clean();
+  Status complete_archive(const Json& index);
   std::string dir_;
   Json index_;
+  std::shared_ptr<ArchiveReader> archive_in_;   // archive being read (or DST's old content)
+  std::shared_ptr<ArchiveWriter> archive_out_;  // archive being written
+  std::shared_ptr<SharedFd> lock_;              // held while writing
 };
 
 // VerifyingSource reads a blob file and checks, at the end of the first
@@ -151,16 +194,19 @@ class OciLayout {
 class VerifyingSource final : public ByteSource {
  public:
   VerifyingSource(int fd, std::string name, std::string expected_digest, int64_t expected_size);
+  // This form reads any source (an archive member).
+  VerifyingSource(std::unique_ptr<ByteSource> inner, std::string name, std::string expected_digest,
+                  int64_t expected_size);
   ~VerifyingSource() override;
   StatusOr<size_t> read(uint8_t* out, size_t cap) override;
   Status rewind() override;
-  bool can_rewind() const override { return inner_.can_rewind(); }
-  std::optional<uint64_t> size_hint() const override { return inner_.size_hint(); }
+  bool can_rewind() const override { return inner_->can_rewind(); }
+  std::optional<uint64_t> size_hint() const override { return inner_->size_hint(); }
   bool verified() const { return verified_; }
 
  private:
   int fd_;
-  FdSource inner_;
+  std::unique_ptr<ByteSource> inner_;
   std::string name_, expected_digest_;
   int64_t expected_size_;
   struct Hash;

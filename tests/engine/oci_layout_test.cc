@@ -47,9 +47,28 @@ TEST(OciRef, PathsAndTags) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->path, "/tmp/a:b/c");
   EXPECT_FALSE(r->tag.has_value());
-  for (const char* bad : {"", ":v1", "docker://alpine", "oci-archive:/tmp/a.tar"}) {
+  for (const char* bad : {"", ":v1", "docker://alpine", "docker-archive:/tmp/a.tar"}) {
     EXPECT_EQ(parse_oci_ref(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
+}
+
+TEST(OciRef, ArchivesByPrefixOrByBeingAFile) {
+  TempDir dir;
+  auto r = parse_oci_ref("oci-archive:" + dir.file("new.tar") + ":v1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->archive);
+  EXPECT_EQ(r->path, dir.file("new.tar"));
+  EXPECT_EQ(*r->tag, "v1");
+  // A bare path: a file is an archive, a directory or nothing a layout.
+  EXPECT_FALSE(parse_oci_ref(dir.file("new.tar")).value().archive);
+  EXPECT_FALSE(parse_oci_ref(dir.path() + ":v1").value().archive);
+  testing::write_file(dir.file("a.tar"), Bytes{0});
+  r = parse_oci_ref(dir.file("a.tar") + ":v2");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->archive);
+  EXPECT_EQ(*r->tag, "v2");
+  // oci: always means a layout directory.
+  EXPECT_FALSE(parse_oci_ref("oci:" + dir.file("a.tar")).value().archive);
 }
 
 TEST(OciLayout, CreateWriteReadBack) {
@@ -102,6 +121,26 @@ TEST(OciLayout, UncommittedBlobLeavesNothing) {
     EXPECT_FALSE((*w)->commit_as("sha256:nothex").ok());
   }
   EXPECT_EQ(files_in(blobs), 0u);
+}
+
+TEST(OciLayout, LargeBlobInOddWritesRoundTrips) {
+  // More than three direct-write blocks and a tail, in writes that fit no
+  // block boundary.
+  TempDir dir;
+  auto l = OciLayout::open_or_create(dir.file("img"));
+  ASSERT_TRUE(l.ok());
+  const Bytes data = testing::random_bytes((size_t{3} << 20) + 12345, 9);
+  auto w = l->new_blob();
+  ASSERT_TRUE(w.ok());
+  for (size_t off = 0; off < data.size(); off += 777777) {
+    const size_t n = std::min<size_t>(777777, data.size() - off);
+    ASSERT_TRUE((*w)->write(data.data() + off, n).ok());
+  }
+  EXPECT_EQ((*w)->bytes(), data.size());
+  auto d = (*w)->commit();
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(*d, digest_of(data));
+  EXPECT_TRUE(testing::read_file(*l->blob_path(*d)) == data);
 }
 
 TEST(OciLayout, RefusesAForeignNonEmptyDirectory) {

@@ -336,6 +336,42 @@ class Cli(unittest.TestCase):
         self.assertIn("does not match its digest", r.stderr.decode())
         self.assertFalse(os.path.exists(os.path.join(dst, "index.json")))
 
+    def test_layers_at_once_give_the_same_image(self):
+        # Decryption is deterministic: one layer at a time and several at once
+        # must give byte-identical manifests.
+        enc = os.path.join(self.tmp, "jobs-enc")
+        r = lc("encrypt", "-j", "3", "--stats", "-r", "jwe:" + self.keys["ec:p256"][1],
+               f"{self.plain}:v1", f"{enc}:v1")
+        check_layout_complete(self, enc)
+        stats = r.stderr.decode()  # one block per layer, stages with their busy time
+        for stage in ("sha256-in", "aes-ctr", "hmac", "sha256-out", "write"):
+            self.assertEqual(stats.count(stage), len(self.plain_layers), stats)
+        manifests = []
+        for jobs in ("1", "4"):
+            dec = os.path.join(self.tmp, "jobs-dec-" + jobs)
+            lc("decrypt", "-j", jobs, "--key", self.keys["ec:p256"][0], f"{enc}:v1", f"{dec}:v1")
+            got, m = layer_digests(dec)
+            self.assertEqual(got, self.plain_layers)
+            with open(os.path.join(dec, "index.json"), "rb") as f:
+                manifests.append(f.read())
+        self.assertEqual(manifests[0], manifests[1])
+        # A failing layer (a corrupted blob) fails the run and writes no index.
+        broken = os.path.join(self.tmp, "jobs-broken")
+        shutil.copytree(enc, broken)
+        layers, _ = layer_digests(broken)
+        p = os.path.join(broken, "blobs", "sha256", layers[0][1][7:])
+        with open(p, "r+b") as f:
+            f.seek(10)
+            b = f.read(1)
+            f.seek(10)
+            f.write(bytes([b[0] ^ 1]))
+        r = lc("decrypt", "-j", "4", "--key", self.keys["ec:p256"][0], f"{broken}:v1",
+               os.path.join(self.tmp, "jobs-broken-dec") + ":v1", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(len(r.stderr.decode().strip().splitlines()), 1, r.stderr)
+        self.assertIn("layer 0", r.stderr.decode())
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "jobs-broken-dec", "index.json")))
+
     def test_kill_9_never_leaves_a_damaged_image(self):
         # A bigger image so that kill -9 lands in the middle of the work.
         src = os.path.join(self.tmp, "big")
@@ -385,9 +421,18 @@ class Cli(unittest.TestCase):
                 self.assertTrue(all(mt.endswith("+encrypted") for mt, _ in got))
             else:
                 outcomes["absent"] += 1
-        print(f"kill -9 outcomes: {outcomes}", file=sys.stderr)
+        # Killed runs may leave temporary blobs (unreferenced, harmless); the
+        # next writer of the layout removes them under its lock.
+        blobs = os.path.join(src, "blobs", "sha256")
+        stale = [n for n in os.listdir(blobs) if n.endswith(".tmp")]
+        print(f"kill -9 outcomes: {outcomes}; temporary blobs left in SRC: {len(stale)}",
+              file=sys.stderr)
         self.assertEqual(sum(outcomes.values()), 20)
         self.assertGreater(outcomes["absent"], 0, "no kill landed before the index was written")
+        lc("encrypt", "-r", "jwe:" + self.keys["ec:p256"][1], f"{src}:v1", f"{src}:after")
+        self.assertEqual([n for n in os.listdir(blobs) if n.endswith(".tmp")], [])
+        self.assertEqual([n for n in os.listdir(src) if n.endswith(".tmp")], [])
+        check_layout_complete(self, src)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "engine/image_crypt.h"
@@ -47,11 +48,16 @@ int fail(const layercrypt::Status& st) {
 
 // ProgressBar draws one line on a terminal's stderr: the layer, a bar,
 // MB done, GB/s and the time left; redrawn at most ten times a second.
+// Layers processed at once report from several threads: the bar follows
+// one layer until it is done.
 class ProgressBar {
  public:
   ProgressBar() : tty_(isatty(STDERR_FILENO) != 0) {}
   void update(const std::string& layer, uint64_t done, uint64_t total) {
     if (!tty_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (layer != layer_ && !layer_.empty() && !finished_) return;
+    finished_ = done >= total;
     const auto now = std::chrono::steady_clock::now();
     if (layer != layer_) {
       layer_ = layer;
@@ -72,11 +78,14 @@ class ProgressBar {
                  static_cast<double>(total) / 1e6, rate / 1e9, eta);
   }
   void end_line() {
+    std::lock_guard<std::mutex> lock(mu_);
     if (tty_ && !layer_.empty()) std::fprintf(stderr, "\r\033[K");
     layer_.clear();
   }
 
  private:
+  std::mutex mu_;
+  bool finished_ = false;
   bool tty_;
   std::string layer_;
   std::chrono::steady_clock::time_point start_, last_;
@@ -112,6 +121,16 @@ nlohmann::ordered_json report_json(const layercrypt::ImageReport& rep, const std
                            {"bytes", l.bytes}, {"seconds", l.seconds}});
   }
   return j;
+}
+
+// print_stats writes each processed layer's pipeline statistics to stderr
+// (--stats): how long each stage was busy, to see where the time goes.
+void print_stats(const layercrypt::ImageReport& rep) {
+  for (const auto& l : rep.layers) {
+    if (l.pipeline_stats.empty()) continue;
+    std::fprintf(stderr, "layer %zu%s%s %s, %.3f s in all:\n%s", l.index, l.platform.empty() ? "" : " ",
+                 l.platform.c_str(), l.from_digest.c_str(), l.seconds, l.pipeline_stats.c_str());
+  }
 }
 
 void print_summary(const layercrypt::ImageReport& rep, const char* verb, const std::string& dst,
@@ -178,6 +197,14 @@ layercrypt::StatusOr<layercrypt::LayerSelection> selection(const std::vector<int
   return sel;
 }
 
+// Image references, as skopeo's transports: the help of every image argument.
+constexpr const char* kSrcHelp =
+    "Source image: oci:PATH[:TAG] (layout directory), oci-archive:PATH[:TAG] (tar), or "
+    "PATH[:TAG] (an archive if PATH is a file, else a layout)";
+constexpr const char* kDstHelp =
+    "Destination image: oci:PATH[:TAG], oci-archive:PATH[:TAG] (written whole, then renamed into "
+    "place), or PATH[:TAG] (an existing file is an archive, anything else a layout); may equal SRC";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -197,7 +224,7 @@ int main(int argc, char** argv) {
   selfcheck->footer("Example:\n  layercrypt selfcheck --verbose");
 
   // encrypt
-  auto* enc = app.add_subcommand("encrypt", "Encrypt the layers of an OCI image layout for recipients");
+  auto* enc = app.add_subcommand("encrypt", "Encrypt the layers of an OCI image (layout or archive) for recipients");
   std::vector<std::string> enc_recipients;
   std::vector<int> enc_layers;
   std::vector<std::string> enc_platforms;
@@ -211,10 +238,16 @@ int main(int argc, char** argv) {
                   "gzip[:LEVEL]: compress uncompressed tar layers while encrypting them, on every "
                   "core (ISA-L level 0-3, default 1); compressed layers are encrypted as they are");
   enc->add_flag("--json", enc_json, "Print a JSON summary on stdout");
-  enc->add_option("SRC", enc_src, "Source OCI layout: PATH or PATH:TAG")->required();
-  enc->add_option("DST", enc_dst, "Destination OCI layout: PATH or PATH:TAG (may equal SRC)")->required();
+  size_t enc_jobs = layercrypt::kDefaultLayerJobs, dec_jobs = layercrypt::kDefaultLayerJobs;
+  bool enc_stats = false, dec_stats = false;
+  enc->add_flag("--stats", enc_stats, "Print each layer's pipeline statistics to stderr");
+  enc->add_option("-j,--jobs", enc_jobs, "Layers encrypted at once (1 = one after another)")
+      ->capture_default_str()->check(CLI::Range(1, 16));
+  enc->add_option("SRC", enc_src, kSrcHelp)->required();
+  enc->add_option("DST", enc_dst, kDstHelp)->required();
   enc->footer("Example:\n  layercrypt keygen --type ec:p256 --out node\n"
               "  layercrypt encrypt --recipient jwe:node.pub.pem ./app:v1 ./app-enc:v1\n"
+              "  layercrypt encrypt -r jwe:node.pub.pem oci-archive:app.tar:v1 oci-archive:app-enc.tar:v1\n"
               "  # layers kept as tar (umoci, skopeo --dest-oci-accept-uncompressed-layers):\n"
               "  layercrypt encrypt --compress gzip -r jwe:node.pub.pem ./app:v1 ./app-enc:v1");
 
@@ -233,7 +266,7 @@ int main(int argc, char** argv) {
              "-r jwe:node.pub.pem -o layer.enc > layer.json");
 
   // decrypt
-  auto* dec = app.add_subcommand("decrypt", "Decrypt the layers of an OCI image layout");
+  auto* dec = app.add_subcommand("decrypt", "Decrypt the layers of an OCI image (layout or archive)");
   std::vector<std::string> dec_keys;
   std::vector<int> dec_layers;
   std::vector<std::string> dec_platforms;
@@ -244,17 +277,21 @@ int main(int argc, char** argv) {
   dec->add_option("-l,--layer", dec_layers, "Layer index to decrypt; repeatable; default all");
   dec->add_option("--platform", dec_platforms, "os/arch[/variant]; repeatable; default all");
   dec->add_flag("--json", dec_json, "Print a JSON summary on stdout");
-  dec->add_option("SRC", dec_src, "Source OCI layout: PATH or PATH:TAG")->required();
-  dec->add_option("DST", dec_dst, "Destination OCI layout: PATH or PATH:TAG")->required();
-  dec->footer("Example:\n  layercrypt decrypt --key node.pem ./app-enc:v1 ./app-plain:v1");
+  dec->add_flag("--stats", dec_stats, "Print each layer's pipeline statistics to stderr");
+  dec->add_option("-j,--jobs", dec_jobs, "Layers decrypted at once (1 = one after another)")
+      ->capture_default_str()->check(CLI::Range(1, 16));
+  dec->add_option("SRC", dec_src, kSrcHelp)->required();
+  dec->add_option("DST", dec_dst, kDstHelp)->required();
+  dec->footer("Example:\n  layercrypt decrypt --key node.pem ./app-enc:v1 ./app-plain:v1\n"
+              "  layercrypt decrypt --key node.pem oci-archive:app-enc.tar oci:./app-plain:v1");
 
   // layerinfo
   auto* info = app.add_subcommand("layerinfo", "List the layers of an image and how they are encrypted");
   std::string info_ref;
   bool info_json = false;
   info->add_flag("--json", info_json, "JSON output");
-  info->add_option("IMAGE", info_ref, "OCI layout: PATH or PATH:TAG")->required();
-  info->footer("Example:\n  layercrypt layerinfo ./app-enc:v1");
+  info->add_option("IMAGE", info_ref, kSrcHelp)->required();
+  info->footer("Example:\n  layercrypt layerinfo ./app-enc:v1\n  layercrypt layerinfo oci-archive:app-enc.tar");
 
   // recipients add|set
   auto* rc = app.add_subcommand("recipients", "Add or replace the recipients of an encrypted image "
@@ -272,9 +309,9 @@ int main(int argc, char** argv) {
     c->add_option("-r,--recipient", rc_args.recipients, "jwe:PUBLIC_KEY; repeatable")->required();
     c->add_option("-l,--layer", rc_args.layers, "Layer index; repeatable; default all");
     c->add_option("--platform", rc_args.platforms, "os/arch[/variant]; repeatable; default all");
-    c->add_option("-o,--output", rc_args.dst, "Write to this layout instead of updating IMAGE in place");
+    c->add_option("-o,--output", rc_args.dst, "Write to this image (layout or archive, as DST of encrypt) instead of updating IMAGE in place");
     c->add_flag("--json", rc_args.json, "Print a JSON summary on stdout");
-    c->add_option("IMAGE", rc_args.image, "OCI layout: PATH or PATH:TAG")->required();
+    c->add_option("IMAGE", rc_args.image, kSrcHelp)->required();
     c->footer(example);
     return c;
   };
@@ -312,12 +349,14 @@ int main(int argc, char** argv) {
       opts.gzip_level = *level;
     }
     opts.recipients = &rcpt;
+    opts.layer_jobs = enc_jobs;
     opts.select = *selection(enc_layers, enc_platforms);
     opts.progress = print_layer;
     opts.bytes_progress = [](const std::string& l, uint64_t d, uint64_t t) { g_bar.update(l, d, t); };
     auto rep = layercrypt::encrypt_image(*src, *dst, opts);
     if (!rep.ok()) return fail(rep.status());
     print_summary(*rep, "encrypted", enc_dst, enc_json, enc_src);
+    if (enc_stats) print_stats(*rep);
     return 0;
   }
   if (*el) {
@@ -361,12 +400,14 @@ int main(int argc, char** argv) {
     if (!dst.ok()) return fail(dst.status());
     layercrypt::DecryptImageOptions opts;
     opts.keys = &*prepared;
+    opts.layer_jobs = dec_jobs;
     opts.select = *selection(dec_layers, dec_platforms);
     opts.progress = print_layer;
     opts.bytes_progress = [](const std::string& l, uint64_t d, uint64_t t) { g_bar.update(l, d, t); };
     auto rep = layercrypt::decrypt_image(*src, *dst, opts);
     if (!rep.ok()) return fail(rep.status());
     print_summary(*rep, "decrypted", dec_dst, dec_json, dec_src);
+    if (dec_stats) print_stats(*rep);
     return 0;
   }
   if (*rc_add || *rc_set) {
