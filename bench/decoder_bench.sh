@@ -13,6 +13,8 @@
 #   * peak RSS (GNU time);
 #   * `skopeo copy --decryption-key` of the same image.
 # Prints GB/s (10^9 bytes/s, median of 3) with the CPU model.
+# LAYERCRYPT_BENCH_WORK=DIR keeps the setup (layers, keys, images) in DIR and
+# reuses it on the next run with the same LAYER_MB.
 set -euo pipefail
 build=${1:?usage: bench/decoder_bench.sh BUILD_DIR [LAYER_MB]}
 mb=${2:-600}
@@ -22,20 +24,14 @@ py=/usr/bin/python3
 for t in skopeo openssl pigz /usr/bin/time "$py"; do
   command -v "$t" >/dev/null || { echo "decoder_bench: $t missing (apt-get install skopeo openssl pigz time python3)" >&2; exit 1; }
 done
-work=$(mktemp -d "${TMPDIR:-/tmp}/layercrypt-bench-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+if [ -n "${LAYERCRYPT_BENCH_WORK:-}" ]; then
+  work=$LAYERCRYPT_BENCH_WORK
+  mkdir -p "$work"
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/layercrypt-bench-XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+fi
 cd "$work"
-
-echo "== setup: ${mb} MB tar of /usr/lib, gzip -6, encrypted by skopeo" >&2
-{ tar cf - /usr/lib 2>/dev/null || true; } | head -c "$((mb * 1000000))" | pigz -6 > layer.tar.gz
-head -c 1024 /dev/urandom | gzip > tiny.tar.gz
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa2048.pem 2>/dev/null
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out rsa4096.pem 2>/dev/null
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ecp256.pem 2>/dev/null
-for k in rsa2048 rsa4096 ecp256; do
-  openssl pkey -in $k.pem -pubout -out $k.pub.pem
-  mkdir -p keys-$k && cp $k.pem keys-$k/
-done
 
 # make_image BLOB DIR: a one-layer OCI layout; prints nothing.
 make_image() {
@@ -76,14 +72,32 @@ EOF
 )
 }
 
-make_image layer.tar.gz plain
-skopeo --insecure-policy copy -q --encryption-key jwe:rsa2048.pub.pem oci:plain:v1 oci:enc:v1
+# setup: the layers, keys and encrypted images in the current directory.
+setup() {
+  echo "== setup: ${mb} MB tar of /usr/lib, gzip -6, encrypted by skopeo" >&2
+  rm -rf plain enc dec tiny-plain-* tiny-* keys-* .ready
+  { tar cf - /usr/lib 2>/dev/null || true; } | head -c "$((mb * 1000000))" | pigz -6 > layer.tar.gz
+  head -c 1024 /dev/urandom | gzip > tiny.tar.gz
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa2048.pem 2>/dev/null
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out rsa4096.pem 2>/dev/null
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ecp256.pem 2>/dev/null
+  for k in rsa2048 rsa4096 ecp256; do
+    openssl pkey -in $k.pem -pubout -out $k.pub.pem
+    mkdir -p keys-$k && cp $k.pem keys-$k/
+  done
+  make_image layer.tar.gz plain
+  skopeo --insecure-policy copy -q --encryption-key jwe:rsa2048.pub.pem oci:plain:v1 oci:enc:v1
+  for k in rsa2048 rsa4096 ecp256; do
+    make_image tiny.tar.gz tiny-plain-$k
+    skopeo --insecure-policy copy -q --encryption-key jwe:$k.pub.pem oci:tiny-plain-$k:v1 oci:tiny-$k:v1
+  done
+  echo "$mb" > .ready
+}
+[ "$(cat .ready 2>/dev/null)" = "$mb" ] || setup
 payload_for enc big.payload
 big=$LAYER
 size=$(stat -c %s "$big")
 for k in rsa2048 rsa4096 ecp256; do
-  make_image tiny.tar.gz tiny-plain-$k
-  skopeo --insecure-policy copy -q --encryption-key jwe:$k.pub.pem oci:tiny-plain-$k:v1 oci:tiny-$k:v1
   payload_for tiny-$k tiny-$k.payload
   eval "tiny_$k=\$LAYER"
 done
