@@ -1,7 +1,6 @@
 // engine/pipeline.cc: the oneTBB implementation of run_pipeline.
 #include "engine/pipeline.h"
 
-#include <oneapi/tbb/concurrent_queue.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_pipeline.h>
@@ -14,6 +13,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <sstream>
 
@@ -42,6 +42,14 @@ class ChunkPool {
   ChunkPool(size_t count, size_t buffer_size, size_t out_size)
       : buffer_size_(buffer_size), out_size_(out_size), capacity_(count) {
     slots_.reserve(count);
+    free_.reserve(count);
+  }
+  // grow raises the buffer limit to `count`; called before the pipeline
+  // starts (the first chunk is read with a limit of one).
+  void grow(size_t count) {
+    capacity_ = std::max(capacity_, count);
+    slots_.reserve(capacity_);
+    free_.reserve(capacity_);
   }
   ~ChunkPool() {
     for (auto& s : slots_) {
@@ -57,8 +65,8 @@ class ChunkPool {
   // take is called by the serial read stage only, so growing needs no lock.
   // The token limit equals the capacity, so a buffer is always available.
   Chunk* take() {
-    Chunk* c = nullptr;
-    if (!free_.try_pop(c)) {
+    Chunk* c = pop_free();
+    if (c == nullptr) {
       if (slots_.size() == capacity_) throw StageFailed{Internal("pipeline buffer pool exhausted")};
       auto slot = std::make_unique<Slot>();
       slot->data = static_cast<uint8_t*>(::operator new(buffer_size_, std::align_val_t(kBufferAlign)));
@@ -87,7 +95,8 @@ class ChunkPool {
     // A stage may have written anywhere in out without setting out_len.
     s->out_filled = c->out != nullptr ? out_size_ : 0;
     s->taken = false;
-    free_.push(c);
+    std::lock_guard<std::mutex> lock(free_mutex_);
+    free_.push_back(c);
   }
 
  private:
@@ -96,11 +105,23 @@ class ChunkPool {
     size_t out_filled = 0;
     bool taken = false;
   };
+  // pop_free returns a returned buffer, or null if none is free. A mutex,
+  // not a TBB queue: TBB's allocator would start its runtime even for a
+  // stream that never leaves the calling thread.
+  Chunk* pop_free() {
+    std::lock_guard<std::mutex> lock(free_mutex_);
+    if (free_.empty()) return nullptr;
+    Chunk* c = free_.back();
+    free_.pop_back();
+    return c;
+  }
+
   size_t buffer_size_;
   size_t out_size_;
   size_t capacity_;
   std::vector<std::unique_ptr<Slot>> slots_;
-  tbb::concurrent_queue<Chunk*> free_;
+  std::mutex free_mutex_;
+  std::vector<Chunk*> free_;
 };
 
 // ChunkReader cuts the source into chunks, either of a fixed size or as the
@@ -231,17 +252,10 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
   const auto wall0 = Clock::now();
   const size_t chunk_size = std::max(
       options.chunk_size ? options.chunk_size : PipelineOptions::kDefaultChunkSize, kMinChunkSize);
-  // More threads than oneTBB allows (by default its default concurrency, the
-  // CPUs this process may use) cannot run; asking for them only makes TBB
-  // warn on stderr, which a stream processor must keep clean. A program
-  // that raised the limit with a tbb::global_control (tests that show the
-  // output does not depend on the thread count) gets what it asks for.
-  const size_t cpus = static_cast<size_t>(tbb::info::default_concurrency());
-  const size_t allowed = std::max(
-      cpus, tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
-  const size_t threads = options.threads ? std::min(options.threads, allowed) : cpus;
-  const size_t live = std::max<size_t>(options.max_live_chunks ? options.max_live_chunks
-                                                               : 4 * threads, 4);
+  // Thread count and token limit are decided after the first chunk: asking
+  // oneTBB for its default concurrency starts its runtime (it loads
+  // tbbmalloc and reads /proc), which a one-chunk stream never needs.
+  size_t threads = 1, live = 1;
 
   std::vector<StageTimer> timers(stages.size());
   StageTimer read_timer;
@@ -272,7 +286,7 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
     return st;
   };
 
-  ChunkPool pool(live, ChunkReader::buffer_size(chunk_size, options.segments),
+  ChunkPool pool(1, ChunkReader::buffer_size(chunk_size, options.segments),
                  options.out_buffer_size);
 
   // The first chunk is read on this thread: a stream that is one chunk long
@@ -297,6 +311,18 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
     pool.give(first);
     return finish(Status::Ok());
   }
+
+  // More threads than oneTBB allows (by default its default concurrency, the
+  // CPUs this process may use) cannot run; asking for them only makes TBB
+  // warn on stderr, which a stream processor must keep clean. A program
+  // that raised the limit with a tbb::global_control (tests that show the
+  // output does not depend on the thread count) gets what it asks for.
+  const size_t cpus = static_cast<size_t>(tbb::info::default_concurrency());
+  const size_t allowed = std::max(
+      cpus, tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+  threads = options.threads ? std::min(options.threads, allowed) : cpus;
+  live = std::max<size_t>(options.max_live_chunks ? options.max_live_chunks : 4 * threads, 4);
+  pool.grow(live);
 
   bool first_pending = true, eof = false;
   auto input = tbb::make_filter<void, Chunk*>(
