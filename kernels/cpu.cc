@@ -98,7 +98,9 @@ IMB_MGR* imb_manager(ImbTier tier) {
   const auto i = static_cast<size_t>(tier);
   if (!tried[i]) {
     tried[i] = true;
-    if (imb_tier_supported(tier)) managers[i] = make_manager(tier);
+    // kAuto runs everywhere: asking first would allocate (and zero) a whole
+    // probe manager just to read CPU flags.
+    if (tier == ImbTier::kAuto || imb_tier_supported(tier)) managers[i] = make_manager(tier);
   }
   return managers[i].get();
 }
