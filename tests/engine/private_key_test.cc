@@ -3,6 +3,8 @@
 #include "engine/private_key.h"
 
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
+#include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -42,7 +44,53 @@ TEST_P(PrivateKeyForms, ParsesAndMatchesPublicKey) {
   auto pub = parse_public_key(Key(c.pub));
   ASSERT_TRUE(pub.ok()) << pub.status().message();
   EXPECT_EQ(EVP_PKEY_eq(k->public_key().evp(), pub->evp()), 1) << c.file;
+  // Provider-native, whichever parser made it (no legacy key object).
+  EXPECT_NE(EVP_PKEY_get0_provider(k->evp()), nullptr) << c.file;
   EXPECT_EQ(classify_key_file(Key(c.file)), KeyFileKind::kPrivateKey) << c.file;
+}
+
+// Encode returns `pkey` as DER in `structure` ("PrivateKeyInfo" or
+// "type-specific": PKCS#1 / SEC1).
+std::vector<uint8_t> Encode(EVP_PKEY* pkey, const char* structure) {
+  OSSL_ENCODER_CTX* ctx =
+      OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_KEYPAIR, "DER", structure, nullptr);
+  unsigned char* der = nullptr;
+  size_t len = 0;
+  std::vector<uint8_t> out;
+  if (ctx != nullptr && OSSL_ENCODER_to_data(ctx, &der, &len) == 1) out.assign(der, der + len);
+  OPENSSL_free(der);
+  OSSL_ENCODER_CTX_free(ctx);
+  return out;
+}
+
+// Keys the type-specific fast parsers leave to OpenSSL's generic decoders
+// (three-prime RSA, EC with explicit curve parameters) parse to the same key.
+TEST(PrivateKey, UnusualDerFormsParseToTheSameKey) {
+  EVP_PKEY_CTX* gen = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+  ASSERT_NE(gen, nullptr);
+  ASSERT_EQ(EVP_PKEY_keygen_init(gen), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_keygen_bits(gen, 2048), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_keygen_primes(gen, 3), 1);
+  EVP_PKEY* rsa3 = nullptr;
+  ASSERT_EQ(EVP_PKEY_generate(gen, &rsa3), 1);
+  EVP_PKEY_CTX_free(gen);
+  EVP_PKEY* ec = EVP_EC_gen("P-256");
+  ASSERT_NE(ec, nullptr);
+  ASSERT_EQ(EVP_PKEY_set_utf8_string_param(ec, OSSL_PKEY_PARAM_EC_ENCODING,
+                                           OSSL_PKEY_EC_ENCODING_EXPLICIT), 1);
+  for (EVP_PKEY* original : {rsa3, ec}) {
+    for (const char* structure : {"PrivateKeyInfo", "type-specific"}) {
+      const std::string what = std::string(EVP_PKEY_get0_type_name(original)) + " " + structure;
+      const std::vector<uint8_t> der = Encode(original, structure);
+      ASSERT_FALSE(der.empty()) << what;
+      auto k = parse_private_key(der);
+      ASSERT_TRUE(k.ok()) << what << ": " << k.status().message();
+      EXPECT_EQ(EVP_PKEY_eq(k->evp(), original), 1) << what;
+      EXPECT_NE(EVP_PKEY_get0_provider(k->evp()), nullptr) << what;
+    }
+  }
+  EVP_PKEY_free(rsa3);
+  EVP_PKEY_free(ec);
 }
 
 INSTANTIATE_TEST_SUITE_P(
