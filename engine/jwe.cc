@@ -372,10 +372,14 @@ StatusOr<SecretBytes> AesKw(bool wrap, std::span<const uint8_t> kek, std::span<c
   return out;
 }
 
-StatusOr<SecretBytes> EcdhZ(EVP_PKEY* mine, EVP_PKEY* peer) {
+// EcdhZ returns the ECDH shared secret of `mine` and `peer`. OpenSSL checks
+// that `peer` is a valid point of the curve unless `peer_checked` says the
+// caller already did (a full public-key check costs a scalar multiplication).
+StatusOr<SecretBytes> EcdhZ(EVP_PKEY* mine, EVP_PKEY* peer, bool peer_checked = false) {
   PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, mine, nullptr));
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1) return Internal("OpenSSL ECDH init failed");
-  if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer, 1) != 1) return KeyError("unwrap failed");
+  if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer, peer_checked ? 0 : 1) != 1)
+    return KeyError("unwrap failed");
   size_t len = 0;
   if (EVP_PKEY_derive(ctx.get(), nullptr, &len) != 1) return KeyError("unwrap failed");
   SecretBytes z(len);
@@ -407,10 +411,11 @@ StatusOr<SecretBytes> UnwrapCek(const ParsedJwe& p, const Recipient& r, KeyAlg a
     return KeyError("epk curve does not match the key");
   }
   if (epk->contains("d")) return DataError("JWE epk header contains a private key");
+  // jwk_to_pkey has checked the point (EVP_PKEY_public_check).
   LC_ASSIGN_OR_RETURN(internal::EvpPkeyOwner peer, internal::jwk_to_pkey(epk->dump(), false));
   LC_ASSIGN_OR_RETURN(std::vector<uint8_t> apu, OptionalB64Header(p, r, "apu"));
   LC_ASSIGN_OR_RETURN(std::vector<uint8_t> apv, OptionalB64Header(p, r, "apv"));
-  LC_ASSIGN_OR_RETURN(SecretBytes z, EcdhZ(key.evp(), peer.get()));
+  LC_ASSIGN_OR_RETURN(SecretBytes z, EcdhZ(key.evp(), peer.get(), /*peer_checked=*/true));
   if (z.size() != CurveBytes(key.algorithm())) return Internal("unexpected ECDH secret size");
   LC_ASSIGN_OR_RETURN(SecretBytes kek, ConcatKdf(z, alg_name, apu, apv, KwKeySize(alg)));
   return AesKw(/*wrap=*/false, kek, r.encrypted_key);
