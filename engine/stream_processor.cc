@@ -2,6 +2,7 @@
 #include "engine/stream_processor.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -165,6 +166,11 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
   if (!result.ok()) return result.status().with_context(layer);
   rep.result = std::move(*result);
   return Status::Ok();
+}
+
+bool prepare_openssl_for_one_job() {
+  return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, nullptr) ==
+         1;
 }
 
 }  // namespace layercrypt

@@ -80,6 +80,16 @@ inline constexpr size_t kMaxPayloadLen = size_t{16} << 20;
 // than kMaxPayloadLen bytes. Not thread-safe (it closes `fd`).
 StatusOr<kernels::SecretBytes> read_payload(int fd);
 
+// prepare_openssl_for_one_job sets OpenSSL up for a process that runs one
+// stream-processor job and exits (layercrypt-decoder): no cleanup at exit
+// (OpenSSL would free its method stores and DRBGs one by one, ~1.2 M
+// instructions, just before the kernel frees the whole address space) and
+// no error-string tables (~0.9 M instructions; the decoder's messages never
+// include OpenSSL's strings). Call it before any other OpenSSL use of the
+// process: the first initialisation decides. Returns true if OpenSSL
+// accepted it. Not thread-safe.
+bool prepare_openssl_for_one_job();
+
 }  // namespace layercrypt
 
 #endif  // LAYERCRYPT_ENGINE_STREAM_PROCESSOR_H_

@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // One job, then exit: OpenSSL need not load error strings or free its
+  // state at exit.
+  layercrypt::prepare_openssl_for_one_job();
   auto payload = layercrypt::read_payload(kPayloadFd);
   if (!payload.ok()) return fail(payload.status().message());
   // A reader that goes away must give an error line, not a silent SIGPIPE.
