@@ -10,16 +10,20 @@
 #     blocks), verify-first (default) and --stream; verify-first through pipes
 #     spools to $TMPDIR, measured on the disk (/tmp) and on tmpfs (/dev/shm);
 #   * fixed cost on a 1 KiB layer with RSA-2048, RSA-4096 and P-256 keys;
-#   * peak RSS (GNU time);
+#   * the ceilings: one-stream HMAC-SHA256 (bench_hmac_sha256 in BUILD_DIR),
+#     and the pipe harness itself (feeder and drain directly, and with a
+#     process between them that only copies);
+#   * peak RSS (GNU time) in every mode and for the 1 KiB layer;
 #   * `skopeo copy --decryption-key` of the same image.
-# Prints GB/s (10^9 bytes/s, median of 3) with the CPU model.
+# Prints GB/s (10^9 bytes/s, median and range of 3 runs) with the CPU model.
 # LAYERCRYPT_BENCH_WORK=DIR keeps the setup (layers, keys, images) in DIR and
 # reuses it on the next run with the same LAYER_MB.
 set -euo pipefail
 build=${1:?usage: bench/decoder_bench.sh BUILD_DIR [LAYER_MB]}
 mb=${2:-600}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-decoder="$(cd "$build" && pwd)/tools/layercrypt-decoder"
+build=$(cd "$build" && pwd)
+decoder="$build/tools/layercrypt-decoder"
 py=/usr/bin/python3
 for t in skopeo openssl pigz /usr/bin/time "$py"; do
   command -v "$t" >/dev/null || { echo "decoder_bench: $t missing (apt-get install skopeo openssl pigz time python3)" >&2; exit 1; }
@@ -102,17 +106,24 @@ for k in rsa2048 rsa4096 ecp256; do
   eval "tiny_$k=\$LAYER"
 done
 
-now() { date +%s.%N; }
-median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+now() { echo "$EPOCHREALTIME"; }
 gbps() { awk -v b="$size" -v s="$1" 'BEGIN { printf "%.2f", b / s / 1e9 }'; }
 
-# time3 CMD...: median wall time of 3 runs.
-time3() {
+# timed CMD...: "median fastest slowest" wall seconds of $runs runs
+# (LAYERCRYPT_BENCH_RUNS, default 3; the host may be shared, so the range
+# is printed too).
+runs=${LAYERCRYPT_BENCH_RUNS:-3}
+timed() {
   local t=()
-  for _ in 1 2 3; do
+  for _ in $(seq "$runs"); do
     local a; a=$(now); "$@"; t+=("$(awk -v a="$a" -v b="$(now)" 'BEGIN { print b - a }')")
   done
-  median3 "${t[@]}"
+  printf '%s\n' "${t[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+# row LABEL "MEDIAN FASTEST SLOWEST": one line of the table.
+row() {
+  local m f s; read -r m f s <<<"$2"
+  printf '%-52s %8.3f %8s   %s-%s\n' "$1" "$m" "$(gbps "$m")" "$(gbps "$s")" "$(gbps "$f")"
 }
 dec_file() { "$decoder" --decryption-keys-path keys-rsa2048 "$@" <"$big" >/dev/null 3<big.payload; }
 dec_pipe() {
@@ -121,38 +132,83 @@ dec_pipe() {
     dd of=/dev/null bs=1M status=none
 }
 dec_pipe_shm() { TMPDIR=/dev/shm dec_pipe "$@"; }
+# The harness's own ceiling: the same feeder and drain with nothing between
+# them, and with a process between them that only copies; every pipe 1 MiB,
+# as the decoder makes its stdin and stdout (with 64 KiB pipes dd | dd
+# swings between 0.4 and 1.9 GB/s on a VM, with the cost of a wake-up).
+big_pipes() {  # CMD...: run CMD with its stdin and stdout pipes made 1 MiB
+  "$py" -c 'import fcntl, os, sys
+for fd in (0, 1):
+    try: fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ; fails on a non-pipe
+    except OSError: pass
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+harness_direct() { dd if="$big" bs=1M status=none | big_pipes dd of=/dev/null bs=1M status=none; }
+harness_copy() {
+  dd if="$big" bs=1M status=none | big_pipes dd bs=1M status=none | dd of=/dev/null bs=1M status=none
+}
 skopeo_dec() { rm -rf dec; skopeo --insecure-policy copy -q --decryption-key rsa2048.pem oci:enc:v1 oci:dec:v1; }
 
 cat "$big" >/dev/null  # warm the page cache
 sync                   # no dirty pages from the setup left to throttle spool writes
-printf '%-52s %8s %8s\n' "layer of $((size / 1000000)) MB (gzip of /usr/lib tar)" "seconds" "GB/s"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-52s %8s %8s   %s\n' "layer of $((size / 1000000)) MB (gzip of /usr/lib tar)" "seconds" "GB/s" "range of $runs"
+hmac_bench="$build/bench/bench_hmac_sha256"
+if [ -x "$hmac_bench" ]; then
+  hmac=$("$hmac_bench" --benchmark_filter='^BM_HmacSha256Stream/1048576$' --benchmark_min_time=0.5 \
+           --benchmark_format=csv 2>/dev/null | awk -F, '/BM_HmacSha256Stream/ { printf "%.2f", $6 / 1e9 }')
+  printf '%-52s %8s %8s\n' "ceiling: HMAC-SHA256, one stream (bench_hmac_sha256)" "" "$hmac"
+fi
+for h in direct copy; do
+  label="ceiling: dd | dd, 1 MiB pipe"
+  [ "$h" = copy ] && label="ceiling: dd | copy only | dd, 1 MiB pipes"
+  row "$label" "$(timed harness_$h)"
+done
 for mode in "file:" "file:--stream" "pipe:" "pipe_shm:" "pipe:--stream"; do
   kind=${mode%%:*}; flag=${mode#*:}
   label="layercrypt-decoder ${kind%_shm} ${flag:-(verify first)}"
   [ "$kind" = pipe ] && [ -z "$flag" ] && label="$label, spool in /tmp"
   [ "$kind" = pipe_shm ] && label="$label, spool in /dev/shm"
-  s=$(time3 dec_$kind $flag)
-  printf '%-52s %8.3f %8s\n' "$label" "$s" "$(gbps "$s")"
+  row "$label" "$(timed dec_$kind $flag)"
 done
-s=$(time3 skopeo_dec)
-printf '%-52s %8.3f %8s\n' "skopeo copy --decryption-key (Go ocicrypt)" "$s" "$(gbps "$s")"
+row "skopeo copy --decryption-key (Go ocicrypt)" "$(timed skopeo_dec)"
 
-rss_file=$(/usr/bin/time -f %M "$decoder" --decryption-keys-path keys-rsa2048 <"$big" 3<big.payload 2>&1 >/dev/null | tail -1)
-rss_pipe=$( { dd if="$big" bs=1M status=none | /usr/bin/time -f %M "$decoder" --decryption-keys-path keys-rsa2048 3<big.payload >/dev/null; } 2>&1 | tail -1)
-echo "peak RSS: file ${rss_file} KiB, pipe ${rss_pipe} KiB"
-
-# Fixed cost: the wall time of 50 back-to-back runs, per run, next to the
-# same loop of /bin/true (the cost of starting any process here).
-loop_ms() {  # N CMD...: mean ms per run of N runs
-  local n=$1; shift
-  local a; a=$(now)
-  for _ in $(seq "$n"); do "$@"; done
-  awk -v a="$a" -v b="$(now)" -v n="$n" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }'
+# rss_file / rss_pipe [FLAG]: the decoder's peak RSS in KiB.
+rss_file() { /usr/bin/time -f %M "$decoder" --decryption-keys-path keys-rsa2048 "$@" <"$big" 3<big.payload 2>&1 >/dev/null | tail -1; }
+rss_pipe() {
+  { dd if="$big" bs=1M status=none |
+      /usr/bin/time -f %M "$decoder" --decryption-keys-path keys-rsa2048 "$@" 3<big.payload >/dev/null; } 2>&1 | tail -1
 }
+echo "peak RSS: file $(rss_file) KiB, file --stream $(rss_file --stream) KiB," \
+     "pipe $(rss_pipe) KiB, pipe --stream $(rss_pipe --stream) KiB," \
+     "1 KiB layer $(/usr/bin/time -f %M "$decoder" --decryption-keys-path keys-rsa2048 <"$tiny_rsa2048" 3<tiny-rsa2048.payload 2>&1 >/dev/null | tail -1) KiB"
+
+# Fixed cost: 50 rounds, each running /bin/true (starting any process here),
+# the decoder doing nothing (--version: starting it with its libraries) and
+# the decoder on the 1 KiB layer with each key, every run timed. Interleaving
+# the kinds keeps a shared host's drift out of the comparison between them.
 tiny() { "$decoder" --decryption-keys-path "keys-$1" <"$2" >/dev/null 3<"tiny-$1.payload"; }
-printf 'process start (/bin/true)          %6s ms per run\n' "$(loop_ms 50 /bin/true)"
+version() { "$decoder" --version >/dev/null; }
+kinds=("process start (/bin/true)" "decoder start (--version, no work)")
+cmds=("/bin/true" "version")
 for k in rsa2048 rsa4096 ecp256; do
   eval "blob=\$tiny_$k"
-  printf 'fixed cost, 1 KiB layer, %-8s %6s ms per run (mean of 50)\n' "$k:" "$(loop_ms 50 tiny "$k" "$blob")"
+  kinds+=("fixed cost, 1 KiB layer, $k")
+  cmds+=("tiny $k $blob")
 done
+times=$(mktemp)
+for _ in $(seq 50); do
+  for i in "${!kinds[@]}"; do
+    read -ra cmd <<<"${cmds[$i]}"
+    a=$EPOCHREALTIME; "${cmd[@]}"; b=$EPOCHREALTIME
+    echo "$i $a $b" >>"$times"
+  done
+done
+printf '%-36s %6s %6s %6s  (ms per run, 50 runs)\n' "" mean median fastest
+for i in "${!kinds[@]}"; do
+  printf '%-36s %s\n' "${kinds[$i]}" "$(awk -v i="$i" '$1 == i { print ($3 - $2) * 1000 }' "$times" | sort -g |
+    awk '{ v[NR] = $1; s += $1 } END { printf "%6.2f %6.2f %6.2f", s / NR, v[int((NR + 1) / 2)], v[1] }')"
+done
+rm -f "$times"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) threads; $("$decoder" --version)"
