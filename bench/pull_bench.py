@@ -15,7 +15,6 @@ each pull into a fresh containerd 1.6 (overlayfs snapshotter), interleaved:
   enc-targz  encrypted; layercrypt-decoder returns tar+gzip and containerd
              decompresses (with unpigz when pigz is installed)
   enc-tar    encrypted; `layercrypt-decoder --decompress` returns the tar
-             (skipped when the decoder has no --decompress)
 
 For each pull it reports the wall time of the PullImage call and the CPU
 seconds of containerd plus its children (utime+stime+cutime+cstime from
