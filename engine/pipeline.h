@@ -39,12 +39,13 @@
 //
 // Memory is bounded whatever the stream length. The pipeline allows at most
 // `max_live_chunks` tokens in flight (default 4 per worker thread, at least
-// 4), and owns exactly that many chunk buffers, allocated once up front and
-// recycled: the read stage takes a free buffer, a final release stage gives
-// it back. A token can never be without a buffer, so the read stage never
-// blocks or allocates, and the reader cannot run ahead of the writer by more
-// than max_live_chunks * chunk_size bytes (pigz's "can't get way ahead of
-// the write thread").
+// 4), and owns at most that many chunk buffers (each with its second
+// buffer, when the run asks for one), allocated the first time the read
+// stage needs a new one (a one-chunk stream allocates one) and recycled: the
+// read stage takes a free buffer, a final release stage gives it back. A
+// token can never be without a buffer, so the read stage never blocks, and
+// the reader cannot run ahead of the writer by more than max_live_chunks *
+// chunk_size bytes (pigz's "can't get way ahead of the write thread").
 //
 // Ownership. A Chunk's buffer belongs to the pipeline; a stage may modify
 // the bytes in place (the cipher does) but must not keep a pointer to them
