@@ -37,44 +37,12 @@ else
 fi
 cd "$work"
 
-# make_image BLOB DIR: a one-layer OCI layout; prints nothing.
-make_image() {
-  "$py" - "$1" "$2" <<'EOF'
-import hashlib, json, os, sys
-blob, out = sys.argv[1], sys.argv[2]
-os.makedirs(out + "/blobs/sha256")
-def put(data):
-    d = hashlib.sha256(data).hexdigest()
-    open(f"{out}/blobs/sha256/{d}", "wb").write(data)
-    return "sha256:" + d
-data = open(blob, "rb").read()
-layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(data), "size": len(data)}
-cfg = json.dumps({"architecture": "amd64", "os": "linux",
-                  "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode()
-man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                  "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                             "digest": put(cfg), "size": len(cfg)}, "layers": [layer]}).encode()
-open(out + "/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
-json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-           "digest": put(man), "size": len(man),
-           "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}, open(out + "/index.json", "w"))
-EOF
-}
+# make_image BLOB DIR: a one-layer OCI layout (tar+gzip); prints nothing.
+make_image() { "$py" "$root/bench/one_layer.py" image "$1" application/vnd.oci.image.layer.v1.tar+gzip "$2"; }
 
 # payload_for DIR OUT: the CRI node-model payload of DIR's (only) layer; sets
 # LAYER to the encrypted blob's path.
-payload_for() {
-  LAYER=$("$py" - "$1" "$2" "$root/tests/tools" <<'EOF'
-import json, os, sys
-sys.path.insert(0, sys.argv[3])
-import ocitest
-lay = ocitest.Layout(sys.argv[1])
-desc = list(lay.layers())[0]
-open(sys.argv[2], "wb").write(ocitest.make_payload(desc))
-print(lay.blob_path(desc["digest"]))
-EOF
-)
-}
+payload_for() { LAYER=$("$py" "$root/bench/one_layer.py" payload "$1" "$2"); }
 
 # setup: the layers, keys and encrypted images in the current directory.
 setup() {

@@ -39,29 +39,10 @@ tar_bytes=$(stat -c %s layer.tar)
 "$lc" keygen --type rsa:2048 --out node >/dev/null
 mkdir keys && cp node.pem keys/
 
-# image BLOB MEDIA_TYPE DIR: a one-layer OCI layout.
-image() {
-  "$py" - "$1" "$2" "$3" "$root/tests/tools" <<'EOF'
-import sys
-sys.path.insert(0, sys.argv[4])
-import ocitest
-blob = open(sys.argv[1], "rb").read()
-tar = open("layer.tar", "rb").read()
-ocitest.write_image(sys.argv[3], [(blob, sys.argv[2], tar)])
-EOF
-}
+# image BLOB MEDIA_TYPE DIR: a one-layer OCI layout whose diff_id is layer.tar's.
+image() { "$py" "$root/bench/one_layer.py" image "$1" "$2" "$3" layer.tar; }
 # payload DIR OUT: the CRI node-model payload of DIR's layer; prints the blob path.
-payload() {
-  "$py" - "$1" "$2" "$root/tests/tools" <<'EOF'
-import sys
-sys.path.insert(0, sys.argv[3])
-import ocitest
-lay = ocitest.Layout(sys.argv[1])
-desc = list(lay.layers())[0]
-open(sys.argv[2], "wb").write(ocitest.make_payload(desc))
-print(lay.blob_path(desc["digest"]))
-EOF
-}
+payload() { "$py" "$root/bench/one_layer.py" payload "$1" "$2"; }
 image layer.tar.gz application/vnd.oci.image.layer.v1.tar+gzip gz-plain
 image layer.tar application/vnd.oci.image.layer.v1.tar tar-plain
 skopeo --insecure-policy copy -q --encryption-key jwe:node.pub.pem oci:gz-plain:v1 oci:gz-enc:v1
