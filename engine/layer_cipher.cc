@@ -240,7 +240,7 @@ StatusOr<LayerEncryptResult> encrypt_layer_gzip(ByteSource& source, ByteSink& si
                                                 const PipelineOptions& options) {
   LC_RETURN_IF_ERROR(check_key(key));
   PipelineOptions po = options;
-  if (po.chunk_size == 0) po.chunk_size = PipelineOptions::kDefaultChunkSize;
+  if (po.chunk_size == 0) po.chunk_size = ChunkedGzip::kDefaultChunkSize;
   auto gzip = ChunkedGzip::make(level, po.chunk_size);
   if (!gzip.ok()) return gzip.status();
   kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());

@@ -50,6 +50,11 @@ class ChunkedGzip {
   static StatusOr<std::unique_ptr<ChunkedGzip>> make(int level, size_t chunk_size);
   ~ChunkedGzip();
 
+  // kDefaultChunkSize is the tar bytes per deflate chunk when the caller
+  // gives none: larger than the pipeline's default, since each chunk is
+  // deflated on its own (no shared window) and its end is a flush point.
+  static constexpr size_t kDefaultChunkSize = size_t{1} << 20;
+
   size_t out_buffer_size() const;
   Stage deflate_stage();
   Stage frame_stage();
