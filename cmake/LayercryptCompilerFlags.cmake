@@ -36,6 +36,14 @@ if(LAYERCRYPT_SANITIZER)
   add_feature_info(sanitizer ON "-fsanitize=${_lc_san}")
 endif()
 
+# Fuzzer builds put coverage instrumentation in every target, so libFuzzer
+# is guided by the engine's and the kernels' branches and not only by the fuzz
+# target's; the fuzz targets themselves link libFuzzer (tests/CMakeLists.txt).
+if(LAYERCRYPT_BUILD_FUZZERS AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  add_compile_options(-fsanitize=fuzzer-no-link)
+  add_link_options(-fsanitize=fuzzer-no-link)
+endif()
+
 if(LAYERCRYPT_SAFE_DATA)
   target_compile_definitions(layercrypt_flags INTERFACE LAYERCRYPT_SAFE_DATA=1)
 endif()

@@ -263,12 +263,12 @@ StatusOr<ParsedJwe> Parse(std::string_view text) {
     std::string enc = HeaderString(p, r, "enc");
     if (alg.empty() || enc.empty()) return DataError("JWE is missing its alg/enc headers");
     if (!KeyAlgByName(alg)) {
-      return Unsupported("JWE key algorithm \"" + alg +
-                         "\" is not supported (RSA-OAEP, RSA-OAEP-256, ECDH-ES+A128KW/A192KW/A256KW)");
+      return Unsupported("JWE key algorithm " + quoted_for_message(alg) +
+                         " is not supported (RSA-OAEP, RSA-OAEP-256, ECDH-ES+A128KW/A192KW/A256KW)");
     }
     if (!EncAlgByName(enc)) {
-      return Unsupported("JWE content algorithm \"" + enc +
-                         "\" is not supported (A128GCM/A192GCM/A256GCM, A128CBC-HS256/A192CBC-HS384/A256CBC-HS512)");
+      return Unsupported("JWE content algorithm " + quoted_for_message(enc) +
+                         " is not supported (A128GCM/A192GCM/A256GCM, A128CBC-HS256/A192CBC-HS384/A256CBC-HS512)");
     }
     if (HeaderGet(p, r, "zip")) return Unsupported("JWE uses \"zip\" compression, which ocicrypt never writes");
     if (HeaderGet(p, r, "crit")) return Unsupported("JWE has a \"crit\" header with extensions we do not support");

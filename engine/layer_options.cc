@@ -39,7 +39,7 @@ Status decode_cipher_options(const Value& v, std::string_view what, Map* out, Co
                      gojson::kind_name(v.kind));
   for (const gojson::Member& m : v.members) {
     auto bytes = gojson::decode_bytes(m.value, std::string(what) + ".cipheroptions[" +
-                                                   std::string(view(m.name)) + "]");
+                                                   quoted_for_message(view(m.name)) + "]");
     if (!bytes.ok()) return bytes.status();
     (*out)[std::string(view(m.name))] = conv(std::move(bytes).value());
   }

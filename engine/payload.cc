@@ -13,15 +13,6 @@ using kernels::SecretBytes;
 
 std::string_view view(const gojson::String& s) { return std::string_view(s.data(), s.size()); }
 
-// Printable, bounded rendering of an untrusted string for an error message.
-std::string shown(std::string_view t) {
-  std::string s(t.substr(0, 96));
-  for (char& c : s)
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) c = '?';
-  if (t.size() > 96) s += "...";
-  return "\"" + s + "\"";
-}
-
 // ---- protobuf wire format --------------------------------------------------
 
 // read_varint mirrors protobuf-go's ConsumeVarint: at most 10 bytes, and the
@@ -220,7 +211,7 @@ Status decode_descriptor(const Value& v, Descriptor* d) {
       for (const gojson::Member& a : m.value.members) {
         std::string val;
         LC_RETURN_IF_ERROR(gojson::decode_string(
-            a.value, "descriptor.annotations[" + shown(view(a.name)) + "]", &val));
+            a.value, "descriptor.annotations[" + quoted_for_message(view(a.name)) + "]", &val));
         d->annotations[std::string(view(a.name))] = std::move(val);
       }
     } else if (gojson::name_matches(n, "data")) {
@@ -255,7 +246,7 @@ Status decode_parameters(const Value& v, DecryptParameters* params) {
   for (const gojson::Member& m : v.members) {
     // Parameter names are map keys: matched exactly, never folded.
     const std::string name(view(m.name));
-    const std::string what = "DecryptConfig.Parameters[" + shown(name) + "]";
+    const std::string what = "DecryptConfig.Parameters[" + quoted_for_message(name) + "]";
     DecryptParameters::List list;
     if (m.value.kind == Value::Kind::kArray) {
       list.reserve(m.value.items.size());
@@ -430,7 +421,7 @@ StatusOr<Payload> parse_payload(std::span<const uint8_t> bytes) {
   const std::string_view type_url(reinterpret_cast<const char*>(any.type_url.data()),
                                   any.type_url.size());
   if (type_url != kPayloadTypeUrl)
-    return Unsupported("payload type_url is " + shown(type_url) + "; expected " +
+    return Unsupported("payload type_url is " + quoted_for_message(type_url) + "; expected " +
                        std::string(kPayloadTypeUrl));
   if (!any.has_value || any.value.empty())
     return DataError("payload has no value (the google.protobuf.Any carries no JSON)");

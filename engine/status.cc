@@ -17,4 +17,13 @@ const char* status_code_name(StatusCode code) {
   return "unknown";
 }
 
+std::string quoted_for_message(std::string_view untrusted) {
+  constexpr size_t kMax = 96;
+  std::string s(untrusted.substr(0, kMax));
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) c = '?';
+  if (untrusted.size() > kMax) s += "...";
+  return "\"" + s + "\"";
+}
+
 }  // namespace layercrypt

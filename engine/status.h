@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace layercrypt {
@@ -28,6 +29,11 @@ enum class StatusCode : int {
 
 // status_code_name returns a stable lower-case name for `code` ("integrity").
 const char* status_code_name(StatusCode code);
+
+// quoted_for_message returns untrusted text as a message may show it: in
+// double quotes, every byte outside printable ASCII replaced by '?', cut
+// after 96 bytes (then "..." follows), so the message stays one line.
+std::string quoted_for_message(std::string_view untrusted);
 
 // Status is a code plus message; default-constructed it is OK.
 class [[nodiscard]] Status {

@@ -172,6 +172,22 @@ TEST(Jwe, MalformedAndUnsupported) {
   EXPECT_EQ(jwe_decrypt(t.dump(), keys).status().code(), StatusCode::kKeyError);
 }
 
+TEST(Jwe, UnsupportedAlgorithmNamesInMessagesStayOnOneLine) {
+  std::vector<PrivateKey> keys{Priv("rsa2048.pem")};
+  const std::string long_name(300, 'A');
+  for (const std::string& header :
+       {std::string("{\"alg\":\"RSA\\nOAEP\",\"enc\":\"A256GCM\"}"),
+        std::string("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256\\r\\nGCM\\u0000\"}"),
+        "{\"alg\":\"" + long_name + "\",\"enc\":\"A256GCM\"}"}) {
+    const std::string text = "{\"header\":" + header + ",\"encrypted_key\":\"\",\"iv\":\"\",\"tag\":\"\"}";
+    for (const Status& s : {jwe_describe(text).status(), jwe_decrypt(text, keys).status()}) {
+      EXPECT_EQ(s.code(), StatusCode::kUnsupported) << header;
+      EXPECT_EQ(s.message().find_first_of(std::string("\r\n\0", 3)), std::string::npos) << s.message();
+      EXPECT_LT(s.message().size(), 250u) << s.message();
+    }
+  }
+}
+
 // MakeCbcJwe builds an RSA-OAEP-256 + AxxxCBC-HSyyy JWE with OpenSSL directly
 // (RFC 7518 §5.2), as an independent check of our CBC-HMAC decryption.
 std::string MakeCbcJwe(const PublicKey& pub, const char* enc, size_t cek_len, const char* md,

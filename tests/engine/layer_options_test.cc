@@ -391,6 +391,20 @@ TEST(LayerOptions, PrivateErrorsNeverContainKeyMaterial) {
   EXPECT_FALSE(contains(t.status().message(), "AAECAwQF")) << t.status().message();
 }
 
+TEST(LayerOptions, CipherOptionNamesInMessagesStayOnOneLine) {
+  // A member name with a newline, a control byte and 200 more bytes.
+  const std::string name = "a\\nb\\u0007" + std::string(200, 'x');
+  for (bool priv : {false, true}) {
+    const std::string json = "{\"cipheroptions\":{\"" + name + "\":5}}";
+    const Status s = priv ? parse_private_options(json).status() : parse_public_options(json).status();
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.code(), StatusCode::kDataError);
+    EXPECT_EQ(s.message().find_first_of("\r\n\a"), std::string::npos) << s.message();
+    EXPECT_TRUE(contains(s.message(), "cipheroptions[\"a?b?xxx")) << s.message();
+    EXPECT_LT(s.message().size(), 200u) << s.message();
+  }
+}
+
 TEST(LayerOptions, ValidateAcceptsGoodOptions) {
   EXPECT_TRUE(validate_for_decryption(GoodPublic(), GoodPrivate()).ok());
   // Other public cipher options (not a nonce) are tolerated.
