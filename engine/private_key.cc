@@ -581,7 +581,7 @@ StatusOr<EvpPkeyOwner> jwk_to_pkey(std::string_view jwk_json, bool want_private)
     }
     return EvpPkeyOwner(pk.release());
   }
-  return Unsupported("JWK key type \"" + kty + "\" is not supported; use RSA or EC");
+  return Unsupported("JWK key type " + quoted_for_message(kty) + " is not supported; use RSA or EC");
 }
 
 }  // namespace internal

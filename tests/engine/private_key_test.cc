@@ -199,6 +199,16 @@ TEST(PrivateKey, UnrecognisedData) {
   EXPECT_EQ(parse_private_key({}).status().code(), StatusCode::kDataError);
 }
 
+TEST(PrivateKey, UnknownJwkKeyTypeStaysOnOneLine) {
+  // kty comes from the key file (or the payload): shown quoted, on one line.
+  const std::string jwk = "{\"kty\":\"O\\nK\\rP\",\"x\":\"AAAA\"}";
+  auto k = parse_private_key(span_of(jwk));
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.status().code(), StatusCode::kUnsupported) << k.status().message();
+  EXPECT_EQ(k.status().message().find_first_of("\r\n"), std::string::npos) << k.status().message();
+  EXPECT_TRUE(contains(k.status().message(), "\"O?K?P\"")) << k.status().message();
+}
+
 TEST(PrivateKey, MessagesNeverContainKeyMaterial) {
   // A corrupted PEM body: the message must not echo the base64 body.
   std::string pem = Str(Key("rsa2048.pem"));
