@@ -162,10 +162,7 @@ Status validate_for_decryption(const PublicLayerOptions& pub, const PrivateLayer
         "no cipher type provided (the layer has no or an empty "
         "org.opencontainers.image.enc.pubopts annotation)");
   if (pub.cipher != kCipherAes256CtrHmacSha256) {
-    std::string shown = pub.cipher.substr(0, 64);
-    for (char& c : shown)
-      if (static_cast<uint8_t>(c) < 0x20 || static_cast<uint8_t>(c) >= 0x7F) c = '?';
-    return Unsupported("unsupported cipher type: " + shown + " (only " +
+    return Unsupported("unsupported cipher type " + quoted_for_message(pub.cipher) + " (only " +
                        std::string(kCipherAes256CtrHmacSha256) + " exists)");
   }
   if (pub.hmac.empty()) return DataError("HMAC is not provided for decryption process");

@@ -422,7 +422,7 @@ TEST(LayerOptions, ValidateCipher) {
   pub.cipher = "AES_128_GCM";
   s = validate_for_decryption(pub, GoodPrivate());
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
-  EXPECT_TRUE(contains(s.message(), "unsupported cipher type: AES_128_GCM")) << s.message();
+  EXPECT_TRUE(contains(s.message(), "unsupported cipher type \"AES_128_GCM\"")) << s.message();
   pub.cipher = "aes_256_ctr_hmac_sha256";  // the value is exact, not folded
   EXPECT_EQ(validate_for_decryption(pub, GoodPrivate()).code(), StatusCode::kUnsupported);
 }
