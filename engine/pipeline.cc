@@ -41,11 +41,11 @@ namespace {
 // reported as a race. These annotations state exactly that ordering, so
 // that a report is about our code. They compile to nothing otherwise.
 #ifdef LAYERCRYPT_TSAN
-void happens_before(void* sync) { __tsan_release(sync); }
-void happens_after(void* sync) { __tsan_acquire(sync); }
+void happens_before(const void* sync) { __tsan_release(const_cast<void*>(sync)); }
+void happens_after(const void* sync) { __tsan_acquire(const_cast<void*>(sync)); }
 #else
-void happens_before(void*) {}
-void happens_after(void*) {}
+void happens_before(const void*) {}
+void happens_after(const void*) {}
 #endif
 
 using Clock = std::chrono::steady_clock;
@@ -53,10 +53,31 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMinChunkSize = size_t{64} << 10;
 constexpr size_t kBufferAlign = 64;
 
-// StageFailed carries a stage's Status through TBB, which cancels the
-// pipeline and rethrows it on the thread that called parallel_pipeline.
-struct StageFailed {
-  Status status;
+// A failing stage records its Status in the run's FirstError and throws
+// StageFailed, which makes TBB cancel the pipeline and rethrow on the thread
+// that called parallel_pipeline. The exception carries no data: oneTBB moves
+// it between threads in code ThreadSanitizer cannot see, while FirstError's
+// mutex it can.
+struct StageFailed {};
+
+class FirstError {
+ public:
+  // fail keeps `status` unless an earlier failure was kept, and throws.
+  [[noreturn]] void fail(Status status) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_.ok()) status_ = std::move(status);
+    }
+    throw StageFailed{};
+  }
+  Status take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(status_);
+  }
+
+ private:
+  std::mutex mu_;
+  Status status_;
 };
 
 // ChunkPool owns every buffer of one run. Buffers are allocated on first
@@ -81,7 +102,7 @@ class ChunkPool {
     // The last give() may have run on another thread.
     std::lock_guard<std::mutex> lock(free_mutex_);
     for (auto& s : slots_) {
-      happens_after(static_cast<Chunk*>(s.get()));  // the stages that last held it
+      happens_after(static_cast<const Chunk*>(s.get()));  // the stages that last held it
       // A buffer still out (the run was cancelled) may be full.
       kernels::secure_wipe(s->data, s->taken ? buffer_size_ : std::min(s->filled, buffer_size_));
       ::operator delete(s->data, std::align_val_t(kBufferAlign));
@@ -92,11 +113,12 @@ class ChunkPool {
     }
   }
   // take is called by the serial read stage only, so growing needs no lock.
-  // The token limit equals the capacity, so a buffer is always available.
+  // The token limit equals the capacity, so a buffer is always available;
+  // null would mean that the two disagree.
   Chunk* take() {
     Chunk* c = pop_free();
     if (c == nullptr) {
-      if (slots_.size() == capacity_) throw StageFailed{Internal("pipeline buffer pool exhausted")};
+      if (slots_.size() == capacity_) return nullptr;
       auto slot = std::make_unique<Slot>();
       slot->data = static_cast<uint8_t*>(::operator new(buffer_size_, std::align_val_t(kBufferAlign)));
       if (out_size_ != 0) {
@@ -321,6 +343,7 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
   // The first chunk is read on this thread: a stream that is one chunk long
   // runs inline without starting TBB (see header).
   Chunk* first = pool.take();
+  if (first == nullptr) return finish(Internal("pipeline buffer pool exhausted"));
   auto got = reader.next(*first);
   if (!got.ok()) return finish(got.status());
   if (!*got || first->last) {
@@ -353,6 +376,7 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
   live = std::max<size_t>(options.max_live_chunks ? options.max_live_chunks : 4 * threads, 4);
   pool.grow(live);
 
+  FirstError errors;
   bool first_pending = true, eof = false;
   // next_chunk is the read stage: the first chunk (already read), then one
   // from the reader per call until the stream ends.
@@ -366,10 +390,11 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
       return nullptr;
     }
     Chunk* c = pool.take();
+    if (c == nullptr) errors.fail(Internal("pipeline buffer pool exhausted"));
     auto more = reader.next(*c);
     if (!more.ok()) {
       pool.give(c);
-      throw StageFailed{more.status()};
+      errors.fail(more.status());
     }
     if (!*more) {
       pool.give(c);
@@ -396,13 +421,13 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
     const auto mode = stage.kind == StageKind::kParallel ? tbb::filter_mode::parallel
                                                          : tbb::filter_mode::serial_in_order;
     const bool serial = stage.kind != StageKind::kParallel;
-    composed = composed & tbb::make_filter<Chunk*, Chunk*>(mode, [&stage, &timer, serial](Chunk* c) {
+    composed = composed & tbb::make_filter<Chunk*, Chunk*>(mode, [&stage, &timer, &errors, serial](Chunk* c) {
       happens_after(c);
-      if (serial) happens_after(const_cast<Stage*>(&stage));
+      if (serial) happens_after(&stage);
       Status st = run_stage(stage, *c, timer);
-      happens_before(const_cast<Stage*>(&stage));
+      happens_before(&stage);
       happens_before(c);
-      if (!st.ok()) throw StageFailed{std::move(st)};
+      if (!st.ok()) errors.fail(std::move(st));
       return c;
     });
   }
@@ -414,15 +439,15 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
   // Everything the stages did happens before run_pipeline returns.
   auto after_pipeline = [&] {
     happens_after(&reader);
-    for (const Stage& stage : stages) happens_after(const_cast<Stage*>(&stage));
+    for (const Stage& stage : stages) happens_after(&stage);
   };
   try {
     tbb::task_arena arena(static_cast<int>(threads));
     arena.execute([&] { tbb::parallel_pipeline(live, composed & release); });
     after_pipeline();
-  } catch (StageFailed& failed) {
+  } catch (const StageFailed&) {
     after_pipeline();
-    return finish(std::move(failed.status));
+    return finish(errors.take());
   } catch (const std::bad_alloc&) {
     return finish(Internal("out of memory in the layer pipeline"));
   } catch (const std::exception& e) {
