@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
 
 
 namespace layercrypt {
@@ -21,7 +24,64 @@ std::string temp_dir() {
   return (t != nullptr && *t != '\0') ? t : "/tmp";
 }
 
+// The registry of temporaries (io.h). A leaked heap object, so that it
+// outlives every static destructor a dying process may still run.
+struct Temporaries {
+  std::mutex mu;
+  std::map<std::string, bool> paths;  // path -> is a directory
+};
+
+Temporaries& temporaries() {
+  static Temporaries* t = new Temporaries;
+  return *t;
+}
+
+void remove_path(const std::string& path, bool directory) {
+  if (directory) {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  } else {
+    ::unlink(path.c_str());
+  }
+}
+
 }  // namespace
+
+TemporaryRegistration::TemporaryRegistration() { temporaries().mu.lock(); }
+TemporaryRegistration::~TemporaryRegistration() { temporaries().mu.unlock(); }
+void TemporaryRegistration::add(const std::string& path, bool directory) {
+  temporaries().paths[path] = directory;
+}
+
+void TemporaryRegistration::forget(const std::string& path) { temporaries().paths.erase(path); }
+
+int rename_temporary(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> lock(temporaries().mu);
+  const int rc = ::rename(from.c_str(), to.c_str());
+  const int err = errno;
+  if (rc == 0) temporaries().paths.erase(from);
+  errno = err;
+  return rc;
+}
+
+void remove_temporary(const std::string& path) {
+  std::lock_guard<std::mutex> lock(temporaries().mu);
+  auto& paths = temporaries().paths;
+  const auto it = paths.find(path);
+  remove_path(path, it != paths.end() && it->second);
+  if (it != paths.end()) paths.erase(it);
+}
+
+void unregister_temporary(const std::string& path) {
+  std::lock_guard<std::mutex> lock(temporaries().mu);
+  temporaries().paths.erase(path);
+}
+
+void remove_temporaries() {
+  temporaries().mu.lock();  // never released: the process is ending
+  for (const auto& [path, directory] : temporaries().paths) remove_path(path, directory);
+  temporaries().paths.clear();
+}
 
 StatusOr<size_t> read_full(ByteSource& source, uint8_t* out, size_t cap) {
   size_t got = 0;
@@ -144,12 +204,17 @@ StatusOr<std::unique_ptr<AtomicFileSink>> AtomicFileSink::create(const std::stri
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
   std::string tmpl = (slash == std::string::npos ? std::string() : dir) + "." + base + ".tmp-XXXXXX";
-  const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  int fd;
+  {
+    TemporaryRegistration reg;
+    fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd >= 0) reg.add(tmpl);
+  }
   if (fd < 0) return IoError("cannot create a file in " + dir + ": " + errno_text(errno));
   if (::fchmod(fd, 0644) != 0) {
     const int err = errno;
     ::close(fd);
-    ::unlink(tmpl.c_str());
+    remove_temporary(tmpl);
     return IoError("cannot set the mode of " + tmpl + ": " + errno_text(err));
   }
   return std::unique_ptr<AtomicFileSink>(new AtomicFileSink(fd, tmpl, path));
@@ -160,7 +225,7 @@ AtomicFileSink::AtomicFileSink(int fd, std::string tmp, std::string path)
 
 AtomicFileSink::~AtomicFileSink() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(tmp_.c_str());
+  if (!committed_) remove_temporary(tmp_);
 }
 
 Status AtomicFileSink::write(const uint8_t* data, size_t len) {
@@ -177,7 +242,7 @@ Status AtomicFileSink::commit() {
     return IoError("cannot write " + path_ + ": " + errno_text(errno));
   }
   fd_ = -1;
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0)
+  if (rename_temporary(tmp_, path_) != 0)
     return IoError("cannot rename " + tmp_ + " to " + path_ + ": " + errno_text(errno));
   committed_ = true;
   return Status::Ok();

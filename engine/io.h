@@ -165,6 +165,48 @@ class AtomicFileSink final : public ByteSink {
   bool committed_ = false;
 };
 
+// Temporary paths. Every temporary file or directory the engine creates
+// beside its output (AtomicFileSink, a layout's new blobs and index, a new
+// layout's directory, an archive being built) is registered here from the
+// moment it exists until it is renamed into place or removed, so that a
+// process about to die of a signal can remove them all
+// (remove_temporaries). A SIGKILL cannot be caught: what it leaves is
+// collected by the next writer of the same image (oci_layout.h).
+//
+// TemporaryRegistration holds the registry's lock for its lifetime: create
+// the temporary and add() it inside one, so that no signal-time cleanup can
+// run between the two. Thread-safe.
+class TemporaryRegistration {
+ public:
+  TemporaryRegistration();
+  ~TemporaryRegistration();
+  TemporaryRegistration(const TemporaryRegistration&) = delete;
+  TemporaryRegistration& operator=(const TemporaryRegistration&) = delete;
+  // add registers `path` (a directory is removed recursively).
+  void add(const std::string& path, bool directory = false);
+  // forget unregisters `path` (it was renamed into place or is now part of
+  // the output).
+  void forget(const std::string& path);
+};
+
+// rename_temporary renames the registered `from` to `to` and unregisters it,
+// both under the registry's lock. Returns rename(2)'s result (errno set).
+int rename_temporary(const std::string& from, const std::string& to);
+
+// remove_temporary removes the registered `path` (recursively if it is a
+// directory) and unregisters it. Missing paths are ignored.
+void remove_temporary(const std::string& path);
+
+// unregister_temporary forgets `path` without touching it.
+void unregister_temporary(const std::string& path);
+
+// remove_temporaries removes every registered path and keeps the registry
+// locked for good, so that no new temporary can appear afterwards (a
+// thread that tries to register one blocks). Call it only when the process
+// is about to end: tools/layercrypt does so from its signal thread on
+// SIGINT, SIGTERM and SIGHUP, then dies of the signal.
+void remove_temporaries();
+
 // set_pipe_size asks the kernel to make the pipe behind `fd` `bytes` large
 // (F_SETPIPE_SZ). Larger pipes move data between processes with fewer
 // context switches (measured here: 1.5 GB/s at 64 KiB, 3.4 GB/s at 1 MiB).

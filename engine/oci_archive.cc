@@ -310,9 +310,14 @@ StatusOr<std::shared_ptr<ArchiveWriter>> ArchiveWriter::create(const std::string
   auto w = std::shared_ptr<ArchiveWriter>(new ArchiveWriter());
   w->final_path_ = final_path;
   w->tmp_path_ = dir_of(final_path) + "/" + archive_temp_prefix(final_path) + rnd + ".tmp";
-  w->fd_ = ::open(w->tmp_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  {
+    TemporaryRegistration reg;
+    reg.add(w->tmp_path_);
+    w->fd_ = ::open(w->tmp_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  }
   if (w->fd_ < 0) {
     const Status st = IoError("cannot create " + w->tmp_path_ + ": " + errno_text());
+    unregister_temporary(w->tmp_path_);
     w->tmp_path_.clear();
     return st;
   }
@@ -328,7 +333,7 @@ StatusOr<std::shared_ptr<ArchiveWriter>> ArchiveWriter::create(const std::string
 
 ArchiveWriter::~ArchiveWriter() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_ && !tmp_path_.empty()) ::unlink(tmp_path_.c_str());
+  if (!committed_ && !tmp_path_.empty()) remove_temporary(tmp_path_);
 }
 
 Status ArchiveWriter::write_header(uint64_t header_offset, const std::string& name, uint64_t size,
@@ -463,7 +468,7 @@ Status ArchiveWriter::commit() {
   if (::fsync(fd_) != 0) return IoError("cannot sync " + tmp_path_ + ": " + errno_text());
   ::close(fd_);
   fd_ = -1;
-  if (::rename(tmp_path_.c_str(), final_path_.c_str()) != 0)
+  if (rename_temporary(tmp_path_, final_path_) != 0)
     return IoError("cannot rename " + tmp_path_ + " to " + final_path_ + ": " + errno_text());
   committed_ = true;
   return fsync_dir(dir_of(final_path_));

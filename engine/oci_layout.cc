@@ -12,6 +12,8 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <filesystem>
+#include <map>
 #include <functional>
 #include <mutex>
 #include <new>
@@ -82,19 +84,37 @@ Status write_all(int fd, const uint8_t* p, size_t n, const std::string& name) {
 }
 
 // write_file_atomically writes `data` to `path` through a temporary file in
-// the same directory, fsync and rename.
+// the same directory, fsync and rename; `also_forget` are temporaries
+// (io.h) that become part of the output with that rename, unregistered in
+// the same step.
 Status write_file_atomically(const std::string& dir, const std::string& path,
-                             std::span<const uint8_t> data) {
+                             std::span<const uint8_t> data,
+                             const std::vector<std::string>& also_forget = {}) {
   const std::string tmp = temp_name(dir, "write");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("cannot create " + tmp + ": " + errno_text());
+  int fd;
+  {
+    TemporaryRegistration reg;
+    reg.add(tmp);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  }
+  if (fd < 0) {
+    unregister_temporary(tmp);
+    return IoError("cannot create " + tmp + ": " + errno_text());
+  }
   Status st = write_all(fd, data.data(), data.size(), tmp);
   if (st.ok() && ::fsync(fd) != 0) st = IoError("cannot sync " + tmp + ": " + errno_text());
   ::close(fd);
-  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
-    st = IoError("cannot rename " + tmp + " to " + path + ": " + errno_text());
+  if (st.ok()) {
+    TemporaryRegistration reg;
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      st = IoError("cannot rename " + tmp + " to " + path + ": " + errno_text());
+    } else {
+      reg.forget(tmp);
+      for (const auto& p : also_forget) reg.forget(p);
+    }
+  }
   if (!st.ok()) {
-    ::unlink(tmp.c_str());
+    remove_temporary(tmp);
     return st;
   }
   return fsync_dir(dir);
@@ -285,8 +305,15 @@ class DirectWriter {
         w = ::write(fd_, p, kSize);
       } while (w < 0 && errno == EINTR);
       if (w == static_cast<ssize_t>(kSize)) return Status::Ok();
+      if (w > 0) {
+        // A short direct write means the file system ran out of room (or
+        // quota): write the rest buffered, which says why with errno.
+        LC_RETURN_IF_ERROR(stop_direct(fd_, name_));
+        direct_ = false;
+        return write_all(fd_, p + w, kSize - static_cast<size_t>(w), name_);
+      }
       if (w != 0 && !(w < 0 && errno == EINVAL))
-        return IoError("cannot write " + name_ + ": " + (w < 0 ? errno_text() : "short write"));
+        return IoError("cannot write " + name_ + ": " + errno_text());
       // The file system takes no direct writes after all: buffered from here.
       LC_RETURN_IF_ERROR(stop_direct(fd_, name_));
       direct_ = false;
@@ -307,7 +334,21 @@ class DirectWriter {
   std::thread thread_;
 };
 
+// PendingBlobs: see OciLayout::pending_.
+struct OciLayout::PendingBlobs {
+  std::mutex mu;
+  std::vector<std::string> paths;
+  // add registers `path`, a blob that did not exist before, as a temporary;
+  // call it with the registry's lock held (in the rename's registration).
+  void add(TemporaryRegistration& reg, const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu);
+    reg.add(path);
+    paths.push_back(path);
+  }
+};
+
 struct BlobWriter::State {
+  std::shared_ptr<OciLayout::PendingBlobs> pending;  // set when writing into an existing layout
   std::string blobs_dir, tmp_path;
   std::unique_ptr<DirectWriter> direct;  // set while the file is written with O_DIRECT
   std::shared_ptr<ArchiveWriter> archive;  // set when the blob goes into an archive
@@ -325,7 +366,7 @@ BlobWriter::~BlobWriter() {
   s_->direct.reset();  // its thread writes to fd
   if (s_->member_open) s_->archive->abort_member(s_->data_offset);
   if (s_->fd >= 0) ::close(s_->fd);
-  if (!s_->committed && !s_->tmp_path.empty()) ::unlink(s_->tmp_path.c_str());
+  if (!s_->committed && !s_->tmp_path.empty()) remove_temporary(s_->tmp_path);
 }
 
 Status BlobWriter::write(const uint8_t* data, size_t len) {
@@ -383,8 +424,15 @@ StatusOr<std::string> BlobWriter::commit_as(const std::string& digest) {
   ::close(s_->fd);
   s_->fd = -1;
   const std::string final_path = s_->blobs_dir + "/" + digest.substr(7);
-  if (::rename(s_->tmp_path.c_str(), final_path.c_str()) != 0)
-    return IoError("cannot rename " + s_->tmp_path + " to " + final_path + ": " + errno_text());
+  {
+    TemporaryRegistration reg;
+    struct stat st{};
+    const bool existed = ::stat(final_path.c_str(), &st) == 0;
+    if (::rename(s_->tmp_path.c_str(), final_path.c_str()) != 0)
+      return IoError("cannot rename " + s_->tmp_path + " to " + final_path + ": " + errno_text());
+    reg.forget(s_->tmp_path);
+    if (!existed && s_->pending != nullptr) s_->pending->add(reg, final_path);
+  }
   s_->committed = true;
   LC_RETURN_IF_ERROR(fsync_dir(s_->blobs_dir));
   return digest;
@@ -496,10 +544,11 @@ StatusOr<std::shared_ptr<SharedFd>> lock_dir(const std::string& dir) {
   return held;
 }
 
-// remove_stale deletes the files of `dir` named PREFIX<16 hex>.tmp.
-void remove_stale(const std::string& dir, const std::string& prefix) {
+// stale_names returns the entries of `dir` named PREFIX<16 hex>.tmp.
+std::vector<std::string> stale_names(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> out;
   DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
+  if (d == nullptr) return out;
   while (dirent* e = ::readdir(d)) {
     const std::string_view n = e->d_name;
     if (n.size() != prefix.size() + 20 || n.substr(0, prefix.size()) != prefix ||
@@ -507,9 +556,24 @@ void remove_stale(const std::string& dir, const std::string& prefix) {
       continue;
     const std::string_view hex = n.substr(prefix.size(), 16);
     if (hex.find_first_not_of("0123456789abcdef") != std::string_view::npos) continue;
-    ::unlinkat(::dirfd(d), e->d_name, 0);
+    out.emplace_back(n);
   }
   ::closedir(d);
+  return out;
+}
+
+// remove_stale deletes the files of `dir` named PREFIX<16 hex>.tmp.
+void remove_stale(const std::string& dir, const std::string& prefix) {
+  for (const auto& n : stale_names(dir, prefix)) ::unlink((dir + "/" + n).c_str());
+}
+
+// remove_stale_dirs deletes the directories of `dir` named PREFIX<16 hex>.tmp
+// (new layouts of killed runs), with everything in them.
+void remove_stale_dirs(const std::string& dir, const std::string& prefix) {
+  for (const auto& n : stale_names(dir, prefix)) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir + "/" + n, ec);
+  }
 }
 
 std::string parent_dir(const std::string& path) {
@@ -539,14 +603,93 @@ StatusOr<OciLayout> OciLayout::open_for_write(const OciRef& ref, bool create) {
     l.lock_ = std::move(lock);
     return l;
   }
+  if (ref.path.size() > 1 && ref.path.back() == '/') {
+    OciRef trimmed = ref;
+    while (trimmed.path.size() > 1 && trimmed.path.back() == '/') trimmed.path.pop_back();
+    return open_for_write(trimmed, create);
+  }
+  struct stat st{};
+  const bool is_layout = ::stat((ref.path + "/oci-layout").c_str(), &st) == 0 &&
+                         ::stat((ref.path + "/index.json").c_str(), &st) == 0;
+  if (!is_layout && create) {
+    // A new layout: lock the directory that will hold it first, then look
+    // again (another writer may have created it while this one waited).
+    const std::string parent = parent_dir(ref.path);
+    LC_RETURN_IF_ERROR(mkdir_p(parent));
+    LC_ASSIGN_OR_RETURN(auto parent_lock, lock_dir(parent));
+    if (::stat((ref.path + "/oci-layout").c_str(), &st) != 0 ||
+        ::stat((ref.path + "/index.json").c_str(), &st) != 0)
+      return create_new(ref.path, std::move(parent_lock));
+  }
   // Lock, then (re)read index.json: another writer may have changed it
   // while this one waited.
-  LC_ASSIGN_OR_RETURN(OciLayout first, create ? open_or_create(ref.path) : open(ref.path));
+  LC_ASSIGN_OR_RETURN(OciLayout first, open(ref.path));
   LC_ASSIGN_OR_RETURN(auto lock, lock_dir(ref.path));
   remove_stale(ref.path + "/blobs/sha256", ".blob-");
   remove_stale(ref.path, ".write-");
-  LC_ASSIGN_OR_RETURN(OciLayout l, create ? open_or_create(ref.path) : open(ref.path));
+  LC_ASSIGN_OR_RETURN(OciLayout l, open(ref.path));
   l.lock_ = std::move(lock);
+  l.pending_ = std::make_shared<PendingBlobs>();
+  return l;
+}
+
+// NewDir is a new layout being built in a temporary directory beside its
+// destination; destroyed before it was published, it removes the directory.
+struct OciLayout::NewDir {
+  std::string temp, final_path;
+  bool published = false;
+  ~NewDir() {
+    if (!published) remove_temporary(temp);
+  }
+};
+
+StatusOr<OciLayout> OciLayout::create_new(const std::string& path,
+                                          std::shared_ptr<SharedFd> parent_lock) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return InvalidArgument(path + " exists and is not a directory");
+    DIR* d = ::opendir(path.c_str());
+    if (d == nullptr) return IoError("cannot read directory " + path + ": " + errno_text());
+    bool empty = true;
+    while (dirent* e = ::readdir(d)) {
+      const std::string n = e->d_name;
+      if (n != "." && n != "..") empty = false;
+    }
+    ::closedir(d);
+    if (!empty)
+      return InvalidArgument(path + " exists, is not empty and is not an OCI layout; "
+                                    "choose a new directory");
+  }
+  const std::string parent = parent_dir(path);
+  const size_t slash = path.rfind('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  const std::string prefix = "." + base + ".layout-";
+  remove_stale_dirs(parent, prefix);
+  auto nd = std::make_shared<NewDir>();
+  nd->final_path = path;
+  nd->temp = temp_name(parent, base + ".layout");
+  {
+    TemporaryRegistration reg;
+    reg.add(nd->temp, /*directory=*/true);
+    if (::mkdir(nd->temp.c_str(), 0755) != 0) {
+      const Status err = IoError("cannot create directory " + nd->temp + ": " + errno_text());
+      nd->published = true;  // nothing to remove
+      unregister_temporary(nd->temp);
+      return err;
+    }
+  }
+  LC_RETURN_IF_ERROR(mkdir_p(nd->temp + "/blobs/sha256"));
+  LC_RETURN_IF_ERROR(write_file_atomically(
+      nd->temp, nd->temp + "/oci-layout",
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kLayoutFileContent.data()),
+                               kLayoutFileContent.size())));
+  OciLayout l;
+  l.dir_ = nd->temp;
+  l.index_ = Json::object();
+  l.index_["schemaVersion"] = 2;
+  l.index_["manifests"] = Json::array();
+  l.new_dir_ = std::move(nd);
+  l.lock_ = std::move(parent_lock);
   return l;
 }
 
@@ -634,10 +777,16 @@ StatusOr<std::unique_ptr<BlobWriter>> OciLayout::new_blob(bool hash) const {
     return w;
   }
   w->s_->blobs_dir = dir_ + "/blobs/sha256";
+  w->s_->pending = pending_;
   w->s_->tmp_path = temp_name(w->s_->blobs_dir, "blob");
-  w->s_->fd = ::open(w->s_->tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  {
+    TemporaryRegistration reg;
+    reg.add(w->s_->tmp_path);
+    w->s_->fd = ::open(w->s_->tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  }
   if (w->s_->fd < 0) {
     const Status st = IoError("cannot create " + w->s_->tmp_path + ": " + errno_text());
+    unregister_temporary(w->s_->tmp_path);
     w->s_->tmp_path.clear();
     return st;
   }
@@ -664,7 +813,13 @@ Status OciLayout::copy_blob_from(const OciLayout& src, std::string_view digest, 
   if (has_blob(digest)) return Status::Ok();
   LC_ASSIGN_OR_RETURN(std::string from, src.blob_path(digest));
   LC_ASSIGN_OR_RETURN(std::string to, blob_path(digest));
-  if (!is_archive() && !src.is_archive() && ::link(from.c_str(), to.c_str()) == 0) return Status::Ok();
+  if (!is_archive() && !src.is_archive()) {
+    TemporaryRegistration reg;
+    if (::link(from.c_str(), to.c_str()) == 0) {
+      if (pending_ != nullptr) pending_->add(reg, to);
+      return Status::Ok();
+    }
+  }
   LC_ASSIGN_OR_RETURN(auto in_ptr, src.open_blob_source(digest, size, /*verify=*/true));
   ByteSource& in = *in_ptr;
   auto w = new_blob();
@@ -730,10 +885,121 @@ Status OciLayout::write_index(const Json& index) {
     return Status::Ok();
   }
   const std::string text = index.dump();
+  std::vector<std::string> added;
+  if (pending_ != nullptr) {
+    std::lock_guard<std::mutex> lock(pending_->mu);
+    added.swap(pending_->paths);
+  }
   LC_RETURN_IF_ERROR(write_file_atomically(
       dir_, dir_ + "/index.json",
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()), added));
   index_ = index;
+  if (new_dir_ != nullptr && !new_dir_->published) {
+    // rename(2) replaces an empty directory and nothing else.
+    if (rename_temporary(new_dir_->temp, new_dir_->final_path) != 0)
+      return IoError("cannot rename " + new_dir_->temp + " to " + new_dir_->final_path + ": " +
+                     errno_text());
+    new_dir_->published = true;
+    dir_ = new_dir_->final_path;
+    LC_RETURN_IF_ERROR(fsync_dir(parent_dir(dir_)));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+bool is_json_type(const std::string& type) {
+  return type == kOciIndexMediaType || type == kOciManifestMediaType ||
+         type == kDockerManifestMediaType || type == kDockerManifestListMediaType ||
+         (type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0) ||
+         type == "application/json";
+}
+
+// collect_descriptors appends every object with a string "digest" found
+// anywhere in `j` (manifests, layers, config, subject, blobs, ...).
+void collect_descriptors(const Json& j, std::vector<const Json*>* out) {
+  if (j.is_object()) {
+    const auto d = j.find("digest");
+    if (d != j.end() && d->is_string()) out->push_back(&j);
+    for (const auto& [k, v] : j.items()) collect_descriptors(v, out);
+  } else if (j.is_array()) {
+    for (const auto& v : j) collect_descriptors(v, out);
+  }
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> OciLayout::reachable_blobs(
+    const Json& index) const {
+  // digest -> the ref names that reach it, in the order found.
+  std::map<std::string, std::vector<std::string>> reach;
+  std::vector<std::string> order;
+  const auto manifests = index.find("manifests");
+  if (manifests == index.end() || !manifests->is_array()) return DataError("index has no manifests array");
+  for (const auto& entry : *manifests) {
+    if (!entry.is_object() || !entry.contains("digest") || !entry["digest"].is_string())
+      return DataError("an index entry has no digest");
+    std::string name;
+    if (const auto a = entry.find("annotations"); a != entry.end() && a->is_object())
+      if (const auto r = a->find(std::string(kRefNameAnnotation)); r != a->end() && r->is_string())
+        name = r->get<std::string>();
+    std::set<std::string> seen;
+    std::vector<const Json*> todo{&entry};
+    std::deque<Json> loaded;  // stable addresses: `todo` points into it
+    while (!todo.empty()) {
+      const Json* desc = todo.back();
+      todo.pop_back();
+      const std::string digest = (*desc)["digest"].get<std::string>();
+      if (!seen.insert(digest).second) continue;
+      auto& names = reach[digest];
+      if (names.empty()) order.push_back(digest);
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+      const auto mt = desc->find("mediaType");
+      const std::string type = mt != desc->end() && mt->is_string() ? mt->get<std::string>() : "";
+      const auto sz = desc->find("size");
+      const int64_t size = sz != desc->end() && sz->is_number_integer() ? sz->get<int64_t>() : -1;
+      if (!is_json_type(type) || size < 0 || size > (int64_t{4} << 20)) continue;
+      auto j = read_json_blob(digest, size);
+      if (!j.ok()) {
+        if (j.status().code() == StatusCode::kDataError && has_blob(digest)) continue;  // not JSON
+        return j.status();
+      }
+      loaded.push_back(std::move(*j));
+      std::vector<const Json*> found;
+      collect_descriptors(loaded.back(), &found);
+      todo.insert(todo.end(), found.begin(), found.end());
+    }
+  }
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const auto& d : order) out.emplace_back(d, reach[d]);
+  return out;
+}
+
+Status OciLayout::collect_garbage(std::vector<std::string>* removed) const {
+  if (is_archive() || lock_ == nullptr) return Status::Ok();
+  if (new_dir_ != nullptr && !new_dir_->published) return Status::Ok();
+  auto reach = reachable_blobs(index_);
+  if (!reach.ok()) return Status::Ok();  // damaged: delete nothing
+  std::set<std::string> keep;
+  for (const auto& [digest, names] : *reach) {
+    if (!has_blob(digest)) return Status::Ok();  // damaged: delete nothing
+    keep.insert(digest.substr(7));
+  }
+  const std::string blobs = dir_ + "/blobs/sha256";
+  DIR* d = ::opendir(blobs.c_str());
+  if (d == nullptr) return Status::Ok();
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (is_hex64(n) && !keep.count(n)) names.push_back(n);
+  }
+  ::closedir(d);
+  for (const auto& n : names) {
+    if (::unlink((blobs + "/" + n).c_str()) != 0 && errno != ENOENT)
+      return IoError("cannot remove unreferenced blob " + blobs + "/" + n + ": " + errno_text());
+    if (removed != nullptr) removed->push_back("sha256:" + n);
+  }
+  if (!names.empty()) LC_RETURN_IF_ERROR(fsync_dir(blobs));
   return Status::Ok();
 }
 

@@ -24,13 +24,29 @@
 // so writing into the source layout (SRC == DST) cannot damage it; a blob
 // left over by a killed run is merely unreferenced.
 //
+// A new layout appears whole. When the destination does not exist yet (or
+// is an empty directory), the layout is built in a hidden directory beside
+// it (`.NAME.layout-<hex>.tmp`) and renamed into place by write_index, so
+// a run that fails or is killed leaves the destination as it was: absent.
+//
 // Writers lock. open_for_write takes an exclusive flock(2) on the layout
-// directory (for an archive: on the directory that holds it) for as long
-// as the OciLayout lives, so two layercrypt runs writing the same image
-// take turns instead of racing on index.json; under the lock it deletes
-// the temporary files (`.blob-*.tmp`, `.write-*.tmp`, `.NAME.*.tmp` for an
-// archive) that a killed run left behind, since no live writer can own
-// them. Readers take no lock: what they read is complete at every moment.
+// directory, or, while it creates a new layout or writes an archive, on
+// the directory that holds it, for as long as the OciLayout lives; the
+// lock is taken before anything is looked at, so two layercrypt runs
+// writing the same image (even one that does not exist yet) take turns
+// instead of racing. Under the lock it deletes the temporary files and
+// directories (`.blob-*.tmp`, `.write-*.tmp`, `.NAME.layout-*.tmp`,
+// `.NAME.*.tmp` for an archive) that a killed run left behind, since no
+// live writer can own them. Readers take no lock: what they read is
+// complete at every moment.
+//
+// Unreferenced blobs are garbage. After a writer replaces index.json, and
+// after a run that failed, collect_garbage deletes every blob in
+// `blobs/sha256/` that nothing reachable from index.json references (as
+// `umoci gc` does): the plaintext layers an in-place encrypt replaced, the
+// ciphertext a re-key replaced, blobs a killed run committed. Another tool
+// must not write the same layout at the same moment (skopeo takes no lock):
+// its blobs are unreferenced until it writes its index.json.
 //
 // Only sha256 digests are produced; reading accepts sha256 only (what
 // skopeo, buildah and containerd write) and rejects anything else by name.
@@ -171,15 +187,43 @@ class OciLayout {
   Status copy_blob_from(const OciLayout& src, std::string_view digest, int64_t size) const;
 
   // write_index replaces index.json atomically (temp file, fsync, rename,
-  // directory fsync) and updates index(). For an archive it first copies in
+  // directory fsync) and updates index(). A new layout is then renamed
+  // into place (see the file comment). For an archive it first copies in
   // every blob the new index reaches that is not yet written (from the
   // previous archive), then adds index.json and commits the archive.
   Status write_index(const Json& index);
 
+  // collect_garbage deletes the blobs of a layout opened with
+  // open_for_write that nothing reachable from index() references: every
+  // descriptor (an object with a "digest") in index.json and, recursively,
+  // in every reachable manifest, index or other JSON blob of at most 4 MiB.
+  // If a reachable blob is missing or unreadable nothing is deleted (the
+  // layout is damaged; deleting could make it worse). A no-op for an
+  // archive (write_index writes only what is reachable) and for a new
+  // layout that was never published. Appends the removed digests to
+  // `removed` if given. Errors name the blob that could not be removed.
+  Status collect_garbage(std::vector<std::string>* removed = nullptr) const;
+
+  // reachable_blobs returns, for every blob reachable from `index` (this
+  // layout's index.json, or one about to be written), the
+  // `org.opencontainers.image.ref.name` of the index entries that reach it
+  // ("" for an entry without one), in the order first reached. JSON blobs
+  // (manifests, indexes, configs) are read to follow their descriptors;
+  // an error if one of them cannot be read.
+  StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> reachable_blobs(
+      const Json& index) const;
+
  private:
-  Status lock_and_clean();
+  friend class BlobWriter;
+  struct NewDir;
+  struct PendingBlobs;
+  static StatusOr<OciLayout> create_new(const std::string& path, std::shared_ptr<SharedFd> parent_lock);
   Status complete_archive(const Json& index);
   std::string dir_;
+  std::shared_ptr<NewDir> new_dir_;  // set while a new layout is built beside its destination
+  // Blobs this writer added to an existing layout that index.json does not
+  // reference yet: registered temporaries (io.h) until write_index.
+  std::shared_ptr<PendingBlobs> pending_;
   Json index_;
   std::shared_ptr<ArchiveReader> archive_in_;   // archive being read (or DST's old content)
   std::shared_ptr<ArchiveWriter> archive_out_;  // archive being written
