@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -67,14 +68,45 @@ std::string platform_string(const Json& desc) {
   return s;
 }
 
+// normalize_platform spells the architecture of "os/arch[/variant]" as Go
+// does (GOARCH): what uname and some configs call x86_64 is amd64, aarch64
+// is arm64.
+std::string normalize_platform(const std::string& p) {
+  const size_t a = p.find('/');
+  if (a == std::string::npos) return p;
+  const size_t b = p.find('/', a + 1);
+  std::string arch = p.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+  if (arch == "x86_64" || arch == "x86-64") arch = "amd64";
+  else if (arch == "aarch64") arch = "arm64";
+  return p.substr(0, a + 1) + arch + (b == std::string::npos ? "" : p.substr(b));
+}
+
 bool platform_selected(const std::string& platform, const std::vector<std::string>& wanted) {
   if (wanted.empty()) return true;
+  const std::string have = normalize_platform(platform);
   for (const auto& w : wanted) {
-    if (w == platform) return true;
+    const std::string want = normalize_platform(w);
+    if (want == have) return true;
     // "linux/arm64" matches "linux/arm64/v8".
-    if (platform.rfind(w + "/", 0) == 0) return true;
+    if (have.rfind(want + "/", 0) == 0) return true;
   }
   return false;
+}
+
+// effective_platform returns a manifest descriptor's platform, or, when it
+// has none (a single-platform image), the os/architecture/variant of the
+// manifest's config, as ctr-enc does; "" if neither says.
+std::string effective_platform(const OciLayout& src, const Json& desc) {
+  std::string p = platform_string(desc);
+  if (!p.empty()) return p;
+  auto m = src.read_json_blob(json_string(desc, "digest"), json_size(desc));
+  if (!m.ok() || !m->contains("config") || !(*m)["config"].is_object()) return "";
+  const Json& c = (*m)["config"];
+  auto config = src.read_json_blob(json_string(c, "digest"), json_size(c));
+  if (!config.ok() || json_string(*config, "os").empty()) return "";
+  p = json_string(*config, "os") + "/" + json_string(*config, "architecture");
+  if (!json_string(*config, "variant").empty()) p += "/" + json_string(*config, "variant");
+  return p;
 }
 
 bool is_index_type(std::string_view mt) {
@@ -155,6 +187,37 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> wrap_for_recipients(
   return out;
 }
 
+// add_key_annotations sets the wrapped-key annotations (one per scheme) and
+// the public options of a layer encrypted with `key` whose plaintext blob
+// is `plain_digest` and whose ciphertext has `hmac`.
+Status add_key_annotations(const LayerKey& key, const std::string& plain_digest,
+                           const std::array<uint8_t, kLayerHmacLen>& hmac,
+                           const Recipients& recipients, Annotations* out) {
+  PrivateLayerOptions priv;
+  priv.symkey = key.symkey;
+  priv.digest = plain_digest;
+  priv.cipher_options.emplace(std::string(kNonceOption), key.nonce);
+  const kernels::SecretBytes priv_json = serialize_private_options(priv);
+  auto wrapped =
+      wrap_for_recipients(std::span<const uint8_t>(priv_json.data(), priv_json.size()), recipients);
+  if (!wrapped.ok()) return wrapped.status().with_context("wrapping the layer key");
+  for (const auto& [name, value] : *wrapped) (*out)[name] = value;
+  PublicLayerOptions pub;
+  pub.cipher = kLayerCipherName;
+  pub.hmac.assign(hmac.begin(), hmac.end());
+  (*out)["org.opencontainers.image.enc.pubopts"] = public_options_annotation(pub);
+  return Status::Ok();
+}
+
+// strip_wrapped_keys removes every org.opencontainers.image.enc.keys.*
+// annotation.
+void strip_wrapped_keys(Annotations* ann) {
+  for (auto it = ann->begin(); it != ann->end();) {
+    if (it->first.rfind("org.opencontainers.image.enc.keys.", 0) == 0) it = ann->erase(it);
+    else ++it;
+  }
+}
+
 // LayerFn turns one selected layer descriptor of `src` into its
 // replacement (writing any new blob into `dst`) and fills the report.
 using LayerFn = std::function<StatusOr<Json>(const OciLayout& src, const OciLayout& dst,
@@ -170,7 +233,31 @@ struct Walk {
   ImageReport report;
   size_t touched = 0;  // selected layers
   size_t jobs = 1;     // layers processed at once (ordered_jobs.h)
+  std::set<std::string> platforms_seen;  // for the message when nothing matched
 };
+
+// copy_manifest carries a manifest that is not selected, and its blobs, to
+// DST unchanged.
+Status copy_manifest(Walk& w, const Json& desc) {
+  const std::string cd = json_string(desc, "digest");
+  LC_ASSIGN_OR_RETURN(Json m, w.src->read_json_blob(cd, json_size(desc)));
+  LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, cd, json_size(desc)));
+  if (m.contains("config"))
+    LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(m["config"], "digest"),
+                                             json_size(m["config"])));
+  for (const auto& l : m.value("layers", Json::array()))
+    LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(l, "digest"), json_size(l)));
+  return Status::Ok();
+}
+
+// manifest_selected says whether the manifest `desc` passes the platform
+// filter (its own platform, else its config's).
+bool manifest_selected(Walk& w, const Json& desc) {
+  if (w.select->platforms.empty()) return true;
+  const std::string p = effective_platform(*w.src, desc);
+  w.platforms_seen.insert(p.empty() ? "(no platform)" : normalize_platform(p));
+  return platform_selected(p, w.select->platforms);
+}
 
 // convert_docker_manifest rewrites a Docker schema2 manifest as an OCI one.
 void convert_docker_manifest(Json& m) {
@@ -272,18 +359,10 @@ StatusOr<Json> process_index(Walk& w, const Json& desc) {
     const std::string cmt = json_string(child, "mediaType");
     if (is_index_type(cmt)) {
       LC_ASSIGN_OR_RETURN(child, process_index(w, child));
-    } else if (platform_selected(platform, w.select->platforms)) {
+    } else if (manifest_selected(w, child)) {
       LC_ASSIGN_OR_RETURN(child, process_manifest(w, child, platform));
     } else {
-      // Not selected: carry the manifest and its blobs over unchanged.
-      const std::string cd = json_string(child, "digest");
-      LC_ASSIGN_OR_RETURN(Json m, w.src->read_json_blob(cd, json_size(child)));
-      LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, cd, json_size(child)));
-      if (m.contains("config"))
-        LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(m["config"], "digest"),
-                                                 json_size(m["config"])));
-      for (const auto& l : m.value("layers", Json::array()))
-        LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(l, "digest"), json_size(l)));
+      LC_RETURN_IF_ERROR(copy_manifest(w, child));  // not selected: carried over unchanged
     }
   }
   if (json_string(idx, "mediaType") == kDockerManifestListMediaType)
@@ -296,21 +375,51 @@ StatusOr<Json> process_index(Walk& w, const Json& desc) {
   return out;
 }
 
+// tags_of lists the ref names of `index`'s entries, for messages.
+std::string tags_of(const Json& index) {
+  std::string tags;
+  for (const auto& e : index["manifests"]) {
+    const auto a = annotations_of(e);
+    const auto it = a.find(std::string(kRefNameAnnotation));
+    if (it != a.end()) tags += (tags.empty() ? "" : ", ") + it->second;
+  }
+  return tags.empty() ? "it has no tags" : "its tags: " + tags;
+}
+
+// still_referenced warns about each layer blob this run replaced (a layer's
+// plaintext after encrypt, its old ciphertext after a re-key) that an entry
+// of the index about to be written still reaches.
+void still_referenced(const OciLayout& dst, const Json& index, const std::string& what,
+                      const OciRef& dst_ref, ImageReport* report) {
+  auto reach = dst.reachable_blobs(index);
+  if (!reach.ok()) return;
+  std::map<std::string, std::vector<std::string>> by_digest(reach->begin(), reach->end());
+  for (const auto& l : report->layers) {
+    if (l.from_digest == l.to_digest) continue;
+    const auto it = by_digest.find(l.from_digest);
+    if (it == by_digest.end()) continue;
+    std::string names;
+    for (const auto& n : it->second)
+      names += (names.empty() ? "" : ", ") + (n.empty() ? std::string("an untagged entry") : "'" + n + "'");
+    report->warnings.push_back(layer_name(l.platform, l.index, l.from_digest) + ": its " + what +
+                               " is still in " + dst_ref.path + ", referenced by " + names +
+                               "; process or remove that image too");
+  }
+}
+
 // walk_image applies `fn` to the selected layers of `src_ref`, up to `jobs`
 // layers of a manifest at a time (one at a time into an archive, whose
 // members are appended one by one anyway), and writes the result as
-// `dst_ref`.
+// `dst_ref`. Afterwards, or when it fails, blobs of DST that nothing
+// references are deleted (oci_layout.h), so a failed run leaves DST as it
+// was. `replaced` ("plaintext", "old ciphertext"), when set, names what the
+// layers' old blobs are, for the warning that another tag still uses one.
 StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
                                  const LayerSelection& select, LayerFn fn, ProgressFn progress,
                                  const std::function<Status()>& before_index = {},
-                                 size_t jobs = 1) {
+                                 size_t jobs = 1, const char* replaced = nullptr) {
   const auto t0 = Clock::now();
   LC_ASSIGN_OR_RETURN(OciLayout src, OciLayout::open(src_ref));
-  const bool same_dir = src_ref.path == dst_ref.path;
-  StatusOr<OciLayout> dst_or = OciLayout::open_for_write(dst_ref, /*create=*/!same_dir);
-  if (!dst_or.ok()) return dst_or.status();
-  OciLayout& dst = *dst_or;
-
   // The entries to process: those with the tag, or all of them.
   std::vector<Json> entries;
   for (const auto& e : src.index()["manifests"]) {
@@ -322,53 +431,77 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
     entries.push_back(e);
   }
   if (entries.empty())
-    return InvalidArgument(src_ref.tag ? "no image tagged '" + *src_ref.tag + "' in " + src_ref.path
+    return InvalidArgument(src_ref.tag ? "no image tagged '" + *src_ref.tag + "' in " + src_ref.path +
+                                             " (" + tags_of(src.index()) + ")"
                                        : "image " + src_ref.path + " has no manifests");
   if (dst_ref.tag && entries.size() != 1)
     return InvalidArgument("SRC " + src_ref.to_string() + " has " + std::to_string(entries.size()) +
-                           " entries; give SRC a tag to pick one");
+                           " entries; give SRC a tag to pick one (" + tags_of(src.index()) + ")");
 
-  Walk w{&src, &dst, &select, std::move(fn), std::move(progress), {}, 0, dst.is_archive() ? 1 : jobs};
-  std::vector<Json> done;
-  for (const auto& e : entries) {
-    const std::string mt = json_string(e, "mediaType");
-    if (is_index_type(mt)) {
-      LC_ASSIGN_OR_RETURN(Json out, process_index(w, e));
-      done.push_back(std::move(out));
-    } else {
-      const std::string platform = platform_string(e);
-      LC_ASSIGN_OR_RETURN(Json out, process_manifest(w, e, platform));
-      done.push_back(std::move(out));
+  const bool same_dir = src_ref.path == dst_ref.path;
+  StatusOr<OciLayout> dst_or = OciLayout::open_for_write(dst_ref, /*create=*/!same_dir);
+  if (!dst_or.ok()) return dst_or.status();
+  OciLayout& dst = *dst_or;
+
+  Walk w{&src, &dst, &select, std::move(fn), std::move(progress), {}, 0, dst.is_archive() ? 1 : jobs, {}};
+  auto run = [&]() -> Status {
+    std::vector<Json> done;
+    for (const auto& e : entries) {
+      const std::string mt = json_string(e, "mediaType");
+      if (is_index_type(mt)) {
+        LC_ASSIGN_OR_RETURN(Json out, process_index(w, e));
+        done.push_back(std::move(out));
+      } else if (manifest_selected(w, e)) {
+        LC_ASSIGN_OR_RETURN(Json out, process_manifest(w, e, platform_string(e)));
+        done.push_back(std::move(out));
+      } else {
+        LC_RETURN_IF_ERROR(copy_manifest(w, e));
+        done.push_back(e);
+      }
     }
-  }
-  if (w.touched == 0)
-    return InvalidArgument("the layer and platform selection matches no layer of " +
-                           src_ref.to_string());
-  if (before_index) LC_RETURN_IF_ERROR(before_index());
+    if (w.touched == 0) {
+      std::string msg = "the layer and platform selection matches no layer of " + src_ref.to_string();
+      if (!select.platforms.empty()) {
+        std::string seen;
+        for (const auto& p : w.platforms_seen) seen += (seen.empty() ? "" : ", ") + p;
+        msg += " (its platforms: " + seen + ")";
+      }
+      return InvalidArgument(msg);
+    }
+    if (before_index) LC_RETURN_IF_ERROR(before_index());
 
-  // The new index: DST's entries minus those being replaced, plus ours.
-  const std::string dst_tag_name = dst_ref.tag ? *dst_ref.tag : "";
-  std::set<std::string> new_names;
-  for (auto& d : done) {
-    Annotations a = annotations_of(d);
-    if (dst_ref.tag) a[std::string(kRefNameAnnotation)] = *dst_ref.tag;
-    const auto it = a.find(std::string(kRefNameAnnotation));
-    if (it != a.end()) new_names.insert(it->second);
-    set_annotations(d, a);
+    // The new index: DST's entries minus those being replaced, plus ours.
+    std::set<std::string> new_names;
+    for (auto& d : done) {
+      Annotations a = annotations_of(d);
+      if (dst_ref.tag) a[std::string(kRefNameAnnotation)] = *dst_ref.tag;
+      const auto it = a.find(std::string(kRefNameAnnotation));
+      if (it != a.end()) new_names.insert(it->second);
+      set_annotations(d, a);
+    }
+    Json index = dst.index();
+    Json kept = Json::array();
+    for (const auto& e : index["manifests"]) {
+      const auto a = annotations_of(e);
+      const auto it = a.find(std::string(kRefNameAnnotation));
+      const bool gone = (it != a.end() && new_names.count(it->second)) ||
+                        (same_dir && !src_ref.tag && !dst_ref.tag);  // whole layout rewritten
+      if (!gone) kept.push_back(e);
+    }
+    for (auto& d : done) kept.push_back(std::move(d));
+    index["manifests"] = std::move(kept);
+    if (!index.contains("schemaVersion")) index["schemaVersion"] = 2;
+    if (replaced != nullptr) still_referenced(dst, index, replaced, dst_ref, &w.report);
+    LC_RETURN_IF_ERROR(dst.write_index(index));
+    const Status gc = dst.collect_garbage(&w.report.blobs_removed);
+    if (!gc.ok()) w.report.warnings.push_back("unreferenced blobs were left in " + dst_ref.path + ": " + gc.message());
+    return Status::Ok();
+  };
+  const Status st = run();
+  if (!st.ok()) {
+    (void)dst.collect_garbage();  // what this run wrote into an existing layout
+    return st;
   }
-  Json index = dst.index();
-  Json kept = Json::array();
-  for (const auto& e : index["manifests"]) {
-    const auto a = annotations_of(e);
-    const auto it = a.find(std::string(kRefNameAnnotation));
-    const bool replaced = (it != a.end() && new_names.count(it->second)) ||
-                          (same_dir && !src_ref.tag && !dst_ref.tag);  // whole layout rewritten
-    if (!replaced) kept.push_back(e);
-  }
-  for (auto& d : done) kept.push_back(std::move(d));
-  index["manifests"] = std::move(kept);
-  if (!index.contains("schemaVersion")) index["schemaVersion"] = 2;
-  LC_RETURN_IF_ERROR(dst.write_index(index));
   w.report.seconds = since(t0);
   return std::move(w.report);
 }
@@ -408,20 +541,8 @@ StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
     layer.diff_id = layer.plain_digest;  // an uncompressed tar is its own diff_id
   }
 
-  PrivateLayerOptions priv;
-  priv.symkey = key.symkey;
-  priv.digest = layer.plain_digest;  // the plaintext blob's (the gzip member's when compressed)
-  priv.cipher_options.emplace(std::string(kNonceOption), key.nonce);
-  const kernels::SecretBytes priv_json = serialize_private_options(priv);
-  auto wrapped =
-      wrap_for_recipients(std::span<const uint8_t>(priv_json.data(), priv_json.size()), recipients);
-  if (!wrapped.ok()) return wrapped.status().with_context("wrapping the layer key");
-  for (const auto& [name, value] : *wrapped) layer.annotations[name] = value;
-
-  PublicLayerOptions pub;
-  pub.cipher = kLayerCipherName;
-  pub.hmac.assign(res.hmac.begin(), res.hmac.end());
-  layer.annotations["org.opencontainers.image.enc.pubopts"] = public_options_annotation(pub);
+  // The plaintext blob's digest (the gzip member's when compressed).
+  LC_RETURN_IF_ERROR(add_key_annotations(key, layer.plain_digest, res.hmac, recipients, &layer.annotations));
   if (res.gzip_index) layer.annotations[kGzipIndexAnnotation] = format_gzip_index(*res.gzip_index);
   layer.pipeline_stats = res.stats.to_string();
   return layer;
@@ -506,7 +627,8 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     r->pipeline_stats = enc->pipeline_stats;
     return out_desc;
   };
-  return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs);
+  return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs,
+                    "plaintext");
 }
 
 StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
@@ -560,7 +682,14 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     r->pipeline_stats = res->decrypt_stats.to_string();
     return out_desc;
   };
-  return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs);
+  LC_ASSIGN_OR_RETURN(ImageReport rep, walk_image(src, dst, options.select, std::move(fn),
+                                                  options.progress, {}, options.layer_jobs));
+  if (std::none_of(rep.layers.begin(), rep.layers.end(),
+                   [](const ImageLayerReport& l) { return l.action == "decrypted"; }))
+    rep.warnings.push_back("no selected layer of " + src.to_string() +
+                           " is encrypted: nothing was decrypted, " + dst.to_string() +
+                           " holds the same layers");
+  return rep;
 }
 
 StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
@@ -572,10 +701,53 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
   if (options.keys == nullptr || options.keys->private_keys.empty())
     return KeyError("no usable private key given (--key PRIVATE_KEY): rewrapping needs a key "
                     "that opens the layers");
+  if (options.rekey && options.mode != RewrapMode::kSet)
+    return InvalidArgument("re-keying replaces every recipient: it goes with set, not add");
   const PreparedKeys& keys = *options.keys;
   const Recipients& rcpt = *options.recipients;
   const RewrapMode mode = options.mode;
+  const PipelineOptions pipeline = options.pipeline;
+  const BytesProgressFn& bytes_progress = options.bytes_progress;
   size_t rewrapped = 0;
+  LayerFn rekey = [&keys, &rcpt, &rewrapped, pipeline, &bytes_progress](
+                      const OciLayout& s, const OciLayout& d, const Json& layer,
+                      const std::string& name, ImageLayerReport* r) -> StatusOr<Json> {
+    const std::string digest = json_string(layer, "digest");
+    Annotations ann = annotations_of(layer);
+    if (!has_wrapped_keys(ann)) {
+      LC_RETURN_IF_ERROR(d.copy_blob_from(s, digest, json_size(layer)));
+      r->action = "unchanged";
+      return layer;
+    }
+    auto opened = open_layer_key(ann, keys);
+    if (!opened.ok()) return opened.status().with_context(name);
+    // Old blob (digest-checked) -> plaintext (HMAC-checked at its end) ->
+    // new key -> a new blob, committed only if all of that held.
+    LC_ASSIGN_OR_RETURN(auto blob, s.open_blob_source(digest, json_size(layer), /*verify=*/true));
+    ProgressSource counted(*blob, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
+    DecryptingSource plain(counted, opened->key, opened->hmac, name);
+    LC_ASSIGN_OR_RETURN(LayerKey fresh, new_layer_key());
+    LC_ASSIGN_OR_RETURN(auto out, d.new_blob(/*hash=*/false));
+    auto res = encrypt_layer(plain, *out, fresh, pipeline);
+    if (!res.ok()) return res.status().with_context(name);
+    const std::string plain_digest = digest_string(res->plain_sha256);
+    if (!opened->plain_digest.empty() && opened->plain_digest != plain_digest)
+      return IntegrityError(name + ": decrypted layer is " + plain_digest +
+                            " but its private options say " + opened->plain_digest);
+    LC_ASSIGN_OR_RETURN(std::string new_digest, out->commit_as(digest_string(res->cipher_sha256)));
+    strip_wrapped_keys(&ann);
+    auto st = add_key_annotations(fresh, plain_digest, res->hmac, rcpt, &ann);
+    if (!st.ok()) return st.with_context(name);
+    Json out_desc = layer;
+    out_desc["digest"] = new_digest;
+    out_desc["size"] = static_cast<int64_t>(res->bytes);
+    set_annotations(out_desc, ann);
+    r->action = "rekeyed";
+    r->bytes = res->bytes;
+    r->pipeline_stats = res->stats.to_string();
+    ++rewrapped;
+    return out_desc;
+  };
   LayerFn fn = [&keys, &rcpt, mode, &rewrapped](const OciLayout& s, const OciLayout& d,
                                                 const Json& layer, const std::string& name,
                                                 ImageLayerReport* r) -> StatusOr<Json> {
@@ -594,12 +766,7 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
     auto wrapped = wrap_for_recipients(
         std::span<const uint8_t>(priv_json->data(), priv_json->size()), rcpt);
     if (!wrapped.ok()) return wrapped.status().with_context(name + ": wrapping the layer key");
-    if (mode == RewrapMode::kSet) {
-      for (auto it = ann.begin(); it != ann.end();) {
-        if (it->first.rfind("org.opencontainers.image.enc.keys.", 0) == 0) it = ann.erase(it);
-        else ++it;
-      }
-    }
+    if (mode == RewrapMode::kSet) strip_wrapped_keys(&ann);
     for (const auto& [key_name, value] : *wrapped) {
       const auto it = ann.find(key_name);
       ann[key_name] = it == ann.end() ? value : it->second + "," + value;
@@ -610,11 +777,14 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
     ++rewrapped;
     return out;
   };
-  return walk_image(src, dst, options.select, std::move(fn), options.progress, [&]() -> Status {
-    if (rewrapped == 0)
-      return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");
-    return Status::Ok();
-  });
+  return walk_image(
+      src, dst, options.select, options.rekey ? std::move(rekey) : std::move(fn), options.progress,
+      [&]() -> Status {
+        if (rewrapped == 0)
+          return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");
+        return Status::Ok();
+      },
+      1, options.rekey ? "old ciphertext" : nullptr);
 }
 
 StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {

@@ -41,7 +41,12 @@ namespace layercrypt {
 
 // LayerSelection: layer indices per manifest (0-based, negative from the top:
 // -1 is the topmost layer; empty = all) and platforms ("os/arch[/variant]";
-// empty = all).
+// empty = all; "linux/arm64" also selects "linux/arm64/v8"). A manifest
+// whose descriptor has no `platform` (a single-platform image as skopeo and
+// umoci write it) has its config's os/architecture/variant, as ctr-enc
+// does. Architectures are compared in Go's names: x86_64 is amd64, aarch64
+// is arm64. A selection that matches no layer is an error naming the
+// platforms the image has.
 struct LayerSelection {
   std::vector<int> layers;
   std::vector<std::string> platforms;
@@ -64,6 +69,12 @@ struct ImageReport {
   std::vector<std::string> manifests;  // new manifest digests
   uint64_t bytes_processed = 0;        // bytes encrypted or decrypted
   double seconds = 0;
+  // warnings are lines for the user (stderr) about what the run could not
+  // fix by itself: the plaintext of a layer just encrypted (or the old
+  // ciphertext of a layer just re-keyed) that another tag of DST still
+  // references, an image with nothing to decrypt.
+  std::vector<std::string> warnings;
+  std::vector<std::string> blobs_removed;  // unreferenced blobs deleted from DST (oci_layout.h)
 };
 
 // ProgressFn is called after each processed layer (from the calling thread).
@@ -161,21 +172,37 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
 // RewrapMode: kAdd appends a wrapped-key blob for new recipients to each
 // layer's annotation (ocicrypt's `,` form: old recipients keep access);
 // kSet replaces every wrapped key with one for exactly the given recipients
-// (key rotation, removing a recipient). Neither re-encrypts: layer blobs,
-// digests and sizes stay the same; only descriptors and manifests change.
+// (a new key-encryption key, a changed recipient list). Neither re-encrypts:
+// layer blobs, digests, sizes and the layer key stay the same; only
+// descriptors and manifests change. So neither revokes anything: a removed
+// recipient who kept the old manifest (still pullable by digest) or the
+// unwrapped layer key can still decrypt the same blobs.
+//
+// Revocation is kSet with `rekey`: every selected layer is re-encrypted
+// under a fresh layer key and nonce in one pass (the old blob is decrypted
+// and its HMAC verified while the new one is written: DecryptingSource, no
+// plaintext file), so the new blobs have new digests and old keys open
+// nothing of the new image; the plaintext (and its digest, the diff_id) is
+// unchanged. In place, the old blobs are then deleted as garbage unless
+// another tag still references them (a warning says which).
 enum class RewrapMode { kAdd, kSet };
 
 struct RewrapImageOptions {
   const PreparedKeys* keys = nullptr;  // must open every selected layer
   const Recipients* recipients = nullptr;
   RewrapMode mode = RewrapMode::kAdd;
+  bool rekey = false;  // with kSet: re-encrypt under a fresh layer key
   LayerSelection select;
+  PipelineOptions pipeline;       // for rekey
+  BytesProgressFn bytes_progress;  // for rekey
   ProgressFn progress;
 };
 
 // rewrap_image: see RewrapMode. Plain layers are left alone. kKeyError if
 // the keys cannot open a selected encrypted layer (index.json is then not
-// touched), kInvalidArgument if the selection has no encrypted layer.
+// touched), kInvalidArgument if the selection has no encrypted layer or
+// `rekey` is set with kAdd; with rekey, kIntegrityError if an old blob
+// fails its HMAC or its plaintext digest (nothing is published).
 StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
                                    const RewrapImageOptions& options);
 

@@ -39,7 +39,10 @@ StatusOr<PreparedKeys> prepare_decrypt_keys(const DecryptKeys& keys) {
     if (k.ok()) {
       out.private_keys.push_back(std::move(k).value());
     } else {
-      out.problems.push_back("private key " + std::to_string(i + 1) + ": " + k.status().message());
+      const std::string name = i < keys.key_names.size() && !keys.key_names[i].empty()
+                                   ? keys.key_names[i]
+                                   : "private key " + std::to_string(i + 1);
+      out.problems.push_back(name + ": " + k.status().message());
     }
   }
   for (size_t i = 0; i < keys.certificates.size(); ++i) {

@@ -46,6 +46,9 @@ struct DecryptKeys {
   std::vector<kernels::SecretBytes> private_keys;
   std::vector<std::optional<kernels::SecretBytes>> passwords;
   std::vector<std::vector<uint8_t>> certificates;
+  // Optional names for messages, aligned with private_keys (e.g. the file
+  // a key came from); a key without one is called "private key N".
+  std::vector<std::string> key_names;
 };
 
 // PreparedKeys holds parsed keys plus one line per unusable input.

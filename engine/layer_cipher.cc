@@ -281,3 +281,48 @@ StatusOr<LayerKey> new_layer_key() {
 }
 
 }  // namespace layercrypt
+
+namespace layercrypt {
+
+struct DecryptingSource::State {
+  std::unique_ptr<kernels::AesCtr256> ctr;
+  kernels::HmacSha256 mac;
+  std::array<uint8_t, kLayerHmacLen> expected{};
+  std::string name;
+  uint64_t offset = 0;
+  bool ok = false, done = false;
+};
+
+DecryptingSource::DecryptingSource(ByteSource& inner, const LayerKey& key,
+                                   const std::array<uint8_t, kLayerHmacLen>& expected_hmac,
+                                   std::string name)
+    : inner_(inner), s_(std::make_unique<State>()) {
+  s_->expected = expected_hmac;
+  s_->name = std::move(name);
+  if (key.symkey.size() != kernels::AesCtr256::kKeyLen || key.nonce.size() != kernels::AesCtr256::kIvLen)
+    return;
+  s_->ctr = std::make_unique<kernels::AesCtr256>(key.symkey.data(), key.symkey.size(),
+                                                 key.nonce.data(), key.nonce.size());
+  s_->ok = s_->ctr->ok() && s_->mac.init(key.symkey.data(), key.symkey.size());
+}
+
+DecryptingSource::~DecryptingSource() = default;
+
+StatusOr<size_t> DecryptingSource::read(uint8_t* out, size_t cap) {
+  if (!s_->ok) return InvalidArgument("layer key or nonce of the wrong length");
+  if (s_->done) return size_t{0};
+  LC_ASSIGN_OR_RETURN(size_t n, inner_.read(out, cap));
+  if (n == 0) {
+    if (!s_->mac.verify(s_->expected.data(), s_->expected.size()))
+      return IntegrityError(s_->name + ": the layer's HMAC does not match its public options "
+                                       "(the blob is corrupt or tampered with)");
+    s_->done = true;
+    return size_t{0};
+  }
+  if (!s_->mac.update(out, n) || !s_->ctr->xor_at(s_->offset, out, out, n))
+    return Internal("AES-CTR or HMAC failed");
+  s_->offset += n;
+  return n;
+}
+
+}  // namespace layercrypt

@@ -30,6 +30,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <optional>
@@ -154,6 +155,30 @@ StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink,
 StatusOr<LayerEncryptResult> encrypt_layer_gzip(ByteSource& source, ByteSink& sink,
                                                 const LayerKey& key, int level,
                                                 const PipelineOptions& options);
+
+// DecryptingSource reads an encrypted layer blob from `inner` and yields its
+// plaintext, computing HMAC-SHA256(symkey, ciphertext) as it goes. At the
+// end of the blob, before it reports the end, it checks the HMAC against
+// `expected_hmac` in constant time: a mismatch is returned as a read error
+// (kIntegrityError), so a consumer (encrypt_layer re-encrypting the layer
+// under a new key) cannot finish with unverified plaintext. Used by the
+// re-key of `recipients set --rekey`: the plaintext exists only in the
+// pipeline's buffers, never in a file. Not rewindable; not thread-safe.
+class DecryptingSource final : public ByteSource {
+ public:
+  // DecryptingSource borrows `inner`, which must outlive it. kInvalidArgument
+  // from the first read() if the key or nonce has the wrong length.
+  DecryptingSource(ByteSource& inner, const LayerKey& key,
+                   const std::array<uint8_t, kLayerHmacLen>& expected_hmac, std::string name);
+  ~DecryptingSource() override;
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override;
+  std::optional<uint64_t> size_hint() const override { return inner_.size_hint(); }
+
+ private:
+  struct State;
+  ByteSource& inner_;
+  std::unique_ptr<State> s_;
+};
 
 // new_layer_key returns a fresh 32-byte key and 16-byte nonce from the OS
 // CSPRNG (OpenSSL RAND_priv_bytes), or kInternal if it failed.
