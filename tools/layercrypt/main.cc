@@ -3,6 +3,9 @@
 // The tool calls the engine only; every subcommand's --help ends with a
 // worked example.
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <signal.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +14,7 @@
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "engine/image_crypt.h"
 #include "engine/io.h"
@@ -44,6 +48,86 @@ int run_selfcheck(bool verbose) {
 int fail(const layercrypt::Status& st) {
   std::fprintf(stderr, "layercrypt: %s\n", st.message().c_str());
   return 1;
+}
+
+// print_warnings writes the report's warnings to stderr, one line each.
+void print_warnings(const layercrypt::ImageReport& rep) {
+  for (const auto& w : rep.warnings) std::fprintf(stderr, "layercrypt: warning: %s\n", w.c_str());
+}
+
+// Signals. SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken
+// by one thread of their own, which removes the temporary files and
+// directories the engine registered (engine/io.h) and then dies of the
+// same signal, so the shell sees the usual status and nothing half-written
+// stays behind. SIGKILL leaves temporaries; the next writer collects them.
+void start_signal_thread() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread made later
+  std::thread([set] {
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    layercrypt::remove_temporaries();
+    signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+    raise(sig);
+    _exit(128 + sig);
+  }).detach();
+}
+
+// read_password_fd reads a password from file descriptor `fd` (ocicrypt's
+// `fd=`: at most 64 bytes, up to the first newline).
+layercrypt::StatusOr<layercrypt::kernels::SecretBytes> read_password_fd(const std::string& num) {
+  char* end = nullptr;
+  const long fd = std::strtol(num.c_str(), &end, 10);
+  if (num.empty() || *end != '\0' || fd < 0 || fd > 1 << 20)
+    return layercrypt::InvalidArgument("fd=" + num + " is not a file descriptor number");
+  layercrypt::kernels::SecretBytes pw(64);
+  size_t got = 0;
+  while (got < pw.size()) {
+    const ssize_t n = ::read(static_cast<int>(fd), pw.data() + got, pw.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      return layercrypt::IoError("cannot read the password from fd " + num + ": " + std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  pw.resize(got);
+  return pw;
+}
+
+// prompt_password asks for the password of `path` on the terminal (echo
+// off). kInvalidArgument when there is no terminal to ask on.
+layercrypt::StatusOr<layercrypt::kernels::SecretBytes> prompt_password(const std::string& path) {
+  const int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (tty < 0 || !isatty(STDIN_FILENO)) {
+    if (tty >= 0) ::close(tty);
+    return layercrypt::InvalidArgument(path + " is an encrypted private key: give its password as " +
+                                       path + ":PASSWORD, :pass=PASSWORD, :file=FILE or :fd=N");
+  }
+  const std::string prompt = "Password for " + path + ": ";
+  (void)!::write(tty, prompt.data(), prompt.size());
+  termios old{};
+  const bool have_term = tcgetattr(tty, &old) == 0;
+  if (have_term) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(tty, TCSAFLUSH, &quiet);
+  }
+  layercrypt::kernels::SecretBytes pw;
+  char c;
+  while (::read(tty, &c, 1) == 1 && c != '\n' && pw.size() < 4096) pw.push_back(static_cast<uint8_t>(c));
+  if (have_term) tcsetattr(tty, TCSAFLUSH, &old);
+  (void)!::write(tty, "\n", 1);
+  ::close(tty);
+  return pw;
 }
 
 // ProgressBar draws one line on a terminal's stderr: the layer, a bar,
@@ -146,8 +230,11 @@ void print_summary(const layercrypt::ImageReport& rep, const char* verb, const s
               static_cast<double>(rep.bytes_processed) / 1e6, rep.seconds, gbs, dst.c_str());
 }
 
-// parse_key_arg turns "FILE", "FILE:PASSWORD" or "FILE:file=PWFILE" into
-// raw key material (skopeo's --decryption-key syntax).
+// add_key_arg turns "FILE" or "FILE:PASSWORD" into raw key material, with
+// the password spelled as ocicrypt's helpers (skopeo --decryption-key,
+// ctr-enc --key) accept it: PASSWORD, pass=PASSWORD, file=PASSWORD_FILE
+// (its first line) or fd=N (at most 64 bytes read from descriptor N). An
+// encrypted key given without one is asked for on the terminal.
 layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* keys) {
   std::string path = arg;
   std::optional<layercrypt::kernels::SecretBytes> password;
@@ -158,8 +245,18 @@ layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* 
     if (rest.rfind("file=", 0) == 0) {
       auto pw = layercrypt::read_secret_file(rest.substr(5));
       if (!pw.ok()) return pw.status().with_context("password file");
-      while (!pw->empty() && (pw->back() == '\n' || pw->back() == '\r')) pw->pop_back();
+      const auto nl = std::find(pw->begin(), pw->end(), '\n');
+      pw->resize(static_cast<size_t>(nl - pw->begin()));
+      if (!pw->empty() && pw->back() == '\r') pw->pop_back();
       password = std::move(*pw);
+    } else if (rest.rfind("fd=", 0) == 0) {
+      auto pw = read_password_fd(rest.substr(3));
+      if (!pw.ok()) return pw.status();
+      const auto nl = std::find(pw->begin(), pw->end(), '\n');
+      pw->resize(static_cast<size_t>(nl - pw->begin()));
+      password = std::move(*pw);
+    } else if (rest.rfind("pass=", 0) == 0) {
+      password = layercrypt::kernels::SecretBytes(rest.begin() + 5, rest.end());
     } else {
       password = layercrypt::kernels::SecretBytes(rest.begin(), rest.end());
     }
@@ -167,6 +264,11 @@ layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* 
   auto data = layercrypt::read_secret_file(path);
   if (!data.ok()) return data.status().with_context("--key");
   const auto kind = layercrypt::classify_key_file(*data, nullptr, nullptr);
+  if (kind == layercrypt::KeyFileKind::kEncryptedPrivateKey && !password) {
+    auto pw = prompt_password(path);
+    if (!pw.ok()) return pw.status();
+    password = std::move(*pw);
+  }
   if (kind == layercrypt::KeyFileKind::kPublicKey)
     return layercrypt::InvalidArgument(path + " is a public key; --key needs the private key "
                                               "(the .pem next to the .pub.pem)");
@@ -176,6 +278,7 @@ layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* 
   }
   keys->private_keys.push_back(std::move(*data));
   keys->passwords.push_back(std::move(password));
+  keys->key_names.push_back(path);
   return layercrypt::Status::Ok();
 }
 
@@ -195,6 +298,42 @@ layercrypt::StatusOr<layercrypt::LayerSelection> selection(const std::vector<int
   sel.layers = layers;
   sel.platforms = platforms;
   return sel;
+}
+
+// prepare_keys parses the --key files. A key that cannot be used is a
+// warning while another key can; when none can, its reason is the error.
+layercrypt::StatusOr<layercrypt::PreparedKeys> prepare_keys(const std::vector<std::string>& args) {
+  layercrypt::DecryptKeys raw;
+  for (const auto& k : args) LC_RETURN_IF_ERROR(add_key_arg(k, &raw));
+  LC_ASSIGN_OR_RETURN(layercrypt::PreparedKeys prepared, layercrypt::prepare_decrypt_keys(raw));
+  if (prepared.private_keys.empty() && !prepared.problems.empty())
+    return layercrypt::KeyError(prepared.problems.front());
+  for (const auto& p : prepared.problems) std::fprintf(stderr, "layercrypt: warning: %s\n", p.c_str());
+  return prepared;
+}
+
+// one_value_per_flag makes every repeatable option take one value per
+// occurrence, so options may come after the positionals
+// (`encrypt -r jwe:k SRC DST --json`, `--layer 1 SRC DST`).
+void one_value_per_flag(CLI::App* app) {
+  for (CLI::Option* o : app->get_options())
+    if (!o->get_positional() && o->get_expected_max() > 1) o->allow_extra_args(false);
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) one_value_per_flag(sub);
+}
+
+// usage_error prints a command-line mistake in one line, with where to look,
+// and returns 2 (the usual exit status of a usage error).
+int usage_error(CLI::App& app, const CLI::ParseError& e) {
+  std::string cmd = "layercrypt";
+  for (CLI::App* a = &app; a != nullptr;) {
+    const auto subs = a->get_subcommands();
+    a = subs.empty() ? nullptr : subs.front();
+    if (a != nullptr) cmd += " " + a->get_name();
+  }
+  std::string what = e.what();
+  std::replace(what.begin(), what.end(), '\n', ' ');
+  std::fprintf(stderr, "layercrypt: %s (see %s --help)\n", what.c_str(), cmd.c_str());
+  return 2;
 }
 
 // Image references, as skopeo's transports: the help of every image argument.
@@ -294,14 +433,20 @@ int main(int argc, char** argv) {
   info->footer("Example:\n  layercrypt layerinfo ./app-enc:v1\n  layercrypt layerinfo oci-archive:app-enc.tar");
 
   // recipients add|set
-  auto* rc = app.add_subcommand("recipients", "Add or replace the recipients of an encrypted image "
-                                              "without re-encrypting its layers");
+  auto* rc = app.add_subcommand(
+      "recipients", "Change who can decrypt an encrypted image: add or replace the recipients "
+                    "(the layers' wrapped keys), or re-encrypt the layers to revoke");
   rc->require_subcommand(1);
+  rc->footer("Example:\n"
+             "  layercrypt recipients add --key node.pem --recipient jwe:node2.pub.pem ./app-enc:v1\n"
+             "  layercrypt recipients set --key node.pem --recipient jwe:new.pub.pem ./app-enc:v1\n"
+             "  # revoke: new layer keys, new blobs; old keys open nothing of the new image\n"
+             "  layercrypt recipients set --rekey --key node.pem --recipient jwe:new.pub.pem ./app-enc:v1");
   struct RcArgs {
     std::vector<std::string> keys, recipients, platforms;
     std::vector<int> layers;
     std::string image, dst;
-    bool json = false;
+    bool json = false, rekey = false;
   } rc_args;
   auto add_rc = [&](const char* name, const char* what, const char* example) {
     auto* c = rc->add_subcommand(name, what);
@@ -317,8 +462,17 @@ int main(int argc, char** argv) {
   };
   auto* rc_add = add_rc("add", "Give more recipients access (old recipients keep it)",
                         "Example:\n  layercrypt recipients add --key node.pem --recipient jwe:node2.pub.pem ./app-enc:v1");
-  auto* rc_set = add_rc("set", "Replace all recipients (rotate keys, remove a recipient)",
-                        "Example:\n  layercrypt recipients set --key old.pem --recipient jwe:new.pub.pem ./app-enc:v1");
+  auto* rc_set = add_rc(
+      "set",
+      "Replace all recipients. Without --rekey only the wrapped layer keys change: the layer "
+      "key, blobs and digests stay, so a removed recipient who kept the old manifest or the "
+      "layer key can still decrypt (a new key-encryption key, not a revocation). With --rekey "
+      "every layer is re-encrypted under a fresh key (new digests, same plaintext): that revokes",
+      "Example:\n  layercrypt recipients set --key old.pem --recipient jwe:new.pub.pem ./app-enc:v1\n"
+      "  layercrypt recipients set --rekey --key old.pem --recipient jwe:new.pub.pem ./app-enc:v1");
+  rc_set->add_flag("--rekey", rc_args.rekey,
+                   "Re-encrypt every selected layer under a fresh layer key (revokes old keys; "
+                   "old blobs are deleted unless another tag uses them)");
 
   // keygen
   auto* kg = app.add_subcommand("keygen", "Create a key pair for a recipient (NAME.pem, NAME.pub.pem)");
@@ -330,7 +484,14 @@ int main(int argc, char** argv) {
   kg->footer("Example:\n  layercrypt keygen --type rsa:4096 --out node\n"
              "  # give node.pub.pem to image builders, put node.pem in the node's keys directory");
 
-  CLI11_PARSE(app, argc, argv);
+  one_value_per_flag(&app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    return usage_error(app, e);
+  }
+  start_signal_thread();
 
   if (*enc) {
     layercrypt::Recipients rcpt;
@@ -355,6 +516,7 @@ int main(int argc, char** argv) {
     opts.bytes_progress = [](const std::string& l, uint64_t d, uint64_t t) { g_bar.update(l, d, t); };
     auto rep = layercrypt::encrypt_image(*src, *dst, opts);
     if (!rep.ok()) return fail(rep.status());
+    print_warnings(*rep);
     print_summary(*rep, "encrypted", enc_dst, enc_json, enc_src);
     if (enc_stats) print_stats(*rep);
     return 0;
@@ -386,14 +548,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*dec) {
-    layercrypt::DecryptKeys raw;
-    for (const auto& k : dec_keys) {
-      const auto st = add_key_arg(k, &raw);
-      if (!st.ok()) return fail(st);
-    }
-    auto prepared = layercrypt::prepare_decrypt_keys(raw);
+    auto prepared = prepare_keys(dec_keys);
     if (!prepared.ok()) return fail(prepared.status());
-    for (const auto& p : prepared->problems) std::fprintf(stderr, "layercrypt: warning: %s\n", p.c_str());
     auto src = layercrypt::parse_oci_ref(dec_src);
     if (!src.ok()) return fail(src.status());
     auto dst = layercrypt::parse_oci_ref(dec_dst);
@@ -406,17 +562,13 @@ int main(int argc, char** argv) {
     opts.bytes_progress = [](const std::string& l, uint64_t d, uint64_t t) { g_bar.update(l, d, t); };
     auto rep = layercrypt::decrypt_image(*src, *dst, opts);
     if (!rep.ok()) return fail(rep.status());
+    print_warnings(*rep);
     print_summary(*rep, "decrypted", dec_dst, dec_json, dec_src);
     if (dec_stats) print_stats(*rep);
     return 0;
   }
   if (*rc_add || *rc_set) {
-    layercrypt::DecryptKeys raw;
-    for (const auto& k : rc_args.keys) {
-      const auto st = add_key_arg(k, &raw);
-      if (!st.ok()) return fail(st);
-    }
-    auto prepared = layercrypt::prepare_decrypt_keys(raw);
+    auto prepared = prepare_keys(rc_args.keys);
     if (!prepared.ok()) return fail(prepared.status());
     layercrypt::Recipients rcpt;
     for (const auto& r : rc_args.recipients) {
@@ -431,11 +583,14 @@ int main(int argc, char** argv) {
     opts.keys = &*prepared;
     opts.recipients = &rcpt;
     opts.mode = *rc_set ? layercrypt::RewrapMode::kSet : layercrypt::RewrapMode::kAdd;
+    opts.rekey = rc_args.rekey;
     opts.select = *selection(rc_args.layers, rc_args.platforms);
     opts.progress = print_layer;
+    opts.bytes_progress = [](const std::string& l, uint64_t d, uint64_t t) { g_bar.update(l, d, t); };
     auto rep = layercrypt::rewrap_image(*src, *dst, opts);
     if (!rep.ok()) return fail(rep.status());
-    print_summary(*rep, *rc_set ? "rewrapped" : "added recipients to",
+    print_warnings(*rep);
+    print_summary(*rep, rc_args.rekey ? "re-encrypted" : *rc_set ? "rewrapped" : "added recipients to",
                   rc_args.dst.empty() ? rc_args.image : rc_args.dst, rc_args.json, rc_args.image);
     return 0;
   }
