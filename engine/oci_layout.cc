@@ -120,6 +120,20 @@ Status write_file_atomically(const std::string& dir, const std::string& path,
   return fsync_dir(dir);
 }
 
+// holds_only says whether directory `dir` has no entries but `allowed`.
+StatusOr<bool> holds_only(const std::string& dir, std::initializer_list<std::string_view> allowed) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return IoError("cannot read directory " + dir + ": " + errno_text());
+  bool only = true;
+  while (dirent* e = ::readdir(d)) {
+    const std::string_view n = e->d_name;
+    if (n != "." && n != ".." && std::find(allowed.begin(), allowed.end(), n) == allowed.end())
+      only = false;
+  }
+  ::closedir(d);
+  return only;
+}
+
 StatusOr<std::vector<uint8_t>> read_small_file(const std::string& path, size_t max_size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IoError("cannot open " + path + ": " + errno_text());
@@ -475,14 +489,7 @@ StatusOr<OciLayout> OciLayout::open_or_create(const std::string& dir) {
     return open(dir);
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) return InvalidArgument(dir + " exists and is not a directory");
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) return IoError("cannot read directory " + dir + ": " + errno_text());
-    bool empty = true;
-    while (dirent* e = ::readdir(d)) {
-      const std::string n = e->d_name;
-      if (n != "." && n != ".." && n != "oci-layout" && n != "blobs") empty = false;
-    }
-    ::closedir(d);
+    LC_ASSIGN_OR_RETURN(bool empty, holds_only(dir, {"oci-layout", "blobs"}));
     if (!empty)
       return InvalidArgument(dir + " exists, is not empty and is not an OCI layout; "
                                    "choose a new directory");
@@ -648,14 +655,7 @@ StatusOr<OciLayout> OciLayout::create_new(const std::string& path,
   struct stat st{};
   if (::stat(path.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) return InvalidArgument(path + " exists and is not a directory");
-    DIR* d = ::opendir(path.c_str());
-    if (d == nullptr) return IoError("cannot read directory " + path + ": " + errno_text());
-    bool empty = true;
-    while (dirent* e = ::readdir(d)) {
-      const std::string n = e->d_name;
-      if (n != "." && n != "..") empty = false;
-    }
-    ::closedir(d);
+    LC_ASSIGN_OR_RETURN(bool empty, holds_only(path, {}));
     if (!empty)
       return InvalidArgument(path + " exists, is not empty and is not an OCI layout; "
                                     "choose a new directory");

@@ -150,6 +150,70 @@ TEST(OciLayout, RefusesAForeignNonEmptyDirectory) {
   EXPECT_FALSE(OciLayout::open(dir.path()).ok());
 }
 
+TEST(OciLayout, NewLayoutAppearsOnlyWithItsIndex) {
+  TempDir dir;
+  const std::string path = dir.file("new");
+  const Bytes data = testing::random_bytes(5000, 5);
+  {
+    auto l = OciLayout::open_for_write(OciRef{path, std::nullopt, false}, /*create=*/true);
+    ASSERT_TRUE(l.ok()) << l.status().message();
+    ASSERT_TRUE(l->put_blob(data).ok());
+    // Built beside DST: DST does not exist until write_index.
+    EXPECT_FALSE(std::filesystem::exists(path));
+  }
+  // Dropped without write_index: nothing left, not even the hidden directory.
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+  auto l = OciLayout::open_for_write(OciRef{path, std::nullopt, false}, true);
+  ASSERT_TRUE(l.ok());
+  auto d = l->put_blob(data);
+  ASSERT_TRUE(d.ok());
+  Json idx = l->index();
+  idx["manifests"].push_back({{"mediaType", "x"}, {"digest", *d}, {"size", data.size()}});
+  ASSERT_TRUE(l->write_index(idx).ok());
+  EXPECT_EQ(l->dir(), path);
+  auto again = OciLayout::open(path);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->read_blob(*d, static_cast<int64_t>(data.size())).ok());
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()),
+                          std::filesystem::directory_iterator()), 1);
+}
+
+TEST(OciLayout, GarbageIsWhatNothingReaches) {
+  TempDir dir;
+  const std::string path = dir.file("img");
+  const Bytes layer = testing::random_bytes(3000, 6), junk = testing::random_bytes(3000, 7);
+  std::string layer_d, junk_d;
+  {
+    auto l = OciLayout::open_for_write(OciRef{path, std::nullopt, false}, true);
+    ASSERT_TRUE(l.ok());
+    layer_d = *l->put_blob(layer);
+    junk_d = *l->put_blob(junk);
+    const Json manifest = {{"schemaVersion", 2},
+                           {"layers", Json::array({{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                                                    {"digest", layer_d}, {"size", layer.size()}}})}};
+    auto md = l->put_json_blob(manifest);
+    ASSERT_TRUE(md.ok());
+    Json idx = l->index();
+    idx["manifests"].push_back({{"mediaType", std::string(kOciManifestMediaType)},
+                                {"digest", *md}, {"size", manifest.dump().size()}});
+    ASSERT_TRUE(l->write_index(idx).ok());
+    std::vector<std::string> removed;
+    ASSERT_TRUE(l->collect_garbage(&removed).ok());
+    EXPECT_EQ(removed, std::vector<std::string>{junk_d});
+    EXPECT_TRUE(l->has_blob(layer_d));
+    EXPECT_FALSE(l->has_blob(junk_d));
+  }
+  // A layout whose index reaches a missing blob is damaged: nothing is deleted.
+  auto l = OciLayout::open_for_write(OciRef{path, std::nullopt, false}, false);
+  ASSERT_TRUE(l.ok());
+  ASSERT_TRUE(l->put_blob(junk).ok());
+  std::filesystem::remove(*l->blob_path(layer_d));
+  std::vector<std::string> removed;
+  ASSERT_TRUE(l->collect_garbage(&removed).ok());
+  EXPECT_TRUE(removed.empty());
+  EXPECT_TRUE(l->has_blob(junk_d));
+}
+
 TEST(VerifyingSource, ChecksSizeAndDigestAtTheEnd) {
   TempDir dir;
   const Bytes data = testing::random_bytes(100000, 4);
