@@ -2,11 +2,15 @@
 #include "engine/keygen.h"
 
 #include <fcntl.h>
+#include <openssl/bn.h>
 #include <openssl/buffer.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>  // renameat2 (glibc >= 2.28, _GNU_SOURCE)
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +20,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace layercrypt {
 namespace {
@@ -28,8 +33,16 @@ struct BioFree {
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 };
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct BnFree {
+  void operator()(BIGNUM* b) const { BN_free(b); }
+};
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
 
 // OpensslReason returns OpenSSL's last error reason (no key material is ever
 // in it) and clears the thread's error queue.
@@ -245,38 +258,132 @@ StatusOr<GeneratedKey> generate_key(KeyType type) {
   return out;
 }
 
+namespace {
+
+// AddExtension adds the X.509v3 extension `nid` with OpenSSL config `value`.
+bool AddExtension(X509* cert, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  if (ext == nullptr) return false;
+  const bool ok = X509_add_ext(cert, ext, -1) == 1;
+  X509_EXTENSION_free(ext);
+  return ok;
+}
+
+// SetRandomSerial sets a random 16-byte serial number whose top bits are 01:
+// positive (as RFC 5280 and Go's x509 require), never zero, always 16 bytes.
+bool SetRandomSerial(X509* cert) {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return false;
+  bytes[0] = static_cast<unsigned char>((bytes[0] & 0x3f) | 0x40);
+  BnPtr bn(BN_bin2bn(bytes, sizeof(bytes), nullptr));
+  return bn && BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert)) != nullptr;
+}
+
+}  // namespace
+
+StatusOr<std::string> make_self_signed_certificate(const GeneratedKey& key, const CertificateOptions& options) {
+  if (options.subject_cn.empty() || options.subject_cn.size() > 64) {
+    return InvalidArgument("certificate subject CN must be 1 to 64 bytes long (it is " +
+                           std::to_string(options.subject_cn.size()) + ")");
+  }
+  if (options.days < 1 || options.days > 36500) {
+    return InvalidArgument("certificate validity of " + std::to_string(options.days) +
+                           " days is out of range; give 1 to 36500 days");
+  }
+  PkeyPtr pkey;
+  {
+    BioPtr bio(BIO_new_mem_buf(key.private_pem.data(), static_cast<int>(key.private_pem.size())));
+    if (!bio) return Internal("out of memory");
+    pkey.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  }
+  if (!pkey) return DataError("cannot read the private key PEM: " + OpensslReason());
+  if (EVP_PKEY_get_base_id(pkey.get()) != EVP_PKEY_RSA) {
+    const char* type = EVP_PKEY_get0_type_name(pkey.get());
+    return InvalidArgument(std::string("a certificate for pkcs7 recipients needs an RSA key, not ") +
+                           (type != nullptr ? type : "this key type") +
+                           " (ocicrypt's pkcs7 wraps the layer key with RSA PKCS#1 v1.5); generate the key "
+                           "with type rsa:2048, rsa:3072 or rsa:4096");
+  }
+
+  X509Ptr cert(X509_new());
+  if (!cert) return Internal("out of memory");
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  const bool ok =
+      X509_set_version(cert.get(), X509_VERSION_3) == 1 && SetRandomSerial(cert.get()) &&
+      X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(options.subject_cn.data()),
+                                 static_cast<int>(options.subject_cn.size()), -1, 0) == 1 &&
+      X509_set_issuer_name(cert.get(), name) == 1 &&
+      X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0) != nullptr &&
+      X509_time_adj_ex(X509_getm_notAfter(cert.get()), options.days, 0, nullptr) != nullptr &&
+      X509_set_pubkey(cert.get(), pkey.get()) == 1 &&
+      AddExtension(cert.get(), NID_basic_constraints, "critical,CA:FALSE") &&
+      AddExtension(cert.get(), NID_key_usage, "critical,keyEncipherment") &&
+      X509_sign(cert.get(), pkey.get(), EVP_sha256()) > 0;
+  if (!ok) return Internal("cannot make the certificate: " + OpensslReason());
+
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), cert.get()) != 1) {
+    return Internal("cannot encode the certificate: " + OpensslReason());
+  }
+  BUF_MEM* mem = nullptr;
+  BIO_get_mem_ptr(bio.get(), &mem);
+  if (mem == nullptr) return Internal("cannot read back the certificate PEM");
+  return std::string(mem->data, mem->length);
+}
+
 Status write_key_files(const GeneratedKey& key, const std::string& out_base, bool overwrite) {
   if (out_base.empty() || out_base.back() == '/') {
     return InvalidArgument("output name \"" + out_base +
                            "\" names no file; give a path such as keys/mykey (writes mykey.pem and "
                            "mykey.pub.pem)");
   }
-  const std::string priv_path = out_base + ".pem";
-  const std::string pub_path = out_base + ".pub.pem";
-  for (const std::string* p : {&priv_path, &pub_path}) {
+  struct Target {
+    std::string path;
+    const uint8_t* data;
+    size_t len;
+    mode_t mode;
+  };
+  std::vector<Target> targets{
+      {out_base + ".pem", key.private_pem.data(), key.private_pem.size(), 0600},
+      {out_base + ".pub.pem", reinterpret_cast<const uint8_t*>(key.public_pem.data()), key.public_pem.size(),
+       0644},
+  };
+  if (!key.certificate_pem.empty()) {
+    targets.push_back({out_base + ".crt.pem", reinterpret_cast<const uint8_t*>(key.certificate_pem.data()),
+                       key.certificate_pem.size(), 0644});
+  }
+  for (const Target& t : targets) {
     bool is_dir = false;
-    if (!Exists(*p, &is_dir)) continue;
-    if (is_dir) return InvalidArgument(*p + " is a directory; choose another output name");
-    if (!overwrite) return ExistsStatus(*p);
+    if (!Exists(t.path, &is_dir)) continue;
+    if (is_dir) return InvalidArgument(t.path + " is a directory; choose another output name");
+    if (!overwrite) return ExistsStatus(t.path);
   }
 
-  TempFile priv_tmp, pub_tmp;
-  LC_RETURN_IF_ERROR(priv_tmp.create(priv_path, key.private_pem.data(), key.private_pem.size(), 0600));
-  LC_RETURN_IF_ERROR(pub_tmp.create(pub_path, reinterpret_cast<const uint8_t*>(key.public_pem.data()),
-                                    key.public_pem.size(), 0644));
+  // TempFile can be neither copied nor moved: one per target, side by side.
+  TempFile tmps[3];
+  for (size_t i = 0; i < targets.size(); ++i) {
+    LC_RETURN_IF_ERROR(tmps[i].create(targets[i].path, targets[i].data, targets[i].len, targets[i].mode));
+  }
 
-  LC_RETURN_IF_ERROR(Publish(priv_tmp, priv_path, overwrite));
-  Status s = Publish(pub_tmp, pub_path, overwrite);
-  if (!s.ok()) {
+  for (size_t i = 0; i < targets.size(); ++i) {
+    Status s = Publish(tmps[i], targets[i].path, overwrite);
+    if (s.ok()) continue;
+    if (i == 0) return s;
     if (!overwrite) {
-      // Both or neither: take back the private key file this call created.
-      UnlinkIfOurs(priv_path, priv_tmp);
+      // All or none: take back the files this call created.
+      for (size_t j = 0; j < i; ++j) UnlinkIfOurs(targets[j].path, tmps[j]);
       return s;
     }
-    return Status(s.code(), s.message() + "; " + priv_path +
-                                " was already replaced, so the two files no longer match: run again");
+    std::string replaced = targets[0].path;
+    for (size_t j = 1; j < i; ++j) replaced += (j + 1 == i ? " and " : ", ") + targets[j].path;
+    return Status(s.code(), s.message() + "; " + replaced + (i == 1 ? " was" : " were") +
+                                " already replaced, so the files no longer match: run again");
   }
-  SyncDir(priv_path);
+  SyncDir(targets[0].path);
   return Status::Ok();
 }
 

@@ -12,11 +12,16 @@
 // named NIST curves). The private PEM is handed back in kernels::SecretBytes;
 // the OpenSSL memory BIO it was written to is wiped before it is freed.
 //
+// For `pkcs7:` recipients, make_self_signed_certificate adds an X.509
+// certificate for an RSA key (ocicrypt's pkcs7 transports the content key
+// with RSA PKCS#1 v1.5 to a recipient named by issuer and serial number, and
+// decryption needs the key and this certificate together).
+//
 // write_key_files publishes each file atomically: it writes a temporary file
 // in the target directory, fsyncs it, and renames it into place (without
 // replacing an existing file unless asked to), so a reader or a crash never
-// sees a half-written key. The private key file is 0600, the public one 0644,
-// whatever the umask.
+// sees a half-written key. The private key file is 0600, the public key and
+// the certificate 0644, whatever the umask.
 //
 // Thread-safety: all functions are reentrant.
 #ifndef LAYERCRYPT_ENGINE_KEYGEN_H_
@@ -43,30 +48,54 @@ const char* key_type_name(KeyType type);
 // kInvalidArgument whose message lists the accepted values.
 StatusOr<KeyType> parse_key_type(std::string_view spec);
 
-// GeneratedKey is a freshly generated key pair in PEM form.
+// GeneratedKey is a freshly generated key pair in PEM form, and optionally a
+// self-signed certificate for it.
 struct GeneratedKey {
   kernels::SecretBytes private_pem;  // unencrypted PKCS#8, "BEGIN PRIVATE KEY"
   std::string public_pem;            // SubjectPublicKeyInfo, "BEGIN PUBLIC KEY"
+  std::string certificate_pem;       // "" or X.509 "BEGIN CERTIFICATE" (see below)
 };
 
 // generate_key generates a key pair of `type`. Returns it, or kInternal if
 // OpenSSL fails (the message carries OpenSSL's reason, never key bytes).
 StatusOr<GeneratedKey> generate_key(KeyType type);
 
-// write_key_files writes key.private_pem to `out_base` + ".pem" (mode 0600)
-// and key.public_pem to `out_base` + ".pub.pem" (mode 0644). Each file is
-// written to a hidden temporary file in the same directory, fsynced and
-// renamed into place; the directory is fsynced afterwards.
+// CertificateOptions are the choices in a self-signed recipient certificate.
+struct CertificateOptions {
+  std::string subject_cn = "layercrypt recipient";  // subject and issuer CN, 1..64 bytes of UTF-8
+  int days = 3650;                                   // validity from now, 1..36500
+};
+
+// make_self_signed_certificate returns a PEM ("BEGIN CERTIFICATE") X.509 v3
+// certificate for the RSA key in key.private_pem, signed by that key: subject
+// = issuer = CN=options.subject_cn, a random positive 16-byte serial number,
+// valid from now for options.days days, SHA-256 with RSA, critical
+// basicConstraints CA:FALSE and critical keyUsage keyEncipherment. Put it in
+// key.certificate_pem to have write_key_files write it; it is what a
+// `pkcs7:` recipient names, and decrypting needs it with the private key.
+// Failures: kInvalidArgument if the key is not RSA (the message says pkcs7
+// needs RSA and how to generate an RSA key), or for an empty or over-long
+// CN or days outside 1..36500; kDataError if key.private_pem does not
+// parse; kInternal if OpenSSL fails. Messages never contain key material.
+StatusOr<std::string> make_self_signed_certificate(const GeneratedKey& key,
+                                                   const CertificateOptions& options = {});
+
+// write_key_files writes key.private_pem to `out_base` + ".pem" (mode 0600),
+// key.public_pem to `out_base` + ".pub.pem" (mode 0644) and, if
+// key.certificate_pem is not empty, that to `out_base` + ".crt.pem" (mode
+// 0644). Each file is written to a hidden temporary file in the same
+// directory, fsynced and renamed into place; the directory is fsynced
+// afterwards.
 //
-// Without `overwrite`, nothing is written if either file already exists
+// Without `overwrite`, nothing is written if any of the files already exists
 // (kInvalidArgument naming the file and saying "use --force to overwrite"),
 // and the final rename never replaces a file that appeared meanwhile (it
 // uses renameat2(RENAME_NOREPLACE), or link(2) on file systems without it);
-// if the public key cannot be published, the private key file this call
-// created is removed again, so the call writes both files or neither.
+// if a later file cannot be published, the files this call created are
+// removed again, so the call writes all of the files or none.
 // With `overwrite`, each existing file is replaced atomically; an error
-// between the two renames (after the private key was replaced) is reported
-// with a message that says the pair no longer matches.
+// after the first rename is reported with a message that names the files
+// already replaced and says they no longer match.
 //
 // Other failures: kInvalidArgument if `out_base` names no file (empty or
 // ends in '/') or a target is a directory; kIoError naming the path for any

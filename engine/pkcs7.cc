@@ -102,8 +102,9 @@ Status Malformed(const char* what) {
   return DataError(std::string("pkcs7 blob is not a valid DER EnvelopedData (") + what + ")");
 }
 
-// AppendOctets collects the encryptedContent: [0] primitive, or [0]
-// constructed holding OCTET STRINGs (possibly nested constructed ones).
+// AppendOctets collects the encryptedContent: [0] primitive (older
+// layercrypt), or [0] constructed holding OCTET STRINGs (Go's writers and
+// ours write one; CMS allows several, possibly nested constructed ones).
 bool AppendOctets(std::span<const uint8_t> in, std::vector<uint8_t>& out, int depth) {
   if (depth > 8) return false;
   while (!in.empty()) {
@@ -493,7 +494,10 @@ StatusOr<std::vector<uint8_t>> pkcs7_encrypt(std::span<const uint8_t> content,
   // SEQUENCE { [4] IMPLICIT OCTET STRING nonce, INTEGER 16 }.
   const auto gcm_params = der(0x10, der(0x30, cat({der(0x84, nonce), icv16})));
   const auto content_alg = der(0x30, cat({der_oid(NID_aes_128_gcm), gcm_params}));
-  const auto eci = der(0x30, cat({der_oid(NID_pkcs7_data), content_alg, der(0x80, sealed)}));
+  // encryptedContent as Go's writers put it: [0] constructed around one
+  // OCTET STRING. go.mozilla.org/pkcs7 (imgcrypt 1.1.x) declares the field
+  // `tag:0,optional,explicit` and reads a primitive [0] IMPLICIT as empty.
+  const auto eci = der(0x30, cat({der_oid(NID_pkcs7_data), content_alg, der(0xA0, der(0x04, sealed))}));
 
   const uint8_t version0[] = {0x02, 0x01, 0x00};
   const auto env = der(0x30, cat({version0, der(0x31, infos), eci}));

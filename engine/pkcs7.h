@@ -5,6 +5,13 @@
 // GCMParameters (12-byte nonce, ICV length 16), tag appended to the
 // ciphertext.
 //
+// encryptedContent is written as Go's writers (smallstep/pkcs7,
+// fullsailor/pkcs7) write it, `[0] { OCTET STRING }` (constructed, 0xA0
+// around 0x04), the one form every Go reader opens: go.mozilla.org/pkcs7,
+// which imgcrypt 1.1.x release binaries use, reads the field as
+// `tag:0,optional,explicit` and sees a primitive `[0] IMPLICIT` (0x80, which
+// layercrypt wrote before) as empty. Both forms are read. See docs/pkcs7.md.
+//
 // Why not OpenSSL's CMS_decrypt: OpenSSL 3.0 cannot even parse what
 // smallstep writes. smallstep encodes the AlgorithmIdentifier parameters as
 // a *primitive* tag 0x10 (asn1.RawValue{Tag: 16} without IsCompound) whose
@@ -61,6 +68,8 @@ StatusOr<Pkcs7Summary> pkcs7_describe(std::span<const uint8_t> der);
 
 // pkcs7_decrypt decrypts the EnvelopedData `der` with the first (key,
 // certificate) pair that works, keys in order, certificates in order.
+// encryptedContent may be primitive `[0] IMPLICIT` or constructed `[0]`
+// holding one or more OCTET STRINGs.
 // Returns the content (the private-options JSON) on success. Failures:
 // kDataError (malformed DER), kUnsupported (content or key-transport
 // algorithm), kKeyError when no pair works — including "no certificate
@@ -75,7 +84,8 @@ StatusOr<kernels::SecretBytes> pkcs7_decrypt(std::span<const uint8_t> der,
 // fresh AES-128 key and 12-byte nonce, AES-128-GCM with the tag appended,
 // smallstep's GCMParameters form (see the file comment), one RecipientInfo
 // per certificate (version 0, IssuerAndSerialNumber, rsaEncryption without
-// parameters, PKCS#1 v1.5), DER ContentInfo(envelopedData). Fails with
+// parameters, PKCS#1 v1.5), encryptedContent as `[0] { OCTET STRING }`, DER
+// ContentInfo(envelopedData): node for node the tree Go writes. Fails with
 // kInvalidArgument for no recipients or a certificate whose key is not RSA,
 // kInternal if OpenSSL fails.
 StatusOr<std::vector<uint8_t>> pkcs7_encrypt(std::span<const uint8_t> content,

@@ -1,21 +1,28 @@
 // Tests for engine/keygen.h: every key type generates, reads back with our
-// own parsers, wraps and unwraps a JWE; key files are written with the
-// right modes, atomically, and never clobbered without overwrite.
+// own parsers, wraps and unwraps a JWE; an RSA key gets a self-signed
+// certificate that OpenSSL accepts and that works as a pkcs7 recipient; key
+// files are written with the right modes, atomically, and never clobbered
+// without overwrite.
 #include "engine/keygen.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "engine/jwe.h"
+#include "engine/pkcs7.h"
 #include "engine/private_key.h"
 #include "tests/support/ocicrypt_vectors.h"
 #include "tests/support/test_util.h"
@@ -250,6 +257,145 @@ TEST(KeygenFiles, RelativeBaseWritesInTheCurrentDirectory) {
   std::filesystem::current_path(old_cwd);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Listing(dir.path()), (std::vector<std::string>{"plain.pem", "plain.pub.pem"}));
+}
+
+// ---- self-signed certificates for pkcs7 recipients ----------------------------
+
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+
+// ParsePem parses a PEM certificate with OpenSSL alone.
+X509Ptr ParsePem(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
+                                                 &BIO_free);
+  return X509Ptr(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+}
+
+std::string CommonName(const X509_NAME* name) {
+  char buf[256] = {};
+  X509_NAME_get_text_by_NID(const_cast<X509_NAME*>(name), NID_commonName, buf, sizeof(buf));
+  return buf;
+}
+
+TEST(KeygenCertificate, SelfSignedForTheKeyAndAPkcs7Recipient) {
+  const GeneratedKey& k = Key(KeyType::kRsa2048);
+  auto pem = make_self_signed_certificate(k, CertificateOptions{"node-7 recipient", 30});
+  ASSERT_TRUE(pem.ok()) << pem.status().message();
+  EXPECT_EQ(pem->rfind("-----BEGIN CERTIFICATE-----\n", 0), 0u);
+
+  X509Ptr x = ParsePem(*pem);
+  ASSERT_TRUE(x);
+  auto priv = parse_private_key(k.private_pem);
+  ASSERT_TRUE(priv.ok()) << priv.status().message();
+  // Its key is the generated key, and it verifies with that key.
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(x.get()), priv->public_key().evp()), 1);
+  EXPECT_EQ(X509_verify(x.get(), priv->evp()), 1);
+  EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(x.get()), X509_get_issuer_name(x.get())), 0);
+  EXPECT_EQ(CommonName(X509_get_subject_name(x.get())), "node-7 recipient");
+  EXPECT_EQ(X509_get_version(x.get()), X509_VERSION_3);
+  EXPECT_EQ(X509_get_signature_nid(x.get()), NID_sha256WithRSAEncryption);
+  // A positive 16-byte serial number.
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(x.get());
+  EXPECT_EQ(ASN1_STRING_type(serial), V_ASN1_INTEGER);
+  EXPECT_EQ(ASN1_STRING_length(serial), 16);
+  // Valid from now for 30 days.
+  int days = 0, secs = 0;
+  ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x.get()), X509_get0_notAfter(x.get())), 1);
+  EXPECT_EQ(days, 30);
+  EXPECT_EQ(secs, 0);
+  EXPECT_LE(X509_cmp_current_time(X509_get0_notBefore(x.get())), 0);
+  // Not a CA, key encipherment only, both extensions critical.
+  EXPECT_EQ(X509_check_ca(x.get()), 0);
+  EXPECT_EQ(X509_get_key_usage(x.get()), static_cast<uint32_t>(KU_KEY_ENCIPHERMENT));
+  for (int nid : {NID_basic_constraints, NID_key_usage}) {
+    const int at = X509_get_ext_by_NID(x.get(), nid, -1);
+    ASSERT_GE(at, 0) << nid;
+    EXPECT_EQ(X509_EXTENSION_get_critical(X509_get_ext(x.get(), at)), 1) << nid;
+  }
+
+  // It works as a pkcs7 recipient: encrypt to it, decrypt with key + cert.
+  auto cert = parse_certificate(span_of(*pem));
+  ASSERT_TRUE(cert.ok()) << cert.status().message();
+  const std::string options = R"({"symkey":"c2VjcmV0","digest":"sha256:00","cipheroptions":{}})";
+  std::vector<Certificate> certs{*cert};
+  auto der = pkcs7_encrypt(span_of(options), certs);
+  ASSERT_TRUE(der.ok()) << der.status().message();
+  std::vector<PrivateKey> keys{*priv};
+  auto plain = pkcs7_decrypt(*der, keys, certs);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_EQ(Str(*plain), options);
+}
+
+TEST(KeygenCertificate, DefaultsAndFreshSerials) {
+  const GeneratedKey& k = Key(KeyType::kRsa3072);
+  auto a = make_self_signed_certificate(k);
+  auto b = make_self_signed_certificate(k);
+  ASSERT_TRUE(a.ok() && b.ok());
+  X509Ptr xa = ParsePem(*a), xb = ParsePem(*b);
+  ASSERT_TRUE(xa && xb);
+  EXPECT_EQ(CommonName(X509_get_subject_name(xa.get())), "layercrypt recipient");
+  int days = 0, secs = 0;
+  ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(xa.get()), X509_get0_notAfter(xa.get())), 1);
+  EXPECT_EQ(days, 3650);
+  EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(xa.get()), X509_get0_serialNumber(xb.get())), 0);
+}
+
+TEST(KeygenCertificate, RefusesEcKeysAndBadOptions) {
+  for (KeyType t : {KeyType::kEcP256, KeyType::kEcP384}) {
+    auto c = make_self_signed_certificate(Key(t));
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_TRUE(contains(c.status().message(), "pkcs7 recipients needs an RSA key, not EC")) << c.status().message();
+    EXPECT_TRUE(contains(c.status().message(), "rsa:4096")) << c.status().message();
+  }
+  const GeneratedKey& rsa = Key(KeyType::kRsa2048);
+  for (const CertificateOptions& o : {CertificateOptions{"", 10}, CertificateOptions{std::string(65, 'x'), 10},
+                                      CertificateOptions{"ok", 0}, CertificateOptions{"ok", -1},
+                                      CertificateOptions{"ok", 36501}}) {
+    auto c = make_self_signed_certificate(rsa, o);
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << o.subject_cn.size() << " " << o.days;
+  }
+  EXPECT_TRUE(make_self_signed_certificate(rsa, CertificateOptions{std::string(64, 'x'), 36500}).ok());
+  GeneratedKey broken;
+  broken.private_pem.assign(5, 'x');
+  EXPECT_EQ(make_self_signed_certificate(broken).status().code(), StatusCode::kDataError);
+}
+
+TEST(KeygenFiles, WritesTheCertificateWithTheKeys) {
+  TempDir dir;
+  GeneratedKey k = Key(KeyType::kRsa2048);
+  auto pem = make_self_signed_certificate(k);
+  ASSERT_TRUE(pem.ok()) << pem.status().message();
+  k.certificate_pem = *pem;
+  const std::string base = dir.file("node");
+  const mode_t old_umask = ::umask(077);
+  Status s = write_key_files(k, base, /*overwrite=*/false);
+  ::umask(old_umask);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Listing(dir.path()), (std::vector<std::string>{"node.crt.pem", "node.pem", "node.pub.pem"}));
+  EXPECT_EQ(ModeOf(base + ".pem"), 0600u);
+  EXPECT_EQ(ModeOf(base + ".pub.pem"), 0644u);
+  EXPECT_EQ(ModeOf(base + ".crt.pem"), 0644u);
+  EXPECT_EQ(Str(read_file(base + ".crt.pem")), *pem);
+  auto cert = parse_certificate(read_file(base + ".crt.pem"));
+  auto pub = parse_public_key(read_file(base + ".pub.pem"));
+  ASSERT_TRUE(cert.ok() && pub.ok());
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(cert->x509()), pub->evp()), 1);
+
+  // An existing certificate file stops the whole write; nothing is created.
+  TempDir other;
+  write_file(other.file("node.crt.pem"), {'o', 'l', 'd'});
+  s = write_key_files(k, other.file("node"), /*overwrite=*/false);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.message();
+  EXPECT_TRUE(contains(s.message(), other.file("node.crt.pem"))) << s.message();
+  EXPECT_EQ(Listing(other.path()), std::vector<std::string>{"node.crt.pem"});
+  EXPECT_EQ(Str(read_file(other.file("node.crt.pem"))), "old");
+  // With overwrite all three are replaced.
+  ASSERT_TRUE(write_key_files(k, other.file("node"), /*overwrite=*/true).ok());
+  EXPECT_EQ(Str(read_file(other.file("node.crt.pem"))), *pem);
+  EXPECT_EQ(Listing(other.path()), (std::vector<std::string>{"node.crt.pem", "node.pem", "node.pub.pem"}));
 }
 
 }  // namespace
