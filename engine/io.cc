@@ -149,6 +149,31 @@ StatusOr<size_t> MemorySource::read(uint8_t* out, size_t cap) {
   return n;
 }
 
+StatusOr<std::unique_ptr<PeekSource>> PeekSource::make(ByteSource& inner, size_t len) {
+  std::unique_ptr<PeekSource> p(new PeekSource(inner));
+  p->head_.resize(len);
+  auto n = read_full(inner, p->head_.data(), len);
+  if (!n.ok()) return n.status();
+  p->head_.resize(*n);
+  return p;
+}
+
+StatusOr<size_t> PeekSource::read(uint8_t* out, size_t cap) {
+  if (replayed_ < head_.size()) {
+    const size_t n = std::min(cap, head_.size() - replayed_);
+    if (n != 0) std::memcpy(out, head_.data() + replayed_, n);
+    replayed_ += n;
+    return n;
+  }
+  return inner_.read(out, cap);
+}
+
+Status PeekSource::rewind() {
+  LC_RETURN_IF_ERROR(inner_.rewind());
+  replayed_ = head_.size();  // the inner source yields the head again itself
+  return Status::Ok();
+}
+
 Spool::Spool(size_t memory_limit) : memory_limit_(memory_limit) {}
 
 // The spool holds ciphertext, which is not secret: no wiping.

@@ -101,6 +101,37 @@ class MemorySource final : public ByteSource {
   size_t pos_ = 0;
 };
 
+// PeekSource reads the first bytes of another source ahead, so that a
+// caller can look at them (engine/layer_sniff.h) before the stream is
+// consumed, and then yields the whole stream from its first byte: the bytes
+// peeked, then the rest of the inner source. Works on any source, a pipe
+// included (nothing is rewound). The peeked bytes are kept in wiping memory
+// (a layer's plaintext). It can be rewound when the inner source can (the
+// inner source is then read from its start again, not the copy). Not
+// thread-safe.
+class PeekSource final : public ByteSource {
+ public:
+  // make reads up to `len` bytes from `inner` (which must outlive the
+  // PeekSource); fewer only when the inner stream ends first. Returns the
+  // inner source's read error.
+  static StatusOr<std::unique_ptr<PeekSource>> make(ByteSource& inner, size_t len);
+
+  // head returns the bytes peeked: the stream's first min(len, length).
+  const uint8_t* head() const { return head_.data(); }
+  size_t head_len() const { return head_.size(); }
+
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override;
+  Status rewind() override;
+  bool can_rewind() const override { return inner_.can_rewind(); }
+  std::optional<uint64_t> size_hint() const override { return inner_.size_hint(); }
+
+ private:
+  explicit PeekSource(ByteSource& inner) : inner_(inner) {}
+  ByteSource& inner_;
+  kernels::SecretBytes head_;
+  size_t replayed_ = 0;  // head bytes already handed out
+};
+
 // VectorSink appends to a byte vector (tests and small blobs).
 class VectorSink final : public ByteSink {
  public:

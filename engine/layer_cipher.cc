@@ -3,6 +3,9 @@
 
 #include <openssl/rand.h>
 
+#include <oneapi/tbb/info.h>
+
+#include <algorithm>
 #include <memory>
 
 #include "engine/layer_compress.h"
@@ -232,6 +235,24 @@ StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink, c
       !plain_sha.final(result.plain_sha256.data(), result.plain_sha256.size()) ||
       !cipher_sha.final(result.cipher_sha256.data(), result.cipher_sha256.size()))
     return Internal("finishing the layer digests failed");
+  return result;
+}
+
+StatusOr<LayerEncryptResult> encrypt_layer_zstd(ByteSource& source, ByteSink& sink,
+                                                const LayerKey& key, int level,
+                                                const PipelineOptions& options) {
+  LC_RETURN_IF_ERROR(check_key(key));
+  const size_t workers =
+      options.threads != 0 ? options.threads
+                           : static_cast<size_t>(std::max(1, tbb::info::default_concurrency()));
+  auto zstd = ZstdTarSource::make(source, level, static_cast<int>(std::min<size_t>(workers, 256)));
+  if (!zstd.ok()) return zstd.status();
+  // The frame is never empty (an empty tar still has its frame header), so
+  // the pipeline's deliver_empty does not matter here.
+  auto result = encrypt_layer(**zstd, sink, key, options);
+  if (!result.ok()) return result.status();
+  result->tar_bytes = (*zstd)->tar_bytes();
+  LC_RETURN_IF_ERROR((*zstd)->tar_sha256(result->tar_sha256));
   return result;
 }
 

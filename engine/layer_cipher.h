@@ -125,8 +125,9 @@ struct LayerEncryptResult {
   std::array<uint8_t, 32> plain_sha256{};                 // digest of the plaintext blob
   std::array<uint8_t, 32> cipher_sha256{};                // digest of the encrypted blob
   PipelineStats stats;
-  // encrypt_layer_gzip only: the tar's length and digest (the diff_id) and
-  // the chunk index of the gzip blob (plain_sha256 is the gzip blob's).
+  // encrypt_layer_gzip and encrypt_layer_zstd only: the tar's length and
+  // digest (the diff_id; plain_sha256 is then the compressed blob's), and,
+  // for gzip only, the chunk index of the gzip blob.
   uint64_t tar_bytes = 0;
   std::array<uint8_t, 32> tar_sha256{};
   std::optional<GzipIndex> gzip_index;
@@ -179,6 +180,27 @@ class DecryptingSource final : public ByteSource {
   ByteSource& inner_;
   std::unique_ptr<State> s_;
 };
+
+// encrypt_layer_zstd is encrypt_layer_gzip for zstd: it reads an
+// uncompressed tar from `source`, compresses it into ONE standard zstd frame
+// (with a content checksum; `zstd -d`, Go's klauspost/compress and
+// containerd read it) at `level` (kMinZstdLevel..kMaxZstdLevel, 1..19;
+// kDefaultZstdLevel is 3) with libzstd's multithreaded streaming compressor
+// (options.threads workers, default one per core;
+// engine/layer_compress.h ZstdTarSource), encrypts the frame and writes the
+// encrypted blob to `sink`, all in one pass. Returns bytes (the frame's
+// length = the encrypted blob's), the HMAC, tar_bytes and tar_sha256 (the
+// tar read: the diff_id), plain_sha256 (the frame: the private options'
+// digest) and cipher_sha256; gzip_index stays empty, and stats.bytes
+// counts frame bytes (their reading includes compression). An empty tar
+// (0 bytes) gives a valid frame of nothing. The blob's bytes depend only on
+// the tar and the level (and the key), never on the thread count. Errors as
+// encrypt_layer, plus kInvalidArgument for a level outside 1..19.
+// Thread-safe with respect to other calls; starts libzstd's worker threads
+// besides the pipeline's.
+StatusOr<LayerEncryptResult> encrypt_layer_zstd(ByteSource& source, ByteSink& sink,
+                                                const LayerKey& key, int level,
+                                                const PipelineOptions& options);
 
 // new_layer_key returns a fresh 32-byte key and 16-byte nonce from the OS
 // CSPRNG (OpenSSL RAND_priv_bytes), or kInternal if it failed.

@@ -66,4 +66,58 @@ Stage ChunkedGzip::frame_stage() {
           }};
 }
 
+ZstdTarSource::ZstdTarSource(ByteSource& tar) : tar_(tar), in_(size_t{256} << 10) {}
+ZstdTarSource::~ZstdTarSource() = default;
+
+StatusOr<std::unique_ptr<ZstdTarSource>> ZstdTarSource::make(ByteSource& tar, int level,
+                                                             int num_workers) {
+  if (level < kMinZstdLevel || level > kMaxZstdLevel)
+    return InvalidArgument("zstd level " + std::to_string(level) + " is out of range; use " +
+                           std::to_string(kMinZstdLevel) + " (fastest) to " +
+                           std::to_string(kMaxZstdLevel) + " (smallest)");
+  if (num_workers < 1 || num_workers > 256)
+    return InvalidArgument("zstd worker count must be 1 to 256");
+  std::unique_ptr<ZstdTarSource> src(new ZstdTarSource(tar));
+  if (!src->zstd_.ok() || !src->sha_.ok()) return Internal("zstd or SHA-256 setup failed");
+  if (src->zstd_.start(level, num_workers) != kernels::ZstdResult::kOk)
+    return Internal("libzstd could not start a multithreaded frame: " + src->zstd_.error_text());
+  return src;
+}
+
+StatusOr<size_t> ZstdTarSource::read(uint8_t* out, size_t cap) {
+  size_t produced = 0;
+  while (produced < cap && !frame_ended_) {
+    size_t written = 0;
+    kernels::ZstdResult r;
+    if (in_pos_ < in_len_) {
+      size_t used = 0;
+      r = zstd_.update(in_.data() + in_pos_, in_len_ - in_pos_, &used, out + produced,
+                       cap - produced, &written);
+      in_pos_ += used;
+    } else if (!tar_ended_) {
+      auto n = tar_.read(in_.data(), in_.size());
+      if (!n.ok()) return n.status();
+      if (!sha_.update(in_.data(), *n)) return Internal("SHA-256 update failed");
+      in_pos_ = 0;
+      in_len_ = *n;
+      tar_bytes_ += *n;
+      tar_ended_ = *n == 0;
+      continue;
+    } else {
+      r = zstd_.finish(out + produced, cap - produced, &written);
+      frame_ended_ = r == kernels::ZstdResult::kOk;
+    }
+    produced += written;
+    if (r == kernels::ZstdResult::kInternalError)
+      return Internal("zstd compression failed: " + zstd_.error_text());
+  }
+  return produced;
+}
+
+Status ZstdTarSource::tar_sha256(std::array<uint8_t, 32>& out) {
+  if (!frame_ended_) return Internal("the tar's digest was asked for before its end");
+  if (!sha_.final(out.data(), out.size())) return Internal("finishing the tar digest failed");
+  return Status::Ok();
+}
+
 }  // namespace layercrypt

@@ -1,7 +1,8 @@
-// engine/layer_compress.h: gzip compression of a tar layer on every core,
-// as pipeline stages, for the fused tar -> gzip -> encrypt pass
-// (engine/layer_cipher.h, encrypt_layer with a compression level).
+// engine/layer_compress.h: compression of a tar layer on every core, for
+// the fused tar -> gzip -> encrypt and tar -> zstd -> encrypt passes
+// (engine/layer_cipher.h, encrypt_layer_gzip and encrypt_layer_zstd).
 //
+// gzip.
 // The tar arrives in the pipeline's fixed-size chunks. A parallel stage
 // deflates each chunk on its own with ISA-L (kernels/deflate.h,
 // DeflateChunker: no history shared with the previous chunk, ending
@@ -20,15 +21,30 @@
 // boundaries come from the reader, which always fills whole chunks), as far
 // as ISA-L's own output is reproducible for the level (see
 // kernels/deflate.h).
+//
+// zstd. A zstd frame cannot be cut into independently compressed pipeline
+// chunks the way a gzip member can (a frame's blocks share one window), so
+// the compression happens before the pipeline, in its source: ZstdTarSource
+// reads the tar, digests it, and hands it to libzstd's multithreaded
+// streaming compressor (kernels/zstd.h), whose own worker threads compress
+// it in jobs of several MiB; the pipeline's read stage then reads the frame
+// from it, and the hash, cipher and write stages run on the frame as they
+// do for any blob. The frame's bytes depend only on the tar and the level,
+// never on the thread count (libzstd's guarantee for any worker count >= 1).
 #ifndef LAYERCRYPT_ENGINE_LAYER_COMPRESS_H_
 #define LAYERCRYPT_ENGINE_LAYER_COMPRESS_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "engine/gzip_index.h"
+#include "engine/io.h"
 #include "engine/pipeline.h"
 #include "engine/status.h"
+#include "kernels/sha256.h"
+#include "kernels/zstd.h"
 
 namespace layercrypt {
 
@@ -74,6 +90,51 @@ class ChunkedGzip {
   GzipIndex index_;
   uint32_t crc_ = 0;
   uint64_t offset_ = 0;
+};
+
+// kDefaultZstdLevel is the level `--compress zstd` uses, zstd(1)'s default;
+// kMinZstdLevel..kMaxZstdLevel are the levels accepted (the levels above
+// 19 need --ultra in zstd(1) and windows some readers refuse).
+inline constexpr int kDefaultZstdLevel = 3;
+inline constexpr int kMinZstdLevel = 1;
+inline constexpr int kMaxZstdLevel = 19;
+
+// ZstdTarSource is a ByteSource that reads a tar from another source and
+// yields ONE zstd frame (with a content checksum) of it, compressed by
+// libzstd with its own worker threads; see the file comment. It also
+// digests the tar it reads. Not thread-safe: one reader at a time (the
+// pipeline's read stage). It cannot be rewound.
+class ZstdTarSource final : public ByteSource {
+ public:
+  // make returns a source over `tar` (which must outlive it) compressing at
+  // `level` (kMinZstdLevel..kMaxZstdLevel) with `num_workers` libzstd
+  // threads (at least 1). kInvalidArgument for a level or worker count out
+  // of range; kInternal if libzstd cannot start.
+  static StatusOr<std::unique_ptr<ZstdTarSource>> make(ByteSource& tar, int level,
+                                                       int num_workers);
+  ~ZstdTarSource() override;
+
+  // read fills out[0..cap) with the frame's next bytes and returns how many
+  // (fewer than cap only at its end, 0 after it). Errors: the tar source's,
+  // or kInternal if libzstd failed.
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override;
+
+  // tar_bytes returns the tar bytes read so far.
+  uint64_t tar_bytes() const { return tar_bytes_; }
+  // tar_sha256 writes the tar's SHA-256 to `out` once read() has returned 0;
+  // kInternal before that or if the digest failed. Call at most once.
+  Status tar_sha256(std::array<uint8_t, 32>& out);
+
+ private:
+  ZstdTarSource(ByteSource& tar);
+  ByteSource& tar_;
+  kernels::ZstdCompressor zstd_;
+  kernels::Sha256 sha_;
+  std::vector<uint8_t> in_;  // tar bytes read, not yet given to libzstd
+  size_t in_pos_ = 0, in_len_ = 0;
+  uint64_t tar_bytes_ = 0;
+  bool tar_ended_ = false;
+  bool frame_ended_ = false;
 };
 
 }  // namespace layercrypt

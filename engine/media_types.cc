@@ -95,6 +95,13 @@ std::optional<std::string> gzip_media_type(std::string_view media_type) {
   return std::nullopt;
 }
 
+std::optional<std::string> zstd_media_type(std::string_view media_type) {
+  if (media_type == kOciLayerTar || media_type == kDockerLayerTar)
+    return std::string(kOciLayerTarZstd);
+  if (media_type == kOciLayerNondistTar) return std::string(kOciLayerNondistTarZstd);
+  return std::nullopt;
+}
+
 StatusOr<Compression> compression_of(std::string_view media_type) {
   if (is_encrypted_media_type(media_type)) {
     if (!is_decryptable_media_type(media_type))

@@ -98,6 +98,11 @@ StatusOr<std::string> encrypted_media_type(std::string_view media_type);
 // encrypted, not a layer).
 std::optional<std::string> gzip_media_type(std::string_view media_type);
 
+// zstd_media_type is gzip_media_type for zstd: OCI tar -> tar+zstd, the
+// non-distributable tar likewise, Docker rootfs.diff.tar -> OCI tar+zstd
+// (Docker has no zstd layer type); nullopt for any other type.
+std::optional<std::string> zstd_media_type(std::string_view media_type);
+
 // compression_of returns the compression of a layer of type `media_type`,
 // encrypted (what decryption yields) or not. Returns kUnsupported for a type
 // that is not a known layer type.

@@ -1,4 +1,5 @@
-// kernels/zstd.h: zstd decompression with libzstd, for tar+zstd layers.
+// kernels/zstd.h: zstd compression and decompression with libzstd, for
+// tar+zstd layers.
 //
 // ZstdDecompressor is a streaming Zstandard (RFC 8878) decompressor: feed
 // compressed bytes in pieces of any size, collect decompressed bytes into
@@ -18,6 +19,14 @@
 // and containerd's decoders refuse large windows too.
 //
 // Errors are sticky until reset(). Not thread-safe: one object per stream.
+//
+// ZstdCompressor is libzstd's streaming compressor: it writes ONE standard
+// frame with a content checksum (as `zstd` and Go's klauspost/compress
+// write by default) and no content size (the length is not known in
+// advance; a frame finished before any update() says 0). With num_workers > 0, libzstd compresses in that many threads
+// of its own; its output then does not depend on num_workers (libzstd
+// guarantees that for every num_workers >= 1), but differs from the
+// single-threaded (num_workers == 0) output.
 #ifndef LAYERCRYPT_KERNELS_ZSTD_H_
 #define LAYERCRYPT_KERNELS_ZSTD_H_
 
@@ -74,6 +83,52 @@ class ZstdDecompressor {
   // total_out / total_in: bytes produced / consumed since reset.
   uint64_t total_out() const;
   uint64_t total_in() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// kZstdMinLevel / kZstdMaxLevel bound the levels ZstdCompressor accepts
+// (libzstd's regular levels; negative "fast" levels are not offered).
+inline constexpr int kZstdMinLevel = 1;
+inline constexpr int kZstdMaxLevel = 22;
+
+class ZstdCompressor {
+ public:
+  // The constructor allocates libzstd's context; ok() says whether it could.
+  ZstdCompressor();
+  ~ZstdCompressor();
+  ZstdCompressor(const ZstdCompressor&) = delete;
+  ZstdCompressor& operator=(const ZstdCompressor&) = delete;
+
+  bool ok() const;
+
+  // start begins a new frame at `level` (kZstdMinLevel..kZstdMaxLevel) with
+  // `num_workers` libzstd threads (0: compress on the calling thread),
+  // forgetting any previous frame and error. Returns kOk, or kInternalError
+  // with error_text() for a level out of range or a libzstd built without
+  // threads.
+  ZstdResult start(int level, int num_workers);
+
+  // update compresses in[0..in_len) into out[0..out_len); *in_used and
+  // *out_written are always set. Returns kNeedInput when all the input was
+  // taken (libzstd may hold some of it back until later calls), kNeedOutput
+  // when out is full (call again with the rest of the input), or a sticky
+  // kInternalError. in and out must not overlap. With workers, a call may
+  // wait for them when their queue is full.
+  ZstdResult update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
+                    size_t out_len, size_t* out_written);
+
+  // finish ends the frame into out[0..out_len); *out_written is always set.
+  // Returns kOk once the whole frame has been written (and again, writing
+  // nothing, until the next start(); update() is then an error), kNeedOutput
+  // when out filled first (call again), or a sticky kInternalError. Waits
+  // for the workers.
+  ZstdResult finish(uint8_t* out, size_t out_len, size_t* out_written);
+
+  // error_text returns libzstd's description of the last error ("" if none).
+  const std::string& error_text() const;
 
  private:
   struct State;

@@ -1,5 +1,6 @@
 // tests/engine/layer_gzip_test.cc: the fused paths. tar -> gzip -> encrypt
-// in one pass (encrypt_layer_gzip) and decrypt -> inflate / unzstd
+// and tar -> zstd -> encrypt in one pass (encrypt_layer_gzip,
+// encrypt_layer_zstd) and decrypt -> inflate / unzstd
 // (decrypt_layer with decompress), with and without the chunk index,
 // against zlib and libzstd as independent peers; reproducibility across
 // thread counts; hostile indexes; corrupt streams inside valid MACs.
@@ -9,8 +10,14 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
 #include "engine/gzip_index.h"
 #include "engine/layer_cipher.h"
+#include "engine/layer_compress.h"
 #include "tests/support/corpus.h"
 #include "tests/support/test_util.h"
 
@@ -83,15 +90,25 @@ struct Encrypted {
   LayerEncryptResult result;
 };
 
-Encrypted encrypt_gzip(const Bytes& tar, const LayerKey& key, int level, size_t threads = 0) {
+// encrypt_compressed runs a fused tar -> compress -> encrypt function
+// (encrypt_layer_gzip or encrypt_layer_zstd) over `tar`.
+using CompressEncryptFn = StatusOr<LayerEncryptResult> (*)(ByteSource&, ByteSink&,
+                                                           const LayerKey&, int,
+                                                           const PipelineOptions&);
+Encrypted encrypt_compressed(CompressEncryptFn fn, const Bytes& tar, const LayerKey& key,
+                             int level, size_t threads) {
   MemorySource src(tar.data(), tar.size());
   VectorSink sink;
   PipelineOptions po;
   po.chunk_size = kChunk;
   po.threads = threads;
-  auto r = encrypt_layer_gzip(src, sink, key, level, po);
+  auto r = fn(src, sink, key, level, po);
   EXPECT_TRUE(r.ok()) << r.status().message();
   return {std::move(sink.out), r.ok() ? *r : LayerEncryptResult{}};
+}
+
+Encrypted encrypt_gzip(const Bytes& tar, const LayerKey& key, int level, size_t threads = 0) {
+  return encrypt_compressed(encrypt_layer_gzip, tar, key, level, threads);
 }
 
 Encrypted encrypt_plain(const Bytes& blob, const LayerKey& key) {
@@ -348,6 +365,158 @@ TEST(LayerGzip, BadLevel) {
   auto r = encrypt_layer_gzip(src, sink, fixed_key(8), 4, {});
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(sink.out.empty());
+}
+
+// tar -> zstd -> encrypt (encrypt_layer_zstd): the frame is read back by
+// independent peers, libzstd's one-shot ZSTD_decompress and zstd(1), and by
+// our own decrypt path with and without decompression.
+
+Encrypted encrypt_zstd(const Bytes& tar, const LayerKey& key, int level, size_t threads = 0) {
+  return encrypt_compressed(encrypt_layer_zstd, tar, key, level, threads);
+}
+
+// libzstd_decompress: libzstd's plain one-shot API. The frame has no
+// content size, so the capacity is the expected size (plus one byte, so
+// that a longer output would show).
+bool libzstd_decompress(const Bytes& frame, size_t expected, Bytes* out) {
+  out->assign(expected + 1, 0);
+  const size_t got = ZSTD_decompress(out->data(), out->size(), frame.data(), frame.size());
+  if (ZSTD_isError(got)) return false;
+  out->resize(got);
+  return true;
+}
+
+// zstd_cli_decompress runs `zstd -d` on the frame.
+bool zstd_cli_decompress(const Bytes& frame, Bytes* out) {
+  layercrypt::testing::TempDir dir;
+  layercrypt::testing::write_file(dir.file("layer.tar.zst"), frame);
+  const std::string cmd = "zstd -q -d -c '" + dir.file("layer.tar.zst") + "' > '" +
+                          dir.file("layer.tar") + "'";
+  if (std::system(cmd.c_str()) != 0) return false;
+  *out = layercrypt::testing::read_file(dir.file("layer.tar"));
+  return true;
+}
+
+TEST(LayerZstd, OnePassGivesAStandardFrameAndEveryDigest) {
+  ASSERT_TRUE(layercrypt::testing::have_tool("zstd")) << "zstd(1) missing (tools/run.sh installs it)";
+  const LayerKey key = fixed_key(1);
+  for (int level : {1, 19}) {
+    for (size_t n : {size_t{0}, size_t{1}, kChunk - 1, kChunk, kChunk + 1,
+                     (size_t{3} << 20) + 333}) {
+      SCOPED_TRACE("level " + std::to_string(level) + ", " + std::to_string(n) + " bytes");
+      const Bytes tar = make_tar_like_corpus(n, 11 + n);
+      const Encrypted e = encrypt_zstd(tar, key, level);
+      EXPECT_EQ(e.result.tar_bytes, n);
+      EXPECT_EQ(e.result.tar_sha256, sha256(tar));
+      EXPECT_EQ(e.result.bytes, e.blob.size());
+      EXPECT_EQ(e.result.cipher_sha256, sha256(e.blob));
+      EXPECT_FALSE(e.result.gzip_index.has_value());
+      // Decrypted as a plain blob: one zstd frame, whose digest is plain_sha256.
+      Bytes frame;
+      ASSERT_TRUE(decrypt(e, key, std::nullopt, std::nullopt, &frame).ok());
+      EXPECT_EQ(sha256(frame), e.result.plain_sha256);
+      ASSERT_GE(frame.size(), 4u);
+      // The length is not known in advance, except that of an empty tar.
+      EXPECT_EQ(ZSTD_getFrameContentSize(frame.data(), frame.size()),
+                n == 0 ? 0 : ZSTD_CONTENTSIZE_UNKNOWN);
+      EXPECT_EQ(ZSTD_findFrameCompressedSize(frame.data(), frame.size()), frame.size())
+          << "one frame, nothing after it";
+      Bytes back;
+      ASSERT_TRUE(libzstd_decompress(frame, n, &back));
+      EXPECT_TRUE(back == tar);
+      ASSERT_TRUE(zstd_cli_decompress(frame, &back));
+      EXPECT_TRUE(back == tar);
+      // The decrypt path with decompression, verify-first and streaming.
+      for (ReleasePolicy policy : {ReleasePolicy::kVerifyFirst, ReleasePolicy::kStream}) {
+        ASSERT_TRUE(decrypt(e, key, Compression::kZstd, std::nullopt, &back, nullptr, policy).ok());
+        EXPECT_TRUE(back == tar);
+      }
+    }
+  }
+}
+
+TEST(LayerZstd, CompressesAndAcceptsRandomBytes) {
+  // Incompressible input: the frame stores it (raw blocks) and stays a
+  // valid frame a little longer than the input.
+  const LayerKey key = fixed_key(2);
+  const Bytes tar = random_bytes(5 * kChunk + 7, 3);
+  const Encrypted e = encrypt_zstd(tar, key, kDefaultZstdLevel);
+  EXPECT_GT(e.result.bytes, tar.size());
+  EXPECT_LT(e.result.bytes, tar.size() + 1024);
+  Bytes back;
+  ASSERT_TRUE(decrypt(e, key, Compression::kZstd, std::nullopt, &back).ok());
+  EXPECT_TRUE(back == tar);
+  // A tar-like input does compress.
+  const Bytes text = make_tar_like_corpus(1 << 20, 4);
+  EXPECT_LT(encrypt_zstd(text, key, kDefaultZstdLevel).result.bytes, text.size() / 2);
+}
+
+TEST(LayerZstd, SameBytesWhateverTheThreadCount) {
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
+  const LayerKey key = fixed_key(3);
+  // Several of libzstd's jobs (a few MiB each at level 1), so that more
+  // than one worker has work.
+  const Bytes tar = make_tar_like_corpus(size_t{12} << 20, 5);
+  const Encrypted one = encrypt_zstd(tar, key, 1, 1);
+  for (size_t threads : {2, 4}) {
+    const Encrypted e = encrypt_zstd(tar, key, 1, threads);
+    EXPECT_TRUE(e.blob == one.blob) << threads << " threads";
+    EXPECT_EQ(e.result.hmac, one.result.hmac);
+  }
+  Bytes back;
+  ASSERT_TRUE(decrypt(one, key, Compression::kZstd, std::nullopt, &back).ok());
+  EXPECT_TRUE(back == tar);
+}
+
+TEST(LayerZstd, RefusesLevelsOutsideOneToNineteenAndBadKeys) {
+  const Bytes tar = make_tar_like_corpus(1000, 6);
+  for (int level : {-1, 0, 20, 22}) {
+    MemorySource src(tar.data(), tar.size());
+    VectorSink sink;
+    auto r = encrypt_layer_zstd(src, sink, fixed_key(4), level, {});
+    ASSERT_FALSE(r.ok()) << level;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << level;
+    EXPECT_NE(r.status().message().find("1 (fastest) to 19"), std::string::npos)
+        << r.status().message();
+    EXPECT_TRUE(sink.out.empty());
+  }
+  LayerKey short_key = fixed_key(4);
+  short_key.nonce.erase(short_key.nonce.begin() + 8, short_key.nonce.end());
+  MemorySource src(tar.data(), tar.size());
+  VectorSink sink;
+  auto r = encrypt_layer_zstd(src, sink, short_key, kDefaultZstdLevel, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+}
+
+// FailingSource yields `good` bytes, then an I/O error.
+class FailingSource final : public ByteSource {
+ public:
+  explicit FailingSource(size_t good) : data_(make_tar_like_corpus(good, 7)) {}
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override {
+    if (pos_ == data_.size()) return IoError("reading the tar failed: test error");
+    const size_t n = std::min(cap, data_.size() - pos_);
+    std::memcpy(out, data_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  Bytes data_;
+  size_t pos_ = 0;
+};
+
+TEST(LayerZstd, ReadErrorOfTheTarIsReturned) {
+  for (size_t good : {size_t{0}, size_t{100}, size_t{2} << 20}) {
+    FailingSource src(good);
+    VectorSink sink;
+    PipelineOptions po;
+    po.chunk_size = kChunk;
+    auto r = encrypt_layer_zstd(src, sink, fixed_key(5), 1, po);
+    ASSERT_FALSE(r.ok()) << good;
+    EXPECT_EQ(r.status().code(), StatusCode::kIoError);
+    EXPECT_NE(r.status().message().find("test error"), std::string::npos);
+  }
 }
 
 }  // namespace

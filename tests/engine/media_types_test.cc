@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace layercrypt {
 namespace {
@@ -141,6 +143,44 @@ TEST(MediaTypes, Constants) {
   EXPECT_EQ(std::string(kOciLayerTar) + std::string(kEncryptedSuffix), kOciLayerTarEnc);
   EXPECT_EQ(std::string(kOciLayerTarZstd) + std::string(kEncryptedSuffix), kOciLayerTarZstdEnc);
   EXPECT_EQ(std::string(kDockerLayerTarGzip) + std::string(kEncryptedSuffix), kDockerLayerTarGzipEnc);
+}
+
+// Compressing an uncompressed tar layer: OCI types keep their family,
+// Docker's tar becomes the OCI type (Docker has no zstd type, and imgcrypt
+// maps Docker layers to OCI when encrypting); anything else has no mapping.
+TEST(MediaTypes, CompressedTypeOfTar) {
+  struct Case {
+    std::string_view in;
+    std::optional<std::string_view> gzip, zstd;
+  };
+  const Case cases[] = {
+      {kOciLayerTar, kOciLayerTarGzip, kOciLayerTarZstd},
+      {kOciLayerNondistTar, kOciLayerNondistTarGzip, kOciLayerNondistTarZstd},
+      {kDockerLayerTar, kOciLayerTarGzip, kOciLayerTarZstd},
+      {kOciLayerTarGzip, std::nullopt, std::nullopt},
+      {kOciLayerTarZstd, std::nullopt, std::nullopt},
+      {kDockerLayerTarGzip, std::nullopt, std::nullopt},
+      {kOciLayerTarEnc, std::nullopt, std::nullopt},
+      {"application/vnd.oci.image.config.v1+json", std::nullopt, std::nullopt},
+      {"", std::nullopt, std::nullopt},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.in));
+    const auto gz = gzip_media_type(c.in);
+    const auto zs = zstd_media_type(c.in);
+    ASSERT_EQ(gz.has_value(), c.gzip.has_value());
+    ASSERT_EQ(zs.has_value(), c.zstd.has_value());
+    if (gz) {
+      EXPECT_EQ(*gz, *c.gzip);
+    }
+    if (zs) {
+      EXPECT_EQ(*zs, *c.zstd);
+      auto comp = compression_of(*zs);
+      ASSERT_TRUE(comp.ok());
+      EXPECT_EQ(*comp, Compression::kZstd);
+      EXPECT_TRUE(encrypted_media_type(*zs).ok());
+    }
+  }
 }
 
 }  // namespace

@@ -158,5 +158,77 @@ TEST(Zstd, ReadsWhatTheZstdToolWrites) {
   EXPECT_TRUE(out == want);
 }
 
+// stream_compress runs ZstdCompressor over `in` in pieces of `piece` bytes
+// into output buffers of `outbuf` bytes; returns the frame.
+Bytes stream_compress(const Bytes& in, int level, int workers, size_t piece, size_t outbuf) {
+  ZstdCompressor z;
+  EXPECT_TRUE(z.ok());
+  EXPECT_EQ(z.start(level, workers), ZstdResult::kOk) << z.error_text();
+  Bytes out, buf(outbuf);
+  size_t pos = 0, used = 0, w = 0;
+  while (pos < in.size()) {
+    const size_t n = std::min(piece, in.size() - pos);
+    const ZstdResult r = z.update(in.data() + pos, n, &used, buf.data(), buf.size(), &w);
+    EXPECT_TRUE(r == ZstdResult::kNeedInput || r == ZstdResult::kNeedOutput) << zstd_result_name(r);
+    if (r != ZstdResult::kNeedInput && r != ZstdResult::kNeedOutput) return {};
+    out.insert(out.end(), buf.begin(), buf.begin() + static_cast<ptrdiff_t>(w));
+    pos += used;
+  }
+  for (;;) {
+    const ZstdResult r = z.finish(buf.data(), buf.size(), &w);
+    out.insert(out.end(), buf.begin(), buf.begin() + static_cast<ptrdiff_t>(w));
+    if (r == ZstdResult::kOk) break;
+    EXPECT_EQ(r, ZstdResult::kNeedOutput);
+    if (r != ZstdResult::kNeedOutput) return {};
+  }
+  // Finished: finish() stays kOk and writes nothing; update() is an error.
+  EXPECT_EQ(z.finish(buf.data(), buf.size(), &w), ZstdResult::kOk);
+  EXPECT_EQ(w, 0u);
+  uint8_t b = 0;
+  EXPECT_EQ(z.update(&b, 1, &used, buf.data(), buf.size(), &w), ZstdResult::kInternalError);
+  return out;
+}
+
+TEST(ZstdCompressor, OneFrameInAnyPiecesAndAnyWorkerCount) {
+  const Bytes in = make_tar_like_corpus(size_t{6} << 20, 47);
+  // libzstd's one-shot decompressor reads it back, and the frame's bytes do
+  // not depend on the worker count (>= 1), the input pieces or the output
+  // buffer size.
+  const Bytes one = stream_compress(in, 1, 1, size_t{1} << 20, 1 << 16);
+  ASSERT_FALSE(one.empty());
+  EXPECT_EQ(ZSTD_findFrameCompressedSize(one.data(), one.size()), one.size());
+  Bytes back(in.size() + 1);
+  const size_t n = ZSTD_decompress(back.data(), back.size(), one.data(), one.size());
+  ASSERT_FALSE(ZSTD_isError(n)) << ZSTD_getErrorName(n);
+  back.resize(n);
+  EXPECT_TRUE(back == in);
+  EXPECT_TRUE(stream_compress(in, 1, 3, 4099, 1 << 16) == one);
+  EXPECT_TRUE(stream_compress(in, 1, 2, size_t{8} << 20, 17) == one);
+  // Our own decompressor too, with the checksum the frame carries.
+  Bytes out;
+  EXPECT_EQ(decompress(one, 65536, 65536, &out), ZstdResult::kOk);
+  EXPECT_TRUE(out == in);
+  // Single-threaded (no workers), and an empty input.
+  const Bytes st = stream_compress(in, 3, 0, 65536, 65536);
+  EXPECT_EQ(decompress(st, 65536, 65536, &out), ZstdResult::kOk);
+  EXPECT_TRUE(out == in);
+  const Bytes empty = stream_compress({}, 3, 2, 1, 1);
+  EXPECT_EQ(ZSTD_decompress(back.data(), back.size(), empty.data(), empty.size()), 0u);
+}
+
+TEST(ZstdCompressor, RefusesLevelsOutOfRangeAndUseBeforeStart) {
+  ZstdCompressor z;
+  ASSERT_TRUE(z.ok());
+  uint8_t in[4] = {1, 2, 3, 4}, out[64];
+  size_t used = 0, w = 0;
+  EXPECT_EQ(z.update(in, 4, &used, out, sizeof out, &w), ZstdResult::kInternalError);
+  EXPECT_EQ(z.start(0, 1), ZstdResult::kInternalError);
+  EXPECT_EQ(z.start(kZstdMaxLevel + 1, 1), ZstdResult::kInternalError);
+  EXPECT_EQ(z.start(3, -1), ZstdResult::kInternalError);
+  EXPECT_FALSE(z.error_text().empty());
+  EXPECT_EQ(z.start(kZstdMaxLevel, 2), ZstdResult::kOk);
+  EXPECT_TRUE(z.error_text().empty());
+}
+
 }  // namespace
 }  // namespace layercrypt::kernels
