@@ -17,6 +17,7 @@
 #include "engine/gzip_index.h"
 #include "engine/jwe.h"
 #include "engine/layer_options.h"
+#include "engine/layer_sniff.h"
 #include "engine/media_types.h"
 #include "engine/ordered_jobs.h"
 #include "engine/pkcs7.h"
@@ -511,20 +512,24 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
 StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
                                             std::string_view media_type,
                                             const Recipients& recipients,
-                                            std::optional<int> gzip_level,
+                                            std::optional<LayerCompression> compress,
                                             const PipelineOptions& pipeline) {
   if (recipients.jwe.empty() && recipients.pkcs7.empty())
     return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
                            "pkcs7:CERTIFICATE");
   // With compression, an uncompressed tar layer is encrypted as the
-  // tar+gzip layer it becomes.
-  const std::optional<std::string> gzip_mt =
-      gzip_level ? gzip_media_type(media_type) : std::nullopt;
+  // tar+gzip or tar+zstd layer it becomes.
+  std::optional<std::string> gzip_mt;
+  if (compress)
+    gzip_mt = compress->kind == Compression::kZstd ? zstd_media_type(media_type)
+                                                   : gzip_media_type(media_type);
   LC_ASSIGN_OR_RETURN(std::string enc_mt, encrypted_media_type(gzip_mt ? *gzip_mt : media_type));
   LC_ASSIGN_OR_RETURN(LayerKey key, new_layer_key());
-  LC_ASSIGN_OR_RETURN(LayerEncryptResult res,
-                      gzip_mt ? encrypt_layer_gzip(in, out, key, *gzip_level, pipeline)
-                              : encrypt_layer(in, out, key, pipeline));
+  LC_ASSIGN_OR_RETURN(
+      LayerEncryptResult res,
+      !gzip_mt                                 ? encrypt_layer(in, out, key, pipeline)
+      : compress->kind == Compression::kZstd ? encrypt_layer_zstd(in, out, key, compress->level, pipeline)
+                                               : encrypt_layer_gzip(in, out, key, compress->level, pipeline));
 
   EncryptedLayer layer;
   layer.media_type = std::move(enc_mt);
@@ -552,7 +557,7 @@ StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
                                             const std::string& out_path,
                                             std::string_view media_type,
                                             const Recipients& recipients,
-                                            std::optional<int> gzip_level) {
+                                            std::optional<LayerCompression> compress) {
   int fd = STDIN_FILENO;
   if (in_path != "-") {
     fd = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -564,9 +569,34 @@ StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
       if (fd != STDIN_FILENO) ::close(fd);
     }
   } closer{fd};
-  FdSource in(fd, in_path == "-" ? "stdin" : in_path);
+  const std::string in_name = in_path == "-" ? "stdin" : in_path;
+  FdSource raw(fd, in_name);
+  LC_ASSIGN_OR_RETURN(auto in, PeekSource::make(raw, kLayerSniffLen));
+  LC_ASSIGN_OR_RETURN(std::string sniffed,
+                      sniffed_layer_media_type(in->head(), in->head_len(), in_name));
+  std::string mt(media_type);
+  if (mt.empty()) {
+    mt = sniffed;
+  } else {
+    LC_ASSIGN_OR_RETURN(Compression said, compression_of(mt));
+    LC_ASSIGN_OR_RETURN(Compression is, compression_of(sniffed));
+    if (said != is)
+      return InvalidArgument(in_name + " is " + (is == Compression::kNone ? std::string("a tar")
+                                                                           : compression_name(is)) +
+                             ", but its media type says " + compression_name(said) + " (" + mt + ")");
+  }
+  if (compress) {
+    LC_ASSIGN_OR_RETURN(Compression is, compression_of(mt));
+    if (is != Compression::kNone)
+      return InvalidArgument(in_name + " is compressed already (" + compression_name(is) +
+                             "); compress only a tar");
+  }
+  if (out_path == "-") {
+    FdSink out(STDOUT_FILENO, "stdout");
+    return encrypt_layer_blob(*in, out, mt, recipients, compress, {});
+  }
   LC_ASSIGN_OR_RETURN(auto out, AtomicFileSink::create(out_path));
-  auto layer = encrypt_layer_blob(in, *out, media_type, recipients, gzip_level, {});
+  auto layer = encrypt_layer_blob(*in, *out, mt, recipients, compress, {});
   if (!layer.ok()) return layer.status();
   LC_RETURN_IF_ERROR(out->commit());
   return layer;
@@ -581,8 +611,8 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
   const Recipients& rcpt = *options.recipients;
   const PipelineOptions pipeline = options.pipeline;
   const BytesProgressFn& bytes_progress = options.bytes_progress;
-  const std::optional<int> gzip_level = options.gzip_level;
-  LayerFn fn = [&rcpt, pipeline, &bytes_progress, gzip_level](
+  const std::optional<LayerCompression> compress = options.compress;
+  LayerFn fn = [&rcpt, pipeline, &bytes_progress, compress](
                    const OciLayout& src_layout, const OciLayout& dst_layout, const Json& layer,
                    const std::string& name, ImageLayerReport* r) -> StatusOr<Json> {
     const std::string mt = json_string(layer, "mediaType");
@@ -607,7 +637,7 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     LC_ASSIGN_OR_RETURN(auto blob_in, src_layout.open_blob_source(digest, json_size(layer), false));
     ProgressSource in(*blob_in, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
     LC_ASSIGN_OR_RETURN(auto out, dst_layout.new_blob(/*hash=*/false));
-    auto enc = encrypt_layer_blob(in, *out, mt, rcpt, gzip_level, pipeline);
+    auto enc = encrypt_layer_blob(in, *out, mt, rcpt, compress, pipeline);
     if (!enc.ok()) return enc.status().with_context(name);
     if (enc->input_digest != digest || static_cast<int64_t>(enc->input_bytes) != json_size(layer))
       return IntegrityError(name + ": blob " + digest + " does not match its digest (content is " +

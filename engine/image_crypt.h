@@ -93,16 +93,24 @@ using BytesProgressFn =
 // pipelines' buffers). Into an archive layers are always done one at a time.
 inline constexpr size_t kDefaultLayerJobs = 2;
 
+// LayerCompression: compress uncompressed tar layers while encrypting them,
+// with ISA-L gzip (level 0..3, encrypt_layer_gzip: a chunk index annotation
+// makes decompression parallel) or libzstd (level 1..19, encrypt_layer_zstd).
+struct LayerCompression {
+  Compression kind = Compression::kGzip;  // kGzip or kZstd
+  int level = 1;
+};
+
 struct EncryptImageOptions {
   const Recipients* recipients = nullptr;
   LayerSelection select;
   PipelineOptions pipeline;
-  // gzip_level, when set, compresses every selected uncompressed tar layer
-  // into one gzip member at this ISA-L level (0..3) while encrypting it, in
-  // the same pass (encrypt_layer_gzip): the layer becomes tar+gzip+encrypted
-  // with a chunk index annotation (engine/gzip_index.h); its diff_id is
-  // unchanged. Layers that are already compressed are encrypted as they are.
-  std::optional<int> gzip_level;
+  // compress, when set, compresses every selected uncompressed tar layer
+  // while encrypting it, in the same pass: the layer becomes
+  // tar+gzip+encrypted (with a chunk index annotation, engine/gzip_index.h)
+  // or tar+zstd+encrypted; its diff_id is unchanged. Layers that are already
+  // compressed are encrypted as they are.
+  std::optional<LayerCompression> compress;
   ProgressFn progress;
   BytesProgressFn bytes_progress;
   size_t layer_jobs = kDefaultLayerJobs;  // layers of a manifest processed at once
@@ -124,7 +132,7 @@ struct EncryptedLayer {
   std::string digest;        // "sha256:..." of the encrypted blob
   uint64_t size = 0;         // its length
   Annotations annotations;   // the keys.*, pubopts (and gzip index) annotations to add
-  bool compressed = false;   // the tar was gzip-compressed on the way
+  bool compressed = false;   // the tar was compressed on the way
   std::string plain_digest;  // the plaintext blob's digest (the private options' digest)
   std::string input_digest;  // the digest of what was read
   uint64_t input_bytes = 0;  // and its length
@@ -134,8 +142,8 @@ struct EncryptedLayer {
 
 // encrypt_layer_blob encrypts one layer blob of type `media_type` read from
 // `in` for `recipients` with a fresh key and nonce, writing the encrypted
-// blob to `out`; with `gzip_level`, an uncompressed tar (OCI or Docker tar
-// type) is compressed on the way (encrypt_layer_gzip). Returns the
+// blob to `out`; with `compress`, an uncompressed tar (OCI or Docker tar
+// type) is compressed on the way (encrypt_layer_gzip / encrypt_layer_zstd). Returns the
 // descriptor fields and digests; kInvalidArgument for no recipients or an
 // already encrypted type, kUnsupported for a type that is not a layer,
 // kIoError if reading or writing failed (`out` then holds a partial blob the
@@ -144,17 +152,23 @@ struct EncryptedLayer {
 StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
                                             std::string_view media_type,
                                             const Recipients& recipients,
-                                            std::optional<int> gzip_level,
+                                            std::optional<LayerCompression> compress,
                                             const PipelineOptions& pipeline);
 
 // encrypt_layer_file is encrypt_layer_blob from the file `in_path` ("-":
-// standard input) to the file `out_path`, which appears only once complete
-// (AtomicFileSink): on any error no output file is left. Errors name the file.
+// standard input) to the file `out_path` ("-": standard output), which
+// appears only once complete (AtomicFileSink): on any error no output file
+// is left. The input is looked at first (layer_sniff.h): with an empty
+// `media_type` its type is what its first bytes say (tar, tar+gzip,
+// tar+zstd); a given type must agree with them (a gzip stream is not a
+// tar), and empty or non-layer input is refused (kInvalidArgument naming the
+// input), as is `compress` for input that is compressed already. Errors
+// name the file.
 StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
                                             const std::string& out_path,
                                             std::string_view media_type,
                                             const Recipients& recipients,
-                                            std::optional<int> gzip_level);
+                                            std::optional<LayerCompression> compress);
 
 // encrypt_image: see the file comment. Errors name the layer (platform,
 // index, digest) and the cause: kInvalidArgument for a selection that

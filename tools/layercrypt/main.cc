@@ -282,14 +282,31 @@ layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* 
   return layercrypt::Status::Ok();
 }
 
-// parse_compress turns --compress "gzip" or "gzip:LEVEL" into an ISA-L level.
-layercrypt::StatusOr<int> parse_compress(const std::string& arg) {
-  if (arg == "gzip") return layercrypt::kDefaultGzipLevel;
-  if (arg.size() == 6 && arg.rfind("gzip:", 0) == 0 && arg[5] >= '0' && arg[5] <= '3')
-    return arg[5] - '0';
+// parse_compress turns --compress "gzip[:LEVEL]" (ISA-L 0..3) or
+// "zstd[:LEVEL]" (libzstd 1..19) into a LayerCompression.
+layercrypt::StatusOr<layercrypt::LayerCompression> parse_compress(const std::string& arg) {
+  const bool zstd = arg.rfind("zstd", 0) == 0;
+  layercrypt::LayerCompression c{zstd ? layercrypt::Compression::kZstd : layercrypt::Compression::kGzip,
+                                 zstd ? layercrypt::kDefaultZstdLevel : layercrypt::kDefaultGzipLevel};
+  const std::string name = zstd ? "zstd" : "gzip";
+  const int lo = zstd ? layercrypt::kMinZstdLevel : 0, hi = zstd ? layercrypt::kMaxZstdLevel : 3;
+  if (arg.rfind(name, 0) == 0 && arg.size() == 4) return c;
+  if (arg.rfind(name + ":", 0) == 0 && arg.size() > 5 && arg.size() <= 7 &&
+      arg.find_first_not_of("0123456789", 5) == std::string::npos) {
+    c.level = std::atoi(arg.c_str() + 5);
+    if (c.level >= lo && c.level <= hi) return c;
+  }
+  return layercrypt::InvalidArgument("--compress " + arg +
+                                     ": use gzip[:LEVEL] with LEVEL 0 (fastest) to 3, or "
+                                     "zstd[:LEVEL] with LEVEL 1 to 19 (default 3)");
+}
+
+// check_dst refuses a registry as DST with the way to get there.
+layercrypt::Status check_dst(const std::string& dst) {
+  if (dst.rfind("docker://", 0) != 0) return layercrypt::Status::Ok();
   return layercrypt::InvalidArgument(
-      "--compress " + arg + ": use gzip or gzip:LEVEL with LEVEL 0 (fastest) to 3 (smallest); "
-      "layercrypt writes gzip only (zstd layers are decrypted, not written)");
+      dst + ": layercrypt writes OCI layouts and archives, not to registries; write oci:DIR:TAG, "
+            "then push it with `skopeo copy oci:DIR:TAG " + dst + "`");
 }
 
 layercrypt::StatusOr<layercrypt::LayerSelection> selection(const std::vector<int>& layers,
@@ -374,8 +391,9 @@ int main(int argc, char** argv) {
   enc->add_option("-l,--layer", enc_layers, "Layer index to encrypt (0 = bottom, -1 = top); repeatable; default all");
   enc->add_option("--platform", enc_platforms, "os/arch[/variant] to encrypt; repeatable; default all");
   enc->add_option("--compress", enc_compress,
-                  "gzip[:LEVEL]: compress uncompressed tar layers while encrypting them, on every "
-                  "core (ISA-L level 0-3, default 1); compressed layers are encrypted as they are");
+                  "gzip[:LEVEL] or zstd[:LEVEL]: compress uncompressed tar layers while encrypting "
+                  "them, on every core (ISA-L level 0-3, default 1; zstd 1-19, default 3); "
+                  "compressed layers are encrypted as they are");
   enc->add_flag("--json", enc_json, "Print a JSON summary on stdout");
   size_t enc_jobs = layercrypt::kDefaultLayerJobs, dec_jobs = layercrypt::kDefaultLayerJobs;
   bool enc_stats = false, dec_stats = false;
@@ -395,12 +413,17 @@ int main(int argc, char** argv) {
       "encrypt-layer", "Encrypt one layer (a tar, or a layer blob) for recipients, outside an "
                        "image; print its descriptor and diff_id as JSON");
   std::vector<std::string> el_recipients;
-  std::string el_in = "-", el_out, el_compress, el_media_type = "application/vnd.oci.image.layer.v1.tar";
+  std::string el_in = "-", el_out, el_compress, el_media_type;
   el->add_option("-r,--recipient", el_recipients, "jwe:PUBLIC_KEY or pkcs7:CERT; repeatable")->required();
-  el->add_option("--compress", el_compress, "gzip[:LEVEL]: gzip the tar on the way (ISA-L level 0-3)");
-  el->add_option("--media-type", el_media_type, "Media type of the input")->capture_default_str();
-  el->add_option("-o,--output", el_out, "Where to write the encrypted blob (written in full, then renamed into place)")->required();
-  el->add_option("INPUT", el_in, "The layer (a tar unless --media-type says otherwise); - for stdin")->capture_default_str();
+  el->add_option("--compress", el_compress,
+                 "gzip[:LEVEL] or zstd[:LEVEL]: compress the tar on the way");
+  el->add_option("--media-type", el_media_type,
+                 "Media type of the input (default: what its first bytes are: tar, tar+gzip or "
+                 "tar+zstd); must agree with them");
+  el->add_option("-o,--output", el_out,
+                 "Where to write the encrypted blob (written in full, then renamed into place); "
+                 "- for stdout (the descriptor JSON then goes to stderr)")->required();
+  el->add_option("INPUT", el_in, "The layer: a tar, or a gzip or zstd of one; - for stdin")->capture_default_str();
   el->footer("Example:\n  tar -C rootfs -cf - . | layercrypt encrypt-layer --compress gzip "
              "-r jwe:node.pub.pem -o layer.enc > layer.json");
 
@@ -476,12 +499,18 @@ int main(int argc, char** argv) {
 
   // keygen
   auto* kg = app.add_subcommand("keygen", "Create a key pair for a recipient (NAME.pem, NAME.pub.pem)");
-  std::string kg_type = "ec:p256", kg_out;
-  bool kg_force = false;
-  kg->add_option("-t,--type", kg_type, "rsa:2048|rsa:3072|rsa:4096|ec:p256|ec:p384|ec:p521")->capture_default_str();
+  std::string kg_type = "ec:p256", kg_out, kg_subject = "layercrypt recipient";
+  int kg_days = 3650;
+  bool kg_force = false, kg_cert = false;
+  auto* kg_type_opt = kg->add_option("-t,--type", kg_type, "rsa:2048|rsa:3072|rsa:4096|ec:p256|ec:p384|ec:p521 (with --cert: rsa:3072)")->capture_default_str();
+  kg->add_flag("--cert", kg_cert,
+               "Also write NAME.crt.pem, a self-signed certificate for pkcs7: recipients (RSA keys only)");
+  kg->add_option("--subject", kg_subject, "With --cert: the certificate's common name")->capture_default_str();
+  kg->add_option("--days", kg_days, "With --cert: days the certificate is valid")->capture_default_str()->check(CLI::Range(1, 36500));
   kg->add_option("-o,--out", kg_out, "Output name: writes NAME.pem (PKCS#8, mode 0600) and NAME.pub.pem")->required();
   kg->add_flag("-f,--force", kg_force, "Overwrite existing files");
   kg->footer("Example:\n  layercrypt keygen --type rsa:4096 --out node\n"
+             "  layercrypt keygen --cert --out node   # node.crt.pem for -r pkcs7:node.crt.pem\n"
              "  # give node.pub.pem to image builders, put node.pem in the node's keys directory");
 
   one_value_per_flag(&app);
@@ -501,13 +530,14 @@ int main(int argc, char** argv) {
     }
     auto src = layercrypt::parse_oci_ref(enc_src);
     if (!src.ok()) return fail(src.status());
+    if (auto st = check_dst(enc_dst); !st.ok()) return fail(st);
     auto dst = layercrypt::parse_oci_ref(enc_dst);
     if (!dst.ok()) return fail(dst.status());
     layercrypt::EncryptImageOptions opts;
     if (!enc_compress.empty()) {
-      auto level = parse_compress(enc_compress);
-      if (!level.ok()) return fail(level.status());
-      opts.gzip_level = *level;
+      auto c = parse_compress(enc_compress);
+      if (!c.ok()) return fail(c.status());
+      opts.compress = *c;
     }
     opts.recipients = &rcpt;
     opts.layer_jobs = enc_jobs;
@@ -527,13 +557,13 @@ int main(int argc, char** argv) {
       const auto st = layercrypt::add_recipient(r, &rcpt);
       if (!st.ok()) return fail(st);
     }
-    std::optional<int> level;
+    std::optional<layercrypt::LayerCompression> compress;
     if (!el_compress.empty()) {
-      auto l = parse_compress(el_compress);
-      if (!l.ok()) return fail(l.status());
-      level = *l;
+      auto c = parse_compress(el_compress);
+      if (!c.ok()) return fail(c.status());
+      compress = *c;
     }
-    auto rep = layercrypt::encrypt_layer_file(el_in, el_out, el_media_type, rcpt, level);
+    auto rep = layercrypt::encrypt_layer_file(el_in, el_out, el_media_type, rcpt, compress);
     if (!rep.ok()) return fail(rep.status());
     nlohmann::ordered_json desc;
     desc["mediaType"] = rep->media_type;
@@ -544,7 +574,7 @@ int main(int argc, char** argv) {
     j["descriptor"] = desc;
     if (!rep->diff_id.empty()) j["diffID"] = rep->diff_id;
     j["plainDigest"] = rep->plain_digest;
-    std::printf("%s\n", j.dump(2).c_str());
+    std::fprintf(el_out == "-" ? stderr : stdout, "%s\n", j.dump(2).c_str());
     return 0;
   }
   if (*dec) {
@@ -552,6 +582,7 @@ int main(int argc, char** argv) {
     if (!prepared.ok()) return fail(prepared.status());
     auto src = layercrypt::parse_oci_ref(dec_src);
     if (!src.ok()) return fail(src.status());
+    if (auto st = check_dst(dec_dst); !st.ok()) return fail(st);
     auto dst = layercrypt::parse_oci_ref(dec_dst);
     if (!dst.ok()) return fail(dst.status());
     layercrypt::DecryptImageOptions opts;
@@ -577,6 +608,7 @@ int main(int argc, char** argv) {
     }
     auto src = layercrypt::parse_oci_ref(rc_args.image);
     if (!src.ok()) return fail(src.status());
+    if (auto st = check_dst(rc_args.dst); !st.ok()) return fail(st);
     auto dst = layercrypt::parse_oci_ref(rc_args.dst.empty() ? rc_args.image : rc_args.dst);
     if (!dst.ok()) return fail(dst.status());
     layercrypt::RewrapImageOptions opts;
@@ -621,14 +653,20 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*kg) {
-    auto type = layercrypt::parse_key_type(kg_type);
+    auto type = layercrypt::parse_key_type(kg_cert && kg_type_opt->count() == 0 ? "rsa:3072" : kg_type);
     if (!type.ok()) return fail(type.status());
     auto key = layercrypt::generate_key(*type);
     if (!key.ok()) return fail(key.status());
+    if (kg_cert) {
+      auto cert = layercrypt::make_self_signed_certificate(*key, {kg_subject, kg_days});
+      if (!cert.ok()) return fail(cert.status());
+      key->certificate_pem = std::move(*cert);
+    }
     const auto st = layercrypt::write_key_files(*key, kg_out, kg_force);
     if (!st.ok()) return fail(st);
-    std::printf("wrote %s.pem (private, keep on the node) and %s.pub.pem (give to builders)\n",
-                kg_out.c_str(), kg_out.c_str());
+    std::printf("wrote %s.pem (private, keep on the node) and %s.pub.pem (give to builders)%s\n",
+                kg_out.c_str(), kg_out.c_str(),
+                kg_cert ? (" and " + kg_out + ".crt.pem (for pkcs7: recipients)").c_str() : "");
     return 0;
   }
 
