@@ -170,22 +170,26 @@ class ProgressSink final : public ByteSink {
 };
 
 // wrap_for_recipients wraps the private-options JSON once per scheme (all
-// of a scheme's recipients in one blob, as ocicrypt does) and returns the
-// annotation key and base64 blob per scheme.
-StatusOr<std::vector<std::pair<std::string, std::string>>> wrap_for_recipients(
-    std::span<const uint8_t> priv_json, const Recipients& rcpt) {
-  std::vector<std::pair<std::string, std::string>> out;
+// of a scheme's recipients in one blob, as ocicrypt does) and adds each
+// blob to the scheme's keys annotation of `ann` (ocicrypt's ',' list), and
+// who the JWE recipients are to the ids annotation (recipient_list.h).
+Status wrap_for_recipients(std::span<const uint8_t> priv_json, const Recipients& rcpt,
+                           Annotations* ann) {
+  auto append = [ann](const std::string& key, std::span<const uint8_t> blob) {
+    const auto it = ann->find(key);
+    (*ann)[key] = append_wrapped_key(it == ann->end() ? "" : it->second, blob);
+  };
   if (!rcpt.jwe.empty()) {
     LC_ASSIGN_OR_RETURN(std::string jwe, jwe_encrypt(priv_json, rcpt.jwe));
-    out.emplace_back(keys_annotation("jwe"),
-                     base64_encode(std::span<const uint8_t>(
-                         reinterpret_cast<const uint8_t*>(jwe.data()), jwe.size())));
+    append(keys_annotation("jwe"),
+           std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(jwe.data()), jwe.size()));
+    LC_RETURN_IF_ERROR(note_jwe_recipients(jwe, rcpt, ann));
   }
   if (!rcpt.pkcs7.empty()) {
     LC_ASSIGN_OR_RETURN(std::vector<uint8_t> der, pkcs7_encrypt(priv_json, rcpt.pkcs7));
-    out.emplace_back(keys_annotation("pkcs7"), base64_encode(der));
+    append(keys_annotation("pkcs7"), der);
   }
-  return out;
+  return Status::Ok();
 }
 
 // add_key_annotations sets the wrapped-key annotations (one per scheme) and
@@ -199,10 +203,9 @@ Status add_key_annotations(const LayerKey& key, const std::string& plain_digest,
   priv.digest = plain_digest;
   priv.cipher_options.emplace(std::string(kNonceOption), key.nonce);
   const kernels::SecretBytes priv_json = serialize_private_options(priv);
-  auto wrapped =
-      wrap_for_recipients(std::span<const uint8_t>(priv_json.data(), priv_json.size()), recipients);
-  if (!wrapped.ok()) return wrapped.status().with_context("wrapping the layer key");
-  for (const auto& [name, value] : *wrapped) (*out)[name] = value;
+  const Status wrapped =
+      wrap_for_recipients(std::span<const uint8_t>(priv_json.data(), priv_json.size()), recipients, out);
+  if (!wrapped.ok()) return wrapped.with_context("wrapping the layer key");
   PublicLayerOptions pub;
   pub.cipher = kLayerCipherName;
   pub.hmac.assign(hmac.begin(), hmac.end());
@@ -211,12 +214,47 @@ Status add_key_annotations(const LayerKey& key, const std::string& plain_digest,
 }
 
 // strip_wrapped_keys removes every org.opencontainers.image.enc.keys.*
-// annotation.
+// annotation and the ids of their recipients.
 void strip_wrapped_keys(Annotations* ann) {
   for (auto it = ann->begin(); it != ann->end();) {
     if (it->first.rfind("org.opencontainers.image.enc.keys.", 0) == 0) it = ann->erase(it);
     else ++it;
   }
+  ann->erase(kRecipientIdsAnnotation);
+}
+
+// new_recipients returns the recipients of `rcpt` that the layer with
+// annotations `ann` does not have yet (as far as recipient_list.h can name
+// them), and appends a line for each one skipped to `skipped`.
+StatusOr<Recipients> new_recipients(const Recipients& rcpt, const Annotations& ann,
+                                    const std::string& name, std::vector<std::string>* skipped) {
+  std::vector<std::string> have;
+  for (const auto& r : layer_recipients(ann))
+    if (!r.id.empty()) have.push_back(r.id);
+  auto has = [&](const std::string& id) { return std::find(have.begin(), have.end(), id) != have.end(); };
+  Recipients out;
+  for (size_t i = 0; i < rcpt.jwe.size(); ++i) {
+    Recipients one;
+    one.jwe.push_back(rcpt.jwe[i]);
+    LC_ASSIGN_OR_RETURN(auto ids, recipient_ids(one));
+    if (std::any_of(ids.begin(), ids.end(), has)) {
+      skipped->push_back(name + ": " + (i < rcpt.sources.size() ? rcpt.sources[i] : ids.back()) +
+                         " is a recipient already; not added again");
+      continue;
+    }
+    out.jwe.push_back(rcpt.jwe[i]);
+  }
+  for (size_t i = 0; i < rcpt.pkcs7.size(); ++i) {
+    const std::string id = "pkcs7:" + pkcs7_recipient_id(rcpt.pkcs7[i]);
+    if (has(id)) {
+      const size_t src = rcpt.jwe.size() + i;
+      skipped->push_back(name + ": " + (src < rcpt.sources.size() ? rcpt.sources[src] : id) +
+                         " is a recipient already; not added again");
+      continue;
+    }
+    out.pkcs7.push_back(rcpt.pkcs7[i]);
+  }
+  return out;
 }
 
 // LayerFn turns one selected layer descriptor of `src` into its
@@ -570,6 +608,7 @@ StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
     }
   } closer{fd};
   const std::string in_name = in_path == "-" ? "stdin" : in_path;
+  if (!media_type.empty()) LC_RETURN_IF_ERROR(encrypted_media_type(media_type).status());
   FdSource raw(fd, in_name);
   LC_ASSIGN_OR_RETURN(auto in, PeekSource::make(raw, kLayerSniffLen));
   LC_ASSIGN_OR_RETURN(std::string sniffed,
@@ -584,12 +623,6 @@ StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
       return InvalidArgument(in_name + " is " + (is == Compression::kNone ? std::string("a tar")
                                                                            : compression_name(is)) +
                              ", but its media type says " + compression_name(said) + " (" + mt + ")");
-  }
-  if (compress) {
-    LC_ASSIGN_OR_RETURN(Compression is, compression_of(mt));
-    if (is != Compression::kNone)
-      return InvalidArgument(in_name + " is compressed already (" + compression_name(is) +
-                             "); compress only a tar");
   }
   if (out_path == "-") {
     FdSink out(STDOUT_FILENO, "stdout");
@@ -706,7 +739,9 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     out_desc["mediaType"] = *plain_mt;
     out_desc["digest"] = plain_digest;
     out_desc["size"] = static_cast<int64_t>(res->bytes);
-    set_annotations(out_desc, strip_encryption_annotations(ann));
+    Annotations plain_ann = strip_encryption_annotations(ann);
+    plain_ann.erase(kRecipientIdsAnnotation);
+    set_annotations(out_desc, plain_ann);
     r->action = "decrypted";
     r->bytes = res->bytes;
     r->pipeline_stats = res->decrypt_stats.to_string();
@@ -722,8 +757,41 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
   return rep;
 }
 
+// remove_recipients_image is rewrap_image for RewrapMode::kRemove.
+StatusOr<ImageReport> remove_recipients_image(const OciRef& src, const OciRef& dst,
+                                              const RewrapImageOptions& options) {
+  if (options.remove_ids.empty()) return InvalidArgument("no recipients to remove");
+  const std::vector<std::string>& ids = options.remove_ids;
+  size_t removed = 0, encrypted = 0;
+  LayerFn fn = [&ids, &removed, &encrypted](const OciLayout& s, const OciLayout& d, const Json& layer,
+                                            const std::string& name, ImageLayerReport* r) -> StatusOr<Json> {
+    LC_RETURN_IF_ERROR(d.copy_blob_from(s, json_string(layer, "digest"), json_size(layer)));
+    Annotations ann = annotations_of(layer);
+    r->action = "unchanged";
+    if (!has_wrapped_keys(ann)) return layer;
+    ++encrypted;
+    auto n = remove_layer_recipients(&ann, ids);
+    if (!n.ok()) return n.status().with_context(name);
+    if (*n == 0) return layer;
+    removed += *n;
+    Json out = layer;
+    set_annotations(out, ann);
+    r->action = "recipients removed";
+    return out;
+  };
+  return walk_image(src, dst, options.select, std::move(fn), options.progress, [&]() -> Status {
+    if (encrypted == 0) return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");
+    if (removed == 0)
+      return InvalidArgument("no selected layer of " + src.to_string() +
+                             " has any of these recipients (JWE recipients written by other tools "
+                             "carry no key id and cannot be named)");
+    return Status::Ok();
+  });
+}
+
 StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
                                    const RewrapImageOptions& options) {
+  if (options.mode == RewrapMode::kRemove) return remove_recipients_image(src, dst, options);
   if (options.recipients == nullptr ||
       (options.recipients->jwe.empty() && options.recipients->pkcs7.empty()))
     return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
@@ -778,9 +846,10 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
     ++rewrapped;
     return out_desc;
   };
-  LayerFn fn = [&keys, &rcpt, mode, &rewrapped](const OciLayout& s, const OciLayout& d,
-                                                const Json& layer, const std::string& name,
-                                                ImageLayerReport* r) -> StatusOr<Json> {
+  std::vector<std::string> skipped;
+  LayerFn fn = [&keys, &rcpt, mode, &rewrapped, &skipped](const OciLayout& s, const OciLayout& d,
+                                                          const Json& layer, const std::string& name,
+                                                          ImageLayerReport* r) -> StatusOr<Json> {
     const std::string digest = json_string(layer, "digest");
     LC_RETURN_IF_ERROR(d.copy_blob_from(s, digest, json_size(layer)));
     Annotations ann = annotations_of(layer);
@@ -793,28 +862,38 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
     auto priv_json = unwrap_layer_key(ann, keys);
     if (!priv_json.ok()) return priv_json.status().with_context(name);
     LC_RETURN_IF_ERROR(open_layer_key(ann, keys).status().with_context(name));
-    auto wrapped = wrap_for_recipients(
-        std::span<const uint8_t>(priv_json->data(), priv_json->size()), rcpt);
-    if (!wrapped.ok()) return wrapped.status().with_context(name + ": wrapping the layer key");
-    if (mode == RewrapMode::kSet) strip_wrapped_keys(&ann);
-    for (const auto& [key_name, value] : *wrapped) {
-      const auto it = ann.find(key_name);
-      ann[key_name] = it == ann.end() ? value : it->second + "," + value;
+    Recipients to_add = rcpt;
+    if (mode == RewrapMode::kSet) {
+      strip_wrapped_keys(&ann);
+    } else {
+      LC_ASSIGN_OR_RETURN(to_add, new_recipients(rcpt, ann, name, &skipped));
+      if (to_add.jwe.empty() && to_add.pkcs7.empty()) {
+        r->action = "unchanged";
+        ++rewrapped;
+        return layer;
+      }
     }
+    const Status wrapped = wrap_for_recipients(
+        std::span<const uint8_t>(priv_json->data(), priv_json->size()), to_add, &ann);
+    if (!wrapped.ok()) return wrapped.with_context(name + ": wrapping the layer key");
     Json out = layer;
     set_annotations(out, ann);
     r->action = mode == RewrapMode::kSet ? "rewrapped" : "recipients added";
     ++rewrapped;
     return out;
   };
-  return walk_image(
-      src, dst, options.select, options.rekey ? std::move(rekey) : std::move(fn), options.progress,
-      [&]() -> Status {
-        if (rewrapped == 0)
-          return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");
-        return Status::Ok();
-      },
-      1, options.rekey ? "old ciphertext" : nullptr);
+  LC_ASSIGN_OR_RETURN(
+      ImageReport rep,
+      walk_image(
+          src, dst, options.select, options.rekey ? std::move(rekey) : std::move(fn), options.progress,
+          [&]() -> Status {
+            if (rewrapped == 0)
+              return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");
+            return Status::Ok();
+          },
+          1, options.rekey ? "old ciphertext" : nullptr));
+  rep.warnings.insert(rep.warnings.end(), skipped.begin(), skipped.end());
+  return rep;
 }
 
 StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
@@ -837,6 +916,7 @@ StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
       row.size = json_size(l);
       row.media_type = json_string(l, "mediaType");
       const Annotations a = annotations_of(l);
+      row.who = layer_recipients(a);
       const auto schemes = encryption_schemes(a);
       for (size_t k = 0; k < schemes.size(); ++k) row.encryption += (k ? "," : "") + schemes[k];
       if (!schemes.empty()) {

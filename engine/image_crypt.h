@@ -34,6 +34,7 @@
 #include "engine/key_unwrap.h"
 #include "engine/layer_cipher.h"
 #include "engine/oci_layout.h"
+#include "engine/recipient_list.h"
 #include "engine/recipients.h"
 #include "engine/status.h"
 
@@ -162,8 +163,8 @@ StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
 // `media_type` its type is what its first bytes say (tar, tar+gzip,
 // tar+zstd); a given type must agree with them (a gzip stream is not a
 // tar), and empty or non-layer input is refused (kInvalidArgument naming the
-// input), as is `compress` for input that is compressed already. Errors
-// name the file.
+// input); input that is compressed already is encrypted as it is, whatever
+// `compress` says. Errors name the file.
 StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
                                             const std::string& out_path,
                                             std::string_view media_type,
@@ -199,13 +200,21 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
 // nothing of the new image; the plaintext (and its digest, the diff_id) is
 // unchanged. In place, the old blobs are then deleted as garbage unless
 // another tag still references them (a warning says which).
-enum class RewrapMode { kAdd, kSet };
+//
+// kRemove takes the recipients named by `remove_ids` (recipient_list.h) off
+// each layer without any key: their JWE entries or PKCS7 RecipientInfos go,
+// the rest stay byte for byte. Like kSet alone it does not revoke.
+//
+// kAdd skips a recipient a layer already has (when it can be named: see
+// recipient_list.h) and says so in a warning.
+enum class RewrapMode { kAdd, kSet, kRemove };
 
 struct RewrapImageOptions {
   const PreparedKeys* keys = nullptr;  // must open every selected layer
   const Recipients* recipients = nullptr;
   RewrapMode mode = RewrapMode::kAdd;
   bool rekey = false;  // with kSet: re-encrypt under a fresh layer key
+  std::vector<std::string> remove_ids;  // kRemove: recipient ids to take off
   LayerSelection select;
   PipelineOptions pipeline;       // for rekey
   BytesProgressFn bytes_progress;  // for rekey
@@ -215,7 +224,8 @@ struct RewrapImageOptions {
 // rewrap_image: see RewrapMode. Plain layers are left alone. kKeyError if
 // the keys cannot open a selected encrypted layer (index.json is then not
 // touched), kInvalidArgument if the selection has no encrypted layer or
-// `rekey` is set with kAdd; with rekey, kIntegrityError if an old blob
+// `rekey` is set with kAdd, or for kRemove if no layer has any of the ids or
+// removing them would leave a layer with no recipient; with rekey, kIntegrityError if an old blob
 // fails its HMAC or its plaintext digest (nothing is published).
 StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
                                    const RewrapImageOptions& options);
@@ -230,6 +240,7 @@ struct LayerInfoRow {
   std::string encryption;               // "" (plain) or the schemes, e.g. "jwe,pkcs7"
   std::string cipher;                   // from pubopts, "" when plain
   std::vector<std::string> recipients;  // e.g. "jwe:RSA-OAEP", "pkcs7:1 recipient"
+  std::vector<LayerRecipient> who;      // each recipient with its id (recipient_list.h)
 };
 
 // layer_info lists the layers of every manifest of `ref`.

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include "engine/base64.h"
 #include "engine/go_json.h"
 #include "kernels/aes_gcm.h"
+#include "kernels/sha256.h"
 
 namespace layercrypt {
 namespace {
@@ -280,7 +282,13 @@ JweSummary Summarize(const ParsedJwe& p) {
   JweSummary s;
   s.serialization = p.serialization;
   if (!p.recipients.empty()) s.enc = HeaderString(p, p.recipients[0], "enc");
-  for (const Recipient& r : p.recipients) s.recipient_algs.push_back(HeaderString(p, r, "alg"));
+  for (const Recipient& r : p.recipients) {
+    s.recipient_algs.push_back(HeaderString(p, r, "alg"));
+    s.recipient_kids.push_back(HeaderString(p, r, "kid"));
+    uint8_t d[32];
+    kernels::sha256(r.encrypted_key.data(), r.encrypted_key.size(), d, sizeof d);
+    s.recipient_key_digests.push_back(base64url_encode(std::span<const uint8_t>(d, sizeof d)));
+  }
   return s;
 }
 
@@ -512,13 +520,15 @@ std::string GoJsonString(std::string_view s) {
   return out;
 }
 
-StatusOr<std::string> EpkJson(EVP_PKEY* eph, KeyAlgorithm alg) {
+// EcPoint returns the base64url x and y coordinates of an EC key, padded to
+// the curve's size as JWK wants them.
+StatusOr<std::pair<std::string, std::string>> EcPoint(EVP_PKEY* key, KeyAlgorithm alg) {
   BIGNUM* x = nullptr;
   BIGNUM* y = nullptr;
-  if (EVP_PKEY_get_bn_param(eph, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
-      EVP_PKEY_get_bn_param(eph, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1) {
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
+      EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1) {
     BN_free(x);
-    return Internal("OpenSSL could not export the ephemeral key");
+    return Internal("OpenSSL could not export the EC key");
   }
   size_t n = CurveBytes(alg);
   std::vector<uint8_t> xb(n), yb(n);
@@ -526,9 +536,14 @@ StatusOr<std::string> EpkJson(EVP_PKEY* eph, KeyAlgorithm alg) {
   BN_bn2binpad(y, yb.data(), static_cast<int>(n));
   BN_free(x);
   BN_free(y);
+  return std::make_pair(base64url_encode(xb), base64url_encode(yb));
+}
+
+StatusOr<std::string> EpkJson(EVP_PKEY* eph, KeyAlgorithm alg) {
+  LC_ASSIGN_OR_RETURN(auto xy, EcPoint(eph, alg));
   // go-jose's rawJSONWebKey member order: kty, crv, x, y.
   return std::string("{\"kty\":\"EC\",\"crv\":\"") + JwkCurveName(alg) + "\",\"x\":\"" +
-         base64url_encode(xb) + "\",\"y\":\"" + base64url_encode(yb) + "\"}";
+         xy.first + "\",\"y\":\"" + xy.second + "\"}";
 }
 
 struct WrappedRecipient {
@@ -681,6 +696,58 @@ StatusOr<std::string> jwe_encrypt(std::span<const uint8_t> plaintext, std::span<
   if (!ct.empty()) out += ",\"ciphertext\":\"" + base64url_encode(ct) + "\"";
   out += ",\"tag\":\"" + base64url_encode(tag) + "\"}";
   return out;
+}
+
+StatusOr<std::string> jwk_thumbprint(const PublicKey& key) {
+  if (!key.valid()) return InvalidArgument("no key to take the thumbprint of");
+  std::string members;
+  if (key.algorithm() == KeyAlgorithm::kRsa) {
+    BIGNUM* n = nullptr;
+    BIGNUM* e = nullptr;
+    if (EVP_PKEY_get_bn_param(key.evp(), OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+        EVP_PKEY_get_bn_param(key.evp(), OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
+      BN_free(n);
+      return Internal("OpenSSL could not export the RSA key");
+    }
+    std::vector<uint8_t> nb(static_cast<size_t>(BN_num_bytes(n))), eb(static_cast<size_t>(BN_num_bytes(e)));
+    BN_bn2bin(n, nb.data());
+    BN_bn2bin(e, eb.data());
+    BN_free(n);
+    BN_free(e);
+    members = "{\"e\":\"" + base64url_encode(eb) + "\",\"kty\":\"RSA\",\"n\":\"" +
+              base64url_encode(nb) + "\"}";
+  } else {
+    LC_ASSIGN_OR_RETURN(auto xy, EcPoint(key.evp(), key.algorithm()));
+    members = std::string("{\"crv\":\"") + JwkCurveName(key.algorithm()) + "\",\"kty\":\"EC\",\"x\":\"" +
+              xy.first + "\",\"y\":\"" + xy.second + "\"}";
+  }
+  uint8_t d[32];
+  if (!kernels::sha256(reinterpret_cast<const uint8_t*>(members.data()), members.size(), d, sizeof d))
+    return Internal("sha256 failed");
+  return base64url_encode(std::span<const uint8_t>(d, sizeof d));
+}
+
+StatusOr<std::optional<std::string>> jwe_remove_recipients(std::string_view jwe_text,
+                                                           const std::vector<size_t>& drop) {
+  LC_ASSIGN_OR_RETURN(ParsedJwe p, Parse(jwe_text));
+  auto dropped = [&](size_t i) { return std::find(drop.begin(), drop.end(), i) != drop.end(); };
+  if (p.serialization != "general JSON") {
+    if (dropped(0)) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(jwe_text));
+  }
+  auto j = nlohmann::ordered_json::parse(jwe_text.begin(), jwe_text.end(), nullptr, false);
+  if (j.is_discarded() || !j.contains("recipients") || !j["recipients"].is_array() ||
+      j["recipients"].size() != p.recipients.size())
+    return DataError("JWE is not JSON with recipients");
+  nlohmann::ordered_json kept = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < p.recipients.size(); ++i)
+    if (!dropped(i)) kept.push_back(j["recipients"][i]);
+  if (kept.empty()) return std::optional<std::string>();
+  if (kept.size() == p.recipients.size()) return std::optional<std::string>(std::string(jwe_text));
+  if (j.contains("encrypted_key") && kept[0].contains("encrypted_key"))
+    j["encrypted_key"] = kept[0]["encrypted_key"];
+  j["recipients"] = std::move(kept);
+  return std::optional<std::string>(j.dump());
 }
 
 }  // namespace layercrypt

@@ -43,6 +43,7 @@
 #define LAYERCRYPT_ENGINE_JWE_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,6 +60,10 @@ struct JweSummary {
   std::string serialization;                // "compact", "flattened JSON", "general JSON"
   std::string enc;                          // content algorithm of the first recipient
   std::vector<std::string> recipient_algs;  // key algorithm per recipient
+  std::vector<std::string> recipient_kids;  // "kid" per recipient ("" if none)
+  // recipient_key_digests: base64url SHA-256 of each recipient's
+  // encrypted_key, which names that recipient's entry in this blob.
+  std::vector<std::string> recipient_key_digests;
 
   // to_string returns e.g. "general JSON JWE, enc A256GCM, 3 recipients
   // (RSA-OAEP, ECDH-ES+A256KW, ECDH-ES+A256KW)".
@@ -87,6 +92,22 @@ StatusOr<kernels::SecretBytes> jwe_decrypt(std::string_view jwe_text,
 // OpenSSL fails.
 StatusOr<std::string> jwe_encrypt(std::span<const uint8_t> plaintext,
                                  std::span<const PublicKey> recipients);
+
+// jwk_thumbprint returns the RFC 7638 JWK SHA-256 thumbprint of `key`
+// (base64url, unpadded): the hash of {"e","kty","n"} for RSA or
+// {"crv","kty","x","y"} for EC, members in that order, no whitespace.
+// kInternal if OpenSSL cannot export the key.
+StatusOr<std::string> jwk_thumbprint(const PublicKey& key);
+
+// jwe_remove_recipients returns `jwe_text` without the recipients at the
+// positions in `drop` (as jwe_describe lists them); std::nullopt when none
+// would remain (the caller drops the blob). A general-JSON JWE keeps its
+// form: the CEK and ciphertext are shared, so nothing is re-encrypted, and
+// go-jose's stray top-level encrypted_key becomes the first remaining
+// recipient's. A flattened or compact JWE has one recipient, which goes or
+// stays whole. kDataError if it does not parse.
+StatusOr<std::optional<std::string>> jwe_remove_recipients(std::string_view jwe_text,
+                                                           const std::vector<size_t>& drop);
 
 }  // namespace layercrypt
 

@@ -89,6 +89,9 @@ struct KeyTrans {
 };
 
 struct Envelope {
+  // The parts copied unchanged when recipients are removed.
+  std::span<const uint8_t> content_type, version, originator, encrypted_content_info;
+  std::vector<std::span<const uint8_t>> recipient_infos;  // every RecipientInfo, in order
   std::vector<KeyTrans> recipients;
   size_t other_recipients = 0;  // kari/kekri/pwri/ori: not usable here
   int content_nid = NID_undef;
@@ -127,6 +130,8 @@ StatusOr<Envelope> ParseEnvelope(std::span<const uint8_t> der) {
   std::span<const uint8_t> c = ci->content;
   auto type = ReadTlv(c);
   if (!type || Nid(*type) != NID_pkcs7_enveloped) return Malformed("content type is not envelopedData");
+  Envelope env;
+  env.content_type = type->whole;
   auto explicit0 = ReadTlv(c);
   if (!explicit0 || explicit0->cls != V_ASN1_CONTEXT_SPECIFIC || explicit0->tag != 0) return Malformed("[0]");
   std::span<const uint8_t> e0 = explicit0->content;
@@ -135,14 +140,18 @@ StatusOr<Envelope> ParseEnvelope(std::span<const uint8_t> der) {
   std::span<const uint8_t> e = ed->content;
   auto version = ReadTlv(e);
   if (!version || !IsUniversal(*version, V_ASN1_INTEGER)) return Malformed("version");
+  env.version = version->whole;
   auto next = ReadTlv(e);
-  if (next && next->cls == V_ASN1_CONTEXT_SPECIFIC && next->tag == 0) next = ReadTlv(e);  // originatorInfo
+  if (next && next->cls == V_ASN1_CONTEXT_SPECIFIC && next->tag == 0) {  // originatorInfo
+    env.originator = next->whole;
+    next = ReadTlv(e);
+  }
   if (!next || !IsUniversal(*next, V_ASN1_SET)) return Malformed("recipientInfos");
-  Envelope env;
   std::span<const uint8_t> ris = next->content;
   while (!ris.empty()) {
     auto ri = ReadTlv(ris);
     if (!ri) return Malformed("RecipientInfo");
+    env.recipient_infos.push_back(ri->whole);
     if (!IsUniversal(*ri, V_ASN1_SEQUENCE)) {
       ++env.other_recipients;
       continue;
@@ -175,6 +184,7 @@ StatusOr<Envelope> ParseEnvelope(std::span<const uint8_t> der) {
   }
   auto eci = ReadTlv(e);
   if (!eci || !IsUniversal(*eci, V_ASN1_SEQUENCE)) return Malformed("EncryptedContentInfo");
+  env.encrypted_content_info = eci->whole;
   std::span<const uint8_t> ec = eci->content;
   auto ctype = ReadTlv(ec);
   auto calg = ReadTlv(ec);
@@ -335,11 +345,43 @@ StatusOr<SecretBytes> DecryptContent(const Envelope& env, const ContentAlg& alg,
   return out;
 }
 
+// RecipientId is pkcs7_recipient_id from a RecipientInfo's issuer and serial.
+std::string RecipientId(std::span<const uint8_t> issuer_der, std::span<const uint8_t> serial_der) {
+  if (issuer_der.empty() || serial_der.empty()) return "";
+  const unsigned char* p = issuer_der.data();
+  X509_NAME* name = d2i_X509_NAME(nullptr, &p, static_cast<long>(issuer_der.size()));
+  p = serial_der.data();
+  ASN1_INTEGER* serial = d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(serial_der.size()));
+  std::string id;
+  if (name != nullptr && serial != nullptr) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+    char* text = nullptr;
+    const long n = BIO_get_mem_data(bio, &text);
+    id.assign(text, static_cast<size_t>(n));
+    BIO_free(bio);
+    BIGNUM* bn = ASN1_INTEGER_to_BN(serial, nullptr);
+    char* hex = bn != nullptr ? BN_bn2hex(bn) : nullptr;
+    id += "/serial=" + std::string(hex != nullptr ? hex : "?");
+    OPENSSL_free(hex);
+    BN_free(bn);
+  }
+  X509_NAME_free(name);
+  ASN1_INTEGER_free(serial);
+  return id;
+}
+
 Pkcs7Summary Summarize(const Envelope& env) {
   Pkcs7Summary s;
   s.content_alg = env.content_name;
-  for (const KeyTrans& kt : env.recipients) s.recipient_kinds.push_back(kt.key_alg_name);
-  for (size_t i = 0; i < env.other_recipients; ++i) s.recipient_kinds.push_back("non-key-transport");
+  for (const KeyTrans& kt : env.recipients) {
+    s.recipient_kinds.push_back(kt.key_alg_name);
+    s.recipient_ids.push_back(RecipientId(kt.issuer, kt.serial));
+  }
+  for (size_t i = 0; i < env.other_recipients; ++i) {
+    s.recipient_kinds.push_back("non-key-transport");
+    s.recipient_ids.emplace_back();
+  }
   return s;
 }
 
@@ -502,6 +544,55 @@ StatusOr<std::vector<uint8_t>> pkcs7_encrypt(std::span<const uint8_t> content,
   const uint8_t version0[] = {0x02, 0x01, 0x00};
   const auto env = der(0x30, cat({version0, der(0x31, infos), eci}));
   return der(0x30, cat({der_oid(NID_pkcs7_enveloped), der(0xA0, env)}));
+}
+
+std::string pkcs7_recipient_id(const Certificate& cert) {
+  if (cert.x509() == nullptr) return "";
+  unsigned char* issuer = nullptr;
+  const int in = i2d_X509_NAME(X509_get_issuer_name(cert.x509()), &issuer);
+  unsigned char* serial = nullptr;
+  const int sn = i2d_ASN1_INTEGER(X509_get0_serialNumber(cert.x509()), &serial);
+  std::string id = in > 0 && sn > 0
+                       ? RecipientId({issuer, static_cast<size_t>(in)}, {serial, static_cast<size_t>(sn)})
+                       : "";
+  OPENSSL_free(issuer);
+  OPENSSL_free(serial);
+  return id;
+}
+
+StatusOr<std::optional<std::vector<uint8_t>>> pkcs7_remove_recipients(std::span<const uint8_t> blob,
+                                                                     const std::vector<size_t>& drop) {
+  ErrClear clear;
+  LC_ASSIGN_OR_RETURN(Envelope env, ParseEnvelope(blob));
+  // pkcs7_describe lists key-transport recipients first, then the others;
+  // map those positions back to the RecipientInfos in the SET.
+  std::vector<size_t> order;  // describe position -> index in recipient_infos
+  std::vector<size_t> others;
+  {
+    std::span<const uint8_t> probe;
+    for (size_t i = 0; i < env.recipient_infos.size(); ++i) {
+      probe = env.recipient_infos[i];
+      auto t = ReadTlv(probe);
+      (t && IsUniversal(*t, V_ASN1_SEQUENCE) ? order : others).push_back(i);
+    }
+    order.insert(order.end(), others.begin(), others.end());
+  }
+  std::vector<bool> keep(env.recipient_infos.size(), true);
+  for (size_t d : drop)
+    if (d < order.size()) keep[order[d]] = false;
+  std::vector<uint8_t> set_content;
+  size_t kept = 0;
+  for (size_t i = 0; i < env.recipient_infos.size(); ++i) {
+    if (!keep[i]) continue;
+    set_content.insert(set_content.end(), env.recipient_infos[i].begin(), env.recipient_infos[i].end());
+    ++kept;
+  }
+  if (kept == 0) return std::optional<std::vector<uint8_t>>();
+  if (kept == env.recipient_infos.size())
+    return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(blob.begin(), blob.end()));
+  const auto ris = der(0x31, set_content);
+  const auto ed = der(0x30, cat({env.version, env.originator, ris, env.encrypted_content_info}));
+  return std::optional<std::vector<uint8_t>>(der(0x30, cat({env.content_type, der(0xA0, ed)})));
 }
 
 }  // namespace layercrypt

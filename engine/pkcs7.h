@@ -44,6 +44,7 @@
 #define LAYERCRYPT_ENGINE_PKCS7_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,6 +59,9 @@ namespace layercrypt {
 struct Pkcs7Summary {
   std::string content_alg;                  // "aes-128-gcm", ...
   std::vector<std::string> recipient_kinds;  // "rsaEncryption" per KeyTransRecipientInfo
+  // recipient_ids names each recipient's certificate as pkcs7_recipient_id
+  // does ("" for a recipient not named by issuer and serial).
+  std::vector<std::string> recipient_ids;
   // to_string returns e.g. "PKCS7 EnvelopedData, aes-128-gcm, 1 recipient".
   std::string to_string() const;
 };
@@ -65,6 +69,19 @@ struct Pkcs7Summary {
 // pkcs7_describe parses `der` and returns its summary, or kDataError if it is
 // not a DER ContentInfo(EnvelopedData).
 StatusOr<Pkcs7Summary> pkcs7_describe(std::span<const uint8_t> der);
+
+// pkcs7_recipient_id returns how a RecipientInfo names `cert`: its issuer
+// (one line, RFC 2253) and serial number in hex, e.g.
+// "CN=layercrypt recipient/serial=5a1f...". No key material.
+std::string pkcs7_recipient_id(const Certificate& cert);
+
+// pkcs7_remove_recipients returns `der` without the RecipientInfos at the
+// positions in `drop` (as pkcs7_describe lists them), or std::nullopt when
+// none would remain. The content key and ciphertext are shared by all
+// recipients and stay as they are; everything else is copied byte for
+// byte. kDataError if `der` does not parse.
+StatusOr<std::optional<std::vector<uint8_t>>> pkcs7_remove_recipients(std::span<const uint8_t> der,
+                                                                     const std::vector<size_t>& drop);
 
 // pkcs7_decrypt decrypts the EnvelopedData `der` with the first (key,
 // certificate) pair that works, keys in order, certificates in order.

@@ -399,4 +399,50 @@ TEST(jwe_encrypt, JwkAlgAndKid) {
 }
 
 }  // namespace
+TEST(jwk_thumbprint, Rfc7638Example) {
+  // RFC 7638 section 3.1.
+  const std::string jwk =
+      "{\"kty\":\"RSA\",\"n\":\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1"
+      "L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2Qvzq"
+      "Y368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr"
+      "3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\",\"e\":\"AQAB\",\"alg\":\"RS256\","
+      "\"kid\":\"2011-04-29\"}";
+  auto pub = parse_public_key(span_of(jwk));
+  ASSERT_TRUE(pub.ok()) << pub.status().message();
+  auto t = jwk_thumbprint(*pub);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+  // An EC key's thumbprint is stable and differs between keys.
+  PrivateKey a = Fresh("EC", "P-256"), b = Fresh("EC", "P-256");
+  EXPECT_EQ(*jwk_thumbprint(a.public_key()), *jwk_thumbprint(a.public_key()));
+  EXPECT_NE(*jwk_thumbprint(a.public_key()), *jwk_thumbprint(b.public_key()));
+}
+
+TEST(jwe_remove_recipients, KeepsTheOthersOpenable) {
+  std::vector<PrivateKey> privs{Fresh("RSA", "2048"), Fresh("EC", "P-256"), Fresh("EC", "P-384")};
+  std::vector<PublicKey> pubs;
+  for (auto& p : privs) pubs.push_back(p.public_key());
+  auto text = jwe_encrypt(span_of(kOpts), pubs);
+  ASSERT_TRUE(text.ok());
+  auto fewer = jwe_remove_recipients(*text, {0});
+  ASSERT_TRUE(fewer.ok() && fewer->has_value());
+  auto s = jwe_describe(**fewer);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->recipient_algs, (std::vector<std::string>{"ECDH-ES+A256KW", "ECDH-ES+A256KW"}));
+  json j = json::parse(**fewer);
+  EXPECT_EQ(j["encrypted_key"], j["recipients"][0]["encrypted_key"]);
+  std::vector<PrivateKey> gone{privs[0]}, kept{privs[2]};
+  EXPECT_EQ(jwe_decrypt(**fewer, gone).status().code(), StatusCode::kKeyError);
+  auto back = jwe_decrypt(**fewer, kept);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(std::string(back->begin(), back->end()), kOpts);
+  auto none = jwe_remove_recipients(*text, {0, 1, 2});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  std::vector<PublicKey> one{pubs[1]};
+  auto single = jwe_encrypt(span_of(kOpts), one);
+  EXPECT_EQ(**jwe_remove_recipients(*single, {1}), *single);
+  EXPECT_FALSE(jwe_remove_recipients(*single, {0})->has_value());
+}
+
 }  // namespace layercrypt

@@ -186,6 +186,61 @@ class CliUsage(unittest.TestCase):
         self.assertEqual(run.rc, 0, run)
         self.assertEqual(run.out, tar)
 
+    def test_recipients_list_remove_and_add_again(self):
+        base = self.out("rm")
+        for n in ("a", "b"):
+            lc("keygen", "--out", f"{base}-{n}")
+        lc("keygen", "--cert", "--type", "rsa:2048", "--out", f"{base}-c")
+        a, b, c = (f"{base}-{n}" for n in ("a", "b", "c"))
+        enc = self.out("rm-enc")
+        lc("encrypt", "-r", f"jwe:{a}.pub.pem", "-r", f"jwe:{b}.pub.pem", "-r", f"pkcs7:{c}.crt.pem",
+           f"{self.plain}:v1", enc)
+        before, _ = layer_digests(enc)
+
+        def who():
+            rows = json.loads(lc("recipients", "list", "--json", enc).stdout)
+            return [sorted(w["id"] for w in r["recipients"]) for r in rows]
+
+        ids = who()
+        self.assertEqual(len(ids), 2)
+        self.assertTrue(all(len(l) == 3 and all(l) for l in ids), ids)
+        # By public key: b's wrapped keys go, nothing else changes.
+        r = lc("recipients", "remove", "-r", f"jwe:{b}.pub.pem", f"{enc}:v1")
+        self.assertIn("--rekey", r.stderr.decode())
+        self.assertEqual([len(l) for l in who()], [2, 2])
+        after, _ = layer_digests(enc)
+        self.assertEqual(after, before)  # same blobs: removing is not revoking
+        self.assertEqual(lc("decrypt", "-k", b + ".pem", f"{enc}:v1", self.out("rm-b"), check=False).returncode, 1)
+        skopeo_decrypt(enc, a + ".pem", self.out("rm-skopeo-a"))
+        got, _ = layer_digests(self.out("rm-skopeo-a"))
+        self.assertEqual(got, self.plain_layers)
+        # By id, as list prints it: the pkcs7 RecipientInfo goes.
+        p7 = [i for i in who()[0] if i.startswith("pkcs7:")][0]
+        lc("recipients", "remove", "-r", p7, f"{enc}:v1")
+        left = who()
+        self.assertEqual([len(l) for l in left], [1, 1])
+        self.assertEqual(left[0], left[1])
+        self.assertTrue(left[0][0].startswith("jwe:") and left[0][0] in ids[0], left)
+        # The last recipient cannot be removed; the image stays as it was.
+        with open(os.path.join(enc, "index.json"), "rb") as f:
+            idx = f.read()
+        r = lc("recipients", "remove", "-r", f"jwe:{a}.pub.pem", f"{enc}:v1", check=False)
+        self.assertIn("no recipient", one_line(self, r))
+        with open(os.path.join(enc, "index.json"), "rb") as f:
+            self.assertEqual(f.read(), idx)
+        # Adding a recipient the layers have says so and adds nothing.
+        r = lc("recipients", "add", "-k", a + ".pem", "-r", f"jwe:{a}.pub.pem", f"{enc}:v1")
+        self.assertIn("is a recipient already", r.stderr.decode())
+        self.assertEqual([len(l) for l in who()], [1, 1])
+        # skopeo (Go) wrote no ids: its recipients are unnamed and cannot be removed by key.
+        go = self.out("rm-go")
+        subprocess.run(["skopeo", "--insecure-policy", "copy", "--encryption-key", f"jwe:{a}.pub.pem",
+                        "--encryption-key", f"jwe:{b}.pub.pem", f"oci:{self.plain}:v1", f"oci:{go}:v1"],
+                       check=True, capture_output=True)
+        self.assertIn("unnamed", lc("recipients", "list", go).stdout.decode())
+        r = lc("recipients", "remove", "-r", f"jwe:{b}.pub.pem", f"{go}:v1", check=False)
+        self.assertIn("no key id", one_line(self, r))
+
     def test_keygen_cert_makes_a_pkcs7_recipient_skopeo_opens(self):
         base = self.out("p7")
         r = lc("keygen", "--cert", "--subject", "node-eu-1", "--out", base)

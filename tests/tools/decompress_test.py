@@ -184,11 +184,16 @@ class OurGzip(Base):
             blob, desc, _ = self.encrypt_layer(self.tar[: 2 << 20], "--compress", f"gzip:{level}")
             run = self.decode(blob, desc, "--decompress")
             self.assertEqual(run.out, self.tar[: 2 << 20], level)
-        blob, desc, rep = self.encrypt_layer(b"", "--compress", "gzip")
-        self.assertEqual(rep["diffID"], ocitest.sha256_digest(b""))
+        # An empty tar is its end-of-archive marker (two zero blocks, what
+        # `tar -cf - -T /dev/null` writes); zero bytes are no tar at all.
+        empty = b"\0" * 1024
+        blob, desc, rep = self.encrypt_layer(empty, "--compress", "gzip")
+        self.assertEqual(rep["diffID"], ocitest.sha256_digest(empty))
         run = self.decode(blob, desc, "--decompress")
-        self.assertEqual((run.rc, run.out), (0, b""), run)
-        self.assertEqual(gzip.decompress(self.decode(blob, desc).out), b"")
+        self.assertEqual((run.rc, run.out), (0, empty), run)
+        self.assertEqual(gzip.decompress(self.decode(blob, desc).out), empty)
+        with self.assertRaises(subprocess.CalledProcessError):
+            self.encrypt_layer(b"", "--compress", "gzip")
 
     def test_a_wrong_index_falls_back_or_fails_never_wrong_bytes(self):
         blob, desc, _ = self.encrypt_layer(self.tar, "--compress", "gzip")
@@ -327,8 +332,9 @@ class EncryptLayerCli(Base):
         out = os.path.join(self.tmp, "never.enc")
         pub = "jwe:" + os.path.join(self.tmp, "node.pub.pem")
         for args, needle in (
-                (["--compress", "zstd", os.path.join(self.tmp, "node.pub.pem")], "gzip:LEVEL"),
-                (["--compress", "gzip:7", os.path.join(self.tmp, "node.pub.pem")], "gzip:LEVEL"),
+                (["--compress", "zstd:99", os.path.join(self.tmp, "node.pub.pem")], "zstd[:LEVEL]"),
+                (["--compress", "gzip:7", os.path.join(self.tmp, "node.pub.pem")], "gzip[:LEVEL]"),
+                ([os.path.join(self.tmp, "node.pub.pem")], "not a tar, gzip or zstd stream"),
                 ([os.path.join(self.tmp, "missing.tar")], "missing.tar"),
                 (["--media-type", "application/json", os.path.join(self.tmp, "node.pub.pem")],
                  "application/json")):

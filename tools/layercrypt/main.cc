@@ -353,6 +353,16 @@ int usage_error(CLI::App& app, const CLI::ParseError& e) {
   return 2;
 }
 
+// image_and_output parses a recipients command's IMAGE and its -o output
+// (IMAGE itself when empty).
+layercrypt::StatusOr<std::pair<layercrypt::OciRef, layercrypt::OciRef>> image_and_output(
+    const std::string& image, const std::string& output) {
+  LC_ASSIGN_OR_RETURN(layercrypt::OciRef src, layercrypt::parse_oci_ref(image));
+  LC_RETURN_IF_ERROR(check_dst(output));
+  LC_ASSIGN_OR_RETURN(layercrypt::OciRef dst, layercrypt::parse_oci_ref(output.empty() ? image : output));
+  return std::make_pair(std::move(src), std::move(dst));
+}
+
 // Image references, as skopeo's transports: the help of every image argument.
 constexpr const char* kSrcHelp =
     "Source image: oci:PATH[:TAG] (layout directory), oci-archive:PATH[:TAG] (tar), or "
@@ -493,6 +503,27 @@ int main(int argc, char** argv) {
       "every layer is re-encrypted under a fresh key (new digests, same plaintext): that revokes",
       "Example:\n  layercrypt recipients set --key old.pem --recipient jwe:new.pub.pem ./app-enc:v1\n"
       "  layercrypt recipients set --rekey --key old.pem --recipient jwe:new.pub.pem ./app-enc:v1");
+  // recipients remove
+  auto* rc_rm = rc->add_subcommand(
+      "remove", "Take recipients off the layers (their wrapped keys go; no key needed). Like set "
+                "without --rekey this does not revoke: the layer keys and blobs stay");
+  std::vector<std::string> rm_recipients;
+  rc_rm->add_option("-r,--recipient", rm_recipients,
+                    "jwe:PUBLIC_KEY, pkcs7:CERT, or an id as `recipients list` prints it; repeatable")
+      ->required();
+  rc_rm->add_option("-l,--layer", rc_args.layers, "Layer index; repeatable; default all");
+  rc_rm->add_option("--platform", rc_args.platforms, "os/arch[/variant]; repeatable; default all");
+  rc_rm->add_option("-o,--output", rc_args.dst, "Write to this image instead of updating IMAGE in place");
+  rc_rm->add_flag("--json", rc_args.json, "Print a JSON summary on stdout");
+  rc_rm->add_option("IMAGE", rc_args.image, kSrcHelp)->required();
+  rc_rm->footer("Example:\n  layercrypt recipients remove --recipient jwe:node2.pub.pem ./app-enc:v1\n"
+                "  layercrypt recipients list ./app-enc:v1   # the ids remove also takes");
+  // recipients list
+  auto* rc_ls = rc->add_subcommand("list", "List each layer's recipients with their ids");
+  rc_ls->add_flag("--json", rc_args.json, "JSON output");
+  rc_ls->add_option("IMAGE", rc_args.image, kSrcHelp)->required();
+  rc_ls->footer("Example:\n  layercrypt recipients list ./app-enc:v1\n"
+                "  layercrypt recipients list --json oci-archive:app-enc.tar | jq '.[].recipients'");
   rc_set->add_flag("--rekey", rc_args.rekey,
                    "Re-encrypt every selected layer under a fresh layer key (revokes old keys; "
                    "old blobs are deleted unless another tag uses them)");
@@ -598,6 +629,69 @@ int main(int argc, char** argv) {
     if (dec_stats) print_stats(*rep);
     return 0;
   }
+  if (*rc_ls) {
+    auto ref = layercrypt::parse_oci_ref(rc_args.image);
+    if (!ref.ok()) return fail(ref.status());
+    auto rows = layercrypt::layer_info(*ref);
+    if (!rows.ok()) return fail(rows.status());
+    if (rc_args.json) {
+      nlohmann::ordered_json j = nlohmann::ordered_json::array();
+      for (const auto& r : *rows) {
+        nlohmann::ordered_json who = nlohmann::ordered_json::array();
+        for (const auto& w : r.who)
+          who.push_back({{"scheme", w.scheme}, {"blob", w.blob}, {"index", w.index}, {"alg", w.alg},
+                         {"id", w.id}});
+        j.push_back({{"index", r.index}, {"digest", r.digest}, {"platform", r.platform},
+                     {"recipients", who}});
+      }
+      std::printf("%s\n", j.dump(2).c_str());
+      return 0;
+    }
+    std::printf("%-3s %-14s %-19s %-7s %-16s %s\n", "#", "PLATFORM", "DIGEST", "SCHEME", "ALG", "ID");
+    for (const auto& r : *rows) {
+      if (r.who.empty())
+        std::printf("%-3zu %-14s %-19.19s %-7s %-16s %s\n", r.index, r.platform.empty() ? "-" : r.platform.c_str(),
+                    r.digest.c_str(), "-", "-", "(not encrypted)");
+      for (const auto& w : r.who)
+        std::printf("%-3zu %-14s %-19.19s %-7s %-16s %s\n", r.index, r.platform.empty() ? "-" : r.platform.c_str(),
+                    r.digest.c_str(), w.scheme.c_str(), w.alg.empty() ? "-" : w.alg.c_str(),
+                    w.id.empty() ? "(unnamed: written without a key id)" : w.id.c_str());
+    }
+    return 0;
+  }
+  if (*rc_rm) {
+    std::vector<std::string> ids;
+    for (const auto& spec : rm_recipients) {
+      const size_t colon = spec.find(':');
+      const std::string file = colon == std::string::npos ? spec : spec.substr(colon + 1);
+      if (access(file.c_str(), F_OK) != 0) {  // an id, as `recipients list` prints it
+        ids.push_back(spec);
+        continue;
+      }
+      layercrypt::Recipients one;
+      if (auto st = layercrypt::add_recipient(spec, &one); !st.ok()) return fail(st);
+      auto these = layercrypt::recipient_ids(one);
+      if (!these.ok()) return fail(these.status());
+      ids.insert(ids.end(), these->begin(), these->end());
+    }
+    auto refs = image_and_output(rc_args.image, rc_args.dst);
+    if (!refs.ok()) return fail(refs.status());
+    const auto& [src, dst] = *refs;
+    layercrypt::RewrapImageOptions opts;
+    opts.mode = layercrypt::RewrapMode::kRemove;
+    opts.remove_ids = ids;
+    opts.select = *selection(rc_args.layers, rc_args.platforms);
+    opts.progress = print_layer;
+    auto rep = layercrypt::rewrap_image(src, dst, opts);
+    if (!rep.ok()) return fail(rep.status());
+    print_warnings(*rep);
+    print_summary(*rep, "removed recipients from", rc_args.dst.empty() ? rc_args.image : rc_args.dst,
+                  rc_args.json, rc_args.image);
+    if (!rc_args.json)
+      std::fprintf(stderr, "layercrypt: note: the layer keys are unchanged; to revoke, re-encrypt "
+                           "with `layercrypt recipients set --rekey`\n");
+    return 0;
+  }
   if (*rc_add || *rc_set) {
     auto prepared = prepare_keys(rc_args.keys);
     if (!prepared.ok()) return fail(prepared.status());
@@ -606,11 +700,9 @@ int main(int argc, char** argv) {
       const auto st = layercrypt::add_recipient(r, &rcpt);
       if (!st.ok()) return fail(st);
     }
-    auto src = layercrypt::parse_oci_ref(rc_args.image);
-    if (!src.ok()) return fail(src.status());
-    if (auto st = check_dst(rc_args.dst); !st.ok()) return fail(st);
-    auto dst = layercrypt::parse_oci_ref(rc_args.dst.empty() ? rc_args.image : rc_args.dst);
-    if (!dst.ok()) return fail(dst.status());
+    auto refs = image_and_output(rc_args.image, rc_args.dst);
+    if (!refs.ok()) return fail(refs.status());
+    const auto& [src, dst] = *refs;
     layercrypt::RewrapImageOptions opts;
     opts.keys = &*prepared;
     opts.recipients = &rcpt;
@@ -619,7 +711,7 @@ int main(int argc, char** argv) {
     opts.select = *selection(rc_args.layers, rc_args.platforms);
     opts.progress = print_layer;
     opts.bytes_progress = [](const std::string& l, uint64_t d, uint64_t t) { g_bar.update(l, d, t); };
-    auto rep = layercrypt::rewrap_image(*src, *dst, opts);
+    auto rep = layercrypt::rewrap_image(src, dst, opts);
     if (!rep.ok()) return fail(rep.status());
     print_warnings(*rep);
     print_summary(*rep, rc_args.rekey ? "re-encrypted" : *rc_set ? "rewrapped" : "added recipients to",
