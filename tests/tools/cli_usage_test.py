@@ -10,6 +10,7 @@ Usage: cli_usage_test.py LAYERCRYPT DECODER
 import gzip
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -118,6 +119,29 @@ class CliUsage(unittest.TestCase):
                        check=True, capture_output=True, pass_fds=(rfd,))
         os.close(rfd)
         got, _ = layer_digests(self.out("pw-fd"))
+        self.assertEqual(got, self.plain_layers)
+        # On a terminal it is asked for, without echo.
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(LAYERCRYPT, [LAYERCRYPT, "decrypt", "-k", key, f"{enc}:v1", self.out("pw-tty")])
+        seen = b""
+        while b"Password for" not in seen:
+            seen += os.read(fd, 1024)
+        self.assertIn(key.encode(), seen)
+        os.write(fd, b"s3cret\n")
+        rest = b""
+        try:
+            while True:
+                chunk = os.read(fd, 1024)
+                if not chunk:
+                    break
+                rest += chunk
+        except OSError:  # EIO once the child has exited
+            pass
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, rest)
+        self.assertNotIn(b"s3cret", rest)
+        got, _ = layer_digests(self.out("pw-tty"))
         self.assertEqual(got, self.plain_layers)
         # No password and no terminal: one line naming the file and the forms.
         r = lc("decrypt", "-k", key, f"{enc}:v1", self.out("pw-none"), check=False, stdin=subprocess.DEVNULL,

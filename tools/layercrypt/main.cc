@@ -112,8 +112,7 @@ layercrypt::StatusOr<layercrypt::kernels::SecretBytes> prompt_password(const std
     return layercrypt::InvalidArgument(path + " is an encrypted private key: give its password as " +
                                        path + ":PASSWORD, :pass=PASSWORD, :file=FILE or :fd=N");
   }
-  const std::string prompt = "Password for " + path + ": ";
-  (void)!::write(tty, prompt.data(), prompt.size());
+  // Echo off before the prompt, so that nothing typed after it shows.
   termios old{};
   const bool have_term = tcgetattr(tty, &old) == 0;
   if (have_term) {
@@ -121,6 +120,8 @@ layercrypt::StatusOr<layercrypt::kernels::SecretBytes> prompt_password(const std
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     tcsetattr(tty, TCSAFLUSH, &quiet);
   }
+  const std::string prompt = "Password for " + path + ": ";
+  (void)!::write(tty, prompt.data(), prompt.size());
   layercrypt::kernels::SecretBytes pw;
   char c;
   while (::read(tty, &c, 1) == 1 && c != '\n' && pw.size() < 4096) pw.push_back(static_cast<uint8_t>(c));
