@@ -16,8 +16,8 @@
 #include <optional>
 #include <vector>
 
-#include "engine/io.h"
-#include "engine/layer_cipher.h"
+#include "engine/core/io.h"
+#include "engine/stream/layer_cipher.h"
 #include "tests/support/corpus.h"
 
 namespace {

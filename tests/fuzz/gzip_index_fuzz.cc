@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/gzip_index.h"
-#include "engine/io.h"
-#include "engine/layer_decompress.h"
-#include "engine/pipeline.h"
+#include "engine/stream/gzip_index.h"
+#include "engine/core/io.h"
+#include "engine/stream/layer_decompress.h"
+#include "engine/stream/pipeline.h"
 
 namespace {
 

@@ -29,9 +29,9 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/jwe.h"
-#include "engine/layer_options.h"
-#include "engine/private_key.h"
+#include "engine/keywrap/jwe/jwe.h"
+#include "engine/ocicrypt/layer_options.h"
+#include "engine/keywrap/keys/private_key.h"
 
 namespace {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/io.h"
-#include "engine/layer_sniff.h"
+#include "engine/core/io.h"
+#include "engine/ocicrypt/layer_sniff.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using layercrypt::LayerBlobKind;

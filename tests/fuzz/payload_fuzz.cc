@@ -27,9 +27,9 @@
 #include <string_view>
 #include <type_traits>
 
-#include "engine/annotations.h"
-#include "engine/layer_options.h"
-#include "engine/payload.h"
+#include "engine/ocicrypt/annotations.h"
+#include "engine/ocicrypt/layer_options.h"
+#include "engine/containerd/payload.h"
 
 namespace {
 

@@ -14,9 +14,9 @@
 #include <cstring>
 #include <string>
 
-#include "engine/io.h"
-#include "engine/stream_processor.h"
-#include "engine/version.h"
+#include "engine/core/io.h"
+#include "engine/containerd/stream_processor.h"
+#include "engine/core/version.h"
 
 namespace {
 

@@ -16,14 +16,14 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "engine/image_crypt.h"
-#include "engine/io.h"
-#include "engine/keygen.h"
-#include "engine/key_unwrap.h"
-#include "engine/layer_compress.h"
-#include "engine/recipients.h"
-#include "engine/selfcheck.h"
-#include "engine/version.h"
+#include "engine/image/image_crypt.h"
+#include "engine/core/io.h"
+#include "engine/keywrap/keygen.h"
+#include "engine/keywrap/key_unwrap.h"
+#include "engine/stream/layer_compress.h"
+#include "engine/keywrap/recipients.h"
+#include "engine/stream/selfcheck.h"
+#include "engine/core/version.h"
 
 namespace {
 
@@ -57,7 +57,7 @@ void print_warnings(const layercrypt::ImageReport& rep) {
 
 // Signals. SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken
 // by one thread of their own, which removes the temporary files and
-// directories the engine registered (engine/io.h) and then dies of the
+// directories the engine registered (engine/core/io.h) and then dies of the
 // same signal, so the shell sees the usual status and nothing half-written
 // stays behind. SIGKILL leaves temporaries; the next writer collects them.
 void start_signal_thread() {

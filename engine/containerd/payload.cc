@@ -1,0 +1,497 @@
+// engine/containerd/payload.cc: fd-3 payload (protobuf Any + Go JSON) decoding and
+// encoding.
+#include "engine/containerd/payload.h"
+
+#include "engine/core/base64.h"
+#include "engine/core/go_json.h"
+
+namespace layercrypt {
+namespace {
+
+using gojson::Value;
+using kernels::SecretBytes;
+
+std::string_view view(const gojson::String& s) { return std::string_view(s.data(), s.size()); }
+
+// ---- protobuf wire format --------------------------------------------------
+
+// read_varint mirrors protobuf-go's ConsumeVarint: at most 10 bytes, and the
+// 10th may only carry the top bit of a uint64.
+bool read_varint(std::span<const uint8_t> in, size_t* pos, uint64_t* out) {
+  uint64_t v = 0;
+  for (int i = 0; i < 10; ++i) {
+    if (*pos >= in.size()) return false;
+    const uint8_t b = in[(*pos)++];
+    if (i == 9 && b > 1) return false;
+    v |= static_cast<uint64_t>(b & 0x7F) << (7 * i);
+    if ((b & 0x80) == 0) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+void append_varint(SecretBytes& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<uint8_t>(v));
+}
+
+struct AnyFields {
+  std::span<const uint8_t> type_url;
+  std::span<const uint8_t> value;
+  bool has_value = false;
+};
+
+Status parse_any(std::span<const uint8_t> in, AnyFields* any) {
+  size_t pos = 0;
+  while (pos < in.size()) {
+    const size_t field_start = pos;
+    uint64_t tag = 0;
+    if (!read_varint(in, &pos, &tag))
+      return DataError("payload protobuf: truncated or overlong field tag at byte " +
+                       std::to_string(field_start));
+    const uint64_t field = tag >> 3;
+    const unsigned wire = static_cast<unsigned>(tag & 7);
+    if (field == 0 || field > 0x1FFFFFFF)
+      return DataError("payload protobuf: invalid field number " + std::to_string(field) +
+                       " at byte " + std::to_string(field_start));
+    std::span<const uint8_t> data;
+    switch (wire) {
+      case 0: {
+        uint64_t ignored = 0;
+        if (!read_varint(in, &pos, &ignored))
+          return DataError("payload protobuf: truncated varint in field " + std::to_string(field));
+        break;
+      }
+      case 1:
+      case 5: {
+        const size_t n = wire == 1 ? 8 : 4;
+        if (in.size() - pos < n)
+          return DataError("payload protobuf: truncated fixed-size field " + std::to_string(field));
+        pos += n;
+        break;
+      }
+      case 2: {
+        uint64_t len = 0;
+        if (!read_varint(in, &pos, &len))
+          return DataError("payload protobuf: truncated length of field " + std::to_string(field));
+        if (len > in.size() - pos)
+          return DataError("payload protobuf: field " + std::to_string(field) + " claims " +
+                           std::to_string(len) + " bytes but only " +
+                           std::to_string(in.size() - pos) + " remain (truncated payload?)");
+        data = in.subspan(pos, static_cast<size_t>(len));
+        pos += static_cast<size_t>(len);
+        break;
+      }
+      case 3:
+      case 4:
+        return DataError("payload protobuf: unsupported group wire type in field " +
+                         std::to_string(field));
+      default:
+        return DataError("payload protobuf: invalid wire type " + std::to_string(wire) +
+                         " in field " + std::to_string(field));
+    }
+    if (field == 1 || field == 2) {
+      if (wire != 2)
+        return DataError("payload protobuf: google.protobuf.Any field " + std::to_string(field) +
+                         " has wire type " + std::to_string(wire) +
+                         ", expected length-delimited");
+      // proto3: the last occurrence of a singular field wins.
+      if (field == 1) {
+        any->type_url = data;
+      } else {
+        any->value = data;
+        any->has_value = true;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- Go JSON decoding of the descriptor and payload -------------------------
+
+// decode_int64 mirrors Go decoding a number into int64:
+// strconv.ParseInt(literal, 10, 64); null leaves the field unchanged.
+Status decode_int64(const Value& v, std::string_view what, int64_t* out) {
+  if (v.kind == Value::Kind::kNull) return Status::Ok();
+  if (v.kind != Value::Kind::kNumber)
+    return DataError(std::string(what) + ": expected a number, got " + gojson::kind_name(v.kind));
+  const std::string_view t = view(v.text);
+  const bool neg = !t.empty() && t[0] == '-';
+  const std::string_view digits = t.substr(neg ? 1 : 0);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return DataError(std::string(what) + ": " + std::string(t.substr(0, 32)) +
+                     " is not an integer");
+  // Accumulate as a negative number so INT64_MIN fits.
+  int64_t acc = 0;
+  for (char c : digits) {
+    const int d = c - '0';
+    if (acc < (INT64_MIN + d) / 10)
+      return DataError(std::string(what) + ": " + std::string(t.substr(0, 32)) +
+                       " overflows int64");
+    acc = acc * 10 - d;
+  }
+  if (!neg) {
+    if (acc == INT64_MIN)
+      return DataError(std::string(what) + ": " + std::string(t) + " overflows int64");
+    acc = -acc;
+  }
+  *out = acc;
+  return Status::Ok();
+}
+
+Status decode_string_list(const Value& v, std::string_view what, std::vector<std::string>* out) {
+  if (v.kind == Value::Kind::kNull) {
+    out->clear();
+    return Status::Ok();
+  }
+  if (v.kind != Value::Kind::kArray)
+    return DataError(std::string(what) + ": expected an array of strings, got " +
+                     gojson::kind_name(v.kind));
+  std::vector<std::string> list(v.items.size());
+  for (size_t i = 0; i < v.items.size(); ++i)
+    LC_RETURN_IF_ERROR(gojson::decode_string(
+        v.items[i], std::string(what) + "[" + std::to_string(i) + "]", &list[i]));
+  *out = std::move(list);
+  return Status::Ok();
+}
+
+Status decode_platform(const Value& v, Platform* p) {
+  if (v.kind != Value::Kind::kObject)
+    return DataError(std::string("descriptor.platform: expected an object, got ") +
+                     gojson::kind_name(v.kind));
+  for (const gojson::Member& m : v.members) {
+    const std::string_view n = view(m.name);
+    if (gojson::name_matches(n, "architecture")) {
+      LC_RETURN_IF_ERROR(
+          gojson::decode_string(m.value, "descriptor.platform.architecture", &p->architecture));
+    } else if (gojson::name_matches(n, "os")) {
+      LC_RETURN_IF_ERROR(gojson::decode_string(m.value, "descriptor.platform.os", &p->os));
+    } else if (gojson::name_matches(n, "os.version")) {
+      LC_RETURN_IF_ERROR(
+          gojson::decode_string(m.value, "descriptor.platform.os.version", &p->os_version));
+    } else if (gojson::name_matches(n, "os.features")) {
+      LC_RETURN_IF_ERROR(
+          decode_string_list(m.value, "descriptor.platform.os.features", &p->os_features));
+    } else if (gojson::name_matches(n, "variant")) {
+      LC_RETURN_IF_ERROR(
+          gojson::decode_string(m.value, "descriptor.platform.variant", &p->variant));
+    }
+  }
+  return Status::Ok();
+}
+
+Status decode_descriptor(const Value& v, Descriptor* d) {
+  if (v.kind == Value::Kind::kNull) return Status::Ok();  // Go: null leaves a struct alone
+  if (v.kind != Value::Kind::kObject)
+    return DataError("descriptor: expected a JSON object, got " + std::string(gojson::kind_name(v.kind)));
+  for (const gojson::Member& m : v.members) {
+    const std::string_view n = view(m.name);
+    if (gojson::name_matches(n, "mediaType")) {
+      LC_RETURN_IF_ERROR(gojson::decode_string(m.value, "descriptor.mediaType", &d->media_type));
+    } else if (gojson::name_matches(n, "digest")) {
+      LC_RETURN_IF_ERROR(gojson::decode_string(m.value, "descriptor.digest", &d->digest));
+    } else if (gojson::name_matches(n, "size")) {
+      LC_RETURN_IF_ERROR(decode_int64(m.value, "descriptor.size", &d->size));
+    } else if (gojson::name_matches(n, "urls")) {
+      LC_RETURN_IF_ERROR(decode_string_list(m.value, "descriptor.urls", &d->urls));
+    } else if (gojson::name_matches(n, "annotations")) {
+      // map[string]string: null resets it, a (second) object merges into it.
+      if (m.value.kind == Value::Kind::kNull) {
+        d->annotations.clear();
+        continue;
+      }
+      if (m.value.kind != Value::Kind::kObject)
+        return DataError("descriptor.annotations: expected an object, got " +
+                         std::string(gojson::kind_name(m.value.kind)));
+      for (const gojson::Member& a : m.value.members) {
+        std::string val;
+        LC_RETURN_IF_ERROR(gojson::decode_string(
+            a.value, "descriptor.annotations[" + quoted_for_message(view(a.name)) + "]", &val));
+        d->annotations[std::string(view(a.name))] = std::move(val);
+      }
+    } else if (gojson::name_matches(n, "data")) {
+      auto b = gojson::decode_bytes(m.value, "descriptor.data");
+      if (!b.ok()) return b.status();
+      d->data.assign(b->begin(), b->end());
+    } else if (gojson::name_matches(n, "platform")) {
+      // *Platform: null → nil; an object decodes into the existing one.
+      if (m.value.kind == Value::Kind::kNull) {
+        d->platform.reset();
+        continue;
+      }
+      if (!d->platform) d->platform.emplace();
+      LC_RETURN_IF_ERROR(decode_platform(m.value, &*d->platform));
+    } else if (gojson::name_matches(n, "artifactType")) {
+      LC_RETURN_IF_ERROR(
+          gojson::decode_string(m.value, "descriptor.artifactType", &d->artifact_type));
+    }
+  }
+  return Status::Ok();
+}
+
+Status decode_parameters(const Value& v, DecryptParameters* params) {
+  if (v.kind == Value::Kind::kNull) {
+    *params = DecryptParameters();  // nil map
+    return Status::Ok();
+  }
+  if (v.kind != Value::Kind::kObject)
+    return DataError("DecryptConfig.Parameters: expected an object or null, got " +
+                     std::string(gojson::kind_name(v.kind)));
+  params->make_empty();
+  for (const gojson::Member& m : v.members) {
+    // Parameter names are map keys: matched exactly, never folded.
+    const std::string name(view(m.name));
+    const std::string what = "DecryptConfig.Parameters[" + quoted_for_message(name) + "]";
+    DecryptParameters::List list;
+    if (m.value.kind == Value::Kind::kArray) {
+      list.reserve(m.value.items.size());
+      for (size_t i = 0; i < m.value.items.size(); ++i) {
+        const Value& e = m.value.items[i];
+        if (e.kind == Value::Kind::kNull) {
+          list.emplace_back(std::nullopt);
+          continue;
+        }
+        auto b = gojson::decode_bytes(e, what + "[" + std::to_string(i) + "]");
+        if (!b.ok()) return b.status();
+        list.emplace_back(std::move(b).value());
+      }
+    } else if (m.value.kind != Value::Kind::kNull) {
+      return DataError(what + ": expected an array or null, got " +
+                       gojson::kind_name(m.value.kind));
+    }
+    params->set(name, std::move(list));
+  }
+  return Status::Ok();
+}
+
+Status decode_decrypt_config(const Value& v, DecryptParameters* params) {
+  if (v.kind == Value::Kind::kNull) return Status::Ok();  // a struct: null is a no-op
+  if (v.kind != Value::Kind::kObject)
+    return DataError("DecryptConfig: expected a JSON object, got " +
+                     std::string(gojson::kind_name(v.kind)));
+  for (const gojson::Member& m : v.members)
+    if (gojson::name_matches(view(m.name), "Parameters"))
+      LC_RETURN_IF_ERROR(decode_parameters(m.value, params));
+  return Status::Ok();
+}
+
+// ---- Go JSON encoding --------------------------------------------------------
+
+template <typename Out>
+void put(Out& out, std::string_view s) {
+  out.insert(out.end(), s.begin(), s.end());
+}
+
+template <typename Out>
+void put_b64(Out& out, std::span<const uint8_t> bytes) {
+  out.push_back('"');
+  const SecretBytes b64 = base64_encode_secret(bytes);
+  out.insert(out.end(), b64.begin(), b64.end());
+  out.push_back('"');
+}
+
+template <typename Out>
+void put_string_list(Out& out, const std::vector<std::string>& list) {
+  out.push_back('[');
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (i) out.push_back(',');
+    gojson::append_string(out, list[i]);
+  }
+  out.push_back(']');
+}
+
+template <typename Out>
+void put_descriptor(Out& out, const Descriptor& d) {
+  put(out, "{\"mediaType\":");
+  gojson::append_string(out, d.media_type);
+  put(out, ",\"digest\":");
+  gojson::append_string(out, d.digest);
+  put(out, ",\"size\":");
+  put(out, std::to_string(d.size));
+  if (!d.urls.empty()) {
+    put(out, ",\"urls\":");
+    put_string_list(out, d.urls);
+  }
+  if (!d.annotations.empty()) {
+    put(out, ",\"annotations\":{");
+    bool first = true;
+    for (const auto& [k, v] : d.annotations) {  // sorted bytewise, like Go
+      if (!first) out.push_back(',');
+      first = false;
+      gojson::append_string(out, k);
+      out.push_back(':');
+      gojson::append_string(out, v);
+    }
+    out.push_back('}');
+  }
+  if (!d.data.empty()) {
+    put(out, ",\"data\":");
+    put_b64(out, d.data);
+  }
+  if (d.platform) {
+    const Platform& p = *d.platform;
+    put(out, ",\"platform\":{\"architecture\":");
+    gojson::append_string(out, p.architecture);
+    put(out, ",\"os\":");
+    gojson::append_string(out, p.os);
+    if (!p.os_version.empty()) {
+      put(out, ",\"os.version\":");
+      gojson::append_string(out, p.os_version);
+    }
+    if (!p.os_features.empty()) {
+      put(out, ",\"os.features\":");
+      put_string_list(out, p.os_features);
+    }
+    if (!p.variant.empty()) {
+      put(out, ",\"variant\":");
+      gojson::append_string(out, p.variant);
+    }
+    out.push_back('}');
+  }
+  if (!d.artifact_type.empty()) {
+    put(out, ",\"artifactType\":");
+    gojson::append_string(out, d.artifact_type);
+  }
+  out.push_back('}');
+}
+
+}  // namespace
+
+// ---- DecryptParameters -------------------------------------------------------
+
+const DecryptParameters::Map& DecryptParameters::entries() const {
+  static const Map kEmpty;
+  return map_ ? *map_ : kEmpty;
+}
+
+const DecryptParameters::List* DecryptParameters::find(std::string_view name) const {
+  if (!map_) return nullptr;
+  auto it = map_->find(std::string(name));
+  return it == map_->end() ? nullptr : &it->second;
+}
+
+const DecryptParameters::List& DecryptParameters::get(std::string_view name) const {
+  static const List kEmpty;
+  const List* l = find(name);
+  return l ? *l : kEmpty;
+}
+
+void DecryptParameters::set(std::string name, List values) {
+  make_empty();
+  (*map_)[std::move(name)] = std::move(values);
+}
+
+void DecryptParameters::append(std::string_view name, std::optional<kernels::SecretBytes> value) {
+  make_empty();
+  (*map_)[std::string(name)].push_back(std::move(value));
+}
+
+// ---- public API ----------------------------------------------------------------
+
+StatusOr<Payload> parse_payload_json(std::span<const uint8_t> json) {
+  auto doc = gojson::parse(std::string_view(reinterpret_cast<const char*>(json.data()), json.size()));
+  if (!doc.ok()) return doc.status().with_context("payload JSON");
+  if (doc->kind != Value::Kind::kObject)
+    return DataError("payload JSON: expected an object {\"DecryptConfig\":…,\"Descriptor\":…}, got " +
+                     std::string(gojson::kind_name(doc->kind)));
+  Payload p;
+  for (const gojson::Member& m : doc->members) {
+    const std::string_view n = view(m.name);
+    if (gojson::name_matches(n, "DecryptConfig")) {
+      Status st = decode_decrypt_config(m.value, &p.parameters);
+      if (!st.ok()) return st.with_context("payload JSON");
+    } else if (gojson::name_matches(n, "Descriptor")) {
+      Status st = decode_descriptor(m.value, &p.descriptor);
+      if (!st.ok()) return st.with_context("payload JSON");
+    }
+  }
+  return p;
+}
+
+StatusOr<Payload> parse_payload(std::span<const uint8_t> bytes) {
+  if (bytes.empty())
+    return DataError("payload is empty (containerd sent no fd-3 data for this processor)");
+  AnyFields any;
+  LC_RETURN_IF_ERROR(parse_any(bytes, &any));
+  const std::string_view type_url(reinterpret_cast<const char*>(any.type_url.data()),
+                                  any.type_url.size());
+  if (type_url != kPayloadTypeUrl)
+    return Unsupported("payload type_url is " + quoted_for_message(type_url) + "; expected " +
+                       std::string(kPayloadTypeUrl));
+  if (!any.has_value || any.value.empty())
+    return DataError("payload has no value (the google.protobuf.Any carries no JSON)");
+  return parse_payload_json(any.value);
+}
+
+kernels::SecretBytes encode_payload_json(const Payload& payload) {
+  SecretBytes out;
+  size_t estimate = 512;
+  for (const auto& [name, list] : payload.parameters.entries())
+    for (const auto& v : list) estimate += name.size() + (v ? v->size() * 4 / 3 + 8 : 8);
+  for (const auto& [k, v] : payload.descriptor.annotations) estimate += k.size() + v.size() + 16;
+  out.reserve(estimate * 2);  // growth would leave unwiped copies of keys behind
+  put(out, "{\"DecryptConfig\":{\"Parameters\":");
+  if (payload.parameters.is_null()) {
+    put(out, "null");
+  } else {
+    out.push_back('{');
+    bool first = true;
+    for (const auto& [name, list] : payload.parameters.entries()) {
+      if (!first) out.push_back(',');
+      first = false;
+      gojson::append_string(out, name);
+      put(out, ":[");
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (i) out.push_back(',');
+        if (list[i]) {
+          put_b64(out, *list[i]);
+        } else {
+          put(out, "null");
+        }
+      }
+      out.push_back(']');
+    }
+    out.push_back('}');
+  }
+  put(out, "},\"Descriptor\":");
+  put_descriptor(out, payload.descriptor);
+  out.push_back('}');
+  return out;
+}
+
+kernels::SecretBytes encode_payload(const Payload& payload) {
+  const SecretBytes json = encode_payload_json(payload);
+  SecretBytes out;
+  out.reserve(json.size() + kPayloadTypeUrl.size() + 24);
+  out.push_back(0x0a);  // field 1, length-delimited
+  append_varint(out, kPayloadTypeUrl.size());
+  put(out, kPayloadTypeUrl);
+  out.push_back(0x12);  // field 2, length-delimited
+  append_varint(out, json.size());
+  out.insert(out.end(), json.begin(), json.end());
+  return out;
+}
+
+StatusOr<Descriptor> parse_descriptor(std::string_view json) {
+  auto doc = gojson::parse(json);
+  if (!doc.ok()) return doc.status().with_context("descriptor JSON");
+  if (doc->kind != Value::Kind::kObject)
+    return DataError("descriptor JSON: expected an object, got " +
+                     std::string(gojson::kind_name(doc->kind)));
+  Descriptor d;
+  LC_RETURN_IF_ERROR(decode_descriptor(*doc, &d));
+  return d;
+}
+
+std::string encode_descriptor(const Descriptor& desc) {
+  std::string out;
+  put_descriptor(out, desc);
+  return out;
+}
+
+}  // namespace layercrypt

@@ -1,0 +1,150 @@
+// engine/containerd/payload.h: the fd-3 payload containerd hands an ocicrypt stream
+// processor (spec §8.2), and the OCI descriptor it carries.
+//
+// Wire format: a protobuf google.protobuf.Any
+//   field 1 type_url (string) = "io.containerd.ocicrypt.v1.Payload"
+//   field 2 value    (bytes)  = Go encoding/json of imgcrypt's Payload:
+//   {"DecryptConfig":{"Parameters":{name:[b64|null,...]}|null},
+//    "Descriptor":{"mediaType":…,"digest":…,"size":N,"urls"?,"annotations"?,
+//                  "data"?,"platform"?,"artifactType"?}}
+//
+// Parsing mirrors Go: the Any is decoded by hand (two length-delimited
+// fields in any order; other fields of valid wire types are skipped as
+// protobuf-go does; the last occurrence of a field wins); the JSON is decoded
+// with Go's leniency (case-insensitive member names, unknown members
+// ignored, []byte as base64/null/int array; see layer_options.h). We are
+// stricter where Go's leniency only hides a broken producer: a known field
+// with the wrong wire type, a group wire type (3/4), a field number 0 or a
+// type_url other than the exact one is an error, and so is a JSON value that
+// is not an object (Go would accept `null` and fail later).
+//
+// encode_payload is the inverse and byte-identical to containerd's output
+// (parameter names sorted, descriptor members in image-spec order with
+// omitempty). Key material in the payload (private keys, passwords) stays in
+// wiping memory: DecryptParameters values are kernels::SecretBytes and the
+// payload bytes are read from / written to SecretBytes.
+//
+// All functions are pure and thread-safe; a DecryptParameters object is not
+// synchronised (the usual const-is-shareable rule applies).
+#ifndef LAYERCRYPT_ENGINE_CONTAINERD_PAYLOAD_H_
+#define LAYERCRYPT_ENGINE_CONTAINERD_PAYLOAD_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/core/status.h"
+#include "kernels/secure_memory.h"
+
+namespace layercrypt {
+
+inline constexpr std::string_view kPayloadTypeUrl = "io.containerd.ocicrypt.v1.Payload";
+
+// Parameter names of ocicrypt's DecryptConfig (config/constructors.go).
+inline constexpr std::string_view kParamPrivKeys = "privkeys";
+inline constexpr std::string_view kParamPrivKeysPasswords = "privkeys-passwords";
+inline constexpr std::string_view kParamX509s = "x509s";
+inline constexpr std::string_view kParamGpgPrivKeys = "gpg-privatekeys";
+inline constexpr std::string_view kParamGpgPrivKeysPasswords = "gpg-privatekeys-passwords";
+inline constexpr std::string_view kParamPkcs11Yamls = "pkcs11-yamls";
+inline constexpr std::string_view kParamPkcs11Config = "pkcs11-config";
+
+// Platform is image-spec's Platform.
+struct Platform {
+  std::string architecture;              // "architecture"
+  std::string os;                        // "os"
+  std::string os_version;                // "os.version", omitempty
+  std::vector<std::string> os_features;  // "os.features", omitempty
+  std::string variant;                   // "variant", omitempty
+};
+
+// Descriptor is image-spec v1.1's Descriptor. Empty urls/annotations/data and
+// an empty artifact_type are omitted on output (omitempty); platform is
+// written whenever it is set, like Go's non-nil pointer.
+struct Descriptor {
+  std::string media_type;                          // "mediaType"
+  std::string digest;                              // "digest"
+  int64_t size = 0;                                // "size"
+  std::vector<std::string> urls;                   // "urls"
+  std::map<std::string, std::string> annotations;  // "annotations"
+  std::vector<uint8_t> data;                       // "data" (base64)
+  std::optional<Platform> platform;                // "platform"
+  std::string artifact_type;                       // "artifactType"
+};
+
+// DecryptParameters is ocicrypt's DecryptConfig.Parameters
+// (map[string][][]byte): per name a list of byte strings, each possibly
+// null. A default-constructed object is Go's nil map (JSON `null`, what CRI's
+// node key model sends); any set() makes it a map. A `null` list for a name
+// is read as an empty list.
+class DecryptParameters {
+ public:
+  using List = std::vector<std::optional<kernels::SecretBytes>>;
+  using Map = std::map<std::string, List>;
+
+  // is_null returns true for Go's nil map (no keys at all).
+  bool is_null() const { return !map_.has_value(); }
+  // make_empty turns a null map into an empty one (JSON `{}`).
+  void make_empty() {
+    if (!map_) map_.emplace();
+  }
+  // entries returns every parameter, sorted by name (empty if null).
+  const Map& entries() const;
+  // find returns the list for `name`, or null if there is none.
+  const List* find(std::string_view name) const;
+  // get returns the list for `name`, or an empty list.
+  const List& get(std::string_view name) const;
+  // set replaces the list for `name`.
+  void set(std::string name, List values);
+  // append adds one value (nullopt = JSON null) to the list for `name`.
+  void append(std::string_view name, std::optional<kernels::SecretBytes> value);
+
+  // Accessors for the parameters the key unwrappers read.
+  const List& privkeys() const { return get(kParamPrivKeys); }
+  const List& privkeys_passwords() const { return get(kParamPrivKeysPasswords); }
+  const List& x509s() const { return get(kParamX509s); }
+
+ private:
+  std::optional<Map> map_;
+};
+
+// Payload is imgcrypt's Payload.
+struct Payload {
+  DecryptParameters parameters;  // DecryptConfig.Parameters
+  Descriptor descriptor;
+};
+
+// parse_payload parses the fd-3 bytes (a protobuf Any). Returns the payload,
+// or a kDataError (truncated/malformed protobuf, bad JSON, a JSON value that
+// is not an object, a member of the wrong type) or kUnsupported (a type_url
+// other than io.containerd.ocicrypt.v1.Payload; the message names the one
+// found). Never quotes key material.
+StatusOr<Payload> parse_payload(std::span<const uint8_t> bytes);
+
+// parse_payload_json parses the Any's value (the JSON) alone. Same errors as
+// parse_payload apart from the protobuf ones.
+StatusOr<Payload> parse_payload_json(std::span<const uint8_t> json);
+
+// encode_payload returns the protobuf Any bytes containerd would write for
+// `payload`, in wiping memory. Never fails.
+kernels::SecretBytes encode_payload(const Payload& payload);
+
+// encode_payload_json returns Go's json.Marshal of the Payload alone, in
+// wiping memory. Never fails.
+kernels::SecretBytes encode_payload_json(const Payload& payload);
+
+// parse_descriptor parses one descriptor JSON object (as in a manifest's
+// "layers") with Go's leniency. Returns the descriptor, or a kDataError.
+StatusOr<Descriptor> parse_descriptor(std::string_view json);
+
+// encode_descriptor returns Go's json.Marshal of `desc` (image-spec member
+// order, omitempty, sorted annotations). Never fails.
+std::string encode_descriptor(const Descriptor& desc);
+
+}  // namespace layercrypt
+
+#endif  // LAYERCRYPT_ENGINE_CONTAINERD_PAYLOAD_H_

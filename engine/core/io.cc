@@ -1,0 +1,331 @@
+// engine/core/io.cc: POSIX sources and sinks, and the spool.
+#include "engine/core/io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+
+namespace layercrypt {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string temp_dir() {
+  const char* t = std::getenv("TMPDIR");
+  return (t != nullptr && *t != '\0') ? t : "/tmp";
+}
+
+// The registry of temporaries (io.h). A leaked heap object, so that it
+// outlives every static destructor a dying process may still run.
+struct Temporaries {
+  std::mutex mu;
+  std::map<std::string, bool> paths;  // path -> is a directory
+};
+
+Temporaries& temporaries() {
+  static Temporaries* t = new Temporaries;
+  return *t;
+}
+
+void remove_path(const std::string& path, bool directory) {
+  if (directory) {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  } else {
+    ::unlink(path.c_str());
+  }
+}
+
+}  // namespace
+
+TemporaryRegistration::TemporaryRegistration() { temporaries().mu.lock(); }
+TemporaryRegistration::~TemporaryRegistration() { temporaries().mu.unlock(); }
+void TemporaryRegistration::add(const std::string& path, bool directory) {
+  temporaries().paths[path] = directory;
+}
+
+void TemporaryRegistration::forget(const std::string& path) { temporaries().paths.erase(path); }
+
+int rename_temporary(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> lock(temporaries().mu);
+  const int rc = ::rename(from.c_str(), to.c_str());
+  const int err = errno;
+  if (rc == 0) temporaries().paths.erase(from);
+  errno = err;
+  return rc;
+}
+
+void remove_temporary(const std::string& path) {
+  std::lock_guard<std::mutex> lock(temporaries().mu);
+  auto& paths = temporaries().paths;
+  const auto it = paths.find(path);
+  remove_path(path, it != paths.end() && it->second);
+  if (it != paths.end()) paths.erase(it);
+}
+
+void unregister_temporary(const std::string& path) {
+  std::lock_guard<std::mutex> lock(temporaries().mu);
+  temporaries().paths.erase(path);
+}
+
+void remove_temporaries() {
+  temporaries().mu.lock();  // never released: the process is ending
+  for (const auto& [path, directory] : temporaries().paths) remove_path(path, directory);
+  temporaries().paths.clear();
+}
+
+StatusOr<size_t> read_full(ByteSource& source, uint8_t* out, size_t cap) {
+  size_t got = 0;
+  while (got < cap) {
+    auto n = source.read(out + got, cap - got);
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    got += *n;
+  }
+  return got;
+}
+
+FdSource::FdSource(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
+  struct stat st;
+  if (fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+    const off_t pos = lseek(fd_, 0, SEEK_CUR);
+    if (pos >= 0) {
+      regular_ = true;
+      start_ = pos;
+      size_ = st.st_size > pos ? static_cast<uint64_t>(st.st_size - pos) : 0;
+    }
+  }
+}
+
+StatusOr<size_t> FdSource::read(uint8_t* out, size_t cap) {
+  for (;;) {
+    const ssize_t n = ::read(fd_, out, cap);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR) continue;
+    return IoError("read " + name_ + ": " + errno_text(errno));
+  }
+}
+
+Status FdSource::rewind() {
+  if (!regular_) return Unsupported(name_ + " is not a regular file and cannot be read twice");
+  if (lseek(fd_, start_, SEEK_SET) < 0)
+    return IoError("seek " + name_ + ": " + errno_text(errno));
+  return Status::Ok();
+}
+
+std::optional<uint64_t> FdSource::size_hint() const {
+  if (!regular_) return std::nullopt;
+  return size_;
+}
+
+FdSink::FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+
+Status FdSink::write(const uint8_t* data, size_t len) {
+  while (len > 0) {
+    const ssize_t n = ::write(fd_, data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoError("write " + name_ + ": " + errno_text(errno));
+    }
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+StatusOr<size_t> MemorySource::read(uint8_t* out, size_t cap) {
+  const size_t n = std::min(cap, len_ - pos_);
+  if (n != 0) std::memcpy(out, data_ + pos_, n);
+  pos_ += n;
+  return n;
+}
+
+StatusOr<std::unique_ptr<PeekSource>> PeekSource::make(ByteSource& inner, size_t len) {
+  std::unique_ptr<PeekSource> p(new PeekSource(inner));
+  p->head_.resize(len);
+  auto n = read_full(inner, p->head_.data(), len);
+  if (!n.ok()) return n.status();
+  p->head_.resize(*n);
+  return p;
+}
+
+StatusOr<size_t> PeekSource::read(uint8_t* out, size_t cap) {
+  if (replayed_ < head_.size()) {
+    const size_t n = std::min(cap, head_.size() - replayed_);
+    if (n != 0) std::memcpy(out, head_.data() + replayed_, n);
+    replayed_ += n;
+    return n;
+  }
+  return inner_.read(out, cap);
+}
+
+Status PeekSource::rewind() {
+  LC_RETURN_IF_ERROR(inner_.rewind());
+  replayed_ = head_.size();  // the inner source yields the head again itself
+  return Status::Ok();
+}
+
+Spool::Spool(size_t memory_limit) : memory_limit_(memory_limit) {}
+
+// The spool holds ciphertext, which is not secret: no wiping.
+Spool::~Spool() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status Spool::spill() {
+  const std::string dir = temp_dir();
+#ifdef O_TMPFILE
+  fd_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+  if (fd_ < 0) {
+    // Filesystems without O_TMPFILE: a named file, unlinked immediately.
+    std::string tmpl = dir + "/layercrypt-spool-XXXXXX";
+    fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd_ < 0)
+      return IoError("cannot create a spool file in " + dir + ": " + errno_text(errno) +
+                     " (set TMPDIR to a writable directory with room for the layer, or use "
+                     "--stream)");
+    ::unlink(tmpl.c_str());
+    ::fchmod(fd_, 0600);
+  }
+  FdSink sink(fd_, "spool file in " + dir);
+  Status st = sink.write(memory_.data(), memory_.size());
+  memory_.clear();
+  memory_.shrink_to_fit();
+  return st;
+}
+
+Status Spool::write(const uint8_t* data, size_t len) {
+  if (fd_ < 0 && memory_.size() + len > memory_limit_) LC_RETURN_IF_ERROR(spill());
+  if (fd_ >= 0) {
+    FdSink sink(fd_, "spool file in " + temp_dir());
+    Status st = sink.write(data, len);
+    if (!st.ok())
+      return st.with_context("spooling the layer failed (disk full? set TMPDIR or use --stream)");
+  } else {
+    memory_.insert(memory_.end(), data, data + len);
+  }
+  size_ += len;
+  return Status::Ok();
+}
+
+std::unique_ptr<ByteSource> Spool::source() {
+  if (fd_ < 0) return std::make_unique<MemorySource>(memory_.data(), memory_.size());
+  lseek(fd_, 0, SEEK_SET);
+  return std::make_unique<FdSource>(fd_, "spool file");
+}
+
+StatusOr<std::unique_ptr<AtomicFileSink>> AtomicFileSink::create(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string tmpl = (slash == std::string::npos ? std::string() : dir) + "." + base + ".tmp-XXXXXX";
+  int fd;
+  {
+    TemporaryRegistration reg;
+    fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd >= 0) reg.add(tmpl);
+  }
+  if (fd < 0) return IoError("cannot create a file in " + dir + ": " + errno_text(errno));
+  if (::fchmod(fd, 0644) != 0) {
+    const int err = errno;
+    ::close(fd);
+    remove_temporary(tmpl);
+    return IoError("cannot set the mode of " + tmpl + ": " + errno_text(err));
+  }
+  return std::unique_ptr<AtomicFileSink>(new AtomicFileSink(fd, tmpl, path));
+}
+
+AtomicFileSink::AtomicFileSink(int fd, std::string tmp, std::string path)
+    : fd_(fd), tmp_(std::move(tmp)), path_(std::move(path)) {}
+
+AtomicFileSink::~AtomicFileSink() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) remove_temporary(tmp_);
+}
+
+Status AtomicFileSink::write(const uint8_t* data, size_t len) {
+  if (committed_ || fd_ < 0) return Internal("write after commit");
+  FdSink sink(fd_, path_);
+  return sink.write(data, len);
+}
+
+Status AtomicFileSink::commit() {
+  if (committed_) return Status::Ok();
+  if (::fsync(fd_) != 0) return IoError("cannot sync " + path_ + ": " + errno_text(errno));
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    return IoError("cannot write " + path_ + ": " + errno_text(errno));
+  }
+  fd_ = -1;
+  if (rename_temporary(tmp_, path_) != 0)
+    return IoError("cannot rename " + tmp_ + " to " + path_ + ": " + errno_text(errno));
+  committed_ = true;
+  return Status::Ok();
+}
+
+bool set_pipe_size(int fd, size_t bytes) {
+#ifdef F_SETPIPE_SZ
+  return fcntl(fd, F_SETPIPE_SZ, static_cast<int>(bytes)) >= 0;
+#else
+  (void)fd;
+  (void)bytes;
+  return false;
+#endif
+}
+
+Status fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open directory " + dir + ": " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return IoError("cannot sync directory " + dir + ": " + std::strerror(err));
+  return Status::Ok();
+}
+
+StatusOr<kernels::SecretBytes> read_secret_file(const std::string& path, size_t max_size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));
+  kernels::SecretBytes out;
+  out.reserve(4096);
+  for (;;) {
+    uint8_t buf[4096];
+    const ssize_t r = ::read(fd, buf, sizeof buf);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      kernels::secure_wipe(buf, sizeof buf);
+      ::close(fd);
+      return IoError("cannot read " + path + ": " + std::strerror(e));
+    }
+    if (r == 0) break;
+    if (out.size() + static_cast<size_t>(r) > max_size) {
+      kernels::secure_wipe(buf, sizeof buf);
+      ::close(fd);
+      return InvalidArgument(path + " is larger than " + std::to_string(max_size) +
+                             " bytes; it is not a key file");
+    }
+    if (out.size() + static_cast<size_t>(r) > out.capacity()) {
+      kernels::SecretBytes bigger;
+      bigger.reserve(2 * (out.size() + static_cast<size_t>(r)));
+      bigger.assign(out.begin(), out.end());
+      out.swap(bigger);
+    }
+    out.insert(out.end(), buf, buf + r);
+    kernels::secure_wipe(buf, sizeof buf);
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace layercrypt

@@ -1,0 +1,961 @@
+// engine/image/image_crypt.cc: see image_crypt.h.
+#include "engine/image/image_crypt.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "engine/ocicrypt/annotations.h"
+#include "engine/core/base64.h"
+#include "engine/stream/gzip_index.h"
+#include "engine/keywrap/jwe/jwe.h"
+#include "engine/ocicrypt/layer_options.h"
+#include "engine/ocicrypt/layer_sniff.h"
+#include "engine/ocicrypt/media_types.h"
+#include "engine/core/ordered_jobs.h"
+#include "engine/keywrap/pkcs7/pkcs7.h"
+
+namespace layercrypt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string json_string(const Json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int64_t json_size(const Json& j) {
+  const auto it = j.find("size");
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+}
+
+Annotations annotations_of(const Json& desc) {
+  Annotations a;
+  const auto it = desc.find("annotations");
+  if (it == desc.end() || !it->is_object()) return a;
+  for (const auto& [k, v] : it->items())
+    if (v.is_string()) a[k] = v.get<std::string>();
+  return a;
+}
+
+void set_annotations(Json& desc, const Annotations& a) {
+  if (a.empty()) {
+    desc.erase("annotations");
+    return;
+  }
+  Json obj = Json::object();
+  for (const auto& [k, v] : a) obj[k] = v;  // sorted, as Go writes maps
+  desc["annotations"] = std::move(obj);
+}
+
+std::string platform_string(const Json& desc) {
+  const auto it = desc.find("platform");
+  if (it == desc.end() || !it->is_object()) return "";
+  std::string s = json_string(*it, "os") + "/" + json_string(*it, "architecture");
+  const std::string v = json_string(*it, "variant");
+  if (!v.empty()) s += "/" + v;
+  return s;
+}
+
+// normalize_platform spells the architecture of "os/arch[/variant]" as Go
+// does (GOARCH): what uname and some configs call x86_64 is amd64, aarch64
+// is arm64.
+std::string normalize_platform(const std::string& p) {
+  const size_t a = p.find('/');
+  if (a == std::string::npos) return p;
+  const size_t b = p.find('/', a + 1);
+  std::string arch = p.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+  if (arch == "x86_64" || arch == "x86-64") arch = "amd64";
+  else if (arch == "aarch64") arch = "arm64";
+  return p.substr(0, a + 1) + arch + (b == std::string::npos ? "" : p.substr(b));
+}
+
+bool platform_selected(const std::string& platform, const std::vector<std::string>& wanted) {
+  if (wanted.empty()) return true;
+  const std::string have = normalize_platform(platform);
+  for (const auto& w : wanted) {
+    const std::string want = normalize_platform(w);
+    if (want == have) return true;
+    // "linux/arm64" matches "linux/arm64/v8".
+    if (have.rfind(want + "/", 0) == 0) return true;
+  }
+  return false;
+}
+
+// effective_platform returns a manifest descriptor's platform, or, when it
+// has none (a single-platform image), the os/architecture/variant of the
+// manifest's config, as ctr-enc does; "" if neither says.
+std::string effective_platform(const OciLayout& src, const Json& desc) {
+  std::string p = platform_string(desc);
+  if (!p.empty()) return p;
+  auto m = src.read_json_blob(json_string(desc, "digest"), json_size(desc));
+  if (!m.ok() || !m->contains("config") || !(*m)["config"].is_object()) return "";
+  const Json& c = (*m)["config"];
+  auto config = src.read_json_blob(json_string(c, "digest"), json_size(c));
+  if (!config.ok() || json_string(*config, "os").empty()) return "";
+  p = json_string(*config, "os") + "/" + json_string(*config, "architecture");
+  if (!json_string(*config, "variant").empty()) p += "/" + json_string(*config, "variant");
+  return p;
+}
+
+bool is_index_type(std::string_view mt) {
+  return mt == kOciIndexMediaType || mt == kDockerManifestListMediaType;
+}
+
+std::string layer_name(const std::string& platform, size_t i, const std::string& digest) {
+  std::string s = "layer " + std::to_string(i);
+  if (!platform.empty()) s += " (" + platform + ")";
+  return s + " " + digest;
+}
+
+// ProgressSink forwards to a blob writer and reports the bytes written.
+// Progress counts a layer's bytes for a BytesProgressFn.
+class Progress {
+ public:
+  Progress(const BytesProgressFn& fn, std::string name, uint64_t total)
+      : fn_(fn), name_(std::move(name)), total_(total) {}
+  void add(size_t n) {
+    done_ += n;
+    if (fn_ && n != 0) fn_(name_, done_, total_);
+  }
+
+ private:
+  const BytesProgressFn& fn_;
+  std::string name_;
+  uint64_t total_;
+  uint64_t done_ = 0;
+};
+
+// ProgressSource reports the bytes read (the layer's own bytes, which the
+// progress total counts, whatever the output becomes); ProgressSink the
+// bytes written.
+class ProgressSource final : public ByteSource {
+ public:
+  ProgressSource(ByteSource& inner, Progress progress) : inner_(inner), progress_(std::move(progress)) {}
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override {
+    auto n = inner_.read(out, cap);
+    if (n.ok()) progress_.add(*n);
+    return n;
+  }
+
+ private:
+  ByteSource& inner_;
+  Progress progress_;
+};
+
+class ProgressSink final : public ByteSink {
+ public:
+  ProgressSink(ByteSink& inner, Progress progress) : inner_(inner), progress_(std::move(progress)) {}
+  Status write(const uint8_t* data, size_t len) override {
+    LC_RETURN_IF_ERROR(inner_.write(data, len));
+    progress_.add(len);
+    return Status::Ok();
+  }
+
+ private:
+  ByteSink& inner_;
+  Progress progress_;
+};
+
+// wrap_for_recipients wraps the private-options JSON once per scheme (all
+// of a scheme's recipients in one blob, as ocicrypt does) and adds each
+// blob to the scheme's keys annotation of `ann` (ocicrypt's ',' list), and
+// who the JWE recipients are to the ids annotation (recipient_list.h).
+Status wrap_for_recipients(std::span<const uint8_t> priv_json, const Recipients& rcpt,
+                           Annotations* ann) {
+  auto append = [ann](const std::string& key, std::span<const uint8_t> blob) {
+    const auto it = ann->find(key);
+    (*ann)[key] = append_wrapped_key(it == ann->end() ? "" : it->second, blob);
+  };
+  if (!rcpt.jwe.empty()) {
+    LC_ASSIGN_OR_RETURN(std::string jwe, jwe_encrypt(priv_json, rcpt.jwe));
+    append(keys_annotation("jwe"),
+           std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(jwe.data()), jwe.size()));
+    LC_RETURN_IF_ERROR(note_jwe_recipients(jwe, rcpt, ann));
+  }
+  if (!rcpt.pkcs7.empty()) {
+    LC_ASSIGN_OR_RETURN(std::vector<uint8_t> der, pkcs7_encrypt(priv_json, rcpt.pkcs7));
+    append(keys_annotation("pkcs7"), der);
+  }
+  return Status::Ok();
+}
+
+// add_key_annotations sets the wrapped-key annotations (one per scheme) and
+// the public options of a layer encrypted with `key` whose plaintext blob
+// is `plain_digest` and whose ciphertext has `hmac`.
+Status add_key_annotations(const LayerKey& key, const std::string& plain_digest,
+                           const std::array<uint8_t, kLayerHmacLen>& hmac,
+                           const Recipients& recipients, Annotations* out) {
+  PrivateLayerOptions priv;
+  priv.symkey = key.symkey;
+  priv.digest = plain_digest;
+  priv.cipher_options.emplace(std::string(kNonceOption), key.nonce);
+  const kernels::SecretBytes priv_json = serialize_private_options(priv);
+  const Status wrapped =
+      wrap_for_recipients(std::span<const uint8_t>(priv_json.data(), priv_json.size()), recipients, out);
+  if (!wrapped.ok()) return wrapped.with_context("wrapping the layer key");
+  PublicLayerOptions pub;
+  pub.cipher = kLayerCipherName;
+  pub.hmac.assign(hmac.begin(), hmac.end());
+  (*out)["org.opencontainers.image.enc.pubopts"] = public_options_annotation(pub);
+  return Status::Ok();
+}
+
+// strip_wrapped_keys removes every org.opencontainers.image.enc.keys.*
+// annotation and the ids of their recipients.
+void strip_wrapped_keys(Annotations* ann) {
+  for (auto it = ann->begin(); it != ann->end();) {
+    if (it->first.rfind("org.opencontainers.image.enc.keys.", 0) == 0) it = ann->erase(it);
+    else ++it;
+  }
+  ann->erase(kRecipientIdsAnnotation);
+}
+
+// new_recipients returns the recipients of `rcpt` that the layer with
+// annotations `ann` does not have yet (as far as recipient_list.h can name
+// them), and appends a line for each one skipped to `skipped`.
+StatusOr<Recipients> new_recipients(const Recipients& rcpt, const Annotations& ann,
+                                    const std::string& name, std::vector<std::string>* skipped) {
+  std::vector<std::string> have;
+  for (const auto& r : layer_recipients(ann))
+    if (!r.id.empty()) have.push_back(r.id);
+  auto has = [&](const std::string& id) { return std::find(have.begin(), have.end(), id) != have.end(); };
+  Recipients out;
+  for (size_t i = 0; i < rcpt.jwe.size(); ++i) {
+    Recipients one;
+    one.jwe.push_back(rcpt.jwe[i]);
+    LC_ASSIGN_OR_RETURN(auto ids, recipient_ids(one));
+    if (std::any_of(ids.begin(), ids.end(), has)) {
+      skipped->push_back(name + ": " + (i < rcpt.sources.size() ? rcpt.sources[i] : ids.back()) +
+                         " is a recipient already; not added again");
+      continue;
+    }
+    out.jwe.push_back(rcpt.jwe[i]);
+  }
+  for (size_t i = 0; i < rcpt.pkcs7.size(); ++i) {
+    const std::string id = "pkcs7:" + pkcs7_recipient_id(rcpt.pkcs7[i]);
+    if (has(id)) {
+      const size_t src = rcpt.jwe.size() + i;
+      skipped->push_back(name + ": " + (src < rcpt.sources.size() ? rcpt.sources[src] : id) +
+                         " is a recipient already; not added again");
+      continue;
+    }
+    out.pkcs7.push_back(rcpt.pkcs7[i]);
+  }
+  return out;
+}
+
+// LayerFn turns one selected layer descriptor of `src` into its
+// replacement (writing any new blob into `dst`) and fills the report.
+using LayerFn = std::function<StatusOr<Json>(const OciLayout& src, const OciLayout& dst,
+                                             const Json& layer, const std::string& name,
+                                             ImageLayerReport* report)>;
+
+struct Walk {
+  const OciLayout* src;
+  const OciLayout* dst;
+  const LayerSelection* select;
+  LayerFn fn;
+  ProgressFn progress;
+  ImageReport report;
+  size_t touched = 0;  // selected layers
+  size_t jobs = 1;     // layers processed at once (ordered_jobs.h)
+  std::set<std::string> platforms_seen;  // for the message when nothing matched
+};
+
+// copy_manifest carries a manifest that is not selected, and its blobs, to
+// DST unchanged.
+Status copy_manifest(Walk& w, const Json& desc) {
+  const std::string cd = json_string(desc, "digest");
+  LC_ASSIGN_OR_RETURN(Json m, w.src->read_json_blob(cd, json_size(desc)));
+  LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, cd, json_size(desc)));
+  if (m.contains("config"))
+    LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(m["config"], "digest"),
+                                             json_size(m["config"])));
+  for (const auto& l : m.value("layers", Json::array()))
+    LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(l, "digest"), json_size(l)));
+  return Status::Ok();
+}
+
+// manifest_selected says whether the manifest `desc` passes the platform
+// filter (its own platform, else its config's).
+bool manifest_selected(Walk& w, const Json& desc) {
+  if (w.select->platforms.empty()) return true;
+  const std::string p = effective_platform(*w.src, desc);
+  w.platforms_seen.insert(p.empty() ? "(no platform)" : normalize_platform(p));
+  return platform_selected(p, w.select->platforms);
+}
+
+// convert_docker_manifest rewrites a Docker schema2 manifest as an OCI one.
+void convert_docker_manifest(Json& m) {
+  m["mediaType"] = std::string(kOciManifestMediaType);
+  if (m.contains("config") && json_string(m["config"], "mediaType") == kDockerConfigMediaType)
+    m["config"]["mediaType"] = std::string(kOciConfigMediaType);
+  if (!m.contains("layers")) return;
+  for (auto& l : m["layers"]) {
+    const std::string mt = json_string(l, "mediaType");
+    if (mt == "application/vnd.docker.image.rootfs.diff.tar.gzip")
+      l["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip";
+    else if (mt == "application/vnd.docker.image.rootfs.diff.tar")
+      l["mediaType"] = "application/vnd.oci.image.layer.v1.tar";
+  }
+}
+
+StatusOr<Json> process_manifest(Walk& w, const Json& desc, const std::string& platform) {
+  const std::string digest = json_string(desc, "digest");
+  LC_ASSIGN_OR_RETURN(Json m, w.src->read_json_blob(digest, json_size(desc)));
+  const std::string mt = json_string(m, "mediaType").empty() ? json_string(desc, "mediaType")
+                                                             : json_string(m, "mediaType");
+  if (mt == kDockerManifestMediaType) convert_docker_manifest(m);
+  else if (!mt.empty() && mt != kOciManifestMediaType)
+    return Unsupported("manifest " + digest + " has media type " + mt +
+                       "; only OCI and Docker schema2 manifests are supported");
+  if (!m.contains("layers") || !m["layers"].is_array())
+    return DataError("manifest " + digest + " has no layers array");
+  if (m.contains("config")) {
+    const Json& c = m["config"];
+    LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(c, "digest"), json_size(c)));
+  }
+  Json& layers = m["layers"];
+  const int n = static_cast<int>(layers.size());
+  std::set<int> chosen;
+  if (w.select->layers.empty()) {
+    for (int i = 0; i < n; ++i) chosen.insert(i);
+  } else {
+    for (int i : w.select->layers) {
+      if (i >= n || i < -n)
+        return InvalidArgument("layer index " + std::to_string(i) + " is out of range: manifest " +
+                               digest + (platform.empty() ? "" : " (" + platform + ")") +
+                               " has " + std::to_string(n) + " layers");
+      chosen.insert((n + i) % n);
+    }
+  }
+  std::vector<size_t> todo;  // selected layers, processed up to w.jobs at a time
+  for (int i = 0; i < n; ++i) {
+    const Json& layer = layers[static_cast<size_t>(i)];
+    if (chosen.count(i)) todo.push_back(static_cast<size_t>(i));
+    else LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(layer, "digest"), json_size(layer)));
+  }
+  const std::vector<Json> originals(layers.begin(), layers.end());
+  std::vector<ImageLayerReport> reports(todo.size());
+  std::vector<Json> replaced(todo.size());
+  LC_RETURN_IF_ERROR(run_ordered(
+      todo.size(), w.jobs,
+      [&](size_t k) -> Status {
+        const size_t i = todo[k];
+        const Json& layer = originals[i];
+        const std::string ld = json_string(layer, "digest");
+        ImageLayerReport& r = reports[k];
+        r.platform = platform;
+        r.index = i;
+        r.from_digest = ld;
+        r.from_media_type = json_string(layer, "mediaType");
+        const auto t0 = Clock::now();
+        LC_ASSIGN_OR_RETURN(replaced[k], w.fn(*w.src, *w.dst, layer, layer_name(platform, i, ld), &r));
+        r.seconds = since(t0);
+        r.to_digest = json_string(replaced[k], "digest");
+        r.to_media_type = json_string(replaced[k], "mediaType");
+        return Status::Ok();
+      },
+      [&](size_t k) -> Status {
+        ++w.touched;
+        const ImageLayerReport& r = reports[k];
+        if (r.action != "unchanged") w.report.bytes_processed += r.bytes;
+        layers[todo[k]] = std::move(replaced[k]);
+        w.report.layers.push_back(r);
+        if (w.progress) w.progress(r);
+        return Status::Ok();
+      }));
+  LC_ASSIGN_OR_RETURN(std::string new_digest, w.dst->put_json_blob(m));
+  w.report.manifests.push_back(new_digest);
+  Json out = desc;
+  out["mediaType"] = json_string(m, "mediaType").empty() ? std::string(kOciManifestMediaType)
+                                                         : json_string(m, "mediaType");
+  out["digest"] = new_digest;
+  out["size"] = static_cast<int64_t>(m.dump().size());
+  return out;
+}
+
+StatusOr<Json> process_index(Walk& w, const Json& desc) {
+  const std::string digest = json_string(desc, "digest");
+  LC_ASSIGN_OR_RETURN(Json idx, w.src->read_json_blob(digest, json_size(desc)));
+  if (!idx.contains("manifests") || !idx["manifests"].is_array())
+    return DataError("image index " + digest + " has no manifests array");
+  for (auto& child : idx["manifests"]) {
+    const std::string platform = platform_string(child);
+    const std::string cmt = json_string(child, "mediaType");
+    if (is_index_type(cmt)) {
+      LC_ASSIGN_OR_RETURN(child, process_index(w, child));
+    } else if (manifest_selected(w, child)) {
+      LC_ASSIGN_OR_RETURN(child, process_manifest(w, child, platform));
+    } else {
+      LC_RETURN_IF_ERROR(copy_manifest(w, child));  // not selected: carried over unchanged
+    }
+  }
+  if (json_string(idx, "mediaType") == kDockerManifestListMediaType)
+    idx["mediaType"] = std::string(kOciIndexMediaType);
+  LC_ASSIGN_OR_RETURN(std::string new_digest, w.dst->put_json_blob(idx));
+  Json out = desc;
+  out["mediaType"] = std::string(kOciIndexMediaType);
+  out["digest"] = new_digest;
+  out["size"] = static_cast<int64_t>(idx.dump().size());
+  return out;
+}
+
+// tags_of lists the ref names of `index`'s entries, for messages.
+std::string tags_of(const Json& index) {
+  std::string tags;
+  for (const auto& e : index["manifests"]) {
+    const auto a = annotations_of(e);
+    const auto it = a.find(std::string(kRefNameAnnotation));
+    if (it != a.end()) tags += (tags.empty() ? "" : ", ") + it->second;
+  }
+  return tags.empty() ? "it has no tags" : "its tags: " + tags;
+}
+
+// still_referenced warns about each layer blob this run replaced (a layer's
+// plaintext after encrypt, its old ciphertext after a re-key) that an entry
+// of the index about to be written still reaches.
+void still_referenced(const OciLayout& dst, const Json& index, const std::string& what,
+                      const OciRef& dst_ref, ImageReport* report) {
+  auto reach = dst.reachable_blobs(index);
+  if (!reach.ok()) return;
+  std::map<std::string, std::vector<std::string>> by_digest(reach->begin(), reach->end());
+  for (const auto& l : report->layers) {
+    if (l.from_digest == l.to_digest) continue;
+    const auto it = by_digest.find(l.from_digest);
+    if (it == by_digest.end()) continue;
+    std::string names;
+    for (const auto& n : it->second)
+      names += (names.empty() ? "" : ", ") + (n.empty() ? std::string("an untagged entry") : "'" + n + "'");
+    report->warnings.push_back(layer_name(l.platform, l.index, l.from_digest) + ": its " + what +
+                               " is still in " + dst_ref.path + ", referenced by " + names +
+                               "; process or remove that image too");
+  }
+}
+
+// walk_image applies `fn` to the selected layers of `src_ref`, up to `jobs`
+// layers of a manifest at a time (one at a time into an archive, whose
+// members are appended one by one anyway), and writes the result as
+// `dst_ref`. Afterwards, or when it fails, blobs of DST that nothing
+// references are deleted (oci_layout.h), so a failed run leaves DST as it
+// was. `replaced` ("plaintext", "old ciphertext"), when set, names what the
+// layers' old blobs are, for the warning that another tag still uses one.
+StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
+                                 const LayerSelection& select, LayerFn fn, ProgressFn progress,
+                                 const std::function<Status()>& before_index = {},
+                                 size_t jobs = 1, const char* replaced = nullptr) {
+  const auto t0 = Clock::now();
+  LC_ASSIGN_OR_RETURN(OciLayout src, OciLayout::open(src_ref));
+  // The entries to process: those with the tag, or all of them.
+  std::vector<Json> entries;
+  for (const auto& e : src.index()["manifests"]) {
+    if (src_ref.tag) {
+      const auto a = annotations_of(e);
+      const auto it = a.find(std::string(kRefNameAnnotation));
+      if (it == a.end() || it->second != *src_ref.tag) continue;
+    }
+    entries.push_back(e);
+  }
+  if (entries.empty())
+    return InvalidArgument(src_ref.tag ? "no image tagged '" + *src_ref.tag + "' in " + src_ref.path +
+                                             " (" + tags_of(src.index()) + ")"
+                                       : "image " + src_ref.path + " has no manifests");
+  if (dst_ref.tag && entries.size() != 1)
+    return InvalidArgument("SRC " + src_ref.to_string() + " has " + std::to_string(entries.size()) +
+                           " entries; give SRC a tag to pick one (" + tags_of(src.index()) + ")");
+
+  const bool same_dir = src_ref.path == dst_ref.path;
+  StatusOr<OciLayout> dst_or = OciLayout::open_for_write(dst_ref, /*create=*/!same_dir);
+  if (!dst_or.ok()) return dst_or.status();
+  OciLayout& dst = *dst_or;
+
+  Walk w{&src, &dst, &select, std::move(fn), std::move(progress), {}, 0, dst.is_archive() ? 1 : jobs, {}};
+  auto run = [&]() -> Status {
+    std::vector<Json> done;
+    for (const auto& e : entries) {
+      const std::string mt = json_string(e, "mediaType");
+      if (is_index_type(mt)) {
+        LC_ASSIGN_OR_RETURN(Json out, process_index(w, e));
+        done.push_back(std::move(out));
+      } else if (manifest_selected(w, e)) {
+        LC_ASSIGN_OR_RETURN(Json out, process_manifest(w, e, platform_string(e)));
+        done.push_back(std::move(out));
+      } else {
+        LC_RETURN_IF_ERROR(copy_manifest(w, e));
+        done.push_back(e);
+      }
+    }
+    if (w.touched == 0) {
+      std::string msg = "the layer and platform selection matches no layer of " + src_ref.to_string();
+      if (!select.platforms.empty()) {
+        std::string seen;
+        for (const auto& p : w.platforms_seen) seen += (seen.empty() ? "" : ", ") + p;
+        msg += " (its platforms: " + seen + ")";
+      }
+      return InvalidArgument(msg);
+    }
+    if (before_index) LC_RETURN_IF_ERROR(before_index());
+
+    // The new index: DST's entries minus those being replaced, plus ours.
+    std::set<std::string> new_names;
+    for (auto& d : done) {
+      Annotations a = annotations_of(d);
+      if (dst_ref.tag) a[std::string(kRefNameAnnotation)] = *dst_ref.tag;
+      const auto it = a.find(std::string(kRefNameAnnotation));
+      if (it != a.end()) new_names.insert(it->second);
+      set_annotations(d, a);
+    }
+    Json index = dst.index();
+    Json kept = Json::array();
+    for (const auto& e : index["manifests"]) {
+      const auto a = annotations_of(e);
+      const auto it = a.find(std::string(kRefNameAnnotation));
+      const bool gone = (it != a.end() && new_names.count(it->second)) ||
+                        (same_dir && !src_ref.tag && !dst_ref.tag);  // whole layout rewritten
+      if (!gone) kept.push_back(e);
+    }
+    for (auto& d : done) kept.push_back(std::move(d));
+    index["manifests"] = std::move(kept);
+    if (!index.contains("schemaVersion")) index["schemaVersion"] = 2;
+    if (replaced != nullptr) still_referenced(dst, index, replaced, dst_ref, &w.report);
+    LC_RETURN_IF_ERROR(dst.write_index(index));
+    const Status gc = dst.collect_garbage(&w.report.blobs_removed);
+    if (!gc.ok()) w.report.warnings.push_back("unreferenced blobs were left in " + dst_ref.path + ": " + gc.message());
+    return Status::Ok();
+  };
+  const Status st = run();
+  if (!st.ok()) {
+    (void)dst.collect_garbage();  // what this run wrote into an existing layout
+    return st;
+  }
+  w.report.seconds = since(t0);
+  return std::move(w.report);
+}
+
+}  // namespace
+
+StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
+                                            std::string_view media_type,
+                                            const Recipients& recipients,
+                                            std::optional<LayerCompression> compress,
+                                            const PipelineOptions& pipeline) {
+  if (recipients.jwe.empty() && recipients.pkcs7.empty())
+    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
+                           "pkcs7:CERTIFICATE");
+  // With compression, an uncompressed tar layer is encrypted as the
+  // tar+gzip or tar+zstd layer it becomes.
+  std::optional<std::string> gzip_mt;
+  if (compress)
+    gzip_mt = compress->kind == Compression::kZstd ? zstd_media_type(media_type)
+                                                   : gzip_media_type(media_type);
+  LC_ASSIGN_OR_RETURN(std::string enc_mt, encrypted_media_type(gzip_mt ? *gzip_mt : media_type));
+  LC_ASSIGN_OR_RETURN(LayerKey key, new_layer_key());
+  LC_ASSIGN_OR_RETURN(
+      LayerEncryptResult res,
+      !gzip_mt                                 ? encrypt_layer(in, out, key, pipeline)
+      : compress->kind == Compression::kZstd ? encrypt_layer_zstd(in, out, key, compress->level, pipeline)
+                                               : encrypt_layer_gzip(in, out, key, compress->level, pipeline));
+
+  EncryptedLayer layer;
+  layer.media_type = std::move(enc_mt);
+  layer.digest = digest_string(res.cipher_sha256);
+  layer.size = res.bytes;
+  layer.compressed = gzip_mt.has_value();
+  layer.plain_digest = digest_string(res.plain_sha256);
+  // What was read: the tar when it was compressed on the way, else the blob.
+  layer.input_digest = gzip_mt ? digest_string(res.tar_sha256) : layer.plain_digest;
+  layer.input_bytes = gzip_mt ? res.tar_bytes : res.bytes;
+  if (gzip_mt) {
+    layer.diff_id = digest_string(res.tar_sha256);
+  } else if (auto c = compression_of(media_type); c.ok() && *c == Compression::kNone) {
+    layer.diff_id = layer.plain_digest;  // an uncompressed tar is its own diff_id
+  }
+
+  // The plaintext blob's digest (the gzip member's when compressed).
+  LC_RETURN_IF_ERROR(add_key_annotations(key, layer.plain_digest, res.hmac, recipients, &layer.annotations));
+  if (res.gzip_index) layer.annotations[kGzipIndexAnnotation] = format_gzip_index(*res.gzip_index);
+  layer.pipeline_stats = res.stats.to_string();
+  return layer;
+}
+
+StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
+                                            const std::string& out_path,
+                                            std::string_view media_type,
+                                            const Recipients& recipients,
+                                            std::optional<LayerCompression> compress) {
+  int fd = STDIN_FILENO;
+  if (in_path != "-") {
+    fd = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return IoError("cannot open " + in_path + ": " + std::strerror(errno));
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() {
+      if (fd != STDIN_FILENO) ::close(fd);
+    }
+  } closer{fd};
+  const std::string in_name = in_path == "-" ? "stdin" : in_path;
+  if (!media_type.empty()) LC_RETURN_IF_ERROR(encrypted_media_type(media_type).status());
+  FdSource raw(fd, in_name);
+  LC_ASSIGN_OR_RETURN(auto in, PeekSource::make(raw, kLayerSniffLen));
+  LC_ASSIGN_OR_RETURN(std::string sniffed,
+                      sniffed_layer_media_type(in->head(), in->head_len(), in_name));
+  std::string mt(media_type);
+  if (mt.empty()) {
+    mt = sniffed;
+  } else {
+    LC_ASSIGN_OR_RETURN(Compression said, compression_of(mt));
+    LC_ASSIGN_OR_RETURN(Compression is, compression_of(sniffed));
+    if (said != is)
+      return InvalidArgument(in_name + " is " + (is == Compression::kNone ? std::string("a tar")
+                                                                           : compression_name(is)) +
+                             ", but its media type says " + compression_name(said) + " (" + mt + ")");
+  }
+  if (out_path == "-") {
+    FdSink out(STDOUT_FILENO, "stdout");
+    return encrypt_layer_blob(*in, out, mt, recipients, compress, {});
+  }
+  LC_ASSIGN_OR_RETURN(auto out, AtomicFileSink::create(out_path));
+  auto layer = encrypt_layer_blob(*in, *out, mt, recipients, compress, {});
+  if (!layer.ok()) return layer.status();
+  LC_RETURN_IF_ERROR(out->commit());
+  return layer;
+}
+
+StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
+                                    const EncryptImageOptions& options) {
+  if (options.recipients == nullptr ||
+      (options.recipients->jwe.empty() && options.recipients->pkcs7.empty()))
+    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
+                           "pkcs7:CERTIFICATE");
+  const Recipients& rcpt = *options.recipients;
+  const PipelineOptions pipeline = options.pipeline;
+  const BytesProgressFn& bytes_progress = options.bytes_progress;
+  const std::optional<LayerCompression> compress = options.compress;
+  LayerFn fn = [&rcpt, pipeline, &bytes_progress, compress](
+                   const OciLayout& src_layout, const OciLayout& dst_layout, const Json& layer,
+                   const std::string& name, ImageLayerReport* r) -> StatusOr<Json> {
+    const std::string mt = json_string(layer, "mediaType");
+    if (is_encrypted_media_type(mt) || has_wrapped_keys(annotations_of(layer)))
+      return InvalidArgument(name + " is already encrypted; to give more recipients access use "
+                                    "`layercrypt recipients add`");
+    if (auto enc_mt = encrypted_media_type(mt); !enc_mt.ok()) {
+      const Status& st = enc_mt.status();
+      if (st.code() == StatusCode::kUnsupported) {
+        // Foreign and non-layer blobs are never encrypted (imgcrypt neither).
+        LC_RETURN_IF_ERROR(dst_layout.copy_blob_from(src_layout, json_string(layer, "digest"),
+                                                    json_size(layer)));
+        r->action = "unchanged";
+        return layer;
+      }
+      return st.with_context(name);
+    }
+    const std::string digest = json_string(layer, "digest");
+    // The layer encryption hashes its input and output in its pipeline, so
+    // the source is checked against its digest (and the new blob named) from
+    // those; the new blob is only committed once the input verified.
+    LC_ASSIGN_OR_RETURN(auto blob_in, src_layout.open_blob_source(digest, json_size(layer), false));
+    ProgressSource in(*blob_in, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
+    LC_ASSIGN_OR_RETURN(auto out, dst_layout.new_blob(/*hash=*/false));
+    auto enc = encrypt_layer_blob(in, *out, mt, rcpt, compress, pipeline);
+    if (!enc.ok()) return enc.status().with_context(name);
+    if (enc->input_digest != digest || static_cast<int64_t>(enc->input_bytes) != json_size(layer))
+      return IntegrityError(name + ": blob " + digest + " does not match its digest (content is " +
+                            enc->input_digest + ", " + std::to_string(enc->input_bytes) +
+                            " bytes)");
+    LC_ASSIGN_OR_RETURN(std::string cipher_digest, out->commit_as(enc->digest));
+
+    Annotations a = annotations_of(layer);
+    for (const auto& [key_name, value] : enc->annotations) a[key_name] = value;
+    Json out_desc = layer;
+    out_desc["mediaType"] = enc->media_type;
+    out_desc["digest"] = cipher_digest;
+    out_desc["size"] = static_cast<int64_t>(enc->size);
+    set_annotations(out_desc, a);
+    r->action = enc->compressed ? "compressed+encrypted" : "encrypted";
+    r->bytes = enc->input_bytes;
+    r->pipeline_stats = enc->pipeline_stats;
+    return out_desc;
+  };
+  return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs,
+                    "plaintext");
+}
+
+StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
+                                    const DecryptImageOptions& options) {
+  if (options.keys == nullptr || options.keys->private_keys.empty()) {
+    std::string why = "no usable private key given (--key PRIVATE_KEY)";
+    if (options.keys != nullptr && !options.keys->problems.empty())
+      why += ": " + options.keys->problems.front();
+    return KeyError(why);
+  }
+  const PreparedKeys& keys = *options.keys;
+  // One pass: the plaintext goes to a temporary blob that is committed only
+  // after the MAC verified at the end, so nothing unverified is ever
+  // published; verify-first would read the layer twice for no gain here.
+  LayerDecryptOptions dopts = options.decrypt;
+  dopts.policy = ReleasePolicy::kStream;
+  const BytesProgressFn& bytes_progress = options.bytes_progress;
+  LayerFn fn = [&keys, dopts, &bytes_progress](const OciLayout& s, const OciLayout& d,
+                                               const Json& layer, const std::string& name,
+                                               ImageLayerReport* r) -> StatusOr<Json> {
+    const std::string mt = json_string(layer, "mediaType");
+    const Annotations ann = annotations_of(layer);
+    if (!is_encrypted_media_type(mt) && !has_wrapped_keys(ann)) {
+      LC_RETURN_IF_ERROR(d.copy_blob_from(s, json_string(layer, "digest"), json_size(layer)));
+      r->action = "unchanged";
+      return layer;
+    }
+    auto plain_mt = decrypted_media_type(mt);
+    if (!plain_mt.ok()) return plain_mt.status().with_context(name);
+    auto opened = open_layer_key(ann, keys);
+    if (!opened.ok()) return opened.status().with_context(name);
+
+    const std::string digest = json_string(layer, "digest");
+    LC_ASSIGN_OR_RETURN(auto in_ptr, s.open_blob_source(digest, json_size(layer), true));
+    ByteSource& in = *in_ptr;
+    LC_ASSIGN_OR_RETURN(auto out, d.new_blob());
+    ProgressSink sink(*out, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
+    auto res = decrypt_layer(in, sink, opened->key, opened->hmac, dopts);
+    if (!res.ok()) return res.status().with_context(name);
+    LC_ASSIGN_OR_RETURN(std::string plain_digest, out->commit());
+    if (!opened->plain_digest.empty() && opened->plain_digest != plain_digest)
+      return IntegrityError(name + ": decrypted layer is " + plain_digest +
+                            " but its private options say " + opened->plain_digest);
+    Json out_desc = layer;
+    out_desc["mediaType"] = *plain_mt;
+    out_desc["digest"] = plain_digest;
+    out_desc["size"] = static_cast<int64_t>(res->bytes);
+    Annotations plain_ann = strip_encryption_annotations(ann);
+    plain_ann.erase(kRecipientIdsAnnotation);
+    set_annotations(out_desc, plain_ann);
+    r->action = "decrypted";
+    r->bytes = res->bytes;
+    r->pipeline_stats = res->decrypt_stats.to_string();
+    return out_desc;
+  };
+  LC_ASSIGN_OR_RETURN(ImageReport rep, walk_image(src, dst, options.select, std::move(fn),
+                                                  options.progress, {}, options.layer_jobs));
+  if (std::none_of(rep.layers.begin(), rep.layers.end(),
+                   [](const ImageLayerReport& l) { return l.action == "decrypted"; }))
+    rep.warnings.push_back("no selected layer of " + src.to_string() +
+                           " is encrypted: nothing was decrypted, " + dst.to_string() +
+                           " holds the same layers");
+  return rep;
+}
+
+// remove_recipients_image is rewrap_image for RewrapMode::kRemove.
+StatusOr<ImageReport> remove_recipients_image(const OciRef& src, const OciRef& dst,
+                                              const RewrapImageOptions& options) {
+  if (options.remove_ids.empty()) return InvalidArgument("no recipients to remove");
+  const std::vector<std::string>& ids = options.remove_ids;
+  size_t removed = 0, encrypted = 0;
+  LayerFn fn = [&ids, &removed, &encrypted](const OciLayout& s, const OciLayout& d, const Json& layer,
+                                            const std::string& name, ImageLayerReport* r) -> StatusOr<Json> {
+    LC_RETURN_IF_ERROR(d.copy_blob_from(s, json_string(layer, "digest"), json_size(layer)));
+    Annotations ann = annotations_of(layer);
+    r->action = "unchanged";
+    if (!has_wrapped_keys(ann)) return layer;
+    ++encrypted;
+    auto n = remove_layer_recipients(&ann, ids);
+    if (!n.ok()) return n.status().with_context(name);
+    if (*n == 0) return layer;
+    removed += *n;
+    Json out = layer;
+    set_annotations(out, ann);
+    r->action = "recipients removed";
+    return out;
+  };
+  return walk_image(src, dst, options.select, std::move(fn), options.progress, [&]() -> Status {
+    if (encrypted == 0) return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");
+    if (removed == 0)
+      return InvalidArgument("no selected layer of " + src.to_string() +
+                             " has any of these recipients (JWE recipients written by other tools "
+                             "carry no key id and cannot be named)");
+    return Status::Ok();
+  });
+}
+
+StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
+                                   const RewrapImageOptions& options) {
+  if (options.mode == RewrapMode::kRemove) return remove_recipients_image(src, dst, options);
+  if (options.recipients == nullptr ||
+      (options.recipients->jwe.empty() && options.recipients->pkcs7.empty()))
+    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
+                           "pkcs7:CERTIFICATE");
+  if (options.keys == nullptr || options.keys->private_keys.empty())
+    return KeyError("no usable private key given (--key PRIVATE_KEY): rewrapping needs a key "
+                    "that opens the layers");
+  if (options.rekey && options.mode != RewrapMode::kSet)
+    return InvalidArgument("re-keying replaces every recipient: it goes with set, not add");
+  const PreparedKeys& keys = *options.keys;
+  const Recipients& rcpt = *options.recipients;
+  const RewrapMode mode = options.mode;
+  const PipelineOptions pipeline = options.pipeline;
+  const BytesProgressFn& bytes_progress = options.bytes_progress;
+  size_t rewrapped = 0;
+  LayerFn rekey = [&keys, &rcpt, &rewrapped, pipeline, &bytes_progress](
+                      const OciLayout& s, const OciLayout& d, const Json& layer,
+                      const std::string& name, ImageLayerReport* r) -> StatusOr<Json> {
+    const std::string digest = json_string(layer, "digest");
+    Annotations ann = annotations_of(layer);
+    if (!has_wrapped_keys(ann)) {
+      LC_RETURN_IF_ERROR(d.copy_blob_from(s, digest, json_size(layer)));
+      r->action = "unchanged";
+      return layer;
+    }
+    auto opened = open_layer_key(ann, keys);
+    if (!opened.ok()) return opened.status().with_context(name);
+    // Old blob (digest-checked) -> plaintext (HMAC-checked at its end) ->
+    // new key -> a new blob, committed only if all of that held.
+    LC_ASSIGN_OR_RETURN(auto blob, s.open_blob_source(digest, json_size(layer), /*verify=*/true));
+    ProgressSource counted(*blob, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
+    DecryptingSource plain(counted, opened->key, opened->hmac, name);
+    LC_ASSIGN_OR_RETURN(LayerKey fresh, new_layer_key());
+    LC_ASSIGN_OR_RETURN(auto out, d.new_blob(/*hash=*/false));
+    auto res = encrypt_layer(plain, *out, fresh, pipeline);
+    if (!res.ok()) return res.status().with_context(name);
+    const std::string plain_digest = digest_string(res->plain_sha256);
+    if (!opened->plain_digest.empty() && opened->plain_digest != plain_digest)
+      return IntegrityError(name + ": decrypted layer is " + plain_digest +
+                            " but its private options say " + opened->plain_digest);
+    LC_ASSIGN_OR_RETURN(std::string new_digest, out->commit_as(digest_string(res->cipher_sha256)));
+    strip_wrapped_keys(&ann);
+    auto st = add_key_annotations(fresh, plain_digest, res->hmac, rcpt, &ann);
+    if (!st.ok()) return st.with_context(name);
+    Json out_desc = layer;
+    out_desc["digest"] = new_digest;
+    out_desc["size"] = static_cast<int64_t>(res->bytes);
+    set_annotations(out_desc, ann);
+    r->action = "rekeyed";
+    r->bytes = res->bytes;
+    r->pipeline_stats = res->stats.to_string();
+    ++rewrapped;
+    return out_desc;
+  };
+  std::vector<std::string> skipped;
+  LayerFn fn = [&keys, &rcpt, mode, &rewrapped, &skipped](const OciLayout& s, const OciLayout& d,
+                                                          const Json& layer, const std::string& name,
+                                                          ImageLayerReport* r) -> StatusOr<Json> {
+    const std::string digest = json_string(layer, "digest");
+    LC_RETURN_IF_ERROR(d.copy_blob_from(s, digest, json_size(layer)));
+    Annotations ann = annotations_of(layer);
+    if (!has_wrapped_keys(ann)) {
+      r->action = "unchanged";
+      return layer;
+    }
+    // The exact private-options bytes are wrapped again, as ocicrypt does,
+    // after checking they really open this layer's options.
+    auto priv_json = unwrap_layer_key(ann, keys);
+    if (!priv_json.ok()) return priv_json.status().with_context(name);
+    LC_RETURN_IF_ERROR(open_layer_key(ann, keys).status().with_context(name));
+    Recipients to_add = rcpt;
+    if (mode == RewrapMode::kSet) {
+      strip_wrapped_keys(&ann);
+    } else {
+      LC_ASSIGN_OR_RETURN(to_add, new_recipients(rcpt, ann, name, &skipped));
+      if (to_add.jwe.empty() && to_add.pkcs7.empty()) {
+        r->action = "unchanged";
+        ++rewrapped;
+        return layer;
+      }
+    }
+    const Status wrapped = wrap_for_recipients(
+        std::span<const uint8_t>(priv_json->data(), priv_json->size()), to_add, &ann);
+    if (!wrapped.ok()) return wrapped.with_context(name + ": wrapping the layer key");
+    Json out = layer;
+    set_annotations(out, ann);
+    r->action = mode == RewrapMode::kSet ? "rewrapped" : "recipients added";
+    ++rewrapped;
+    return out;
+  };
+  LC_ASSIGN_OR_RETURN(
+      ImageReport rep,
+      walk_image(
+          src, dst, options.select, options.rekey ? std::move(rekey) : std::move(fn), options.progress,
+          [&]() -> Status {
+            if (rewrapped == 0)
+              return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");
+            return Status::Ok();
+          },
+          1, options.rekey ? "old ciphertext" : nullptr));
+  rep.warnings.insert(rep.warnings.end(), skipped.begin(), skipped.end());
+  return rep;
+}
+
+StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
+  LC_ASSIGN_OR_RETURN(OciLayout layout, OciLayout::open(ref));
+  std::vector<LayerInfoRow> rows;
+  std::function<Status(const Json&, const std::string&)> visit =
+      [&](const Json& desc, const std::string& platform) -> Status {
+    const std::string mt = json_string(desc, "mediaType");
+    LC_ASSIGN_OR_RETURN(Json j, layout.read_json_blob(json_string(desc, "digest"), json_size(desc)));
+    if (is_index_type(mt) || (mt.empty() && j.contains("manifests"))) {
+      for (const auto& c : j["manifests"]) LC_RETURN_IF_ERROR(visit(c, platform_string(c)));
+      return Status::Ok();
+    }
+    size_t i = 0;
+    for (const auto& l : j.value("layers", Json::array())) {
+      LayerInfoRow row;
+      row.index = i++;
+      row.digest = json_string(l, "digest");
+      row.platform = platform;
+      row.size = json_size(l);
+      row.media_type = json_string(l, "mediaType");
+      const Annotations a = annotations_of(l);
+      row.who = layer_recipients(a);
+      const auto schemes = encryption_schemes(a);
+      for (size_t k = 0; k < schemes.size(); ++k) row.encryption += (k ? "," : "") + schemes[k];
+      if (!schemes.empty()) {
+        auto pub = read_public_options(a);
+        row.cipher = pub.ok() ? pub->cipher : "unreadable pubopts";
+        for (const auto& scheme : schemes) {
+          const auto it = a.find(keys_annotation(scheme));
+          if (it == a.end()) continue;
+          for (const auto& blob : split_wrapped_keys(it->second)) {
+            if (scheme != "jwe" || !blob.status.ok()) {
+              row.recipients.push_back(scheme);
+              continue;
+            }
+            auto summary = jwe_describe(std::string_view(
+                reinterpret_cast<const char*>(blob.data.data()), blob.data.size()));
+            if (!summary.ok()) {
+              row.recipients.push_back("jwe:unreadable");
+              continue;
+            }
+            for (const auto& alg : summary->recipient_algs) row.recipients.push_back("jwe:" + alg);
+          }
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    return Status::Ok();
+  };
+  bool any = false;
+  for (const auto& e : layout.index()["manifests"]) {
+    if (ref.tag) {
+      const auto a = annotations_of(e);
+      const auto it = a.find(std::string(kRefNameAnnotation));
+      if (it == a.end() || it->second != *ref.tag) continue;
+    }
+    any = true;
+    LC_RETURN_IF_ERROR(visit(e, platform_string(e)));
+  }
+  if (!any) return InvalidArgument("no image " + ref.to_string());
+  return rows;
+}
+
+}  // namespace layercrypt

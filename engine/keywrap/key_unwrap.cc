@@ -1,0 +1,160 @@
+// engine/keywrap/key_unwrap.cc: see key_unwrap.h.
+#include "engine/keywrap/key_unwrap.h"
+
+#include <string_view>
+
+#include "engine/keywrap/jwe/jwe.h"
+#include "engine/ocicrypt/layer_options.h"
+#include "engine/keywrap/pkcs7/pkcs7.h"
+
+namespace layercrypt {
+namespace {
+
+std::string Plural(size_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string JoinProblems(const std::vector<std::string>& problems) {
+  std::string s;
+  for (const std::string& p : problems) s += "; " + p;
+  return s;
+}
+
+}  // namespace
+
+StatusOr<PreparedKeys> prepare_decrypt_keys(const DecryptKeys& keys) {
+  if (!keys.passwords.empty() && keys.passwords.size() != keys.private_keys.size()) {
+    return InvalidArgument("got " + std::to_string(keys.passwords.size()) + " passwords for " +
+                           std::to_string(keys.private_keys.size()) +
+                           " private keys; give one (possibly null) password per key");
+  }
+  PreparedKeys out;
+  for (size_t i = 0; i < keys.private_keys.size(); ++i) {
+    std::optional<std::string_view> pw;
+    if (!keys.passwords.empty() && keys.passwords[i].has_value()) {
+      const auto& p = *keys.passwords[i];
+      pw = std::string_view(reinterpret_cast<const char*>(p.data()), p.size());
+    }
+    auto k = parse_private_key(keys.private_keys[i], pw);
+    if (k.ok()) {
+      out.private_keys.push_back(std::move(k).value());
+    } else {
+      const std::string name = i < keys.key_names.size() && !keys.key_names[i].empty()
+                                   ? keys.key_names[i]
+                                   : "private key " + std::to_string(i + 1);
+      out.problems.push_back(name + ": " + k.status().message());
+    }
+  }
+  for (size_t i = 0; i < keys.certificates.size(); ++i) {
+    auto c = parse_certificate(keys.certificates[i]);
+    if (c.ok()) {
+      out.certificates.push_back(std::move(c).value());
+    } else {
+      out.problems.push_back("certificate " + std::to_string(i + 1) + ": " + c.status().message());
+    }
+  }
+  return out;
+}
+
+StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, const PreparedKeys& keys) {
+  std::vector<std::string> schemes = encryption_schemes(annotations);
+  if (schemes.empty()) {
+    return InvalidArgument("layer has no org.opencontainers.image.enc.keys.* annotation; it is not encrypted");
+  }
+  std::vector<std::string> seen;         // what the layer has, per blob
+  std::vector<std::string> unsupported;  // schemes this build cannot handle
+  bool any_supported = false;
+
+  // Fixed order: jwe, then pkcs7.
+  struct Scheme {
+    const char* name;
+    std::string_view annotation;
+  };
+  for (const Scheme& s : {Scheme{"jwe", kJweKeysAnnotation}, Scheme{"pkcs7", kPkcs7KeysAnnotation}}) {
+    auto it = annotations.find(std::string(s.annotation));
+    if (it == annotations.end()) continue;
+    any_supported = true;
+    std::vector<WrappedKeyBlob> blobs = split_wrapped_keys(it->second);
+    const std::string scheme = s.name;
+    for (const WrappedKeyBlob& blob : blobs) {
+      const std::string where = scheme + " blob " + std::to_string(blob.index + 1) + "/" +
+                                std::to_string(blobs.size());
+      if (!blob.status.ok()) {
+        seen.push_back(where + ": undecodable (" + blob.status.message() + ")");
+        continue;
+      }
+      if (scheme == "jwe") {
+        std::string_view text(reinterpret_cast<const char*>(blob.data.data()), blob.data.size());
+        auto summary = jwe_describe(text);
+        if (!summary.ok()) {
+          seen.push_back(where + ": " + summary.status().message());
+          continue;
+        }
+        seen.push_back(where + ": " + summary->to_string());
+        if (keys.private_keys.empty()) continue;
+        auto plain = jwe_decrypt(text, keys.private_keys);
+        if (plain.ok()) return std::move(plain).value();
+      } else {
+        auto summary = pkcs7_describe(blob.data);
+        if (!summary.ok()) {
+          seen.push_back(where + ": " + summary.status().message());
+          continue;
+        }
+        std::string line = where + ": " + summary->to_string();
+        if (!keys.private_keys.empty() && keys.certificates.empty()) {
+          line += " (needs the recipient certificate as well as the key)";
+        }
+        seen.push_back(line);
+        if (keys.private_keys.empty() || keys.certificates.empty()) continue;
+        auto plain = pkcs7_decrypt(blob.data, keys.private_keys, keys.certificates);
+        if (plain.ok()) return std::move(plain).value();
+        if (plain.status().code() == StatusCode::kUnsupported) {
+          seen.back() += " (" + plain.status().message() + ")";
+        }
+      }
+    }
+  }
+  for (const std::string& s : schemes) {
+    if (s != "jwe" && s != "pkcs7") unsupported.push_back(s);
+  }
+  std::string unsupported_text;
+  for (size_t i = 0; i < unsupported.size(); ++i) unsupported_text += (i ? ", " : "") + unsupported[i];
+
+  if (!any_supported) {
+    return Unsupported("layer key is wrapped only with " + unsupported_text +
+                       ", which this build does not support (jwe and pkcs7 only)");
+  }
+  std::string layer;
+  for (size_t i = 0; i < seen.size(); ++i) layer += (i ? "; " : "") + seen[i];
+  if (!unsupported.empty()) layer += "; also " + unsupported_text + " (not supported by this build)";
+  const std::string tried = "tried " + Plural(keys.private_keys.size(), "private key", "private keys") +
+                            " and " + Plural(keys.certificates.size(), "certificate", "certificates");
+  if (keys.private_keys.empty()) {
+    return KeyError("missing private key needed for decryption: layer has " + layer + "; " + tried +
+                    JoinProblems(keys.problems));
+  }
+  return KeyError("no key could unwrap the layer key: layer has " + layer + "; " + tried +
+                  JoinProblems(keys.problems));
+}
+
+StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, const DecryptKeys& keys) {
+  LC_ASSIGN_OR_RETURN(PreparedKeys prepared, prepare_decrypt_keys(keys));
+  return unwrap_layer_key(annotations, prepared);
+}
+
+StatusOr<OpenedLayerKey> open_layer_key(const Annotations& annotations, const PreparedKeys& keys) {
+  LC_ASSIGN_OR_RETURN(kernels::SecretBytes priv_json, unwrap_layer_key(annotations, keys));
+  auto priv = parse_private_options(std::span<const uint8_t>(priv_json.data(), priv_json.size()));
+  if (!priv.ok()) return priv.status().with_context("unwrapped private options");
+  auto pub = read_public_options(annotations);
+  if (!pub.ok()) return pub.status().with_context("public options");
+  LC_RETURN_IF_ERROR(validate_for_decryption(*pub, *priv));
+  OpenedLayerKey out;
+  out.key.symkey = priv->symkey;
+  out.key.nonce = priv->cipher_options.at(std::string(kNonceOption));
+  std::copy(pub->hmac.begin(), pub->hmac.end(), out.hmac.begin());
+  out.plain_digest = priv->digest;
+  return out;
+}
+
+}  // namespace layercrypt

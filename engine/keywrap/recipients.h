@@ -1,0 +1,67 @@
+// engine/keywrap/recipients.h: parsing encryption recipients given on the command
+// line, the way skopeo's and ctr-enc's `--encryption-key` / `--recipient`
+// take them (spec §3 "Recipient syntax", §4, §9).
+//
+// A recipient spec is one of
+//   jwe:FILE    a public key: PEM or DER SubjectPublicKeyInfo, or a JWK
+//               public key (Go's IsPublicKey). Like Go, a PKCS#1
+//               `BEGIN RSA PUBLIC KEY` and an X.509 certificate are refused
+//               here, with the command that converts them;
+//   pkcs7:FILE  an X.509 certificate, PEM or DER, with an RSA key (ocicrypt's
+//               PKCS7 wrapping uses RSA key transport only);
+//   FILE        (our extension) decided by content: a certificate is a pkcs7
+//               recipient; a public key (SubjectPublicKeyInfo PEM or DER, a
+//               JWK, or a PKCS#1 RSA public key, PEM or DER) is a jwe one.
+// A spec whose text before the first ':' is not jwe or pkcs7 but looks like
+// a scheme name (letters, digits, '.', '-', '_') is an unsupported scheme
+// (pgp:, pkcs11:, provider:...) unless the whole spec names an existing file.
+//
+// A file that holds a private key is always refused, even though the public
+// key could be derived from it: handing private keys to the encrypting side
+// is the mistake this guards against. The check looks at every PEM block in
+// the file, not just the first.
+//
+// Thread-safety: add_recipient is reentrant; a Recipients object is not
+// thread-safe.
+#ifndef LAYERCRYPT_ENGINE_KEYWRAP_RECIPIENTS_H_
+#define LAYERCRYPT_ENGINE_KEYWRAP_RECIPIENTS_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/keywrap/keys/private_key.h"
+#include "engine/core/status.h"
+
+namespace layercrypt {
+
+// Recipients collects the keys a layer's options are wrapped for.
+struct Recipients {
+  std::vector<PublicKey> jwe;      // for the JWE wrapper, in the order given
+  std::vector<Certificate> pkcs7;  // for the PKCS7 wrapper, in the order given
+  // One entry per recipient added, in the order given: the scheme it was
+  // used with and the file, e.g. "jwe:keys/a.pub.pem", "pkcs7:cert.pem"
+  // (a bare FILE shows the scheme its content selected).
+  std::vector<std::string> sources;
+};
+
+// add_recipient parses `spec` (see the file comment), reads its file and
+// appends the key or certificate to `out`, and its source to out->sources.
+// Returns OK, or an error whose one-line message names the file and leaves
+// `out` unchanged:
+//   kInvalidArgument  empty spec or no file after the scheme; a private key
+//                     (says to use the matching .pub.pem or
+//                     `openssl pkey -pubout`); a certificate given as jwe:;
+//                     a public key given as pkcs7:; a PKCS#1 RSA public key
+//                     given as jwe:;
+//   kUnsupported      a scheme other than jwe/pkcs7 (names it); a key type
+//                     or curve we do not support; a non-RSA pkcs7
+//                     certificate;
+//   kIoError          the file is missing, unreadable, a directory, or larger
+//                     than 1 MiB (pipes such as jwe:<(...) are read);
+//   kDataError        the file is empty, or neither a key nor a certificate.
+Status add_recipient(std::string_view spec, Recipients* out);
+
+}  // namespace layercrypt
+
+#endif  // LAYERCRYPT_ENGINE_KEYWRAP_RECIPIENTS_H_

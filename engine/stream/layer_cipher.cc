@@ -1,0 +1,349 @@
+// engine/stream/layer_cipher.cc: AES_256_CTR_HMAC_SHA256 over run_pipeline.
+#include "engine/stream/layer_cipher.h"
+
+#include <openssl/rand.h>
+
+#include <oneapi/tbb/info.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "engine/stream/layer_compress.h"
+#include "engine/stream/layer_decompress.h"
+#include "kernels/aes_ctr.h"
+#include "kernels/hmac_sha256.h"
+#include "kernels/sha256.h"
+
+namespace layercrypt {
+namespace {
+
+std::string hex(const uint8_t* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) {
+    s[2 * i] = d[p[i] >> 4];
+    s[2 * i + 1] = d[p[i] & 15];
+  }
+  return s;
+}
+
+Status check_key(const LayerKey& key) {
+  if (key.symkey.size() != kLayerKeyLen)
+    return InvalidArgument("invalid key length of " + std::to_string(key.symkey.size()) +
+                           " bytes; need 32 bytes");
+  if (key.nonce.size() != kLayerNonceLen)
+    return InvalidArgument("invalid nonce length of " + std::to_string(key.nonce.size()) +
+                           " bytes; need 16 bytes");
+  return Status::Ok();
+}
+
+// Stage factories. Each captures state the caller keeps alive for the run.
+// A stage works on the bytes the chunk was read into (Side::kData) or, after
+// a stage that changed their length (compression), on its second buffer
+// (Side::kOut), at that buffer's own stream offset.
+enum class Side : uint8_t { kData, kOut };
+
+struct Span {
+  uint8_t* p;
+  size_t n;
+  uint64_t offset;
+};
+
+Span bytes_of(Chunk& c, Side side) {
+  if (side == Side::kOut) return {c.out, c.out_len, c.out_offset};
+  return {c.data, c.len, c.offset};
+}
+
+Stage hmac_stage(kernels::HmacSha256& mac, Side side = Side::kData) {
+  return {"hmac", StageKind::kSerialInOrder, [&mac, side](Chunk& c) {
+            const Span b = bytes_of(c, side);
+            if (!mac.update(b.p, b.n)) return Internal("HMAC-SHA256 update failed");
+            return Status::Ok();
+          }};
+}
+
+Stage sha256_stage(const char* name, kernels::Sha256& sha, Side side = Side::kData) {
+  return {name, StageKind::kSerialInOrder, [&sha, side](Chunk& c) {
+            const Span b = bytes_of(c, side);
+            if (!sha.update(b.p, b.n)) return Internal("SHA-256 update failed");
+            return Status::Ok();
+          }};
+}
+
+Stage ctr_stage(const kernels::AesCtr256& ctr, Side side = Side::kData) {
+  return {"aes-ctr", StageKind::kParallel, [&ctr, side](Chunk& c) {
+            const Span b = bytes_of(c, side);
+            if (!ctr.xor_at(b.offset, b.p, b.p, b.n)) return Internal("AES-256-CTR failed");
+            return Status::Ok();
+          }};
+}
+
+Stage write_stage(ByteSink& sink, Side side = Side::kData) {
+  return {"write", StageKind::kSerialInOrder, [&sink, side](Chunk& c) {
+            const Span b = bytes_of(c, side);
+            return sink.write(b.p, b.n);
+          }};
+}
+
+Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmacLen>& expected,
+                  bool released) {
+  uint8_t computed[kLayerHmacLen];
+  kernels::ScopedWipe wipe(computed, sizeof computed);
+  if (!mac.final(computed, sizeof computed)) return Internal("HMAC-SHA256 final failed");
+  if (kernels::constant_time_equal(computed, expected.data(), kLayerHmacLen)) return Status::Ok();
+  return IntegrityError(
+      std::string("layer integrity check failed: HMAC-SHA256 of the encrypted blob is ") +
+      hex(computed, sizeof computed) + ", the layer's pubopts expect " +
+      hex(expected.data(), expected.size()) +
+      "; the blob is corrupt, truncated or tampered with, or the options belong to another "
+      "blob" +
+      (released ? "; the plaintext already written is unverified and must be discarded"
+                : "; no plaintext was released"));
+}
+
+// decrypt_pass runs one decrypting pass over `source` into `sink`: MAC
+// stage first if `mac` is given (kStream), then CTR, then the write side
+// options.decompress asks for. Fills result->decrypt_stats, bytes and the
+// decompression fields.
+Status decrypt_pass(ByteSource& source, ByteSink& sink, const kernels::AesCtr256& ctr,
+                    kernels::HmacSha256* mac, const LayerDecryptOptions& options,
+                    LayerDecryptResult* result) {
+  std::vector<Stage> stages;
+  if (mac != nullptr) stages.push_back(hmac_stage(*mac));
+  stages.push_back(ctr_stage(ctr));
+  PipelineOptions po = options.pipeline;
+
+  if (options.decompress == Compression::kGzip && options.gzip_index) {
+    IndexedGunzip gunzip(*options.gzip_index, sink);
+    po.segments = gunzip.segments();
+    po.out_buffer_size = gunzip.out_buffer_size();
+    stages.push_back(gunzip.inflate_stage());
+    stages.push_back(gunzip.join_stage());
+    Status st = run_pipeline(source, stages, po, &result->decrypt_stats);
+    result->bytes = result->decrypt_stats.bytes;
+    result->indexed_inflate = true;
+    result->inflate_fallback_chunk = gunzip.fallback_chunk();
+    result->tar_bytes = gunzip.bytes_out();
+    LC_RETURN_IF_ERROR(st);
+    return gunzip.finish();
+  }
+
+  std::unique_ptr<DecompressingSink> decompressor;
+  ByteSink* out = &sink;
+  if (options.decompress) {
+    auto made = DecompressingSink::make(*options.decompress, sink);
+    if (!made.ok()) return made.status();
+    decompressor = std::move(*made);
+    out = decompressor.get();
+  }
+  stages.push_back(write_stage(*out));
+  Status st = run_pipeline(source, stages, po, &result->decrypt_stats);
+  result->bytes = result->decrypt_stats.bytes;
+  if (decompressor) result->tar_bytes = decompressor->bytes_out();
+  LC_RETURN_IF_ERROR(st);
+  if (decompressor) {
+    LC_RETURN_IF_ERROR(decompressor->finish());
+    result->tar_bytes = decompressor->bytes_out();
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink,
+                                           const LayerKey& key,
+                                           const std::array<uint8_t, kLayerHmacLen>& expected_hmac,
+                                           const LayerDecryptOptions& options) {
+  LC_RETURN_IF_ERROR(check_key(key));
+  kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
+  if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
+  kernels::HmacSha256 mac;
+  if (!mac.init(key.symkey.data(), key.symkey.size())) return Internal("HMAC-SHA256 key setup failed");
+
+  LayerDecryptResult result;
+  if (options.policy == ReleasePolicy::kStream) {
+    Status st = decrypt_pass(source, sink, ctr, &mac, options, &result);
+    if (!st.ok() && options.decompress && st.code() == StatusCode::kDataError)
+      return DataError(st.message() +
+                       "; the layer's HMAC had not been checked yet (streaming), so the blob "
+                       "may be corrupt or tampered with");
+    LC_RETURN_IF_ERROR(st);
+    LC_RETURN_IF_ERROR(finish_mac(mac, expected_hmac, result.bytes != 0));
+    return result;
+  }
+
+  // Verify first. Pass 1 MACs the ciphertext (and spools it if the source
+  // cannot be read twice); pass 2 decrypts the same bytes and writes them.
+  ByteSource* second = &source;
+  std::unique_ptr<Spool> spool;
+  std::unique_ptr<ByteSource> spool_source;
+  std::vector<Stage> verify = {hmac_stage(mac)};
+  if (!source.can_rewind()) {
+    spool = std::make_unique<Spool>(options.spool_memory_limit);
+    verify.push_back({"spool", StageKind::kSerialInOrder,
+                      [&spool](Chunk& c) { return spool->write(c.data, c.len); }});
+  }
+  LC_RETURN_IF_ERROR(run_pipeline(source, verify, options.pipeline, &result.verify_stats));
+  LC_RETURN_IF_ERROR(finish_mac(mac, expected_hmac, false));
+
+  if (spool) {
+    result.spooled = true;
+    result.spool_spilled = spool->spilled();
+    spool_source = spool->source();
+    second = spool_source.get();
+  } else {
+    LC_RETURN_IF_ERROR(source.rewind());
+  }
+  // The verified length is known now: an index that does not describe a
+  // blob of this length is not used.
+  LayerDecryptOptions pass2 = options;
+  if (pass2.gzip_index && pass2.gzip_index->blob_size() != result.verify_stats.bytes)
+    pass2.gzip_index.reset();
+  Status st = decrypt_pass(*second, sink, ctr, nullptr, pass2, &result);
+  if (!st.ok() && options.decompress && st.code() == StatusCode::kDataError)
+    return DataError(st.message() +
+                     "; the layer's HMAC verified, so the image was built with a broken "
+                     "compressor");
+  LC_RETURN_IF_ERROR(st);
+  // The second pass must see exactly the bytes the first pass verified (a
+  // regular file could have been changed in between).
+  if (result.decrypt_stats.bytes != result.verify_stats.bytes)
+    return IntegrityError("the layer changed between the MAC check and decryption (" +
+                          std::to_string(result.verify_stats.bytes) + " bytes verified, " +
+                          std::to_string(result.decrypt_stats.bytes) +
+                          " read back); do not modify the blob while it is being decrypted");
+  return result;
+}
+
+StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink, const LayerKey& key,
+                                           const PipelineOptions& options) {
+  LC_RETURN_IF_ERROR(check_key(key));
+  kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
+  if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
+  kernels::HmacSha256 mac;
+  if (!mac.init(key.symkey.data(), key.symkey.size())) return Internal("HMAC-SHA256 key setup failed");
+  kernels::Sha256 plain_sha, cipher_sha;
+  if (!plain_sha.ok() || !cipher_sha.ok()) return Internal("SHA-256 setup failed");
+
+  LayerEncryptResult result;
+  const std::vector<Stage> stages = {sha256_stage("sha256-in", plain_sha), ctr_stage(ctr),
+                                     hmac_stage(mac), sha256_stage("sha256-out", cipher_sha),
+                                     write_stage(sink)};
+  LC_RETURN_IF_ERROR(run_pipeline(source, stages, options, &result.stats));
+  result.bytes = result.stats.bytes;
+  if (!mac.final(result.hmac.data(), result.hmac.size()) ||
+      !plain_sha.final(result.plain_sha256.data(), result.plain_sha256.size()) ||
+      !cipher_sha.final(result.cipher_sha256.data(), result.cipher_sha256.size()))
+    return Internal("finishing the layer digests failed");
+  return result;
+}
+
+StatusOr<LayerEncryptResult> encrypt_layer_zstd(ByteSource& source, ByteSink& sink,
+                                                const LayerKey& key, int level,
+                                                const PipelineOptions& options) {
+  LC_RETURN_IF_ERROR(check_key(key));
+  const size_t workers =
+      options.threads != 0 ? options.threads
+                           : static_cast<size_t>(std::max(1, tbb::info::default_concurrency()));
+  auto zstd = ZstdTarSource::make(source, level, static_cast<int>(std::min<size_t>(workers, 256)));
+  if (!zstd.ok()) return zstd.status();
+  // The frame is never empty (an empty tar still has its frame header), so
+  // the pipeline's deliver_empty does not matter here.
+  auto result = encrypt_layer(**zstd, sink, key, options);
+  if (!result.ok()) return result.status();
+  result->tar_bytes = (*zstd)->tar_bytes();
+  LC_RETURN_IF_ERROR((*zstd)->tar_sha256(result->tar_sha256));
+  return result;
+}
+
+StatusOr<LayerEncryptResult> encrypt_layer_gzip(ByteSource& source, ByteSink& sink,
+                                                const LayerKey& key, int level,
+                                                const PipelineOptions& options) {
+  LC_RETURN_IF_ERROR(check_key(key));
+  PipelineOptions po = options;
+  if (po.chunk_size == 0) po.chunk_size = ChunkedGzip::kDefaultChunkSize;
+  auto gzip = ChunkedGzip::make(level, po.chunk_size);
+  if (!gzip.ok()) return gzip.status();
+  kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
+  if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
+  kernels::HmacSha256 mac;
+  if (!mac.init(key.symkey.data(), key.symkey.size())) return Internal("HMAC-SHA256 key setup failed");
+  kernels::Sha256 tar_sha, plain_sha, cipher_sha;
+  if (!tar_sha.ok() || !plain_sha.ok() || !cipher_sha.ok()) return Internal("SHA-256 setup failed");
+
+  po.out_buffer_size = (*gzip)->out_buffer_size();
+  po.deliver_empty = true;
+  LayerEncryptResult result;
+  const std::vector<Stage> stages = {
+      sha256_stage("sha256-tar", tar_sha),       (*gzip)->deflate_stage(),
+      (*gzip)->frame_stage(),                    sha256_stage("sha256-gz", plain_sha, Side::kOut),
+      ctr_stage(ctr, Side::kOut),                hmac_stage(mac, Side::kOut),
+      sha256_stage("sha256-out", cipher_sha, Side::kOut), write_stage(sink, Side::kOut)};
+  LC_RETURN_IF_ERROR(run_pipeline(source, stages, po, &result.stats));
+  result.tar_bytes = result.stats.bytes;
+  result.bytes = (*gzip)->compressed_size();
+  result.gzip_index = (*gzip)->index();
+  if (!mac.final(result.hmac.data(), result.hmac.size()) ||
+      !tar_sha.final(result.tar_sha256.data(), result.tar_sha256.size()) ||
+      !plain_sha.final(result.plain_sha256.data(), result.plain_sha256.size()) ||
+      !cipher_sha.final(result.cipher_sha256.data(), result.cipher_sha256.size()))
+    return Internal("finishing the layer digests failed");
+  return result;
+}
+
+StatusOr<LayerKey> new_layer_key() {
+  LayerKey key;
+  key.symkey.resize(kLayerKeyLen);
+  key.nonce.resize(kLayerNonceLen);
+  if (RAND_priv_bytes(key.symkey.data(), static_cast<int>(key.symkey.size())) != 1 ||
+      RAND_bytes(key.nonce.data(), static_cast<int>(key.nonce.size())) != 1)
+    return Internal("the OS random number generator failed");
+  return key;
+}
+
+}  // namespace layercrypt
+
+namespace layercrypt {
+
+struct DecryptingSource::State {
+  std::unique_ptr<kernels::AesCtr256> ctr;
+  kernels::HmacSha256 mac;
+  std::array<uint8_t, kLayerHmacLen> expected{};
+  std::string name;
+  uint64_t offset = 0;
+  bool ok = false, done = false;
+};
+
+DecryptingSource::DecryptingSource(ByteSource& inner, const LayerKey& key,
+                                   const std::array<uint8_t, kLayerHmacLen>& expected_hmac,
+                                   std::string name)
+    : inner_(inner), s_(std::make_unique<State>()) {
+  s_->expected = expected_hmac;
+  s_->name = std::move(name);
+  if (key.symkey.size() != kernels::AesCtr256::kKeyLen || key.nonce.size() != kernels::AesCtr256::kIvLen)
+    return;
+  s_->ctr = std::make_unique<kernels::AesCtr256>(key.symkey.data(), key.symkey.size(),
+                                                 key.nonce.data(), key.nonce.size());
+  s_->ok = s_->ctr->ok() && s_->mac.init(key.symkey.data(), key.symkey.size());
+}
+
+DecryptingSource::~DecryptingSource() = default;
+
+StatusOr<size_t> DecryptingSource::read(uint8_t* out, size_t cap) {
+  if (!s_->ok) return InvalidArgument("layer key or nonce of the wrong length");
+  if (s_->done) return size_t{0};
+  LC_ASSIGN_OR_RETURN(size_t n, inner_.read(out, cap));
+  if (n == 0) {
+    if (!s_->mac.verify(s_->expected.data(), s_->expected.size()))
+      return IntegrityError(s_->name + ": the layer's HMAC does not match its public options "
+                                       "(the blob is corrupt or tampered with)");
+    s_->done = true;
+    return size_t{0};
+  }
+  if (!s_->mac.update(out, n) || !s_->ctr->xor_at(s_->offset, out, out, n))
+    return Internal("AES-CTR or HMAC failed");
+  s_->offset += n;
+  return n;
+}
+
+}  // namespace layercrypt
