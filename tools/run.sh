@@ -52,6 +52,8 @@ build() {  # build PRESET
 
 cmd_test() {
   install_missing
+  log "include directions (tools/check_include_directions.py)"
+  python3 "$ROOT/tools/check_include_directions.py" "$ROOT"
   build release
   log "tests (release)"
   ctest --preset release -j "$JOBS"

@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "engine/ocicrypt/annotations.h"
-#include "engine/stream/layer_cipher.h"
+#include "engine/core/layer_key.h"
 #include "engine/keywrap/keys/private_key.h"
 #include "engine/core/status.h"
 #include "kernels/secure_memory.h"

@@ -161,25 +161,25 @@ Status validate_for_decryption(const PublicLayerOptions& pub, const PrivateLayer
     return DataError(
         "no cipher type provided (the layer has no or an empty "
         "org.opencontainers.image.enc.pubopts annotation)");
-  if (pub.cipher != kCipherAes256CtrHmacSha256) {
+  if (pub.cipher != kLayerCipherName) {
     return Unsupported("unsupported cipher type " + quoted_for_message(pub.cipher) + " (only " +
-                       std::string(kCipherAes256CtrHmacSha256) + " exists)");
+                       std::string(kLayerCipherName) + " exists)");
   }
   if (pub.hmac.empty()) return DataError("HMAC is not provided for decryption process");
-  if (pub.hmac.size() != kHmacSize)
+  if (pub.hmac.size() != kLayerHmacLen)
     return DataError("invalid HMAC length of " + std::to_string(pub.hmac.size()) +
                      " bytes in the public layer options; need 32 bytes");
   if (pub.cipher_options.count(std::string(kNonceOption)) != 0)
     return IntegrityError(
         "the public layer options carry a nonce; refusing it: the nonce must come from the "
         "wrapped private options (a public nonce would decrypt to garbage that passes the HMAC)");
-  if (priv.symkey.size() != kSymKeySize)
+  if (priv.symkey.size() != kLayerKeyLen)
     return DataError("invalid key length of " + std::to_string(priv.symkey.size()) +
                      " bytes; need 32 bytes");
   auto it = priv.cipher_options.find(std::string(kNonceOption));
   if (it == priv.cipher_options.end())
     return DataError("the private layer options have no nonce in cipheroptions");
-  if (it->second.size() != kNonceSize)
+  if (it->second.size() != kLayerNonceLen)
     return DataError("invalid nonce length of " + std::to_string(it->second.size()) +
                      " bytes; need 16 bytes");
   return Status::Ok();

@@ -48,18 +48,15 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/core/layer_key.h"
 #include "engine/core/status.h"
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
 
-// kCipherAes256CtrHmacSha256 is the only layer cipher that exists.
-inline constexpr std::string_view kCipherAes256CtrHmacSha256 = "AES_256_CTR_HMAC_SHA256";
-// kNonceOption is the cipheroptions key of the 16-byte CTR IV.
+// kNonceOption is the cipheroptions key of the 16-byte CTR IV. The cipher's
+// name and sizes are in engine/core/layer_key.h.
 inline constexpr std::string_view kNonceOption = "nonce";
-inline constexpr size_t kSymKeySize = 32;
-inline constexpr size_t kNonceSize = 16;
-inline constexpr size_t kHmacSize = 32;
 
 // PublicLayerOptions mirrors Go's PublicLayerBlockCipherOptions.
 struct PublicLayerOptions {

@@ -42,15 +42,6 @@ std::string shown(std::string_view t) {
 
 }  // namespace
 
-const char* compression_name(Compression c) {
-  switch (c) {
-    case Compression::kNone: return "none";
-    case Compression::kGzip: return "gzip";
-    case Compression::kZstd: return "zstd";
-  }
-  return "?";
-}
-
 bool is_encrypted_media_type(std::string_view media_type) {
   return media_type.ends_with(kEncryptedSuffix);
 }

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/core/compression.h"
 #include "engine/core/status.h"
 
 namespace layercrypt {
@@ -62,12 +63,6 @@ inline constexpr std::string_view kDockerForeignLayerTarGzip =
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 inline constexpr std::string_view kDockerLayerTarGzipEnc =
     "application/vnd.docker.image.rootfs.diff.tar.gzip+encrypted";
-
-// Compression is how a (decrypted) layer blob is compressed.
-enum class Compression { kNone, kGzip, kZstd };
-
-// compression_name returns "none", "gzip" or "zstd".
-const char* compression_name(Compression c);
 
 // is_encrypted_media_type returns true if `media_type` ends in "+encrypted"
 // (any type, decryptable by us or not).

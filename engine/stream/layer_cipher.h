@@ -37,24 +37,13 @@
 
 #include "engine/stream/gzip_index.h"
 #include "engine/core/io.h"
-#include "engine/ocicrypt/media_types.h"
+#include "engine/core/compression.h"
+#include "engine/core/layer_key.h"
 #include "engine/stream/pipeline.h"
 #include "engine/core/status.h"
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
-
-// kLayerCipherName is the pubopts "cipher" value of the only ocicrypt cipher.
-inline constexpr const char* kLayerCipherName = "AES_256_CTR_HMAC_SHA256";
-inline constexpr size_t kLayerKeyLen = 32;
-inline constexpr size_t kLayerNonceLen = 16;
-inline constexpr size_t kLayerHmacLen = 32;
-
-// LayerKey is the secret half of a layer's options: key and nonce.
-struct LayerKey {
-  kernels::SecretBytes symkey;  // 32 bytes
-  kernels::SecretBytes nonce;   // 16 bytes
-};
 
 // ReleasePolicy chooses when decrypted bytes may reach the sink.
 enum class ReleasePolicy : uint8_t {

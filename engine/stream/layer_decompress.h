@@ -45,7 +45,7 @@
 
 #include "engine/stream/gzip_index.h"
 #include "engine/core/io.h"
-#include "engine/ocicrypt/media_types.h"
+#include "engine/core/compression.h"
 #include "engine/stream/pipeline.h"
 #include "engine/core/status.h"
 

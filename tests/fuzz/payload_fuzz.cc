@@ -78,15 +78,15 @@ auto parse_stable(std::string_view text, Parse parse, Encode encode, const char*
 
 PublicLayerOptions good_public() {
   PublicLayerOptions pub;
-  pub.cipher = std::string(layercrypt::kCipherAes256CtrHmacSha256);
-  pub.hmac.assign(layercrypt::kHmacSize, 0x5a);
+  pub.cipher = std::string(layercrypt::kLayerCipherName);
+  pub.hmac.assign(layercrypt::kLayerHmacLen, 0x5a);
   return pub;
 }
 
 PrivateLayerOptions good_private() {
   PrivateLayerOptions priv;
-  priv.symkey.assign(layercrypt::kSymKeySize, 0xa5);
-  priv.cipher_options[std::string(layercrypt::kNonceOption)].assign(layercrypt::kNonceSize, 0x3c);
+  priv.symkey.assign(layercrypt::kLayerKeyLen, 0xa5);
+  priv.cipher_options[std::string(layercrypt::kNonceOption)].assign(layercrypt::kLayerNonceLen, 0x3c);
   return priv;
 }
 
@@ -98,11 +98,11 @@ void check_public(const PublicLayerOptions& pub) {
     check_message(s);
     return;
   }
-  if (pub.cipher != layercrypt::kCipherAes256CtrHmacSha256 || pub.hmac.size() != layercrypt::kHmacSize)
+  if (pub.cipher != layercrypt::kLayerCipherName || pub.hmac.size() != layercrypt::kLayerHmacLen)
     fail("accepted public options without the cipher or a 32-byte hmac");
   if (pub.cipher_options.count(nonce) != 0) fail("accepted a nonce in the public options");
   PublicLayerOptions with_nonce = pub;
-  with_nonce.cipher_options[nonce].assign(layercrypt::kNonceSize, 0);
+  with_nonce.cipher_options[nonce].assign(layercrypt::kLayerNonceLen, 0);
   if (layercrypt::validate_for_decryption(with_nonce, good_private()).code() !=
       layercrypt::StatusCode::kIntegrityError)
     fail("a public nonce was not refused as an integrity error");
@@ -124,8 +124,8 @@ void private_options(std::string_view text) {
   if (!priv) return;
   const Status s = layercrypt::validate_for_decryption(good_public(), *priv);
   if (!s.ok()) return check_message(s);
-  if (priv->symkey.size() != layercrypt::kSymKeySize ||
-      priv->cipher_options.at(std::string(layercrypt::kNonceOption)).size() != layercrypt::kNonceSize)
+  if (priv->symkey.size() != layercrypt::kLayerKeyLen ||
+      priv->cipher_options.at(std::string(layercrypt::kNonceOption)).size() != layercrypt::kLayerNonceLen)
     fail("accepted private options without a 32-byte key and a 16-byte nonce");
 }
 

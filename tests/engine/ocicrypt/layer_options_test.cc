@@ -82,7 +82,7 @@ TEST(LayerOptions, GoVectorsParseAndReserializeByteIdentically) {
 
 TEST(LayerOptions, SerializeFromScratchMatchesGoShape) {
   PublicLayerOptions pub;
-  pub.cipher = std::string(kCipherAes256CtrHmacSha256);
+  pub.cipher = std::string(kLayerCipherName);
   pub.hmac = from_hex("bc404ab28e14962f4b82f3ba628db2f32412fc6c8ca3304b2ef9c56e8d904b40");
   EXPECT_EQ(serialize_public_options(pub),
             "{\"cipher\":\"AES_256_CTR_HMAC_SHA256\",\"hmac\":\"vEBKso4Uli9LgvO6Yo2y8yQS/"
