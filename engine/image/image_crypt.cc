@@ -15,12 +15,11 @@
 #include "engine/ocicrypt/annotations.h"
 #include "engine/core/base64.h"
 #include "engine/stream/gzip_index.h"
-#include "engine/keywrap/jwe/jwe.h"
+#include "engine/keywrap/key_wrapper.h"
 #include "engine/ocicrypt/layer_options.h"
 #include "engine/ocicrypt/layer_sniff.h"
 #include "engine/ocicrypt/media_types.h"
 #include "engine/core/ordered_jobs.h"
-#include "engine/keywrap/pkcs7/pkcs7.h"
 
 namespace layercrypt {
 namespace {
@@ -179,18 +178,17 @@ Status wrap_for_recipients(std::span<const uint8_t> priv_json, const Recipients&
     const auto it = ann->find(key);
     (*ann)[key] = append_wrapped_key(it == ann->end() ? "" : it->second, blob);
   };
-  if (!rcpt.jwe.empty()) {
-    LC_ASSIGN_OR_RETURN(std::string jwe, jwe_encrypt(priv_json, rcpt.jwe));
-    append(keys_annotation("jwe"),
-           std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(jwe.data()), jwe.size()));
-    LC_RETURN_IF_ERROR(note_jwe_recipients(jwe, rcpt, ann));
-  }
-  if (!rcpt.pkcs7.empty()) {
-    LC_ASSIGN_OR_RETURN(std::vector<uint8_t> der, pkcs7_encrypt(priv_json, rcpt.pkcs7));
-    append(keys_annotation("pkcs7"), der);
+  for (const KeyWrapper* w : key_wrappers()) {
+    if (w->recipient_count(rcpt) == 0) continue;
+    LC_ASSIGN_OR_RETURN(std::vector<uint8_t> blob, w->wrap(priv_json, rcpt));
+    append(keys_annotation(w->scheme()), blob);
+    LC_RETURN_IF_ERROR(note_recipients(w->scheme(), blob, rcpt, ann));
   }
   return Status::Ok();
 }
+
+// NoRecipients is the error of an operation given no recipient.
+Status NoRecipients() { return InvalidArgument("no recipients to wrap the layer keys for"); }
 
 // add_key_annotations sets the wrapped-key annotations (one per scheme) and
 // the public options of a layer encrypted with `key` whose plaintext blob
@@ -231,30 +229,16 @@ StatusOr<Recipients> new_recipients(const Recipients& rcpt, const Annotations& a
   std::vector<std::string> have;
   for (const auto& r : layer_recipients(ann))
     if (!r.id.empty()) have.push_back(r.id);
-  auto has = [&](const std::string& id) { return std::find(have.begin(), have.end(), id) != have.end(); };
-  Recipients out;
-  for (size_t i = 0; i < rcpt.jwe.size(); ++i) {
-    Recipients one;
-    one.jwe.push_back(rcpt.jwe[i]);
-    LC_ASSIGN_OR_RETURN(auto ids, recipient_ids(one));
-    if (std::any_of(ids.begin(), ids.end(), has)) {
-      skipped->push_back(name + ": " + (i < rcpt.sources.size() ? rcpt.sources[i] : ids.back()) +
-                         " is a recipient already; not added again");
-      continue;
-    }
-    out.jwe.push_back(rcpt.jwe[i]);
+  std::map<std::string, std::vector<std::string>> ids;  // scheme -> ids of rcpt's
+  for (const KeyWrapper* w : key_wrappers()) {
+    LC_ASSIGN_OR_RETURN(ids[std::string(w->scheme())], w->recipient_ids(rcpt));
   }
-  for (size_t i = 0; i < rcpt.pkcs7.size(); ++i) {
-    const std::string id = "pkcs7:" + pkcs7_recipient_id(rcpt.pkcs7[i]);
-    if (has(id)) {
-      const size_t src = rcpt.jwe.size() + i;
-      skipped->push_back(name + ": " + (src < rcpt.sources.size() ? rcpt.sources[src] : id) +
-                         " is a recipient already; not added again");
-      continue;
-    }
-    out.pkcs7.push_back(rcpt.pkcs7[i]);
-  }
-  return out;
+  return filter_recipients(rcpt, [&](std::string_view scheme, size_t i) {
+    const std::string& id = ids[std::string(scheme)].at(i);
+    if (std::find(have.begin(), have.end(), id) == have.end()) return true;
+    skipped->push_back(name + ": " + id + " is a recipient already; not added again");
+    return false;
+  });
 }
 
 // LayerFn turns one selected layer descriptor of `src` into its
@@ -552,9 +536,8 @@ StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
                                             const Recipients& recipients,
                                             std::optional<LayerCompression> compress,
                                             const PipelineOptions& pipeline) {
-  if (recipients.jwe.empty() && recipients.pkcs7.empty())
-    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
-                           "pkcs7:CERTIFICATE");
+  if (recipients.empty())
+    return NoRecipients();
   // With compression, an uncompressed tar layer is encrypted as the
   // tar+gzip or tar+zstd layer it becomes.
   std::optional<std::string> gzip_mt;
@@ -638,9 +621,8 @@ StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
 StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
                                     const EncryptImageOptions& options) {
   if (options.recipients == nullptr ||
-      (options.recipients->jwe.empty() && options.recipients->pkcs7.empty()))
-    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
-                           "pkcs7:CERTIFICATE");
+      options.recipients->empty())
+    return NoRecipients();
   const Recipients& rcpt = *options.recipients;
   const PipelineOptions pipeline = options.pipeline;
   const BytesProgressFn& bytes_progress = options.bytes_progress;
@@ -793,9 +775,8 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
                                    const RewrapImageOptions& options) {
   if (options.mode == RewrapMode::kRemove) return remove_recipients_image(src, dst, options);
   if (options.recipients == nullptr ||
-      (options.recipients->jwe.empty() && options.recipients->pkcs7.empty()))
-    return InvalidArgument("no recipients: give at least one --recipient jwe:PUBLIC_KEY or "
-                           "pkcs7:CERTIFICATE");
+      options.recipients->empty())
+    return NoRecipients();
   if (options.keys == nullptr || options.keys->private_keys.empty())
     return KeyError("no usable private key given (--key PRIVATE_KEY): rewrapping needs a key "
                     "that opens the layers");
@@ -867,7 +848,7 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
       strip_wrapped_keys(&ann);
     } else {
       LC_ASSIGN_OR_RETURN(to_add, new_recipients(rcpt, ann, name, &skipped));
-      if (to_add.jwe.empty() && to_add.pkcs7.empty()) {
+      if (to_add.empty()) {
         r->action = "unchanged";
         ++rewrapped;
         return layer;
@@ -922,23 +903,9 @@ StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
       if (!schemes.empty()) {
         auto pub = read_public_options(a);
         row.cipher = pub.ok() ? pub->cipher : "unreadable pubopts";
-        for (const auto& scheme : schemes) {
-          const auto it = a.find(keys_annotation(scheme));
-          if (it == a.end()) continue;
-          for (const auto& blob : split_wrapped_keys(it->second)) {
-            if (scheme != "jwe" || !blob.status.ok()) {
-              row.recipients.push_back(scheme);
-              continue;
-            }
-            auto summary = jwe_describe(std::string_view(
-                reinterpret_cast<const char*>(blob.data.data()), blob.data.size()));
-            if (!summary.ok()) {
-              row.recipients.push_back("jwe:unreadable");
-              continue;
-            }
-            for (const auto& alg : summary->recipient_algs) row.recipients.push_back("jwe:" + alg);
-          }
-        }
+        // "jwe:RSA-OAEP", "pkcs7:rsaEncryption" per recipient; a scheme this
+        // build cannot read, once per blob.
+        for (const auto& w : row.who) row.recipients.push_back(w.alg.empty() ? w.scheme : w.scheme + ":" + w.alg);
       }
       rows.push_back(std::move(row));
     }

@@ -1,17 +1,23 @@
 // engine/keywrap/key_unwrap.cc: see key_unwrap.h.
 #include "engine/keywrap/key_unwrap.h"
 
+#include "engine/keywrap/key_wrapper.h"
+
 #include <string_view>
 
-#include "engine/keywrap/jwe/jwe.h"
 #include "engine/ocicrypt/layer_options.h"
-#include "engine/keywrap/pkcs7/pkcs7.h"
 
 namespace layercrypt {
 namespace {
 
 std::string Plural(size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string supported_schemes() {
+  std::string s;
+  for (const KeyWrapper* w : key_wrappers()) s += (s.empty() ? "" : ", ") + std::string(w->scheme());
+  return s + " only";
 }
 
 std::string JoinProblems(const std::vector<std::string>& problems) {
@@ -65,17 +71,14 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, 
   std::vector<std::string> unsupported;  // schemes this build cannot handle
   bool any_supported = false;
 
-  // Fixed order: jwe, then pkcs7.
-  struct Scheme {
-    const char* name;
-    std::string_view annotation;
-  };
-  for (const Scheme& s : {Scheme{"jwe", kJweKeysAnnotation}, Scheme{"pkcs7", kPkcs7KeysAnnotation}}) {
-    auto it = annotations.find(std::string(s.annotation));
+  // The registry's fixed order (key_wrapper.h).
+  for (const KeyWrapper* wrapper : key_wrappers()) {
+    const std::string scheme(wrapper->scheme());
+    auto it = annotations.find(keys_annotation(scheme));
     if (it == annotations.end()) continue;
     any_supported = true;
     std::vector<WrappedKeyBlob> blobs = split_wrapped_keys(it->second);
-    const std::string scheme = s.name;
+    const std::string missing = wrapper->missing_keys(keys);
     for (const WrappedKeyBlob& blob : blobs) {
       const std::string where = scheme + " blob " + std::to_string(blob.index + 1) + "/" +
                                 std::to_string(blobs.size());
@@ -83,46 +86,31 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, 
         seen.push_back(where + ": undecodable (" + blob.status.message() + ")");
         continue;
       }
-      if (scheme == "jwe") {
-        std::string_view text(reinterpret_cast<const char*>(blob.data.data()), blob.data.size());
-        auto summary = jwe_describe(text);
-        if (!summary.ok()) {
-          seen.push_back(where + ": " + summary.status().message());
-          continue;
-        }
-        seen.push_back(where + ": " + summary->to_string());
-        if (keys.private_keys.empty()) continue;
-        auto plain = jwe_decrypt(text, keys.private_keys);
-        if (plain.ok()) return std::move(plain).value();
-      } else {
-        auto summary = pkcs7_describe(blob.data);
-        if (!summary.ok()) {
-          seen.push_back(where + ": " + summary.status().message());
-          continue;
-        }
-        std::string line = where + ": " + summary->to_string();
-        if (!keys.private_keys.empty() && keys.certificates.empty()) {
-          line += " (needs the recipient certificate as well as the key)";
-        }
-        seen.push_back(line);
-        if (keys.private_keys.empty() || keys.certificates.empty()) continue;
-        auto plain = pkcs7_decrypt(blob.data, keys.private_keys, keys.certificates);
-        if (plain.ok()) return std::move(plain).value();
-        if (plain.status().code() == StatusCode::kUnsupported) {
-          seen.back() += " (" + plain.status().message() + ")";
-        }
+      auto summary = wrapper->describe(blob.data);
+      if (!summary.ok()) {
+        seen.push_back(where + ": " + summary.status().message());
+        continue;
+      }
+      std::string line = where + ": " + *summary;
+      if (!keys.private_keys.empty() && !missing.empty()) line += " (" + missing + ")";
+      seen.push_back(line);
+      if (!missing.empty()) continue;
+      auto plain = wrapper->unwrap(blob.data, keys);
+      if (plain.ok()) return std::move(plain).value();
+      if (plain.status().code() == StatusCode::kUnsupported) {
+        seen.back() += " (" + plain.status().message() + ")";
       }
     }
   }
   for (const std::string& s : schemes) {
-    if (s != "jwe" && s != "pkcs7") unsupported.push_back(s);
+    if (find_key_wrapper(s) == nullptr) unsupported.push_back(s);
   }
   std::string unsupported_text;
   for (size_t i = 0; i < unsupported.size(); ++i) unsupported_text += (i ? ", " : "") + unsupported[i];
 
   if (!any_supported) {
     return Unsupported("layer key is wrapped only with " + unsupported_text +
-                       ", which this build does not support (jwe and pkcs7 only)");
+                       ", which this build does not support (" + supported_schemes() + ")");
   }
   std::string layer;
   for (size_t i = 0; i < seen.size(); ++i) layer += (i ? "; " : "") + seen[i];

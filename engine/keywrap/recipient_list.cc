@@ -8,6 +8,7 @@
 
 #include "engine/core/base64.h"
 #include "engine/keywrap/jwe/jwe.h"
+#include "engine/keywrap/key_wrapper.h"
 #include "engine/keywrap/pkcs7/pkcs7.h"
 
 namespace layercrypt {
@@ -40,22 +41,26 @@ std::string_view text_of(const std::vector<uint8_t>& b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
-// current_jwe_digests lists the encrypted_key digests of every JWE blob.
-std::vector<std::string> current_jwe_digests(const Annotations& a) {
+// entry_digests lists the entry digests of every blob of every scheme.
+std::vector<std::string> entry_digests(const Annotations& a) {
   std::vector<std::string> out;
-  const auto it = a.find(keys_annotation("jwe"));
-  if (it == a.end()) return out;
-  for (const auto& blob : split_wrapped_keys(it->second)) {
-    if (!blob.status.ok()) continue;
-    auto s = jwe_describe(text_of(blob.data));
-    if (s.ok()) out.insert(out.end(), s->recipient_key_digests.begin(), s->recipient_key_digests.end());
+  for (const KeyWrapper* w : key_wrappers()) {
+    const auto it = a.find(keys_annotation(w->scheme()));
+    if (it == a.end()) continue;
+    for (const auto& blob : split_wrapped_keys(it->second)) {
+      if (!blob.status.ok()) continue;
+      auto rs = w->recipients(blob.data);
+      if (!rs.ok()) continue;
+      for (const auto& r : *rs)
+        if (!r.entry_digest.empty()) out.push_back(r.entry_digest);
+    }
   }
   return out;
 }
 
 void prune_ids(Annotations* a) {
   IdMap m = read_ids(*a);
-  const auto live = current_jwe_digests(*a);
+  const auto live = entry_digests(*a);
   for (auto it = m.begin(); it != m.end();)
     it = std::find(live.begin(), live.end(), it->first) == live.end() ? m.erase(it) : std::next(it);
   write_ids(m, a);
@@ -69,44 +74,27 @@ std::vector<LayerRecipient> layer_recipients(const Annotations& annotations) {
   for (const auto& scheme : encryption_schemes(annotations)) {
     const auto it = annotations.find(keys_annotation(scheme));
     if (it == annotations.end()) continue;
+    const KeyWrapper* w = find_key_wrapper(scheme);
     const auto blobs = split_wrapped_keys(it->second);
     for (size_t b = 0; b < blobs.size(); ++b) {
       LayerRecipient r{scheme, b, 0, "", ""};
-      if (!blobs[b].status.ok()) {
+      if (w == nullptr) {  // a scheme this build cannot read
+        out.push_back(r);
+        continue;
+      }
+      auto rs = blobs[b].status.ok() ? w->recipients(blobs[b].data)
+                                     : StatusOr<std::vector<BlobRecipient>>(blobs[b].status);
+      if (!rs.ok()) {
         r.alg = "unreadable";
         out.push_back(r);
         continue;
       }
-      if (scheme == "jwe") {
-        auto s = jwe_describe(text_of(blobs[b].data));
-        if (!s.ok()) {
-          r.alg = "unreadable";
-          out.push_back(r);
-          continue;
-        }
-        for (size_t i = 0; i < s->recipient_algs.size(); ++i) {
-          r.index = i;
-          r.alg = s->recipient_algs[i];
-          const auto id = ids.find(s->recipient_key_digests[i]);
-          r.id = id != ids.end()                  ? id->second
-                 : !s->recipient_kids[i].empty() ? "jwe:kid=" + s->recipient_kids[i]
-                                                  : "";
-          out.push_back(r);
-        }
-      } else if (scheme == "pkcs7") {
-        auto s = pkcs7_describe(blobs[b].data);
-        if (!s.ok()) {
-          r.alg = "unreadable";
-          out.push_back(r);
-          continue;
-        }
-        for (size_t i = 0; i < s->recipient_kinds.size(); ++i) {
-          r.index = i;
-          r.alg = s->recipient_kinds[i];
-          r.id = s->recipient_ids[i].empty() ? "" : "pkcs7:" + s->recipient_ids[i];
-          out.push_back(r);
-        }
-      } else {
+      for (size_t i = 0; i < rs->size(); ++i) {
+        const BlobRecipient& br = (*rs)[i];
+        r.index = i;
+        r.alg = br.alg;
+        const auto id = br.entry_digest.empty() ? ids.end() : ids.find(br.entry_digest);
+        r.id = id != ids.end() ? id->second : br.id;
         out.push_back(r);
       }
     }
@@ -116,26 +104,26 @@ std::vector<LayerRecipient> layer_recipients(const Annotations& annotations) {
 
 StatusOr<std::vector<std::string>> recipient_ids(const Recipients& recipients) {
   std::vector<std::string> out;
-  for (const auto& pub : recipients.jwe) {
-    if (!pub.jwk_kid().empty()) out.push_back("jwe:kid=" + pub.jwk_kid());
-    LC_ASSIGN_OR_RETURN(std::string t, jwk_thumbprint(pub));
-    out.push_back("jwe:" + t);
+  for (const KeyWrapper* w : key_wrappers()) {
+    LC_ASSIGN_OR_RETURN(auto ids, w->recipient_ids(recipients));
+    out.insert(out.end(), ids.begin(), ids.end());
   }
-  for (const auto& cert : recipients.pkcs7) out.push_back("pkcs7:" + pkcs7_recipient_id(cert));
   return out;
 }
 
-Status note_jwe_recipients(std::string_view jwe_text, const Recipients& recipients,
-                           Annotations* annotations) {
-  LC_ASSIGN_OR_RETURN(JweSummary s, jwe_describe(jwe_text));
-  if (s.recipient_key_digests.size() != recipients.jwe.size())
-    return Internal("the JWE has " + std::to_string(s.recipient_key_digests.size()) +
-                    " recipients, not the " + std::to_string(recipients.jwe.size()) + " it was made for");
+Status note_recipients(std::string_view scheme, std::span<const uint8_t> blob,
+                       const Recipients& recipients, Annotations* annotations) {
+  const KeyWrapper* w = find_key_wrapper(scheme);
+  if (w == nullptr) return Internal("no wrapper for scheme " + std::string(scheme));
+  LC_ASSIGN_OR_RETURN(auto rs, w->recipients(blob));
+  if (rs.size() != w->recipient_count(recipients))
+    return Internal("the " + std::string(scheme) + " blob has " + std::to_string(rs.size()) +
+                    " recipients, not the " + std::to_string(w->recipient_count(recipients)) +
+                    " it was made for");
+  LC_ASSIGN_OR_RETURN(auto ids, w->recipient_ids(recipients));
   IdMap m = read_ids(*annotations);
-  for (size_t i = 0; i < recipients.jwe.size(); ++i) {
-    LC_ASSIGN_OR_RETURN(std::string t, jwk_thumbprint(recipients.jwe[i]));
-    m[s.recipient_key_digests[i]] = "jwe:" + t;
-  }
+  for (size_t i = 0; i < rs.size() && i < ids.size(); ++i)
+    if (!rs[i].entry_digest.empty()) m[rs[i].entry_digest] = ids[i];
   write_ids(m, annotations);
   prune_ids(annotations);
   return Status::Ok();
@@ -171,15 +159,10 @@ StatusOr<size_t> remove_layer_recipients(Annotations* annotations, const std::ve
         value += (value.empty() ? "" : ",") + std::string(b < parts.size() ? parts[b] : "");
         continue;
       }
-      if (scheme == "jwe") {
-        LC_ASSIGN_OR_RETURN(auto kept, jwe_remove_recipients(text_of(blobs[b].data), drop));
-        if (kept)
-          value = append_wrapped_key(
-              value, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kept->data()), kept->size()));
-      } else {
-        LC_ASSIGN_OR_RETURN(auto kept, pkcs7_remove_recipients(blobs[b].data, drop));
-        if (kept) value = append_wrapped_key(value, *kept);
-      }
+      const KeyWrapper* w = find_key_wrapper(scheme);
+      if (w == nullptr) return Internal("no wrapper for scheme " + scheme);
+      LC_ASSIGN_OR_RETURN(auto kept, w->remove(blobs[b].data, drop));
+      if (kept) value = append_wrapped_key(value, *kept);
     }
     if (value.empty()) out.erase(key);
     else out[key] = value;

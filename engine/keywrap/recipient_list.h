@@ -22,6 +22,7 @@
 #ifndef LAYERCRYPT_ENGINE_KEYWRAP_RECIPIENT_LIST_H_
 #define LAYERCRYPT_ENGINE_KEYWRAP_RECIPIENT_LIST_H_
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,17 +50,18 @@ struct LayerRecipient {
 // provider) give one entry per blob with an empty alg. Never fails.
 std::vector<LayerRecipient> layer_recipients(const Annotations& annotations);
 
-// recipient_ids returns the id of each recipient in `recipients` (jwe
-// public keys, then pkcs7 certificates). kInternal if a key cannot be
-// exported.
+// recipient_ids returns the id of each recipient in `recipients`, scheme by
+// scheme in the registry's order (key_wrapper.h). kInternal if a key cannot
+// be exported.
 StatusOr<std::vector<std::string>> recipient_ids(const Recipients& recipients);
 
-// note_jwe_recipients records in `annotations` that the recipients of the
-// JWE `jwe_text` (as jwe_encrypt wrote it for `recipients.jwe`, in order)
-// are those keys. Entries for encrypted_keys no longer in the layer's jwe
-// annotation are dropped. kDataError if `jwe_text` does not parse.
-Status note_jwe_recipients(std::string_view jwe_text, const Recipients& recipients,
-                           Annotations* annotations);
+// note_recipients records in `annotations` who the recipients of `blob`
+// are, a blob of `scheme` just wrapped for that scheme's recipients in
+// `recipients`, for the entries the blob does not name itself (JWE).
+// Records for entries no longer in the layer are dropped. kDataError if
+// the blob does not parse.
+Status note_recipients(std::string_view scheme, std::span<const uint8_t> blob,
+                       const Recipients& recipients, Annotations* annotations);
 
 // remove_layer_recipients takes every recipient whose id is in `ids` off the
 // layer: its JWE entry or PKCS7 RecipientInfo goes, a blob left with no

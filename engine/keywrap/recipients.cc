@@ -270,4 +270,14 @@ Status add_recipient(std::string_view spec, Recipients* out) {
   return Status::Ok();
 }
 
+Recipients filter_recipients(const Recipients& in,
+                             const std::function<bool(std::string_view scheme, size_t i)>& keep) {
+  Recipients out;
+  for (size_t i = 0; i < in.jwe.size(); ++i)
+    if (keep("jwe", i)) out.jwe.push_back(in.jwe[i]);
+  for (size_t i = 0; i < in.pkcs7.size(); ++i)
+    if (keep("pkcs7", i)) out.pkcs7.push_back(in.pkcs7[i]);
+  return out;
+}
+
 }  // namespace layercrypt

@@ -26,6 +26,7 @@
 #ifndef LAYERCRYPT_ENGINE_KEYWRAP_RECIPIENTS_H_
 #define LAYERCRYPT_ENGINE_KEYWRAP_RECIPIENTS_H_
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,7 +44,17 @@ struct Recipients {
   // used with and the file, e.g. "jwe:keys/a.pub.pem", "pkcs7:cert.pem"
   // (a bare FILE shows the scheme its content selected).
   std::vector<std::string> sources;
+
+  // size returns how many recipients there are, of every scheme.
+  size_t size() const { return jwe.size() + pkcs7.size(); }
+  bool empty() const { return size() == 0; }
 };
+
+// filter_recipients returns the recipients of `in` for which
+// keep(scheme, i) is true, i counting each scheme's recipients from 0 in
+// the order its wrapper takes them (sources are not carried over).
+Recipients filter_recipients(const Recipients& in,
+                             const std::function<bool(std::string_view scheme, size_t i)>& keep);
 
 // add_recipient parses `spec` (see the file comment), reads its file and
 // appends the key or certificate to `out`, and its source to out->sources.
