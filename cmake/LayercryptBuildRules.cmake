@@ -16,6 +16,9 @@ function(layercrypt_cc_library)
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/layercrypt>)
   target_link_libraries(${_target} PUBLIC ${LC_DEPS}
-                        PRIVATE layercrypt::internal::flags ${LC_PRIVATE_DEPS})
+                        PRIVATE $<BUILD_INTERFACE:layercrypt::internal::flags> ${LC_PRIVATE_DEPS})
+  set_target_properties(${_target} PROPERTIES EXPORT_NAME ${LC_NAME})
+  install(TARGETS ${_target} EXPORT layercryptTargets
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
   target_compile_definitions(${_target} PRIVATE LAYERCRYPT_VERSION="${PROJECT_VERSION}")
 endfunction()

@@ -24,6 +24,8 @@ add_library(layercrypt_ipsecmb INTERFACE)
 add_library(layercrypt::internal::ipsecmb ALIAS layercrypt_ipsecmb)
 target_include_directories(layercrypt_ipsecmb SYSTEM INTERFACE ${IPSECMB_INCLUDE_DIR})
 target_link_libraries(layercrypt_ipsecmb INTERFACE ${IPSECMB_LIBRARY})
+set_target_properties(layercrypt_ipsecmb PROPERTIES EXPORT_NAME internal_ipsecmb)
+install(TARGETS layercrypt_ipsecmb EXPORT layercryptTargets)
 
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 
