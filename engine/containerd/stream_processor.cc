@@ -63,6 +63,10 @@ std::string no_payload_message() {
 
 StatusOr<kernels::SecretBytes> read_payload(int fd) {
   if (fcntl(fd, F_GETFD) < 0) return InvalidArgument(no_payload_message());
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};  // on every path, as the header promises
   FdSource src(fd, "payload fd " + std::to_string(fd));
   kernels::SecretBytes out;
   uint8_t buf[16384];
@@ -76,7 +80,6 @@ StatusOr<kernels::SecretBytes> read_payload(int fd) {
                        "; that is not a containerd payload");
     out.insert(out.end(), buf, buf + *n);
   }
-  ::close(fd);
   return out;
 }
 

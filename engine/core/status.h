@@ -8,6 +8,7 @@
 #ifndef LAYERCRYPT_ENGINE_CORE_STATUS_H_
 #define LAYERCRYPT_ENGINE_CORE_STATUS_H_
 
+#include <cassert>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,11 +66,19 @@ inline Status Unsupported(std::string m) { return {StatusCode::kUnsupported, std
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
-// StatusOr holds either a value or a non-OK Status.
+// StatusOr holds either a value or a non-OK Status. Made from an OK Status
+// (a bug: there is no value to return) it holds kInternal instead, as
+// Abseil's does, so that ok() is false and value() is never reached; debug
+// builds abort at the spot.
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
+  StatusOr(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
+    if (status_.ok()) {
+      assert(!"StatusOr made from an OK Status");
+      status_ = Status(StatusCode::kInternal, "StatusOr made from an OK Status (a bug)");
+    }
+  }
   StatusOr(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
 
   bool ok() const { return status_.ok(); }

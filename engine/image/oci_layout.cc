@@ -669,16 +669,19 @@ StatusOr<OciLayout> OciLayout::create_new(const std::string& path,
   nd->final_path = path;
   nd->temp = temp_name(parent, base + ".layout");
   {
+    // The directory and its subdirectories are made under the registry's
+    // lock: a signal-time cleanup that removed the directory cannot see
+    // it made again behind its back.
     TemporaryRegistration reg;
-    reg.add(nd->temp, /*directory=*/true);
     if (::mkdir(nd->temp.c_str(), 0755) != 0) {
-      const Status err = IoError("cannot create directory " + nd->temp + ": " + errno_text());
       nd->published = true;  // nothing to remove
-      unregister_temporary(nd->temp);
-      return err;
+      return IoError("cannot create directory " + nd->temp + ": " + errno_text());
     }
+    reg.add(nd->temp, /*directory=*/true);
+    if (::mkdir((nd->temp + "/blobs").c_str(), 0755) != 0 ||
+        ::mkdir((nd->temp + "/blobs/sha256").c_str(), 0755) != 0)
+      return IoError("cannot create directory " + nd->temp + "/blobs/sha256: " + errno_text());
   }
-  LC_RETURN_IF_ERROR(mkdir_p(nd->temp + "/blobs/sha256"));
   LC_RETURN_IF_ERROR(write_file_atomically(
       nd->temp, nd->temp + "/oci-layout",
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kLayoutFileContent.data()),

@@ -48,6 +48,14 @@
 // must not write the same layout at the same moment (skopeo takes no lock):
 // its blobs are unreferenced until it writes its index.json.
 //
+// Thread-safety: the const methods of one OciLayout (reading blobs,
+// new_blob, put_blob, copy_blob_from, has_blob) may be called from several
+// threads at once, as image_crypt.h's layer jobs do: every new blob has its
+// own temporary file, renames are atomic, two writers of the same content
+// both end with the one complete blob, and an archive's writer appends one
+// member at a time under its own lock. write_index, collect_garbage and
+// moving the object are not thread-safe; a BlobWriter belongs to one thread.
+//
 // Only sha256 digests are produced; reading accepts sha256 only (what
 // skopeo, buildah and containerd write) and rejects anything else by name.
 #ifndef LAYERCRYPT_ENGINE_IMAGE_OCI_LAYOUT_H_

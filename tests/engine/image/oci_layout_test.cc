@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "kernels/sha256.h"
 #include "tests/support/test_util.h"
@@ -212,6 +213,41 @@ TEST(OciLayout, GarbageIsWhatNothingReaches) {
   ASSERT_TRUE(l->collect_garbage(&removed).ok());
   EXPECT_TRUE(removed.empty());
   EXPECT_TRUE(l->has_blob(junk_d));
+}
+
+TEST(OciLayout, ConcurrentBlobWritesOnOneLayout) {
+  // As the layer jobs do: several threads write blobs into one layout at
+  // once, some with the same content (the same final name).
+  TempDir dir;
+  auto l = OciLayout::open_for_write(OciRef{dir.file("img"), std::nullopt, false}, true);
+  ASSERT_TRUE(l.ok());
+  const OciLayout& shared = *l;
+  constexpr int kThreads = 6, kBlobs = 12;
+  std::vector<std::vector<std::string>> digests(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kBlobs; ++i) {
+        // Blob i of every even thread is the same; odd threads write their own.
+        const Bytes data = testing::random_bytes(50000 + 997 * i, t % 2 == 0 ? 100 + i : 1000 * t + i);
+        auto d = shared.put_blob(data);
+        digests[t].push_back(d.ok() ? *d : "error: " + d.status().message());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  Json idx = l->index();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kBlobs; ++i) {
+      const Bytes data = testing::random_bytes(50000 + 997 * i, t % 2 == 0 ? 100 + i : 1000 * t + i);
+      ASSERT_EQ(digests[t][i], digest_of(data));
+      EXPECT_TRUE(l->read_blob(digests[t][i], static_cast<int64_t>(data.size())).ok());
+      idx["manifests"].push_back({{"mediaType", "x"}, {"digest", digests[t][i]}, {"size", data.size()}});
+    }
+  }
+  ASSERT_TRUE(l->write_index(idx).ok());
+  // Nothing but the blobs: no temporary file was left by a race.
+  EXPECT_EQ(files_in(dir.file("img/blobs/sha256")), static_cast<size_t>(kBlobs + (kThreads / 2) * kBlobs));
 }
 
 TEST(VerifyingSource, ChecksSizeAndDigestAtTheEnd) {
