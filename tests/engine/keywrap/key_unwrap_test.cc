@@ -139,8 +139,10 @@ TEST(KeyUnwrap, Pkcs7KeyAndCert) {
   // Other keys first, the right one later: all pairs are tried.
   DecryptKeys many = Keys({"rsa4096.pem", "ecp256.pem", "pkcs7.key.pem"});
   many.certificates.push_back(read_file(ocicrypt_vectors_dir() + "keys/pkcs7.cert.pem"));
-  auto r = unwrap_layer_key(LoadLayers("enc-pkcs7")[0].annotations, many);
+  const Layer first = LoadLayers("enc-pkcs7")[0];
+  auto r = unwrap_layer_key(first.annotations, many);
   ASSERT_TRUE(r.ok()) << r.status().message();
+  CheckPrivateOptions(*r, first.expected_digest, "enc-pkcs7");
 }
 
 TEST(KeyUnwrap, Pkcs7KeyWithoutCertFails) {
