@@ -71,8 +71,11 @@ setup() {
 }
 [ "$(cat .ready 2>/dev/null)" = "$n $mb" ] || setup
 
-spool_dir=${LAYERCRYPT_LOAD_SPOOL_DIR:-$work/spool}  # the decoders' TMPDIR
-rm -rf "$spool_dir" out && mkdir -p "$spool_dir" out
+# The decoders' TMPDIR: a directory of its own inside the given one, which
+# is the only thing removed (never the given directory itself).
+spool_dir=$(mktemp -d "${LAYERCRYPT_LOAD_SPOOL_DIR:-$work}/layercrypt-load-spool.XXXXXX")
+trap 'rm -rf "$spool_dir"; [ -n "${LAYERCRYPT_BENCH_WORK:-}" ] || rm -rf "$work"' EXIT
+rm -rf out && mkdir -p out
 for i in $(seq 0 $((n - 1))); do cat "$(cat layer-$i/blob-path)" >/dev/null; done  # warm the page cache
 sync
 
