@@ -679,7 +679,7 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
 StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
                                     const DecryptImageOptions& options) {
   if (options.keys == nullptr || options.keys->private_keys.empty()) {
-    std::string why = "no usable private key given (--key PRIVATE_KEY)";
+    std::string why = "no usable private key given";
     if (options.keys != nullptr && !options.keys->problems.empty())
       why += ": " + options.keys->problems.front();
     return KeyError(why);
@@ -778,7 +778,7 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
       options.recipients->empty())
     return NoRecipients();
   if (options.keys == nullptr || options.keys->private_keys.empty())
-    return KeyError("no usable private key given (--key PRIVATE_KEY): rewrapping needs a key "
+    return KeyError("no usable private key given: rewrapping needs a key "
                     "that opens the layers");
   if (options.rekey && options.mode != RewrapMode::kSet)
     return InvalidArgument("re-keying replaces every recipient: it goes with set, not add");
