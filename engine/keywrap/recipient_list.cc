@@ -6,10 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/core/base64.h"
-#include "engine/keywrap/jwe/jwe.h"
 #include "engine/keywrap/key_wrapper.h"
-#include "engine/keywrap/pkcs7/pkcs7.h"
 
 namespace layercrypt {
 namespace {
@@ -35,10 +32,6 @@ void write_ids(const IdMap& m, Annotations* a) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [k, v] : m) j[k] = v;
   (*a)[kRecipientIdsAnnotation] = j.dump();
-}
-
-std::string_view text_of(const std::vector<uint8_t>& b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
 // entry_digests lists the entry digests of every blob of every scheme.

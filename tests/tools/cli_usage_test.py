@@ -265,6 +265,28 @@ class CliUsage(unittest.TestCase):
         r = lc("recipients", "remove", "-r", f"jwe:{b}.pub.pem", f"{go}:v1", check=False)
         self.assertIn("no key id", one_line(self, r))
 
+    def test_skopeo_opens_a_pkcs7_blob_a_recipient_was_taken_off(self):
+        # The rewritten EnvelopedData (one RecipientInfo fewer) is read by Go.
+        base = self.out("p7rm")
+        for n in ("x", "y"):
+            lc("keygen", "--cert", "--type", "rsa:2048", "--out", f"{base}-{n}")
+        x, y = f"{base}-x", f"{base}-y"
+        enc = self.out("p7rm-enc")
+        lc("encrypt", "-r", f"pkcs7:{x}.crt.pem", "-r", f"pkcs7:{y}.crt.pem", f"{self.plain}:v1", enc)
+        lc("recipients", "remove", "-r", f"pkcs7:{x}.crt.pem", f"{enc}:v1")
+        rows = json.loads(lc("recipients", "list", "--json", enc).stdout)
+        self.assertEqual([len(r["recipients"]) for r in rows], [1, 1])
+
+        def skopeo(key, name):
+            return subprocess.run(["skopeo", "--insecure-policy", "copy", "--dest-oci-accept-uncompressed-layers",
+                                   "--decryption-key", key + ".pem", "--decryption-key", key + ".crt.pem",
+                                   f"oci:{enc}:v1", f"oci:{self.out(name)}:v1"], capture_output=True)
+
+        self.assertEqual(skopeo(y, "p7rm-y").returncode, 0)
+        got, _ = layer_digests(self.out("p7rm-y"))
+        self.assertEqual(got, self.plain_layers)
+        self.assertNotEqual(skopeo(x, "p7rm-x").returncode, 0)
+
     def test_keygen_cert_makes_a_pkcs7_recipient_skopeo_opens(self):
         base = self.out("p7")
         r = lc("keygen", "--cert", "--subject", "node-eu-1", "--out", base)
