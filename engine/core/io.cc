@@ -27,7 +27,7 @@ std::string temp_dir() {
 // The registry of temporaries (io.h). A leaked heap object, so that it
 // outlives every static destructor a dying process may still run.
 struct Temporaries {
-  std::mutex mu;
+  std::recursive_mutex mu;  // a holder may create, rename and remove temporaries
   std::map<std::string, bool> paths;  // path -> is a directory
 };
 
@@ -56,7 +56,7 @@ void TemporaryRegistration::add(const std::string& path, bool directory) {
 void TemporaryRegistration::forget(const std::string& path) { temporaries().paths.erase(path); }
 
 int rename_temporary(const std::string& from, const std::string& to) {
-  std::lock_guard<std::mutex> lock(temporaries().mu);
+  std::lock_guard<std::recursive_mutex> lock(temporaries().mu);
   const int rc = ::rename(from.c_str(), to.c_str());
   const int err = errno;
   if (rc == 0) temporaries().paths.erase(from);
@@ -65,7 +65,7 @@ int rename_temporary(const std::string& from, const std::string& to) {
 }
 
 void remove_temporary(const std::string& path) {
-  std::lock_guard<std::mutex> lock(temporaries().mu);
+  std::lock_guard<std::recursive_mutex> lock(temporaries().mu);
   auto& paths = temporaries().paths;
   const auto it = paths.find(path);
   remove_path(path, it != paths.end() && it->second);
@@ -73,7 +73,7 @@ void remove_temporary(const std::string& path) {
 }
 
 void unregister_temporary(const std::string& path) {
-  std::lock_guard<std::mutex> lock(temporaries().mu);
+  std::lock_guard<std::recursive_mutex> lock(temporaries().mu);
   temporaries().paths.erase(path);
 }
 

@@ -206,7 +206,10 @@ class AtomicFileSink final : public ByteSink {
 //
 // TemporaryRegistration holds the registry's lock for its lifetime: create
 // the temporary and add() it inside one, so that no signal-time cleanup can
-// run between the two. Thread-safe.
+// run between the two. The lock is recursive: a thread holding one may go
+// on creating, renaming and removing temporaries, which is how a writer
+// makes "publish the index, then delete what it no longer references" one
+// step that a signal cannot cut in two. Thread-safe.
 class TemporaryRegistration {
  public:
   TemporaryRegistration();

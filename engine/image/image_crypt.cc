@@ -515,6 +515,10 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
     index["manifests"] = std::move(kept);
     if (!index.contains("schemaVersion")) index["schemaVersion"] = 2;
     if (replaced != nullptr) still_referenced(dst, index, replaced, dst_ref, &w.report);
+    // Publishing the index and deleting what it no longer references are one
+    // step for a signal (io.h): a SIGTERM waits for both, so it never leaves
+    // the replaced blobs behind.
+    TemporaryRegistration publishing;
     LC_RETURN_IF_ERROR(dst.write_index(index));
     const Status gc = dst.collect_garbage(&w.report.blobs_removed);
     if (!gc.ok()) w.report.warnings.push_back("unreferenced blobs were left in " + dst_ref.path + ": " + gc.message());
