@@ -293,6 +293,30 @@ Status fsync_dir(const std::string& dir) {
   return Status::Ok();
 }
 
+StatusOr<std::vector<uint8_t>> read_file_bounded(const std::string& path, size_t max_size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));
+  std::vector<uint8_t> out;
+  uint8_t buf[1 << 16];
+  for (;;) {
+    const ssize_t r = ::read(fd, buf, sizeof buf);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      const Status st = IoError("cannot read " + path + ": " + std::strerror(errno));
+      ::close(fd);
+      return st;
+    }
+    if (r == 0) break;
+    if (out.size() + static_cast<size_t>(r) > max_size) {
+      ::close(fd);
+      return DataError(path + " is larger than " + std::to_string(max_size) + " bytes");
+    }
+    out.insert(out.end(), buf, buf + r);
+  }
+  ::close(fd);
+  return out;
+}
+
 StatusOr<kernels::SecretBytes> read_secret_file(const std::string& path, size_t max_size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));

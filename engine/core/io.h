@@ -252,6 +252,12 @@ bool set_pipe_size(int fd, size_t bytes);
 // name the directory.
 Status fsync_dir(const std::string& dir);
 
+// read_file_bounded reads a whole (small) file that holds no secret, such
+// as a manifest or a config file. Errors name the path: kIoError if it
+// cannot be opened or read, kDataError if it is over `max_size` bytes (it
+// stops reading there).
+StatusOr<std::vector<uint8_t>> read_file_bounded(const std::string& path, size_t max_size);
+
 // read_secret_file reads a whole (small) file, such as a private key or a
 // password file, into wiping memory. Errors name the path; files over
 // `max_size` are refused.

@@ -1,4 +1,5 @@
 // engine/image/image_crypt.cc: see image_crypt.h.
+#include "engine/core/hex.h"
 #include "engine/image/image_crypt.h"
 
 #include <fcntl.h>
@@ -558,15 +559,15 @@ StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
 
   EncryptedLayer layer;
   layer.media_type = std::move(enc_mt);
-  layer.digest = digest_string(res.cipher_sha256);
+  layer.digest = sha256_digest_string(res.cipher_sha256);
   layer.size = res.bytes;
   layer.compressed = gzip_mt.has_value();
-  layer.plain_digest = digest_string(res.plain_sha256);
+  layer.plain_digest = sha256_digest_string(res.plain_sha256);
   // What was read: the tar when it was compressed on the way, else the blob.
-  layer.input_digest = gzip_mt ? digest_string(res.tar_sha256) : layer.plain_digest;
+  layer.input_digest = gzip_mt ? sha256_digest_string(res.tar_sha256) : layer.plain_digest;
   layer.input_bytes = gzip_mt ? res.tar_bytes : res.bytes;
   if (gzip_mt) {
-    layer.diff_id = digest_string(res.tar_sha256);
+    layer.diff_id = sha256_digest_string(res.tar_sha256);
   } else if (auto c = compression_of(media_type); c.ok() && *c == Compression::kNone) {
     layer.diff_id = layer.plain_digest;  // an uncompressed tar is its own diff_id
   }
@@ -813,11 +814,11 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
     LC_ASSIGN_OR_RETURN(auto out, d.new_blob(/*hash=*/false));
     auto res = encrypt_layer(plain, *out, fresh, pipeline);
     if (!res.ok()) return res.status().with_context(name);
-    const std::string plain_digest = digest_string(res->plain_sha256);
+    const std::string plain_digest = sha256_digest_string(res->plain_sha256);
     if (!opened->plain_digest.empty() && opened->plain_digest != plain_digest)
       return IntegrityError(name + ": decrypted layer is " + plain_digest +
                             " but its private options say " + opened->plain_digest);
-    LC_ASSIGN_OR_RETURN(std::string new_digest, out->commit_as(digest_string(res->cipher_sha256)));
+    LC_ASSIGN_OR_RETURN(std::string new_digest, out->commit_as(sha256_digest_string(res->cipher_sha256)));
     strip_wrapped_keys(&ann);
     auto st = add_key_annotations(fresh, plain_digest, res->hmac, rcpt, &ann);
     if (!st.ok()) return st.with_context(name);

@@ -22,6 +22,7 @@
 #include <set>
 
 #include "engine/image/oci_archive.h"
+#include "engine/core/hex.h"
 #include "kernels/secure_memory.h"
 #include "kernels/sha256.h"
 
@@ -32,22 +33,7 @@ constexpr std::string_view kLayoutFileContent = R"({"imageLayoutVersion":"1.0.0"
 
 std::string errno_text() { return std::strerror(errno); }
 
-bool is_hex64(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
-std::string to_hex(const uint8_t* p, size_t n) {
-  static const char* kHex = "0123456789abcdef";
-  std::string s(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    s[2 * i] = kHex[p[i] >> 4];
-    s[2 * i + 1] = kHex[p[i] & 15];
-  }
-  return s;
-}
+bool is_hex64(std::string_view s) { return is_lower_hex(s, 64); }
 
 Status mkdir_p(const std::string& path) {
   std::string cur;
@@ -134,30 +120,6 @@ StatusOr<bool> holds_only(const std::string& dir, std::initializer_list<std::str
   return only;
 }
 
-StatusOr<std::vector<uint8_t>> read_small_file(const std::string& path, size_t max_size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return IoError("cannot open " + path + ": " + errno_text());
-  std::vector<uint8_t> out;
-  uint8_t buf[1 << 16];
-  for (;;) {
-    const ssize_t r = ::read(fd, buf, sizeof buf);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      const Status st = IoError("cannot read " + path + ": " + errno_text());
-      ::close(fd);
-      return st;
-    }
-    if (r == 0) break;
-    out.insert(out.end(), buf, buf + r);
-    if (out.size() > max_size) {
-      ::close(fd);
-      return DataError(path + " is larger than " + std::to_string(max_size) + " bytes");
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
 StatusOr<Json> parse_json(std::span<const uint8_t> bytes, const std::string& what) {
   Json j = Json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return DataError(what + " is not valid JSON");
@@ -210,9 +172,6 @@ StatusOr<OciRef> parse_oci_ref(std::string_view spec) {
   return ref;
 }
 
-std::string digest_string(const std::array<uint8_t, 32>& sha256) {
-  return "sha256:" + to_hex(sha256.data(), sha256.size());
-}
 
 // ---------------------------------------------------------------------------
 // BlobWriter
@@ -416,7 +375,7 @@ StatusOr<std::string> BlobWriter::commit() {
   if (!s_->hashing) return Internal("commit() on a blob writer that does not hash");
   std::array<uint8_t, 32> d{};
   if (!s_->hash.final(d.data(), d.size())) return Internal("sha256 failed");
-  return commit_as(digest_string(d));
+  return commit_as(sha256_digest_string(d));
 }
 
 StatusOr<std::string> BlobWriter::commit_as(const std::string& digest) {
@@ -462,7 +421,7 @@ StatusOr<OciLayout> OciLayout::open(const std::string& dir) {
   if (!S_ISDIR(st.st_mode))
     return InvalidArgument(dir + " is not a directory; an OCI layout is a directory "
                                  "(an oci-archive tar must be unpacked first)");
-  auto layout_file = read_small_file(dir + "/oci-layout", 4096);
+  auto layout_file = read_file_bounded(dir + "/oci-layout", 4096);
   if (!layout_file.ok())
     return DataError(dir + " is not an OCI image layout: no readable oci-layout file");
   auto lj = parse_json(*layout_file, dir + "/oci-layout");
@@ -470,7 +429,7 @@ StatusOr<OciLayout> OciLayout::open(const std::string& dir) {
   const auto v = lj->find("imageLayoutVersion");
   if (v == lj->end() || !v->is_string() || *v != "1.0.0")
     return Unsupported(dir + "/oci-layout: imageLayoutVersion is not 1.0.0");
-  auto idx_bytes = read_small_file(dir + "/index.json", size_t{64} << 20);
+  auto idx_bytes = read_file_bounded(dir + "/index.json", size_t{64} << 20);
   if (!idx_bytes.ok()) return idx_bytes.status().with_context("OCI layout " + dir);
   auto idx = parse_json(*idx_bytes, dir + "/index.json");
   if (!idx.ok()) return idx.status();
@@ -714,6 +673,10 @@ bool OciLayout::has_blob(std::string_view digest) const {
   return p.ok() && ::stat(p->c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+std::string OciLayout::describe() const {
+  return (is_archive() ? "OCI archive " : "OCI layout ") + dir_;
+}
+
 StatusOr<std::vector<uint8_t>> OciLayout::read_blob(std::string_view digest, int64_t size,
                                                     size_t max_size) const {
   LC_ASSIGN_OR_RETURN(std::string path, blob_path(digest));
@@ -723,17 +686,9 @@ StatusOr<std::vector<uint8_t>> OciLayout::read_blob(std::string_view digest, int
   const std::string member = "blobs/sha256/" + std::string(digest.substr(7));
   auto bytes = archive_out_ != nullptr && archive_out_->has(member) ? archive_out_->read_member(member, max_size)
                : archive_in_ != nullptr ? archive_in_->read_member(member, max_size)
-                                        : read_small_file(path, max_size);
+                                        : read_file_bounded(path, max_size);
   if (!bytes.ok()) return bytes.status().with_context("missing or unreadable blob");
-  if (bytes->size() != static_cast<uint64_t>(size))
-    return IntegrityError("blob " + path + " is " + std::to_string(bytes->size()) +
-                          " bytes, its descriptor says " + std::to_string(size));
-  std::array<uint8_t, 32> d{};
-  if (!kernels::sha256(bytes->data(), bytes->size(), d.data(), d.size()))
-    return Internal("sha256 failed");
-  if (digest_string(d) != digest)
-    return IntegrityError("blob " + path + " does not match its digest (content is " +
-                          digest_string(d) + ")");
+  LC_RETURN_IF_ERROR(check_blob_bytes(*bytes, digest, size, path));
   return bytes;
 }
 
@@ -1052,9 +1007,9 @@ StatusOr<size_t> VerifyingSource::read(uint8_t* out, size_t cap) {
                           " bytes, its descriptor says " + std::to_string(expected_size_));
   std::array<uint8_t, 32> d{};
   if (!hash_->sha.final(d.data(), d.size())) return Internal("sha256 failed");
-  if (digest_string(d) != expected_digest_)
+  if (sha256_digest_string(d) != expected_digest_)
     return IntegrityError("blob " + name_ + " does not match its digest " + expected_digest_ +
-                          " (content is " + digest_string(d) + ")");
+                          " (content is " + sha256_digest_string(d) + ")");
   verified_ = true;
   return n;
 }

@@ -72,6 +72,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/image/blob_store.h"
 #include "engine/core/io.h"
 #include "engine/core/status.h"
 
@@ -110,9 +111,6 @@ class ArchiveReader;
 class ArchiveWriter;
 class SharedFd;
 
-// digest_string returns "sha256:<hex>".
-std::string digest_string(const std::array<uint8_t, 32>& sha256);
-
 // BlobWriter streams a new blob into a layout: bytes go to a temporary file
 // while their sha256 is computed; commit() fsyncs and renames it to its
 // digest. Destroying an uncommitted writer deletes the temporary file.
@@ -142,7 +140,7 @@ class BlobWriter final : public ByteSink {
 // OciLayout is one layout directory, or an OCI archive read in place
 // (open) or being written (open_for_write); the blob and index methods
 // work on both.
-class OciLayout {
+class OciLayout final : public BlobStore {
  public:
   // open opens the layout or archive `ref` names (the tag is not used).
   static StatusOr<OciLayout> open(const OciRef& ref);
@@ -168,12 +166,17 @@ class OciLayout {
   // blob_path validates `digest` (sha256:<64 lowercase hex>) and returns the
   // blob's path (for an archive: its member name).
   StatusOr<std::string> blob_path(std::string_view digest) const;
-  bool has_blob(std::string_view digest) const;
+  bool has_blob(std::string_view digest) const override;
+  // describe returns "OCI layout DIR" or "OCI archive FILE".
+  std::string describe() const override;
 
   // read_blob reads a small blob (a manifest, index or config) of `size`
   // bytes, at most `max_size`, and checks its size and digest.
   StatusOr<std::vector<uint8_t>> read_blob(std::string_view digest, int64_t size,
-                                           size_t max_size = size_t{64} << 20) const;
+                                           size_t max_size) const override;
+  StatusOr<std::vector<uint8_t>> read_blob(std::string_view digest, int64_t size) const {
+    return read_blob(digest, size, size_t{64} << 20);
+  }
   StatusOr<Json> read_json_blob(std::string_view digest, int64_t size) const;
 
   // open_blob opens a blob for streaming; the caller checks the digest of
@@ -182,7 +185,7 @@ class OciLayout {
   // open_blob_source opens a blob of a layout or an archive for streaming;
   // `verify` wraps it in a VerifyingSource against `digest` and `size`.
   StatusOr<std::unique_ptr<ByteSource>> open_blob_source(std::string_view digest, int64_t size,
-                                                         bool verify) const;
+                                                         bool verify) const override;
 
   // new_blob starts a blob; `hash` false skips hashing for a caller that
   // computes the digest itself and finishes with commit_as.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/core/hex.h"
 #include "engine/ocicrypt/media_types.h"
 
 namespace layercrypt {
@@ -75,12 +76,10 @@ StatusOr<std::string> sniffed_layer_media_type(const uint8_t* head, size_t head_
     case LayerBlobKind::kEmpty: return InvalidArgument(std::string(input_name) + " is empty");
     case LayerBlobKind::kUnknown: break;
   }
-  static const char* d = "0123456789abcdef";
   std::string shown;
   for (size_t i = 0; i < std::min<size_t>(head_len, 4); ++i) {
     if (i != 0) shown += ' ';
-    shown += d[head[i] >> 4];
-    shown += d[head[i] & 15];
+    shown += to_hex(head + i, 1);
   }
   return InvalidArgument(std::string(input_name) +
                          " is not a tar, gzip or zstd stream (first bytes: " + shown + ")");

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "engine/core/hex.h"
 #include "engine/stream/layer_compress.h"
 #include "engine/stream/layer_decompress.h"
 #include "kernels/aes_ctr.h"
@@ -16,16 +17,6 @@
 
 namespace layercrypt {
 namespace {
-
-std::string hex(const uint8_t* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    s[2 * i] = d[p[i] >> 4];
-    s[2 * i + 1] = d[p[i] & 15];
-  }
-  return s;
-}
 
 Status check_key(const LayerKey& key) {
   if (key.symkey.size() != kLayerKeyLen)
@@ -93,8 +84,8 @@ Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmac
   if (kernels::constant_time_equal(computed, expected.data(), kLayerHmacLen)) return Status::Ok();
   return IntegrityError(
       std::string("layer integrity check failed: HMAC-SHA256 of the encrypted blob is ") +
-      hex(computed, sizeof computed) + ", the layer's pubopts expect " +
-      hex(expected.data(), expected.size()) +
+      to_hex(computed, sizeof computed) + ", the layer's pubopts expect " +
+      to_hex(expected.data(), expected.size()) +
       "; the blob is corrupt, truncated or tampered with, or the options belong to another "
       "blob" +
       (released ? "; the plaintext already written is unverified and must be discarded"

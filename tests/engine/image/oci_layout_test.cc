@@ -1,5 +1,6 @@
 // tests/engine/oci_layout_test.cc: OCI layout references, verified reads
 // and crash-safe writes.
+#include "engine/core/hex.h"
 #include "engine/image/oci_layout.h"
 
 #include <gtest/gtest.h>
@@ -22,7 +23,7 @@ using testing::TempDir;
 std::string digest_of(const Bytes& b) {
   std::array<uint8_t, 32> d{};
   kernels::sha256(b.data(), b.size(), d.data(), d.size());
-  return digest_string(d);
+  return sha256_digest_string(d);
 }
 
 size_t files_in(const std::string& dir) {
