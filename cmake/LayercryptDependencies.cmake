@@ -1,6 +1,7 @@
 # Every dependency comes from a Debian 12 package (tools/run.sh installs them):
 #   libipsec-mb-dev (1.3)  libisal-dev (2.30)  libssl-dev (3.0)  libtbb-dev (2021.8)
-#   zlib1g-dev  libzstd-dev (1.5)  nlohmann-json3-dev  libcli11-dev  libgtest-dev  libbenchmark-dev
+#   zlib1g-dev  libzstd-dev (1.5)  nlohmann-json3-dev  libcli11-dev  libtomlplusplus-dev (3.3)
+#   libgtest-dev  libbenchmark-dev
 # ipsec-mb ships no pkg-config file or CMake package, so it is found by hand.
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
@@ -28,6 +29,9 @@ set_target_properties(layercrypt_ipsecmb PROPERTIES EXPORT_NAME internal_ipsecmb
 install(TARGETS layercrypt_ipsecmb EXPORT layercryptTargets)
 
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+# toml++ is compiled header-only into the one file that reads containerd's
+# config.toml, so the decoder loads no extra library.
+find_path(TOMLPLUSPLUS_INCLUDE_DIR toml++/toml.h REQUIRED)
 
 if(LAYERCRYPT_BUILD_TESTS)
   find_package(GTest REQUIRED)
@@ -46,6 +50,7 @@ function(layercrypt_print_dependency_summary)
   message(STATUS "  zstd      ${ZSTD_VERSION}")
   message(STATUS "  json      nlohmann_json ${nlohmann_json_VERSION}")
   message(STATUS "  CLI11     ${CLI11_INCLUDE_DIR}")
+  message(STATUS "  toml++    ${TOMLPLUSPLUS_INCLUDE_DIR} (header-only)")
   if(LAYERCRYPT_BUILD_TESTS)
     message(STATUS "  GoogleTest ${GTest_VERSION}")
   endif()

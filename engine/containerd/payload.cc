@@ -413,6 +413,32 @@ StatusOr<Payload> parse_payload_json(std::span<const uint8_t> json) {
   return p;
 }
 
+StatusOr<std::vector<Descriptor>> parse_manifest_layers(std::string_view json) {
+  auto doc = gojson::parse(json);
+  if (!doc.ok()) return doc.status().with_context("manifest");
+  if (doc->kind != Value::Kind::kObject)
+    return DataError("manifest: expected a JSON object, got " +
+                     std::string(gojson::kind_name(doc->kind)));
+  std::vector<Descriptor> layers;
+  for (const gojson::Member& m : doc->members) {
+    if (!gojson::name_matches(view(m.name), "layers")) continue;
+    // []Descriptor: null → nil; an array replaces what an earlier "layers"
+    // decoded (Go reuses the slice from length 0).
+    layers.clear();
+    if (m.value.kind == Value::Kind::kNull) continue;
+    if (m.value.kind != Value::Kind::kArray)
+      return DataError("manifest.layers: expected an array, got " +
+                       std::string(gojson::kind_name(m.value.kind)));
+    for (const Value& item : m.value.items) {
+      Descriptor d;
+      Status st = decode_descriptor(item, &d);
+      if (!st.ok()) return st.with_context("manifest.layers[" + std::to_string(layers.size()) + "]");
+      layers.push_back(std::move(d));
+    }
+  }
+  return layers;
+}
+
 StatusOr<Payload> parse_payload(std::span<const uint8_t> bytes) {
   if (bytes.empty())
     return DataError("payload is empty (containerd sent no fd-3 data for this processor)");

@@ -141,6 +141,13 @@ kernels::SecretBytes encode_payload_json(const Payload& payload);
 // "layers") with Go's leniency. Returns the descriptor, or a kDataError.
 StatusOr<Descriptor> parse_descriptor(std::string_view json);
 
+// parse_manifest_layers parses an image manifest (or any JSON object) and
+// returns its "layers" descriptors, decoded as Go's encoding/json decodes
+// image-spec's Manifest (the form containerd hands a stream processor).
+// A document without "layers" gives an empty list. Returns a kDataError for
+// invalid JSON, a value that is not an object, or a malformed layer.
+StatusOr<std::vector<Descriptor>> parse_manifest_layers(std::string_view json);
+
 // encode_descriptor returns Go's json.Marshal of `desc` (image-spec member
 // order, omitempty, sorted annotations). Never fails.
 std::string encode_descriptor(const Descriptor& desc);

@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
+#include <thread>
 
 #include "engine/ocicrypt/annotations.h"
 #include "engine/stream/gzip_index.h"
@@ -14,6 +17,8 @@
 #include "engine/ocicrypt/layer_options.h"
 #include "engine/ocicrypt/media_types.h"
 #include "engine/containerd/payload.h"
+#include "engine/core/hex.h"
+#include "kernels/sha256.h"
 
 namespace layercrypt {
 namespace {
@@ -51,6 +56,136 @@ std::string skipped_summary(const std::vector<std::string>& warnings) {
   return out + ")";
 }
 
+// kPrefixLen: how much of stdin is read before deciding between the
+// content store's file and a spool (compared with the file's first bytes).
+constexpr size_t kPrefixLen = 64 * 1024;
+
+// PrefixedSource reads `prefix`, then the rest of `rest`.
+class PrefixedSource final : public ByteSource {
+ public:
+  PrefixedSource(std::span<const uint8_t> prefix, ByteSource& rest) : prefix_(prefix), rest_(rest) {}
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override {
+    if (pos_ < prefix_.size()) {
+      const size_t n = std::min(cap, prefix_.size() - pos_);
+      std::memcpy(out, prefix_.data() + pos_, n);
+      pos_ += n;
+      return n;
+    }
+    return rest_.read(out, cap);
+  }
+
+ private:
+  std::span<const uint8_t> prefix_;
+  size_t pos_ = 0;
+  ByteSource& rest_;
+};
+
+// StdinCheckedFileSource reads the layer from the content store's file
+// while a thread drains stdin (what containerd streams) and hashes it.
+// The stdin digest is checked before the second pass starts (rewind(),
+// which decrypt_layer calls only after the MAC verified) and by finish():
+// no plaintext is released unless stdin carried exactly the layer.
+class StdinCheckedFileSource final : public ByteSource {
+ public:
+  StdinCheckedFileSource(std::unique_ptr<ByteSource> file, std::span<const uint8_t> prefix,
+                         ByteSource& in, std::string digest)
+      : file_(std::move(file)), digest_(std::move(digest)) {
+    drain_ = std::thread([this, prefix, &in] { drain_status_ = drain(prefix, in); });
+  }
+  ~StdinCheckedFileSource() override {
+    if (drain_.joinable()) drain_.join();
+  }
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override { return file_->read(out, cap); }
+  Status rewind() override {
+    LC_RETURN_IF_ERROR(finish());
+    return file_->rewind();
+  }
+  bool can_rewind() const override { return true; }
+  std::optional<uint64_t> size_hint() const override { return file_->size_hint(); }
+
+  // finish waits for stdin's end and checks its digest.
+  Status finish() {
+    if (drain_.joinable()) drain_.join();
+    return drain_status_;
+  }
+
+ private:
+  Status drain(std::span<const uint8_t> prefix, ByteSource& in) {
+    kernels::Sha256 hash;
+    if (!hash.ok() || !hash.update(prefix.data(), prefix.size())) return Internal("sha256 failed");
+    std::vector<uint8_t> buf(size_t{1} << 20);
+    uint64_t total = prefix.size();
+    for (;;) {
+      auto n = in.read(buf.data(), buf.size());
+      if (!n.ok()) return n.status().with_context("draining stdin");
+      if (*n == 0) break;
+      if (!hash.update(buf.data(), *n)) return Internal("sha256 failed");
+      total += *n;
+    }
+    std::array<uint8_t, 32> d{};
+    if (!hash.final(d.data(), d.size())) return Internal("sha256 failed");
+    if (sha256_digest_string(d) != digest_)
+      return IntegrityError("the layer containerd streamed on stdin (" + std::to_string(total) +
+                            " bytes, " + sha256_digest_string(d) + ") is not the blob " +
+                            digest_ + " read from the content store; nothing was released");
+    return Status::Ok();
+  }
+
+  std::unique_ptr<ByteSource> file_;
+  std::string digest_;
+  Status drain_status_;
+  std::thread drain_;
+};
+
+// file_starts_with returns true if the content-store blob at `path` is at
+// least `prefix.size()` bytes and begins with `prefix`.
+bool file_starts_with(const std::string& path, std::span<const uint8_t> prefix) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::vector<uint8_t> head(prefix.size());
+  size_t got = 0;
+  while (got < head.size()) {
+    const ssize_t n = ::pread(fd, head.data() + got, head.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return got == prefix.size() && std::equal(head.begin(), head.end(), prefix.begin());
+}
+
+// load_keys gathers the keys directory's keys, then the payload's
+// (ctd-decoder's order).
+StatusOr<PreparedKeys> load_keys(const StreamProcessorOptions& options,
+                                 const DecryptParameters* params, StreamProcessorReport& rep,
+                                 std::vector<std::string>* dir_problems) {
+  PreparedKeys keys;
+  if (options.keys_dir) {
+    auto dir = load_keys_dir(*options.keys_dir);
+    if (!dir.ok()) {
+      dir_problems->push_back(dir.status().message());
+    } else {
+      keys = std::move(dir->keys);
+      for (auto& s : dir->skipped) rep.warnings.push_back("skipped " + s);
+    }
+  }
+  if (params == nullptr) return keys;
+  auto from_payload = payload_keys(*params);
+  if (!from_payload.ok()) return from_payload.status().with_context("bad decryption payload");
+  if (!from_payload->private_keys.empty() || !from_payload->certificates.empty()) {
+    auto prepared = prepare_decrypt_keys(*from_payload);
+    if (!prepared.ok()) return prepared.status().with_context("bad decryption payload");
+    for (auto& k : prepared->private_keys) keys.private_keys.push_back(std::move(k));
+    for (auto& c : prepared->certificates) keys.certificates.push_back(std::move(c));
+    for (auto& p : prepared->problems) keys.problems.push_back("payload " + p);
+  }
+  return keys;
+}
+
+std::string layer_name(const Descriptor& desc) {
+  return desc.digest.empty() ? std::string("layer") : "layer " + desc.digest;
+}
+
 }  // namespace
 
 std::string no_payload_message() {
@@ -62,7 +197,7 @@ std::string no_payload_message() {
 }
 
 StatusOr<kernels::SecretBytes> read_payload(int fd) {
-  if (fcntl(fd, F_GETFD) < 0) return InvalidArgument(no_payload_message());
+  if (fcntl(fd, F_GETFD) < 0) return kernels::SecretBytes();  // no fd 3 at all
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
@@ -89,85 +224,228 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
   StreamProcessorReport local;
   StreamProcessorReport& rep = report ? *report : local;
 
-  auto payload = parse_payload(payload_bytes);
-  if (!payload.ok()) return payload.status().with_context("bad decryption payload on fd 3");
-  const Descriptor& desc = payload->descriptor;
-  rep.media_type = desc.media_type;
-  rep.layer_digest = desc.digest;
-  const std::string layer = desc.digest.empty() ? std::string("layer") : "layer " + desc.digest;
+  // 1. The descriptor(s): from the payload, or (later, once the blob's
+  //    digest is known) from the content store.
+  std::optional<Payload> payload;
+  if (!payload_bytes.empty()) {
+    auto parsed = parse_payload(payload_bytes);
+    if (!parsed.ok()) return parsed.status().with_context("bad decryption payload on fd 3");
+    payload = std::move(*parsed);
+    rep.descriptor_from = "payload";
+  } else if (!options.containerd_root) {
+    return InvalidArgument(no_payload_message());
+  }
+  std::optional<ContentStore> store;
+  if (options.containerd_root) store.emplace(*options.containerd_root);
+  const std::string root_text =
+      store ? store->root() + (options.containerd_root_origin.empty()
+                                   ? std::string()
+                                   : " (" + options.containerd_root_origin + ")")
+            : std::string();
 
-  if (!is_decryptable_media_type(desc.media_type))
-    return Unsupported(layer + ": media type \"" + desc.media_type +
-                       "\" is not an encrypted layer type layercrypt-decoder handles (tar, "
-                       "tar+gzip, tar+zstd with +encrypted); check the processor's accepts list");
-  if (!options.env_media_type.empty() && options.env_media_type != desc.media_type)
-    rep.warnings.push_back("STREAM_PROCESSOR_MEDIATYPE is " + options.env_media_type +
-                           " but the layer descriptor says " + desc.media_type +
-                           "; using the descriptor's");
+  std::vector<LayerCandidate> candidates;
+  if (payload) {
+    const Descriptor& desc = payload->descriptor;
+    rep.media_type = desc.media_type;
+    rep.layer_digest = desc.digest;
+    if (!is_decryptable_media_type(desc.media_type))
+      return Unsupported(layer_name(desc) + ": media type \"" + desc.media_type +
+                         "\" is not an encrypted layer type layercrypt-decoder handles (tar, "
+                         "tar+gzip, tar+zstd with +encrypted); check the processor's accepts list");
+    if (!options.env_media_type.empty() && options.env_media_type != desc.media_type)
+      rep.warnings.push_back("STREAM_PROCESSOR_MEDIATYPE is " + options.env_media_type +
+                             " but the layer descriptor says " + desc.media_type +
+                             "; using the descriptor's");
+    if (encryption_schemes(desc.annotations).empty())
+      return DataError(layer_name(desc) + " has no wrapped-key annotations "
+                       "(org.opencontainers.image.enc.keys.*); the descriptor containerd passed "
+                       "is not that of an encrypted layer");
+    candidates.push_back({desc, ""});
+  } else {
+    if (!options.env_media_type.empty() && !is_decryptable_media_type(options.env_media_type))
+      return Unsupported("STREAM_PROCESSOR_MEDIATYPE \"" + options.env_media_type +
+                         "\" is not an encrypted layer type layercrypt-decoder handles (tar, "
+                         "tar+gzip, tar+zstd with +encrypted); check the processor's accepts list");
+    if (!store->exists())
+      return InvalidArgument(
+          "no decryption payload on fd 3 (containerd 2.1+ passes none on transfer-service "
+          "pulls, and no containerd passes one to processor ids other than "
+          "io.containerd.ocicrypt.decoder.v1.tar and io.containerd.ocicrypt.decoder.v1.tar.gzip)"
+          ", and containerd's content store " + store->blobs_dir() + " (root " + root_text +
+          ") does not exist; pass --containerd-root DIR with containerd's root, or set "
+          "use_local_image_pull = true in containerd's CRI images config");
+    ContentScanStats scan;
+    auto found = store->find_layer_descriptors(options.env_media_type, "", options.scan, &scan);
+    rep.scan = scan;
+    if (!found.ok()) return found.status().with_context("no decryption payload on fd 3");
+    candidates = std::move(*found);
+  }
 
-  // Keys: the directory's first, then the payload's (ctd-decoder's order).
-  // Directory keys arrive parsed; payload keys are parsed here.
-  PreparedKeys keys;
+  // 2. Keys (before reading the blob: a missing key fails fast).
   std::vector<std::string> dir_problems;
-  if (options.keys_dir) {
-    auto dir = load_keys_dir(*options.keys_dir);
-    if (!dir.ok()) {
-      dir_problems.push_back(dir.status().message());
-    } else {
-      keys = std::move(dir->keys);
-      for (auto& s : dir->skipped) rep.warnings.push_back("skipped " + s);
-    }
-  }
-  auto from_payload = payload_keys(payload->parameters);
-  if (!from_payload.ok()) return from_payload.status().with_context("bad decryption payload");
-  if (!from_payload->private_keys.empty() || !from_payload->certificates.empty()) {
-    auto prepared = prepare_decrypt_keys(*from_payload);
-    if (!prepared.ok()) return prepared.status().with_context("bad decryption payload");
-    for (auto& k : prepared->private_keys) keys.private_keys.push_back(std::move(k));
-    for (auto& c : prepared->certificates) keys.certificates.push_back(std::move(c));
-    for (auto& p : prepared->problems) keys.problems.push_back("payload " + p);
-  }
+  LC_ASSIGN_OR_RETURN(PreparedKeys keys,
+                      load_keys(options, payload ? &payload->parameters : nullptr, rep,
+                                &dir_problems));
   rep.keys_tried = keys.private_keys.size();
-
-  const auto schemes = encryption_schemes(desc.annotations);
-  if (schemes.empty())
-    return DataError(layer + " has no wrapped-key annotations (org.opencontainers.image.enc.keys.*)"
-                     "; the descriptor containerd passed is not that of an encrypted layer");
   if (keys.private_keys.empty() && keys.problems.empty()) {
     std::string why = dir_problems.empty()
                           ? (options.keys_dir ? "no usable private key in " + *options.keys_dir
                                               : std::string("no --decryption-keys-path given"))
                           : dir_problems.front();
     why += skipped_summary(rep.warnings);
-    return KeyError("missing private key needed for decryption of " + layer + ": " + why +
-                    ", and the payload carried no keys; put the recipient's private key in the "
-                    "keys directory");
+    const std::string what = payload ? layer_name(payload->descriptor)
+                                     : std::string("the layer");
+    return KeyError("missing private key needed for decryption of " + what + ": " + why +
+                    (payload ? ", and the payload carried no keys" : std::string()) +
+                    "; put the recipient's private key in the keys directory");
   }
 
-  auto opened = open_layer_key(desc.annotations, keys);
-  if (!opened.ok()) {
-    std::string msg = layer + ": " + opened.status().message();
-    msg += skipped_summary(rep.warnings);
-    return Status(opened.status().code(), msg);
+  // 3. The ciphertext: the content store's file when it is that layer,
+  //    else stdin (spooled by decrypt_layer for verify-first, or here when
+  //    the digest must be learnt first).
+  // A regular file on stdin is read twice in place; only a pipe needs
+  // the content store's file or a spool.
+  const bool seekable = in.can_rewind();
+  std::vector<uint8_t> prefix;
+  if (!seekable) {
+    prefix.resize(kPrefixLen);
+    LC_ASSIGN_OR_RETURN(size_t prefix_len, read_full(in, prefix.data(), prefix.size()));
+    prefix.resize(prefix_len);
   }
+
+  std::string file_digest;  // the content-store blob to read, if any
+  if (!seekable && store && !candidates.empty() &&
+      (payload == std::nullopt ||
+       (options.decrypt.policy == ReleasePolicy::kVerifyFirst &&
+        candidates.front().descriptor.size > 0 &&
+        static_cast<uint64_t>(candidates.front().descriptor.size) > options.content_store_min_size))) {
+    for (const LayerCandidate& c : candidates) {
+      if (c.descriptor.digest == file_digest) continue;
+      auto size = store->blob_size(c.descriptor.digest);
+      if (!size || c.descriptor.size < 0 || *size != static_cast<uint64_t>(c.descriptor.size))
+        continue;
+      if (*size < prefix.size() || (prefix.size() < kPrefixLen && *size != prefix.size())) continue;
+      if (!file_starts_with(*store->blob_path(c.descriptor.digest), prefix)) continue;
+      if (!file_digest.empty()) {  // two blobs start alike: learn the digest from stdin
+        file_digest.clear();
+        break;
+      }
+      file_digest = c.descriptor.digest;
+    }
+  }
+
+  std::unique_ptr<ByteSource> owned_source;
+  StdinCheckedFileSource* checked = nullptr;
+  std::unique_ptr<Spool> spool;
+  PrefixedSource prefixed(prefix, in);
+  ByteSource* source = seekable ? &in : static_cast<ByteSource*>(&prefixed);
+  if (!file_digest.empty()) {
+    LC_ASSIGN_OR_RETURN(auto file, store->open_blob_source(file_digest, -1, /*verify=*/false));
+    auto src = std::make_unique<StdinCheckedFileSource>(std::move(file), prefix, in, file_digest);
+    checked = src.get();
+    owned_source = std::move(src);
+    source = owned_source.get();
+    rep.read_from_content_store = true;
+    std::erase_if(candidates,
+                  [&](const LayerCandidate& c) { return c.descriptor.digest != file_digest; });
+  } else if (!payload) {
+    // No payload and no file to read: read stdin whole, hashing it, to
+    // learn which layer this is (spooling a pipe; a file is rewound).
+    if (!seekable) spool = std::make_unique<Spool>(options.decrypt.spool_memory_limit);
+    kernels::Sha256 hash;
+    if (!hash.ok()) return Internal("sha256 failed");
+    std::vector<uint8_t> buf(size_t{1} << 20);
+    uint64_t total = 0;
+    for (;;) {
+      LC_ASSIGN_OR_RETURN(size_t n, source->read(buf.data(), buf.size()));
+      if (n == 0) break;
+      if (!hash.update(buf.data(), n)) return Internal("sha256 failed");
+      if (spool) LC_RETURN_IF_ERROR(spool->write(buf.data(), n));
+      total += n;
+    }
+    std::array<uint8_t, 32> d{};
+    if (!hash.final(d.data(), d.size())) return Internal("sha256 failed");
+    const std::string digest = sha256_digest_string(d);
+    if (spool) rep.spool_bytes = spool->size();
+    std::erase_if(candidates,
+                  [&](const LayerCandidate& c) { return c.descriptor.digest != digest; });
+    if (candidates.empty()) {
+      const ContentScanStats& sc = *rep.scan;
+      return DataError(
+          "no decryption payload on fd 3 (containerd's transfer service passes none), and no "
+          "manifest in containerd's content store lists layer " + digest + " (" +
+          std::to_string(total) + " bytes from stdin): read the " +
+          std::to_string(sc.blobs_read) + " newest of " + std::to_string(sc.small_blobs) +
+          " small blobs in " + store->blobs_dir() + " (root " + root_text +
+          "); pass --containerd-root DIR if containerd's root is elsewhere, or set "
+          "use_local_image_pull = true in containerd's CRI images config");
+    }
+    if (spool) {
+      owned_source = spool->source();
+      source = owned_source.get();
+    } else {
+      LC_RETURN_IF_ERROR(in.rewind());
+    }
+  }
+  if (!payload) {
+    rep.layer_digest = candidates.front().descriptor.digest;
+    rep.media_type = candidates.front().descriptor.media_type;
+  }
+  rep.candidates = candidates.size();
+
+  // 4. The layer key: the first candidate descriptor that unwraps.
+  std::optional<OpenedLayerKey> opened;
+  const Descriptor* desc = nullptr;
+  Status first_error;
+  for (const LayerCandidate& c : candidates) {
+    const std::string layer = layer_name(c.descriptor);
+    if (encryption_schemes(c.descriptor.annotations).empty()) {
+      if (first_error.ok())
+        first_error = DataError(layer + " has no wrapped-key annotations "
+                                "(org.opencontainers.image.enc.keys.*); the descriptor " +
+                                (payload ? std::string("containerd passed")
+                                         : "in manifest " + c.manifest_digest) +
+                                " is not that of an encrypted layer");
+      continue;
+    }
+    auto k = open_layer_key(c.descriptor.annotations, keys);
+    if (k.ok()) {
+      opened = std::move(*k);
+      desc = &c.descriptor;
+      if (!payload) rep.descriptor_from = "content store manifest " + c.manifest_digest;
+      break;
+    }
+    if (first_error.ok())
+      first_error = Status(k.status().code(),
+                           layer + ": " + k.status().message() + skipped_summary(rep.warnings) +
+                               (candidates.size() > 1
+                                    ? " (tried " + std::to_string(candidates.size()) +
+                                          " descriptors of this layer in the content store)"
+                                    : std::string()));
+  }
+  if (!opened) return first_error;
+  const std::string layer = layer_name(*desc);
 
   LayerDecryptOptions decrypt = options.decrypt;
   if (options.decompress) {
-    auto compression = compression_of(desc.media_type);
+    auto compression = compression_of(desc->media_type);
     if (!compression.ok()) return compression.status().with_context(layer);
     decrypt.decompress = *compression;
-    const auto ix = desc.annotations.find(kGzipIndexAnnotation);
-    if (*compression == Compression::kGzip && ix != desc.annotations.end()) {
-      auto index = parse_gzip_index(ix->second, desc.size < 0 ? 0 : static_cast<uint64_t>(desc.size));
+    const auto ix = desc->annotations.find(kGzipIndexAnnotation);
+    if (*compression == Compression::kGzip && ix != desc->annotations.end()) {
+      auto index =
+          parse_gzip_index(ix->second, desc->size < 0 ? 0 : static_cast<uint64_t>(desc->size));
       if (index.ok())
         decrypt.gzip_index = std::move(*index);
       else
         rep.warnings.push_back(index.status().message() + "; inflating on one core");
     }
   }
-  auto result = decrypt_layer(in, out, opened->key, opened->hmac, decrypt);
+  auto result = decrypt_layer(*source, out, opened->key, opened->hmac, decrypt);
   if (!result.ok()) return result.status().with_context(layer);
+  if (checked != nullptr) LC_RETURN_IF_ERROR(checked->finish().with_context(layer));
   rep.result = std::move(*result);
+  if (rep.result.spooled) rep.spool_bytes = rep.result.verify_stats.bytes;
   return Status::Ok();
 }
 

@@ -18,6 +18,21 @@
 // options (a public nonce is rejected), and decrypts with the chosen release
 // policy (engine/stream/layer_cipher.h: by default nothing is written before the
 // MAC verifies).
+//
+// Without a payload (containerd 2.1+'s transfer service starts processors
+// with no fd 3) the descriptor comes from containerd's content store
+// (engine/containerd/content_store.h): the decoder reads the blob, takes
+// its sha256, and uses the encrypted-layer descriptors of the manifests
+// there that list that digest, trying each until one unwraps.
+//
+// Spooling: verify-first on a pipe must keep the ciphertext until the MAC
+// has verified. When the layer blob is already a file in the content store
+// (containerd commits it there before it unpacks), the decoder reads that
+// file twice instead (MAC pass, then decryption) and drains stdin on
+// another thread, hashing it; the stdin digest must equal the layer's
+// digest before the first plaintext byte is released, else the run fails.
+// The file is used only if its size is the descriptor's and its first
+// bytes are those read from stdin; otherwise stdin is spooled as before.
 #ifndef LAYERCRYPT_ENGINE_CONTAINERD_STREAM_PROCESSOR_H_
 #define LAYERCRYPT_ENGINE_CONTAINERD_STREAM_PROCESSOR_H_
 
@@ -26,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/containerd/content_store.h"
 #include "engine/core/io.h"
 #include "engine/stream/layer_cipher.h"
 #include "engine/core/status.h"
@@ -43,6 +59,16 @@ struct StreamProcessorOptions {
   // and a layercrypt chunk index annotation, if any, is used to inflate in
   // parallel. decrypt.decompress and decrypt.gzip_index are set from these.
   bool decompress = false;
+  // containerd_root: containerd's root directory. Its content store
+  // supplies the descriptor when there is no payload, and the layer file
+  // that saves spooling a piped layer. nullopt: the content store is not
+  // used, and a run without a payload fails.
+  std::optional<std::string> containerd_root;
+  std::string containerd_root_origin;  // for messages: how the root was found
+  ContentScanLimits scan;
+  // Layers of at most this many bytes are always spooled (in memory, as
+  // cheap as reading a file) rather than read from the content store.
+  uint64_t content_store_min_size = uint64_t{8} << 20;
 };
 
 // StreamProcessorReport describes a run, for warnings and --stats.
@@ -51,11 +77,21 @@ struct StreamProcessorReport {
   std::string media_type;             // the layer's (descriptor) media type
   std::string layer_digest;           // the layer's (descriptor) digest
   size_t keys_tried = 0;
+  // Where the descriptor came from: "payload", or "content store manifest
+  // sha256:..." when there was no payload.
+  std::string descriptor_from;
+  std::optional<ContentScanStats> scan;  // set when the content store was scanned
+  size_t candidates = 0;                 // descriptors found for the digest
+  // The ciphertext was read from the content store's file, not spooled;
+  // stdin was drained and its digest checked.
+  bool read_from_content_store = false;
+  uint64_t spool_bytes = 0;  // bytes of ciphertext spooled (memory or $TMPDIR)
   LayerDecryptResult result;
 };
 
 // run_stream_processor decrypts the layer read from `in` to `out` as
-// described above, with `payload` the bytes read from fd 3. Returns OK with
+// described above, with `payload` the bytes read from fd 3 (empty: there
+// was no payload; see options.containerd_root). Returns OK with
 // `report` filled in; or the first error as a one-line Status that names the
 // cause and the way out (bad payload, unsupported media type, no usable key,
 // wrong key, MAC failure, I/O). `report` may be null. With the default
@@ -75,9 +111,10 @@ inline constexpr size_t kMaxPayloadLen = size_t{16} << 20;
 
 // read_payload reads the payload from `fd` (fd 3 under containerd) to EOF
 // into wiping memory (ctr-enc style payloads carry private keys) and closes
-// `fd`. Returns the bytes; kInvalidArgument with no_payload_message() if
-// `fd` is not open; kIoError if reading fails; kDataError if there are more
-// than kMaxPayloadLen bytes. Not thread-safe (it closes `fd`).
+// `fd`. Returns the bytes, none if `fd` is not open (containerd 2.1+'s
+// transfer service passes no fd 3); kIoError if reading fails; kDataError
+// if there are more than kMaxPayloadLen bytes. Not thread-safe (it closes
+// `fd`).
 StatusOr<kernels::SecretBytes> read_payload(int fd);
 
 // prepare_openssl_for_one_job sets OpenSSL up for a process that runs one

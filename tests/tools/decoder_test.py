@@ -230,8 +230,12 @@ class Payloads(OneLayer):
     IMAGE, LAYER, KEY_DIR = "enc-jwe-ecp256", 1, "ecp256"
 
     def test_no_fd3(self):
-        run = self.decode(self.blob, None, self.keys)
-        self.assert_fails(run, "no decryption payload on fd 3", "io.containerd.ocicrypt.decoder.v1.tar.gzip")
+        # No payload and no content store where containerd's root would be.
+        missing = ["--containerd-root", "/nonexistent/containerd-root"]
+        run = self.decode(self.blob, None, self.keys + missing)
+        self.assert_fails(run, "no decryption payload on fd 3", "io.containerd.ocicrypt.decoder.v1.tar.gzip",
+                          "/nonexistent/containerd-root/io.containerd.content.v1.content/blobs/sha256",
+                          "does not exist", "--containerd-root", "use_local_image_pull")
 
     def test_unknown_type_url(self):
         run = self.decode(self.blob, ocitest.make_payload(self.desc, type_url=b"example.com/Other"), self.keys)
@@ -242,7 +246,8 @@ class Payloads(OneLayer):
         for name, p in {"empty": b"", "truncated": good[:40], "not-protobuf": b"\xff" * 64,
                         "not-json": ocitest.make_payload(self.desc)[:37] + b"\x03abc"}.items():
             with self.subTest(case=name):
-                self.assert_fails(self.decode(self.blob, p, self.keys), "payload")
+                args = self.keys + ["--containerd-root", "/nonexistent/containerd-root"]
+                self.assert_fails(self.decode(self.blob, p, args), "payload")
 
     def test_media_types(self):
         ok = self.layer["expected_output_digest"]
@@ -345,6 +350,185 @@ class Cli(Base):
         run = ocitest.run_decoder(DECODER, b"", None, ["--no-such-flag"])
         self.assertEqual(run.rc, 1, run)
         self.assertEqual(len(run.err_lines), 1, run)
+
+
+class ContentStore(Base):
+    """No payload (containerd 2.1+'s transfer service), or a payload and a
+    layer already in containerd's content store: the decoder finds the
+    descriptor, or reads the blob, in a containerd root laid out as
+    containerd lays it out (<root>/io.containerd.content.v1.content/blobs/
+    sha256/<hex>), here filled from the Go-made image layouts."""
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="lc-ctd-root-")
+        self.blobs = os.path.join(self.root, "io.containerd.content.v1.content", "blobs", "sha256")
+        os.makedirs(self.blobs)
+        self.clock = 1_700_000_000
+
+    def tearDown(self):
+        shutil.rmtree(self.root)
+
+    def put(self, data: bytes, digest=None) -> str:
+        """Stores `data` (under `digest`, default its own), each newer than the last."""
+        digest = digest or ocitest.sha256_digest(data)
+        path = os.path.join(self.blobs, digest.split(":", 1)[1])
+        with open(path, "wb") as f:
+            f.write(data)
+        self.clock += 10
+        os.utime(path, (self.clock, self.clock))
+        return digest
+
+    def put_image(self, image, with_layers=True):
+        """Stores `image`'s config and manifest (and layers); returns the manifest."""
+        lay = layout(image)
+        with open(os.path.join(lay.path, "index.json")) as f:
+            mdesc = json.load(f)["manifests"][0]
+        manifest = json.loads(lay.blob(mdesc["digest"]))
+        if with_layers:
+            for l in manifest["layers"]:
+                self.put(lay.blob(l["digest"]))
+        self.put(lay.blob(manifest["config"]["digest"]))
+        self.put(lay.blob(mdesc["digest"]))
+        return manifest
+
+    def args(self, key_dir, *extra):
+        return keys_args(key_dir) + ["--containerd-root", self.root, "--stats", *extra]
+
+    def layer(self, image, i):
+        layer = load_expected()["images"][image]["layers"][i]
+        return layer, layout(image).blob(layer["digest"])
+
+    def test_no_payload_descriptor_from_the_store(self):
+        for image, keys in (("enc-jwe-ecp256", "keys/dirs/ecp256"), ("enc-pkcs7", "keys/dirs/pkcs7")):
+            self.put_image(image)
+            for i in range(4):
+                layer, blob = self.layer(image, i)
+                with self.subTest(image=image, layer=i):
+                    run = self.decode(blob, None, self.args(keys), media_type=layer["mediaType"])
+                    self.assert_ok(run, layer["expected_output_digest"])
+                    err = run.err.decode()
+                    self.assertIn("descriptor: from content store manifest sha256:", err)
+                    # The blob is in the store: read there, nothing spooled.
+                    self.assertIn("input: the content store's blob file", err)
+                    self.assertIn("spooled 0 bytes", err)
+
+    def test_no_payload_blob_not_in_the_store_is_spooled(self):
+        self.put_image("enc-jwe-ecp256", with_layers=False)
+        layer, blob = self.layer("enc-jwe-ecp256", 0)
+        run = self.decode(blob, None, self.args("keys/dirs/ecp256"), media_type=layer["mediaType"])
+        self.assert_ok(run, layer["expected_output_digest"])
+        self.assertIn(f"input: stdin; spooled {len(blob)} bytes", run.err.decode())
+
+    def test_no_payload_regular_file_stdin(self):
+        self.put_image("enc-jwe-ecp256", with_layers=False)
+        layer, blob = self.layer("enc-jwe-ecp256", 1)
+        path = os.path.join(self.root, "layer")
+        with open(path, "wb") as f:
+            f.write(blob)
+        run = self.decode(blob, None, self.args("keys/dirs/ecp256"), stdin_file=path)
+        self.assert_ok(run, layer["expected_output_digest"])
+        self.assertIn("spooled 0 bytes", run.err.decode())
+
+    def test_recipient_added_later_tries_every_manifest(self):
+        # ctr-enc added an ecp256 recipient to enc-jwe-rsa2048: same layer
+        # blobs, two manifests. The newest (read first) has no ecp256 key.
+        self.put_image("ctrenc-add-ecp256")
+        self.put_image("enc-jwe-rsa2048")
+        layer, blob = self.layer("ctrenc-add-ecp256", 0)
+        run = self.decode(blob, None, self.args("keys/dirs/ecp256"), media_type=layer["mediaType"])
+        self.assert_ok(run, layer["expected_output_digest"])
+        self.assertIn("2 descriptors of this layer", run.err.decode())
+        # With a key neither opens, the error says how many were tried.
+        run = self.decode(blob, None, self.args("keys/dirs/ecp384"), media_type=layer["mediaType"])
+        self.assert_fails(run, "tried 2 descriptors")
+
+    def test_digest_in_no_manifest(self):
+        self.put_image("enc-jwe-ecp256")
+        layer, blob = self.layer("enc-jwe-ecp384", 0)  # another image's layer
+        run = self.decode(blob, None, self.args("keys/dirs/ecp384"), media_type=layer["mediaType"])
+        line = self.assert_fails(run, "no manifest in containerd's content store lists layer " + layer["digest"],
+                                 self.blobs, "--containerd-root", "use_local_image_pull")
+        self.assertIn("(root " + self.root + " (--containerd-root))", line)
+
+    def test_corrupted_manifest_is_not_believed(self):
+        manifest = self.put_image("enc-jwe-ecp256")
+        lay = layout("enc-jwe-ecp256")
+        with open(os.path.join(lay.path, "index.json")) as f:
+            mdigest = json.load(f)["manifests"][0]["digest"]
+        # Same name, one byte changed: it no longer matches its digest.
+        data = bytearray(lay.blob(mdigest))
+        data[data.index(b'"layers"') + 1] ^= 0x20
+        self.put(bytes(data), mdigest)
+        layer, blob = self.layer("enc-jwe-ecp256", 0)
+        run = self.decode(blob, None, self.args("keys/dirs/ecp256"), media_type=layer["mediaType"])
+        self.assert_fails(run, "no manifest in containerd's content store lists layer")
+        # Not JSON at all, under its true digest: skipped too.
+        self.put(b'{"layers": [ "+encrypted", ' + manifest["layers"][0]["digest"].encode())
+        run = self.decode(blob, None, self.args("keys/dirs/ecp256"), media_type=layer["mediaType"])
+        self.assert_fails(run, "no manifest in containerd's content store lists layer")
+
+    def test_tampered_annotations_release_nothing(self):
+        manifest = self.put_image("enc-jwe-ecp256")
+        layer, blob = self.layer("enc-jwe-ecp256", 0)
+        # A manifest whose pubopts carry another HMAC, stored under its own
+        # (correct) digest and newest: the key unwraps, the MAC fails.
+        ann = manifest["layers"][0]["annotations"]
+        pub = json.loads(base64.b64decode(ann["org.opencontainers.image.enc.pubopts"]))
+        pub["hmac"] = base64.b64encode(bytes(32)).decode()
+        ann["org.opencontainers.image.enc.pubopts"] = base64.b64encode(ocitest.go_json(pub)).decode()
+        self.put(ocitest.go_json(manifest))
+        run = self.decode(blob, None, self.args("keys/dirs/ecp256"), media_type=layer["mediaType"])
+        self.assert_fails(run, layer["digest"], "HMAC")
+
+    def test_store_blob_differs_from_stdin(self):
+        # A payload, a layer bigger than the memory spool (0 MiB here) and
+        # in the content store, and stdin carrying other bytes after the
+        # first 64 KiB: the file's MAC verifies, but stdin's digest is not
+        # the layer's, so nothing is released.
+        layer, blob = self.layer("enc-jwe-ecp256", 0)
+        self.assertGreater(len(blob), 70000)
+        other = bytearray(blob)
+        other[-1] ^= 1
+        self.put(blob)
+        desc = read_json(layer["payloads"]["desc"])
+        run = self.decode(bytes(other), ocitest.make_payload(desc),
+                          self.args("keys/dirs/ecp256", "--spool-memory", "0"))
+        self.assert_fails(run, "is not the blob " + layer["digest"], "nothing was released")
+        # A changed store file: its MAC fails.
+        self.put(bytes(other), layer["digest"])
+        run = self.decode(blob, ocitest.make_payload(desc), self.args("keys/dirs/ecp256", "--spool-memory", "0"))
+        self.assert_fails(run, "HMAC", "no plaintext was released")
+        # The right file: read from the store, not spooled.
+        self.put(blob)
+        run = self.decode(blob, ocitest.make_payload(desc), self.args("keys/dirs/ecp256", "--spool-memory", "0"))
+        self.assert_ok(run, layer["expected_output_digest"])
+        self.assertIn("descriptor: from payload", run.err.decode())
+        self.assertIn("input: the content store's blob file", run.err.decode())
+        # A file of another size is not used: stdin is spooled instead.
+        self.put(blob + b"x", layer["digest"])
+        run = self.decode(blob, ocitest.make_payload(desc), self.args("keys/dirs/ecp256", "--spool-memory", "0"))
+        self.assert_ok(run, layer["expected_output_digest"])
+        self.assertIn(f"input: stdin; spooled {len(blob)} bytes", run.err.decode())
+
+    def test_many_unrelated_blobs_bound_the_scan(self):
+        for i in range(600):
+            self.put(b'{"schemaVersion":2,"n":%d}' % i)
+        self.put_image("enc-jwe-ecp256")  # newest, as after a fetch
+        layer, blob = self.layer("enc-jwe-ecp256", 2)
+        run = self.decode(blob, None, self.args("keys/dirs/ecp256"), media_type=layer["mediaType"])
+        self.assert_ok(run, layer["expected_output_digest"])
+        self.assertRegex(run.err.decode(), r"content store: .*: 6\d\d entries, 6\d\d small blobs, read 512,")
+
+    def test_root_from_the_parent_containerd_config(self):
+        # The decoder's parent is not containerd here, so it reads
+        # /etc/containerd/config.toml or takes /var/lib/containerd; with
+        # --containerd-root absent the message names where it looked.
+        layer, blob = self.layer("enc-jwe-ecp256", 0)
+        run = self.decode(blob, None, keys_args("keys/dirs/ecp256") + ["--stats"], media_type=layer["mediaType"],
+                          env_extra={})
+        if run.rc == 0:
+            self.skipTest("this machine's containerd content store holds the test layer")
+        self.assertIn("(from ", run.err.decode())
 
 
 if __name__ == "__main__":

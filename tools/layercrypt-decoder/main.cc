@@ -13,8 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "engine/core/io.h"
+#include "engine/containerd/content_store.h"
 #include "engine/containerd/stream_processor.h"
 #include "engine/core/version.h"
 
@@ -49,10 +51,16 @@ int main(int argc, char** argv) {
       "    path = \"/usr/local/bin/layercrypt-decoder\"\n"
       "    args = [\"--decryption-keys-path\", \"/etc/containerd/ocicrypt/keys\"]\n\n"
       "With --decompress in args and returns = \"application/vnd.oci.image.layer.v1.tar\",\n"
-      "containerd receives the tar and skips its own gunzip (see docs/containerd.md).");
+      "containerd receives the tar and skips its own gunzip (see docs/containerd.md).\n\n"
+      "Without a payload on fd 3 (containerd 2.1+ pulls through its transfer service) the\n"
+      "layer's descriptor is taken from containerd's content store: the manifests there that\n"
+      "list the digest of the blob read. containerd's root is --containerd-root, else the\n"
+      "parent containerd's --root or the root in its --config file (default\n"
+      "/etc/containerd/config.toml), else /var/lib/containerd.");
   std::string keys_dir;
   bool stream = false, decompress = false, version = false, verbose = false, stats = false;
   size_t spool_mib = 8;
+  std::string containerd_root;
   app.add_option("--decryption-keys-path", keys_dir,
                  "Directory of private keys and certificates (searched recursively)");
   app.add_flag("--stream", stream,
@@ -65,6 +73,10 @@ int main(int argc, char** argv) {
   app.add_option("--spool-memory", spool_mib,
                  "MiB of a piped layer kept in memory before spooling to $TMPDIR")
       ->capture_default_str();
+  app.add_option("--containerd-root", containerd_root,
+                 "containerd's root directory, whose content store supplies the layer's descriptor "
+                 "when there is no payload and the layer file that saves spooling it (default: "
+                 "from the parent containerd's command line and config)");
   app.add_flag("--stats", stats, "Print pipeline statistics to stderr after a successful run");
   app.add_flag("--version", version, "Print the version and exit");
   app.add_flag("-v,--verbose", verbose, "With --version: also print the CPU paths in use");
@@ -97,9 +109,21 @@ int main(int argc, char** argv) {
   layercrypt::StreamProcessorOptions options;
   if (!keys_dir.empty()) options.keys_dir = keys_dir;
   if (const char* mt = std::getenv("STREAM_PROCESSOR_MEDIATYPE")) options.env_media_type = mt;
+  std::vector<std::string> root_notes;
+  if (!containerd_root.empty()) {
+    options.containerd_root = containerd_root;
+    options.containerd_root_origin = "--containerd-root";
+  } else {
+    const auto found = layercrypt::discover_containerd_root(getppid(), &root_notes);
+    options.containerd_root = found.path;
+    options.containerd_root_origin = "from " + found.origin;
+  }
   options.decrypt.policy =
       stream ? layercrypt::ReleasePolicy::kStream : layercrypt::ReleasePolicy::kVerifyFirst;
   options.decrypt.spool_memory_limit = spool_mib << 20;
+  // A layer that fits the memory spool is spooled; a larger one is read
+  // from containerd's content store when it is there.
+  options.content_store_min_size = spool_mib << 20;
   options.decompress = decompress;
 
   layercrypt::FdSource in(STDIN_FILENO, "stdin");
@@ -107,9 +131,28 @@ int main(int argc, char** argv) {
   layercrypt::StreamProcessorReport report;
   const layercrypt::Status st =
       layercrypt::run_stream_processor(*payload, in, out, options, &report);
-  if (!st.ok()) return fail(st.message());
+  if (!st.ok()) {
+    std::string line = st.message();
+    if (report.descriptor_from.empty() && !root_notes.empty() && report.scan)
+      line += " (" + root_notes.front() + ")";
+    return fail(line);
+  }
   for (const auto& w : report.warnings) std::fprintf(stderr, "layercrypt-decoder: warning: %s\n", w.c_str());
   if (stats) {
+    std::fprintf(stderr, "descriptor: from %s\n", report.descriptor_from.c_str());
+    if (report.scan)
+      std::fprintf(stderr,
+                   "content store: %s (%s): %zu entries, %zu small blobs, read %zu, %zu manifests "
+                   "with encrypted layers, %zu rejected, %zu descriptors of this layer, %.2f ms\n",
+                   options.containerd_root->c_str(), options.containerd_root_origin.c_str(),
+                   report.scan->entries, report.scan->small_blobs, report.scan->blobs_read,
+                   report.scan->manifests, report.scan->rejected, report.candidates,
+                   report.scan->seconds * 1e3);
+    std::fprintf(stderr, "input: %s; spooled %llu bytes\n",
+                 report.read_from_content_store
+                     ? "the content store's blob file, stdin drained and its digest checked"
+                     : "stdin",
+                 static_cast<unsigned long long>(report.spool_bytes));
     if (report.result.verify_stats.bytes != 0 || report.result.verify_stats.chunks != 0 ||
         report.result.spooled)
       std::fprintf(stderr, "verify pass:\n%s", report.result.verify_stats.to_string().c_str());
