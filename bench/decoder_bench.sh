@@ -9,6 +9,10 @@
 #     file -> /dev/null and pipe -> pipe (fed and drained by dd with 1 MiB
 #     blocks), verify-first (default) and --stream; verify-first through pipes
 #     spools to $TMPDIR, measured on the disk (/tmp) and on tmpfs (/dev/shm);
+#   * pipe -> pipe with the blob already in a containerd content store (read
+#     twice from there, stdin drained and hashed; no spool), with the payload
+#     and without one (containerd 2.1+ transfer service: the descriptor is
+#     looked up in the store's manifests);
 #   * fixed cost on a 1 KiB layer with RSA-2048, RSA-4096 and P-256 keys;
 #   * the ceilings: one-stream HMAC-SHA256 (bench_hmac_sha256 in BUILD_DIR),
 #     and the pipe harness itself (feeder and drain directly, and with a
@@ -100,6 +104,21 @@ dec_pipe() {
     dd of=/dev/null bs=1M status=none
 }
 dec_pipe_shm() { TMPDIR=/dev/shm dec_pipe "$@"; }
+# A containerd root whose content store holds the encrypted image's blobs
+# (hard links), as during a pull.
+store=ctd-root/io.containerd.content.v1.content/blobs/sha256
+rm -rf ctd-root && mkdir -p "$store" && ln enc/blobs/sha256/* "$store/"
+dec_pipe_cs() {
+  dd if="$big" bs=1M status=none |
+    "$decoder" --decryption-keys-path keys-rsa2048 --containerd-root ctd-root "$@" 3<big.payload |
+    dd of=/dev/null bs=1M status=none
+}
+dec_pipe_nopayload() {
+  dd if="$big" bs=1M status=none |
+    STREAM_PROCESSOR_MEDIATYPE=application/vnd.oci.image.layer.v1.tar+gzip+encrypted \
+    "$decoder" --decryption-keys-path keys-rsa2048 --containerd-root ctd-root "$@" 3<&- |
+    dd of=/dev/null bs=1M status=none
+}
 # The harness's own ceiling: the same feeder and drain with nothing between
 # them, and with a process between them that only copies; every pipe 1 MiB,
 # as the decoder makes its stdin and stdout (with 64 KiB pipes dd | dd
@@ -132,11 +151,13 @@ for h in direct copy; do
   [ "$h" = copy ] && label="ceiling: dd | copy only | dd, 1 MiB pipes"
   row "$label" "$(timed harness_$h)"
 done
-for mode in "file:" "file:--stream" "pipe:" "pipe_shm:" "pipe:--stream"; do
+for mode in "file:" "file:--stream" "pipe:" "pipe_shm:" "pipe:--stream" "pipe_cs:" "pipe_nopayload:"; do
   kind=${mode%%:*}; flag=${mode#*:}
-  label="layercrypt-decoder ${kind%_shm} ${flag:-(verify first)}"
+  label="layercrypt-decoder ${kind%_*} ${flag:-(verify first)}"
   [ "$kind" = pipe ] && [ -z "$flag" ] && label="$label, spool in /tmp"
   [ "$kind" = pipe_shm ] && label="$label, spool in /dev/shm"
+  [ "$kind" = pipe_cs ] && label="$label, blob in content store"
+  [ "$kind" = pipe_nopayload ] && label="$label, no payload, store lookup"
   row "$label" "$(timed dec_$kind $flag)"
 done
 row "skopeo copy --decryption-key (Go ocicrypt)" "$(timed skopeo_dec)"

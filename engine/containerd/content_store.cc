@@ -20,6 +20,9 @@
 #define TOML_ENABLE_FORMATTERS 0
 #include <toml++/toml.h>
 
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+
 #include "engine/core/hex.h"
 #include "engine/image/oci_archive.h"
 #include "engine/image/oci_layout.h"
@@ -185,7 +188,9 @@ StatusOr<std::vector<LayerCandidate>> ContentStore::find_layer_descriptors(
   } closer{dir};
   const int dfd = ::dirfd(dir);
 
-  std::vector<Entry> entries;
+  // List, then stat in parallel: on a node with 10,000 blobs the stat
+  // calls (a path lookup each) are most of the scan's cost.
+  std::vector<std::string> names;
   for (;;) {
     errno = 0;
     const dirent* de = ::readdir(dir);
@@ -198,13 +203,24 @@ StatusOr<std::vector<LayerCandidate>> ContentStore::find_layer_descriptors(
     ++st.entries;
     if (!is_lower_hex(name, 64)) continue;
     if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) continue;
-    struct stat sb{};
-    if (::fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) continue;
-    const uint64_t size = static_cast<uint64_t>(sb.st_size);
-    if (size < 2 || size > limits.max_manifest_size) continue;
-    entries.push_back({int64_t{sb.st_mtim.tv_sec} * 1000000000 + sb.st_mtim.tv_nsec, size,
-                       std::string(name)});
+    names.emplace_back(name);
   }
+  std::vector<Entry> stat_of(names.size());
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, names.size(), 256),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      for (size_t i = r.begin(); i != r.end(); ++i) {
+                        struct stat sb{};
+                        if (::fstatat(dfd, names[i].c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+                            !S_ISREG(sb.st_mode))
+                          continue;
+                        stat_of[i] = {int64_t{sb.st_mtim.tv_sec} * 1000000000 + sb.st_mtim.tv_nsec,
+                                      static_cast<uint64_t>(sb.st_size), std::move(names[i])};
+                      }
+                    });
+  std::vector<Entry> entries;
+  for (Entry& e : stat_of)
+    if (!e.name.empty() && e.size >= 2 && e.size <= limits.max_manifest_size)
+      entries.push_back(std::move(e));
   st.small_blobs = entries.size();
   const size_t n = std::min(entries.size(), limits.max_blobs_read);
   // Newest first; the name breaks ties so the order is deterministic.

@@ -55,7 +55,7 @@ struct ContentScanLimits {
   // over 4 MiB).
   uint64_t max_manifest_size = uint64_t{4} << 20;
   // At most this many blobs (the newest small ones) are read.
-  size_t max_blobs_read = 512;
+  size_t max_blobs_read = 256;
 };
 
 // ContentScanStats says what a scan cost, for --stats.
