@@ -266,14 +266,15 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
       return Unsupported("STREAM_PROCESSOR_MEDIATYPE \"" + options.env_media_type +
                          "\" is not an encrypted layer type layercrypt-decoder handles (tar, "
                          "tar+gzip, tar+zstd with +encrypted); check the processor's accepts list");
-    if (!store->exists())
+    if (!store->exists()) {
+      rep.descriptor_not_found = true;
       return InvalidArgument(
           "no decryption payload on fd 3 (containerd 2.1+ passes none on transfer-service "
           "pulls, and no containerd passes one to processor ids other than "
           "io.containerd.ocicrypt.decoder.v1.tar and io.containerd.ocicrypt.decoder.v1.tar.gzip)"
           ", and containerd's content store " + store->blobs_dir() + " (root " + root_text +
-          ") does not exist; pass --containerd-root DIR with containerd's root, or set "
-          "use_local_image_pull = true in containerd's CRI images config");
+          ") does not exist");
+    }
     ContentScanStats scan;
     auto found = store->find_layer_descriptors(options.env_media_type, "", options.scan, &scan);
     rep.scan = scan;
@@ -370,15 +371,14 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
     std::erase_if(candidates,
                   [&](const LayerCandidate& c) { return c.descriptor.digest != digest; });
     if (candidates.empty()) {
+      rep.descriptor_not_found = true;
       const ContentScanStats& sc = *rep.scan;
       return DataError(
           "no decryption payload on fd 3 (containerd's transfer service passes none), and no "
           "manifest in containerd's content store lists layer " + digest + " (" +
           std::to_string(total) + " bytes from stdin): read the " +
           std::to_string(sc.blobs_read) + " newest of " + std::to_string(sc.small_blobs) +
-          " small blobs in " + store->blobs_dir() + " (root " + root_text +
-          "); pass --containerd-root DIR if containerd's root is elsewhere, or set "
-          "use_local_image_pull = true in containerd's CRI images config");
+          " small blobs in " + store->blobs_dir() + " (root " + root_text + ")");
     }
     if (spool) {
       owned_source = spool->source();

@@ -82,6 +82,9 @@ struct StreamProcessorReport {
   std::string descriptor_from;
   std::optional<ContentScanStats> scan;  // set when the content store was scanned
   size_t candidates = 0;                 // descriptors found for the digest
+  // No payload, and the content store is missing or lists the layer in no
+  // manifest (the tool adds how to point it at containerd's root).
+  bool descriptor_not_found = false;
   // The ciphertext was read from the content store's file, not spooled;
   // stdin was drained and its digest checked.
   bool read_from_content_store = false;

@@ -192,8 +192,7 @@ Status Spool::spill() {
     fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
     if (fd_ < 0)
       return IoError("cannot create a spool file in " + dir + ": " + errno_text(errno) +
-                     " (set TMPDIR to a writable directory with room for the layer, or use "
-                     "--stream)");
+                     " (set TMPDIR to a writable directory with room for the layer)");
     ::unlink(tmpl.c_str());
     ::fchmod(fd_, 0600);
   }
@@ -210,7 +209,7 @@ Status Spool::write(const uint8_t* data, size_t len) {
     FdSink sink(fd_, "spool file in " + temp_dir());
     Status st = sink.write(data, len);
     if (!st.ok())
-      return st.with_context("spooling the layer failed (disk full? set TMPDIR or use --stream)");
+      return st.with_context("spooling the layer failed (disk full? set TMPDIR)");
   } else {
     memory_.insert(memory_.end(), data, data + len);
   }

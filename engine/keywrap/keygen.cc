@@ -90,7 +90,7 @@ Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
 }
 
 Status ExistsStatus(const std::string& path) {
-  return InvalidArgument(path + " already exists; use --force to overwrite");
+  return InvalidArgument(path + " already exists");
 }
 
 // Exists returns true if something (a file, a directory, a dangling symbolic

@@ -133,8 +133,13 @@ int main(int argc, char** argv) {
       layercrypt::run_stream_processor(*payload, in, out, options, &report);
   if (!st.ok()) {
     std::string line = st.message();
-    if (report.descriptor_from.empty() && !root_notes.empty() && report.scan)
-      line += " (" + root_notes.front() + ")";
+    if (report.descriptor_not_found) {
+      if (!root_notes.empty()) line += " (" + root_notes.front() + ")";
+      line += "; pass --containerd-root DIR with containerd's root, or set "
+              "use_local_image_pull = true in containerd's CRI images config";
+    }
+    if (st.code() == layercrypt::StatusCode::kIoError && line.find("spool") != std::string::npos)
+      line += "; or run the decoder with --stream, which needs no spool";
     return fail(line);
   }
   for (const auto& w : report.warnings) std::fprintf(stderr, "layercrypt-decoder: warning: %s\n", w.c_str());

@@ -49,6 +49,8 @@ std::vector<Command> add_keygen_commands(CLI::App& app) {
                key->certificate_pem = std::move(*cert);
              }
              const auto st = layercrypt::write_key_files(*key, o->out, o->force);
+             if (!st.ok() && st.message().ends_with(" already exists"))
+               return fail(layercrypt::Status(st.code(), st.message() + "; use --force to overwrite"));
              if (!st.ok()) return fail(st);
              std::printf(
                  "wrote %s.pem (private, keep on the node) and %s.pub.pem (give to builders)%s\n",
