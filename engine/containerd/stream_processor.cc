@@ -232,16 +232,30 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
     if (!parsed.ok()) return parsed.status().with_context("bad decryption payload on fd 3");
     payload = std::move(*parsed);
     rep.descriptor_from = "payload";
-  } else if (!options.containerd_root) {
+  } else if (!options.containerd_root && !options.find_containerd_root) {
     return InvalidArgument(no_payload_message());
   }
+  // The content store is needed without a payload, and to save spooling a
+  // large piped layer before the MAC check.
+  const Descriptor* pdesc = payload ? &payload->descriptor : nullptr;
+  const bool want_store =
+      pdesc == nullptr ||
+      (!in.can_rewind() && options.decrypt.policy == ReleasePolicy::kVerifyFirst &&
+       pdesc->size > 0 && static_cast<uint64_t>(pdesc->size) > options.content_store_min_size);
   std::optional<ContentStore> store;
-  if (options.containerd_root) store.emplace(*options.containerd_root);
+  if (want_store && options.containerd_root) {
+    rep.containerd_root = *options.containerd_root;
+    rep.containerd_root_origin = options.containerd_root_origin;
+  } else if (want_store && options.find_containerd_root) {
+    const ContainerdRoot found = options.find_containerd_root();
+    rep.containerd_root = found.path;
+    rep.containerd_root_origin = "from " + found.origin;
+  }
+  if (!rep.containerd_root.empty()) store.emplace(rep.containerd_root);
   const std::string root_text =
-      store ? store->root() + (options.containerd_root_origin.empty()
-                                   ? std::string()
-                                   : " (" + options.containerd_root_origin + ")")
-            : std::string();
+      rep.containerd_root + (rep.containerd_root_origin.empty()
+                                 ? std::string()
+                                 : " (" + rep.containerd_root_origin + ")");
 
   std::vector<LayerCandidate> candidates;
   if (payload) {
@@ -315,11 +329,7 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
   }
 
   std::string file_digest;  // the content-store blob to read, if any
-  if (!seekable && store && !candidates.empty() &&
-      (payload == std::nullopt ||
-       (options.decrypt.policy == ReleasePolicy::kVerifyFirst &&
-        candidates.front().descriptor.size > 0 &&
-        static_cast<uint64_t>(candidates.front().descriptor.size) > options.content_store_min_size))) {
+  if (!seekable && store && !candidates.empty()) {
     for (const LayerCandidate& c : candidates) {
       if (c.descriptor.digest == file_digest) continue;
       auto size = store->blob_size(c.descriptor.digest);

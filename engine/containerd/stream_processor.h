@@ -36,6 +36,7 @@
 #ifndef LAYERCRYPT_ENGINE_CONTAINERD_STREAM_PROCESSOR_H_
 #define LAYERCRYPT_ENGINE_CONTAINERD_STREAM_PROCESSOR_H_
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -65,6 +66,10 @@ struct StreamProcessorOptions {
   // used, and a run without a payload fails.
   std::optional<std::string> containerd_root;
   std::string containerd_root_origin;  // for messages: how the root was found
+  // find_containerd_root, when containerd_root is unset, is called (at most
+  // once) the first time the content store is needed, so a run that does
+  // not need it (a payload and a small layer) pays nothing for finding it.
+  std::function<ContainerdRoot()> find_containerd_root;
   ContentScanLimits scan;
   // Layers of at most this many bytes are always spooled (in memory, as
   // cheap as reading a file) rather than read from the content store.
@@ -81,6 +86,8 @@ struct StreamProcessorReport {
   // sha256:..." when there was no payload.
   std::string descriptor_from;
   std::optional<ContentScanStats> scan;  // set when the content store was scanned
+  std::string containerd_root;           // the root used ("" if none was needed)
+  std::string containerd_root_origin;
   size_t candidates = 0;                 // descriptors found for the digest
   // No payload, and the content store is missing or lists the layer in no
   // manifest (the tool adds how to point it at containerd's root).

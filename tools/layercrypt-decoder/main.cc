@@ -114,9 +114,9 @@ int main(int argc, char** argv) {
     options.containerd_root = containerd_root;
     options.containerd_root_origin = "--containerd-root";
   } else {
-    const auto found = layercrypt::discover_containerd_root(getppid(), &root_notes);
-    options.containerd_root = found.path;
-    options.containerd_root_origin = "from " + found.origin;
+    options.find_containerd_root = [&root_notes] {
+      return layercrypt::discover_containerd_root(getppid(), &root_notes);
+    };
   }
   options.decrypt.policy =
       stream ? layercrypt::ReleasePolicy::kStream : layercrypt::ReleasePolicy::kVerifyFirst;
@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "content store: %s (%s): %zu entries, %zu small blobs, read %zu, %zu manifests "
                    "with encrypted layers, %zu rejected, %zu descriptors of this layer, %.2f ms\n",
-                   options.containerd_root->c_str(), options.containerd_root_origin.c_str(),
+                   report.containerd_root.c_str(), report.containerd_root_origin.c_str(),
                    report.scan->entries, report.scan->small_blobs, report.scan->blobs_read,
                    report.scan->manifests, report.scan->rejected, report.candidates,
                    report.scan->seconds * 1e3);
