@@ -776,6 +776,33 @@ StatusOr<ImageReport> remove_recipients_image(const OciRef& src, const OciRef& d
   });
 }
 
+StatusOr<std::string> rewrap_layer_annotations(Annotations* ann, const PreparedKeys& keys,
+                                               const Recipients& rcpt, RewrapMode mode,
+                                               const std::string& name,
+                                               std::vector<std::string>* skipped) {
+  if (mode == RewrapMode::kRemove)
+    return InvalidArgument("rewrap_layer_annotations: kRemove needs no keys; use remove_recipients");
+  // The exact private-options bytes are wrapped again, as ocicrypt does,
+  // after checking they really open this layer's options.
+  auto priv_json = unwrap_layer_key(*ann, keys);
+  if (!priv_json.ok()) return priv_json.status().with_context(name);
+  LC_RETURN_IF_ERROR(open_layer_key(*ann, keys).status().with_context(name));
+  Recipients to_add = rcpt;
+  Annotations out = *ann;
+  if (mode == RewrapMode::kSet) {
+    strip_wrapped_keys(&out);
+  } else {
+    std::vector<std::string> local;
+    LC_ASSIGN_OR_RETURN(to_add, new_recipients(rcpt, out, name, skipped ? skipped : &local));
+    if (to_add.empty()) return std::string("unchanged");
+  }
+  const Status wrapped = wrap_for_recipients(
+      std::span<const uint8_t>(priv_json->data(), priv_json->size()), to_add, &out);
+  if (!wrapped.ok()) return wrapped.with_context(name + ": wrapping the layer key");
+  *ann = std::move(out);
+  return std::string(mode == RewrapMode::kSet ? "rewrapped" : "recipients added");
+}
+
 StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
                                    const RewrapImageOptions& options) {
   if (options.mode == RewrapMode::kRemove) return remove_recipients_image(src, dst, options);
@@ -843,29 +870,11 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
       r->action = "unchanged";
       return layer;
     }
-    // The exact private-options bytes are wrapped again, as ocicrypt does,
-    // after checking they really open this layer's options.
-    auto priv_json = unwrap_layer_key(ann, keys);
-    if (!priv_json.ok()) return priv_json.status().with_context(name);
-    LC_RETURN_IF_ERROR(open_layer_key(ann, keys).status().with_context(name));
-    Recipients to_add = rcpt;
-    if (mode == RewrapMode::kSet) {
-      strip_wrapped_keys(&ann);
-    } else {
-      LC_ASSIGN_OR_RETURN(to_add, new_recipients(rcpt, ann, name, &skipped));
-      if (to_add.empty()) {
-        r->action = "unchanged";
-        ++rewrapped;
-        return layer;
-      }
-    }
-    const Status wrapped = wrap_for_recipients(
-        std::span<const uint8_t>(priv_json->data(), priv_json->size()), to_add, &ann);
-    if (!wrapped.ok()) return wrapped.with_context(name + ": wrapping the layer key");
+    LC_ASSIGN_OR_RETURN(r->action, rewrap_layer_annotations(&ann, keys, rcpt, mode, name, &skipped));
+    ++rewrapped;
+    if (r->action == "unchanged") return layer;
     Json out = layer;
     set_annotations(out, ann);
-    r->action = mode == RewrapMode::kSet ? "rewrapped" : "recipients added";
-    ++rewrapped;
     return out;
   };
   LC_ASSIGN_OR_RETURN(

@@ -230,6 +230,19 @@ struct RewrapImageOptions {
 StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
                                    const RewrapImageOptions& options);
 
+// rewrap_layer_annotations does for one encrypted layer's annotations what
+// rewrap_image does for each selected layer (kAdd or kSet; not kRemove):
+// unwraps the layer key with `keys` and wraps the same private options for
+// `rcpt`, added to the existing recipients (kAdd, skipping those the layer
+// has, with a line each in `skipped`, which may be null) or replacing them
+// (kSet). Returns the action: "recipients added", "rewrapped" or
+// "unchanged" (kAdd with nothing new); `*ann` is changed only on success.
+// Errors name the layer as `name`: kKeyError if no key opens it.
+StatusOr<std::string> rewrap_layer_annotations(Annotations* ann, const PreparedKeys& keys,
+                                               const Recipients& rcpt, RewrapMode mode,
+                                               const std::string& name,
+                                               std::vector<std::string>* skipped);
+
 // LayerInfoRow is one line of `layercrypt layerinfo`.
 struct LayerInfoRow {
   size_t index = 0;

@@ -1,8 +1,8 @@
 // tools/layercrypt/cmd_layerinfo.cc: `layercrypt layerinfo`.
 #include <cstdio>
 #include <memory>
-#include <nlohmann/json.hpp>
 
+#include "engine/image/image_json.h"
 #include "tools/layercrypt/cli.h"
 
 namespace layercrypt::cli {
@@ -27,17 +27,7 @@ std::vector<Command> add_info_commands(CLI::App& app) {
              auto rows = layercrypt::layer_info(*ref);
              if (!rows.ok()) return fail(rows.status());
              if (o->json) {
-               nlohmann::ordered_json j = nlohmann::ordered_json::array();
-               for (const auto& r : *rows)
-                 j.push_back({{"index", r.index},
-                              {"digest", r.digest},
-                              {"platform", r.platform},
-                              {"size", r.size},
-                              {"mediaType", r.media_type},
-                              {"encryption", r.encryption},
-                              {"cipher", r.cipher},
-                              {"recipients", r.recipients}});
-               std::printf("%s\n", j.dump(2).c_str());
+               std::printf("%s\n", layercrypt::layer_info_json(*rows, 2).c_str());
                return 0;
              }
              std::printf("%-3s %-71s %-14s %-10s %-10s %-24s %s\n", "#", "DIGEST", "PLATFORM",

@@ -5,9 +5,9 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
-#include <nlohmann/json.hpp>
 
 #include "engine/stream/selfcheck.h"
+#include "engine/image/image_json.h"
 #include "tools/layercrypt/cli.h"
 
 namespace layercrypt::cli {
@@ -60,29 +60,6 @@ class ProgressBar {
 
 ProgressBar g_bar;
 
-nlohmann::ordered_json report_json(const layercrypt::ImageReport& rep, const std::string& op,
-                                   const std::string& src, const std::string& dst) {
-  nlohmann::ordered_json j;
-  j["operation"] = op;
-  j["source"] = src;
-  j["destination"] = dst;
-  j["bytes"] = rep.bytes_processed;
-  j["seconds"] = rep.seconds;
-  j["manifests"] = rep.manifests;
-  j["layers"] = nlohmann::ordered_json::array();
-  for (const auto& l : rep.layers) {
-    j["layers"].push_back({{"platform", l.platform},
-                           {"index", l.index},
-                           {"action", l.action},
-                           {"from", l.from_digest},
-                           {"to", l.to_digest},
-                           {"fromMediaType", l.from_media_type},
-                           {"toMediaType", l.to_media_type},
-                           {"bytes", l.bytes},
-                           {"seconds", l.seconds}});
-  }
-  return j;
-}
 
 }  // namespace
 
@@ -144,7 +121,7 @@ void print_stats(const layercrypt::ImageReport& rep) {
 void print_summary(const layercrypt::ImageReport& rep, const char* verb, const std::string& dst,
                    bool json, const std::string& src) {
   if (json) {
-    std::printf("%s\n", report_json(rep, verb, src, dst).dump(2).c_str());
+    std::printf("%s\n", layercrypt::image_report_json(rep, verb, src, dst, 2).c_str());
     return;
   }
   size_t n = 0;
