@@ -437,25 +437,28 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
   const std::string layer = layer_name(*desc);
 
   LayerDecryptOptions decrypt = options.decrypt;
-  if (options.decompress) {
-    auto compression = compression_of(desc->media_type);
-    if (!compression.ok()) return compression.status().with_context(layer);
-    decrypt.decompress = *compression;
-    const auto ix = desc->annotations.find(kGzipIndexAnnotation);
-    if (*compression == Compression::kGzip && ix != desc->annotations.end()) {
-      auto index =
-          parse_gzip_index(ix->second, desc->size < 0 ? 0 : static_cast<uint64_t>(desc->size));
-      if (index.ok())
-        decrypt.gzip_index = std::move(*index);
-      else
-        rep.warnings.push_back(index.status().message() + "; inflating on one core");
-    }
-  }
+  if (options.decompress)
+    LC_RETURN_IF_ERROR(set_decompress_options(*desc, &decrypt, &rep.warnings).with_context(layer));
   auto result = decrypt_layer(*source, out, opened->key, opened->hmac, decrypt);
   if (!result.ok()) return result.status().with_context(layer);
   if (checked != nullptr) LC_RETURN_IF_ERROR(checked->finish().with_context(layer));
   rep.result = std::move(*result);
   if (rep.result.spooled) rep.spool_bytes = rep.result.verify_stats.bytes;
+  return Status::Ok();
+}
+
+Status set_decompress_options(const Descriptor& desc, LayerDecryptOptions* decrypt,
+                              std::vector<std::string>* warnings) {
+  LC_ASSIGN_OR_RETURN(Compression compression, compression_of(desc.media_type));
+  decrypt->decompress = compression;
+  const auto ix = desc.annotations.find(kGzipIndexAnnotation);
+  if (compression == Compression::kGzip && ix != desc.annotations.end()) {
+    auto index = parse_gzip_index(ix->second, desc.size < 0 ? 0 : static_cast<uint64_t>(desc.size));
+    if (index.ok())
+      decrypt->gzip_index = std::move(*index);
+    else if (warnings != nullptr)
+      warnings->push_back(index.status().message() + "; inflating on one core");
+  }
   return Status::Ok();
 }
 

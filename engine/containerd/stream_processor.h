@@ -111,6 +111,14 @@ Status run_stream_processor(std::span<const uint8_t> payload, ByteSource& in, By
                             const StreamProcessorOptions& options,
                             StreamProcessorReport* report);
 
+// set_decompress_options makes `decrypt` write the tar of the layer `desc`
+// describes: the compression comes from its media type, and a layercrypt
+// chunk index annotation that fits desc.size lets gzip inflate in parallel
+// (one that does not fit is a line in `warnings`, which may be null).
+// kUnsupported for a media type that is not a layer.
+Status set_decompress_options(const Descriptor& desc, LayerDecryptOptions* decrypt,
+                              std::vector<std::string>* warnings);
+
 // no_payload_message returns the error for a decoder started without fd 3,
 // listing the usual reasons containerd passes no payload.
 std::string no_payload_message();

@@ -16,6 +16,7 @@
 #include "engine/ocicrypt/annotations.h"
 #include "engine/core/base64.h"
 #include "engine/stream/gzip_index.h"
+#include "engine/stream/layer_compress.h"
 #include "engine/keywrap/key_wrapper.h"
 #include "engine/ocicrypt/layer_options.h"
 #include "engine/ocicrypt/layer_sniff.h"
@@ -536,6 +537,23 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
 
 }  // namespace
 
+StatusOr<LayerCompression> parse_layer_compression(std::string_view arg) {
+  const bool zstd = arg.rfind("zstd", 0) == 0;
+  LayerCompression c{zstd ? Compression::kZstd : Compression::kGzip,
+                     zstd ? kDefaultZstdLevel : kDefaultGzipLevel};
+  const std::string name = zstd ? "zstd" : "gzip";
+  const int lo = zstd ? kMinZstdLevel : 0, hi = zstd ? kMaxZstdLevel : 3;
+  if (arg == name) return c;
+  if (arg.rfind(name + ":", 0) == 0 && arg.size() > 5 && arg.size() <= 7 &&
+      arg.find_first_not_of("0123456789", 5) == std::string_view::npos) {
+    c.level = std::atoi(std::string(arg.substr(5)).c_str());
+    if (c.level >= lo && c.level <= hi) return c;
+  }
+  return InvalidArgument(quoted_for_message(arg) +
+                         ": use gzip[:LEVEL] with LEVEL 0 (fastest) to 3, or zstd[:LEVEL] with "
+                         "LEVEL 1 to 19 (default 3)");
+}
+
 StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
                                             std::string_view media_type,
                                             const Recipients& recipients,
@@ -596,8 +614,24 @@ StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
     }
   } closer{fd};
   const std::string in_name = in_path == "-" ? "stdin" : in_path;
-  if (!media_type.empty()) LC_RETURN_IF_ERROR(encrypted_media_type(media_type).status());
   FdSource raw(fd, in_name);
+  if (out_path == "-") {
+    FdSink out(STDOUT_FILENO, "stdout");
+    return encrypt_layer_sniffed(raw, in_name, out, media_type, recipients, compress, {});
+  }
+  LC_ASSIGN_OR_RETURN(auto out, AtomicFileSink::create(out_path));
+  auto layer = encrypt_layer_sniffed(raw, in_name, *out, media_type, recipients, compress, {});
+  if (!layer.ok()) return layer.status();
+  LC_RETURN_IF_ERROR(out->commit());
+  return layer;
+}
+
+StatusOr<EncryptedLayer> encrypt_layer_sniffed(ByteSource& raw, const std::string& in_name,
+                                               ByteSink& out, std::string_view media_type,
+                                               const Recipients& recipients,
+                                               std::optional<LayerCompression> compress,
+                                               const PipelineOptions& pipeline) {
+  if (!media_type.empty()) LC_RETURN_IF_ERROR(encrypted_media_type(media_type).status());
   LC_ASSIGN_OR_RETURN(auto in, PeekSource::make(raw, kLayerSniffLen));
   LC_ASSIGN_OR_RETURN(std::string sniffed,
                       sniffed_layer_media_type(in->head(), in->head_len(), in_name));
@@ -612,15 +646,7 @@ StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
                                                                            : compression_name(is)) +
                              ", but its media type says " + compression_name(said) + " (" + mt + ")");
   }
-  if (out_path == "-") {
-    FdSink out(STDOUT_FILENO, "stdout");
-    return encrypt_layer_blob(*in, out, mt, recipients, compress, {});
-  }
-  LC_ASSIGN_OR_RETURN(auto out, AtomicFileSink::create(out_path));
-  auto layer = encrypt_layer_blob(*in, *out, mt, recipients, compress, {});
-  if (!layer.ok()) return layer.status();
-  LC_RETURN_IF_ERROR(out->commit());
-  return layer;
+  return encrypt_layer_blob(*in, out, mt, recipients, compress, pipeline);
 }
 
 StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,

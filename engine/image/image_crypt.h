@@ -102,6 +102,10 @@ struct LayerCompression {
   int level = 1;
 };
 
+// parse_layer_compression reads "gzip", "gzip:LEVEL" (ISA-L, 0..3),
+// "zstd" or "zstd:LEVEL" (libzstd, 1..19). kInvalidArgument otherwise.
+StatusOr<LayerCompression> parse_layer_compression(std::string_view spelling);
+
 struct EncryptImageOptions {
   const Recipients* recipients = nullptr;
   LayerSelection select;
@@ -170,6 +174,16 @@ StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
                                             std::string_view media_type,
                                             const Recipients& recipients,
                                             std::optional<LayerCompression> compress);
+
+// encrypt_layer_sniffed is encrypt_layer_file's core on any source and
+// sink: the first bytes of `in` (named `in_name` in messages) decide or
+// check the media type as encrypt_layer_file says, then encrypt_layer_blob
+// runs. On error `out` may hold a partial blob the caller must discard.
+StatusOr<EncryptedLayer> encrypt_layer_sniffed(ByteSource& in, const std::string& in_name,
+                                               ByteSink& out, std::string_view media_type,
+                                               const Recipients& recipients,
+                                               std::optional<LayerCompression> compress,
+                                               const PipelineOptions& pipeline);
 
 // encrypt_image: see the file comment. Errors name the layer (platform,
 // index, digest) and the cause: kInvalidArgument for a selection that

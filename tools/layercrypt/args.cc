@@ -11,7 +11,6 @@
 
 #include "engine/core/io.h"
 #include "engine/keywrap/keys/private_key.h"
-#include "engine/stream/layer_compress.h"
 #include "tools/layercrypt/cli.h"
 
 namespace layercrypt::cli {
@@ -132,24 +131,11 @@ const char* const kDstHelp =
     "Destination image: oci:PATH[:TAG], oci-archive:PATH[:TAG] (written whole, then renamed into "
     "place), or PATH[:TAG] (an existing file is an archive, anything else a layout); may equal SRC";
 
-// parse_compress turns --compress "gzip[:LEVEL]" (ISA-L 0..3) or
-// "zstd[:LEVEL]" (libzstd 1..19) into a LayerCompression.
+// parse_compress turns --compress ARG into a LayerCompression.
 layercrypt::StatusOr<layercrypt::LayerCompression> parse_compress(const std::string& arg) {
-  const bool zstd = arg.rfind("zstd", 0) == 0;
-  layercrypt::LayerCompression c{
-      zstd ? layercrypt::Compression::kZstd : layercrypt::Compression::kGzip,
-      zstd ? layercrypt::kDefaultZstdLevel : layercrypt::kDefaultGzipLevel};
-  const std::string name = zstd ? "zstd" : "gzip";
-  const int lo = zstd ? layercrypt::kMinZstdLevel : 0, hi = zstd ? layercrypt::kMaxZstdLevel : 3;
-  if (arg.rfind(name, 0) == 0 && arg.size() == 4) return c;
-  if (arg.rfind(name + ":", 0) == 0 && arg.size() > 5 && arg.size() <= 7 &&
-      arg.find_first_not_of("0123456789", 5) == std::string::npos) {
-    c.level = std::atoi(arg.c_str() + 5);
-    if (c.level >= lo && c.level <= hi) return c;
-  }
-  return layercrypt::InvalidArgument("--compress " + arg +
-                                     ": use gzip[:LEVEL] with LEVEL 0 (fastest) to 3, or "
-                                     "zstd[:LEVEL] with LEVEL 1 to 19 (default 3)");
+  auto c = layercrypt::parse_layer_compression(arg);
+  if (!c.ok()) return c.status().with_context("--compress");
+  return c;
 }
 
 // check_dst refuses a registry as DST with the way to get there.

@@ -1,0 +1,497 @@
+// bindings/c/layercrypt.cc: the C API (layercrypt.h) over the engine.
+//
+// Every entry point runs its body in guard(): engine Status values become
+// lc_status codes with the message kept per thread, and no exception
+// (std::bad_alloc, a bug) crosses into C.
+#include "bindings/c/layercrypt.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/containerd/payload.h"
+#include "engine/containerd/stream_processor.h"
+#include "engine/core/io.h"
+#include "engine/core/status.h"
+#include "engine/core/version.h"
+#include "engine/image/image_crypt.h"
+#include "engine/image/image_json.h"
+#include "engine/image/oci_layout.h"
+#include "engine/keywrap/key_unwrap.h"
+#include "engine/keywrap/keys/private_key.h"
+#include "engine/keywrap/keys_dir.h"
+#include "engine/keywrap/recipients.h"
+#include "engine/ocicrypt/media_types.h"
+#include "engine/stream/layer_cipher.h"
+
+struct lc_encrypt_config {
+  layercrypt::Recipients recipients;
+  std::optional<layercrypt::LayerCompression> compress;
+};
+
+struct lc_decrypt_config {
+  layercrypt::PreparedKeys keys;
+};
+
+struct lc_layer {
+  std::string descriptor_json;
+  std::string media_type;
+  std::string digest;
+  uint64_t size = 0;
+  std::string diff_id;
+};
+
+namespace {
+
+using layercrypt::Status;
+using layercrypt::StatusCode;
+
+thread_local std::string g_last_error;
+
+lc_status code_of(StatusCode c) {
+  switch (c) {
+    case StatusCode::kOk: return LC_OK;
+    case StatusCode::kInvalidArgument: return LC_ERR_INVALID_ARGUMENT;
+    case StatusCode::kDataError: return LC_ERR_DATA;
+    case StatusCode::kIntegrityError: return LC_ERR_INTEGRITY;
+    case StatusCode::kKeyError: return LC_ERR_KEY;
+    case StatusCode::kUnsupported: return LC_ERR_UNSUPPORTED;
+    case StatusCode::kIoError: return LC_ERR_IO;
+    default: return LC_ERR_INTERNAL;
+  }
+}
+
+lc_status fail(lc_status code, std::string message) {
+  for (char& c : message)
+    if (c == '\n' || c == '\r') c = ' ';
+  g_last_error = std::move(message);
+  return code;
+}
+
+lc_status fail(const Status& st) { return fail(code_of(st.code()), st.message()); }
+
+lc_status null_argument(const char* name) {
+  return fail(LC_ERR_INVALID_ARGUMENT, std::string(name) + " is NULL");
+}
+
+template <typename F>
+lc_status guard(F&& body) {
+  g_last_error.clear();
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return fail(LC_ERR_INTERNAL, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(LC_ERR_INTERNAL, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return fail(LC_ERR_INTERNAL, "internal error");
+  }
+}
+
+// CallbackSource / CallbackSink adapt lc_reader / lc_writer; a failing
+// callback is remembered so the error maps to LC_ERR_CALLBACK.
+class CallbackSource final : public layercrypt::ByteSource {
+ public:
+  explicit CallbackSource(lc_reader r) : r_(r) {}
+  layercrypt::StatusOr<size_t> read(uint8_t* out, size_t cap) override {
+    const int64_t n = r_.read(r_.ctx, out, cap);
+    if (n < 0 || static_cast<uint64_t>(n) > cap) {
+      failed = true;
+      return layercrypt::IoError(n < 0 ? "the reader callback reported an error"
+                                       : "the reader callback returned more bytes than asked");
+    }
+    return static_cast<size_t>(n);
+  }
+  bool failed = false;
+
+ private:
+  lc_reader r_;
+};
+
+class CallbackSink final : public layercrypt::ByteSink {
+ public:
+  explicit CallbackSink(lc_writer w) : w_(w) {}
+  Status write(const uint8_t* data, size_t len) override {
+    if (len == 0) return Status::Ok();
+    if (w_.write(w_.ctx, data, len) != 0) {
+      failed = true;
+      return layercrypt::IoError("the writer callback reported an error");
+    }
+    return Status::Ok();
+  }
+  bool failed = false;
+
+ private:
+  lc_writer w_;
+};
+
+lc_status fail_io(const Status& st, const CallbackSource& in, const CallbackSink* out) {
+  if (in.failed || (out != nullptr && out->failed)) return fail(LC_ERR_CALLBACK, st.message());
+  return fail(st);
+}
+
+int64_t fd_read(void* ctx, uint8_t* buf, size_t cap) {
+  const int fd = *static_cast<int*>(ctx);
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, cap);
+    if (n < 0 && errno == EINTR) continue;
+    return n;
+  }
+}
+
+int fd_write(void* ctx, const uint8_t* buf, size_t len) {
+  const int fd = *static_cast<int*>(ctx);
+  while (len > 0) {
+    const ssize_t n = ::write(fd, buf, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    buf += n;
+    len -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+char* copy_out(const std::string& s) {
+  char* p = static_cast<char*>(std::malloc(s.size() + 1));
+  if (p == nullptr) throw std::bad_alloc();
+  std::memcpy(p, s.c_str(), s.size() + 1);
+  return p;
+}
+
+// add_prepared parses one key (and password) into `config`.
+lc_status add_prepared(lc_decrypt_config* config, layercrypt::DecryptKeys raw,
+                       const std::string& name) {
+  const bool certificate = !raw.certificates.empty();
+  auto prepared = layercrypt::prepare_decrypt_keys(raw);
+  if (!prepared.ok()) return fail(prepared.status());
+  if (!prepared->problems.empty()) return fail(LC_ERR_KEY, prepared->problems.front());
+  if (prepared->private_keys.empty() && (!certificate || prepared->certificates.empty()))
+    return fail(LC_ERR_DATA, name + " holds no usable key");
+  for (auto& k : prepared->private_keys) config->keys.private_keys.push_back(std::move(k));
+  for (auto& c : prepared->certificates) config->keys.certificates.push_back(std::move(c));
+  return LC_OK;
+}
+
+lc_status add_key_bytes(lc_decrypt_config* config, layercrypt::kernels::SecretBytes data,
+                        const uint8_t* password, size_t password_len, const std::string& name) {
+  layercrypt::DecryptKeys raw;
+  const auto kind = layercrypt::classify_key_file(data, nullptr, nullptr);
+  if (kind == layercrypt::KeyFileKind::kPublicKey)
+    return fail(LC_ERR_INVALID_ARGUMENT, name + " is a public key; decryption needs the private key");
+  if (kind == layercrypt::KeyFileKind::kCertificate) {
+    raw.certificates.emplace_back(data.begin(), data.end());
+  } else {
+    raw.private_keys.push_back(std::move(data));
+    if (password != nullptr)
+      raw.passwords.emplace_back(layercrypt::kernels::SecretBytes(password, password + password_len));
+    else
+      raw.passwords.emplace_back(std::nullopt);
+    raw.key_names.push_back(name);
+  }
+  return add_prepared(config, std::move(raw), name);
+}
+
+layercrypt::StatusOr<layercrypt::Descriptor> parse_descriptor_arg(const char* json) {
+  auto d = layercrypt::parse_descriptor(json);
+  if (!d.ok()) return d.status().with_context("descriptor");
+  return d;
+}
+
+// run_image_operation parses `src` and `dst`, runs `op` on them and returns
+// its report as JSON through `report_json` (may be null).
+template <typename Op>
+lc_status run_image_operation(const char* src, const char* dst, char** report_json,
+                              const char* verb, Op op) {
+  if (src == nullptr) return null_argument("src");
+  if (dst == nullptr) return null_argument("dst");
+  auto s = layercrypt::parse_oci_ref(src);
+  if (!s.ok()) return fail(s.status());
+  auto d = layercrypt::parse_oci_ref(dst);
+  if (!d.ok()) return fail(d.status());
+  auto rep = op(*s, *d);
+  if (!rep.ok()) return fail(rep.status());
+  if (report_json != nullptr)
+    *report_json = copy_out(layercrypt::image_report_json(*rep, verb, src, dst, -1));
+  return LC_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* lc_last_error(void) { return g_last_error.c_str(); }
+
+const char* lc_status_name(lc_status status) {
+  switch (status) {
+    case LC_OK: return "LC_OK";
+    case LC_ERR_INVALID_ARGUMENT: return "LC_ERR_INVALID_ARGUMENT";
+    case LC_ERR_DATA: return "LC_ERR_DATA";
+    case LC_ERR_INTEGRITY: return "LC_ERR_INTEGRITY";
+    case LC_ERR_KEY: return "LC_ERR_KEY";
+    case LC_ERR_UNSUPPORTED: return "LC_ERR_UNSUPPORTED";
+    case LC_ERR_IO: return "LC_ERR_IO";
+    case LC_ERR_CALLBACK: return "LC_ERR_CALLBACK";
+    case LC_ERR_INTERNAL: return "LC_ERR_INTERNAL";
+  }
+  return "LC_ERR_UNKNOWN";
+}
+
+void lc_free(void* p) { std::free(p); }
+
+const char* lc_version(void) { return layercrypt::version_string(); }
+
+const char* lc_cpu_paths(void) {
+  static const std::string paths = [] {
+    try {
+      return layercrypt::describe_cpu_paths();
+    } catch (...) {
+      return std::string();
+    }
+  }();
+  return paths.c_str();
+}
+
+lc_reader lc_fd_reader(int* fd) { return lc_reader{fd, fd_read}; }
+lc_writer lc_fd_writer(int* fd) { return lc_writer{fd, fd_write}; }
+
+// ---- configs ------------------------------------------------------------------
+
+lc_encrypt_config* lc_encrypt_config_new(void) { return new (std::nothrow) lc_encrypt_config(); }
+void lc_encrypt_config_free(lc_encrypt_config* config) { delete config; }
+
+lc_status lc_encrypt_config_add_recipient(lc_encrypt_config* config, const char* recipient) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (recipient == nullptr) return null_argument("recipient");
+    const Status st = layercrypt::add_recipient(recipient, &config->recipients);
+    return st.ok() ? LC_OK : fail(st);
+  });
+}
+
+lc_status lc_encrypt_config_set_compression(lc_encrypt_config* config, const char* compression) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (compression == nullptr) return null_argument("compression");
+    const std::string c = compression;
+    if (c == "none") {
+      config->compress.reset();
+      return LC_OK;
+    }
+    auto parsed = layercrypt::parse_layer_compression(c);
+    if (!parsed.ok()) return fail(parsed.status());
+    config->compress = *parsed;
+    return LC_OK;
+  });
+}
+
+lc_decrypt_config* lc_decrypt_config_new(void) { return new (std::nothrow) lc_decrypt_config(); }
+void lc_decrypt_config_free(lc_decrypt_config* config) { delete config; }
+
+lc_status lc_decrypt_config_add_key(lc_decrypt_config* config, const uint8_t* key, size_t key_len,
+                                    const uint8_t* password, size_t password_len) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (key == nullptr || key_len == 0) return fail(LC_ERR_INVALID_ARGUMENT, "key is empty");
+    if (password == nullptr && password_len != 0) return null_argument("password");
+    return add_key_bytes(config, layercrypt::kernels::SecretBytes(key, key + key_len), password,
+                         password_len, "key " + std::to_string(config->keys.private_keys.size() + 1));
+  });
+}
+
+lc_status lc_decrypt_config_add_key_file(lc_decrypt_config* config, const char* path,
+                                         const char* password) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (path == nullptr) return null_argument("path");
+    auto data = layercrypt::read_secret_file(path);
+    if (!data.ok()) return fail(data.status());
+    return add_key_bytes(config, std::move(*data), reinterpret_cast<const uint8_t*>(password),
+                         password ? std::strlen(password) : 0, path);
+  });
+}
+
+lc_status lc_decrypt_config_add_keys_dir(lc_decrypt_config* config, const char* dir) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (dir == nullptr) return null_argument("dir");
+    auto contents = layercrypt::load_keys_dir(dir);
+    if (!contents.ok()) return fail(contents.status());
+    if (contents->keys.private_keys.empty())
+      return fail(LC_ERR_KEY, std::string("no usable private key in ") + dir);
+    for (auto& k : contents->keys.private_keys) config->keys.private_keys.push_back(std::move(k));
+    for (auto& c : contents->keys.certificates) config->keys.certificates.push_back(std::move(c));
+    return LC_OK;
+  });
+}
+
+// ---- one layer ----------------------------------------------------------------
+
+void lc_layer_free(lc_layer* layer) { delete layer; }
+const char* lc_layer_descriptor_json(const lc_layer* layer) {
+  return layer ? layer->descriptor_json.c_str() : "";
+}
+const char* lc_layer_diff_id(const lc_layer* layer) { return layer ? layer->diff_id.c_str() : ""; }
+const char* lc_layer_media_type(const lc_layer* layer) {
+  return layer ? layer->media_type.c_str() : "";
+}
+const char* lc_layer_digest(const lc_layer* layer) { return layer ? layer->digest.c_str() : ""; }
+uint64_t lc_layer_size(const lc_layer* layer) { return layer ? layer->size : 0; }
+
+lc_status lc_encrypt_layer(const lc_encrypt_config* config, const char* media_type, lc_reader in,
+                           lc_writer out, lc_layer** layer) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (in.read == nullptr) return null_argument("in.read");
+    if (out.write == nullptr) return null_argument("out.write");
+    if (layer == nullptr) return null_argument("layer");
+    CallbackSource src(in);
+    CallbackSink sink(out);
+    auto enc = layercrypt::encrypt_layer_sniffed(src, "the layer", sink,
+                                                 media_type ? media_type : "", config->recipients,
+                                                 config->compress, {});
+    if (!enc.ok()) return fail_io(enc.status(), src, &sink);
+    layercrypt::Descriptor d;
+    d.media_type = enc->media_type;
+    d.digest = enc->digest;
+    d.size = static_cast<int64_t>(enc->size);
+    d.annotations = enc->annotations;
+    auto out_layer = std::make_unique<lc_layer>();
+    out_layer->descriptor_json = layercrypt::encode_descriptor(d);
+    out_layer->media_type = enc->media_type;
+    out_layer->digest = enc->digest;
+    out_layer->size = enc->size;
+    out_layer->diff_id = enc->diff_id;
+    *layer = out_layer.release();
+    return LC_OK;
+  });
+}
+
+lc_status lc_decrypt_layer(const lc_decrypt_config* config, const char* descriptor_json,
+                           lc_reader in, lc_writer out, unsigned flags, lc_layer** layer) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (descriptor_json == nullptr) return null_argument("descriptor_json");
+    if (in.read == nullptr) return null_argument("in.read");
+    if (out.write == nullptr) return null_argument("out.write");
+    if ((flags & ~(LC_DECRYPT_STREAM | LC_DECRYPT_DECOMPRESS)) != 0)
+      return fail(LC_ERR_INVALID_ARGUMENT, "unknown flags " + std::to_string(flags));
+    auto desc = parse_descriptor_arg(descriptor_json);
+    if (!desc.ok()) return fail(desc.status());
+    const std::string name = desc->digest.empty() ? std::string("layer") : "layer " + desc->digest;
+    auto plain_type = layercrypt::decrypted_media_type(desc->media_type);
+    if (!plain_type.ok()) return fail(plain_type.status().with_context(name));
+    auto opened = layercrypt::open_layer_key(desc->annotations, config->keys);
+    if (!opened.ok()) return fail(opened.status().with_context(name));
+    layercrypt::LayerDecryptOptions options;
+    options.policy = (flags & LC_DECRYPT_STREAM) ? layercrypt::ReleasePolicy::kStream
+                                                  : layercrypt::ReleasePolicy::kVerifyFirst;
+    if (flags & LC_DECRYPT_DECOMPRESS) {
+      const Status st = layercrypt::set_decompress_options(*desc, &options, nullptr);
+      if (!st.ok()) return fail(st.with_context(name));
+    }
+    CallbackSource src(in);
+    CallbackSink sink(out);
+    auto result = layercrypt::decrypt_layer(src, sink, opened->key, opened->hmac, options);
+    if (!result.ok()) return fail_io(result.status().with_context(name), src, &sink);
+    if (layer != nullptr) {
+      auto out_layer = std::make_unique<lc_layer>();
+      layercrypt::Descriptor d;
+      d.media_type = *plain_type;
+      d.digest = opened->plain_digest;
+      d.size = static_cast<int64_t>(result->bytes);
+      out_layer->descriptor_json = layercrypt::encode_descriptor(d);
+      out_layer->media_type = d.media_type;
+      out_layer->digest = d.digest;
+      out_layer->size = result->bytes;
+      *layer = out_layer.release();
+    }
+    return LC_OK;
+  });
+}
+
+// ---- descriptors only ------------------------------------------------------------
+
+lc_status lc_check_layer_keys(const lc_decrypt_config* config, const char* descriptor_json) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (descriptor_json == nullptr) return null_argument("descriptor_json");
+    auto desc = parse_descriptor_arg(descriptor_json);
+    if (!desc.ok()) return fail(desc.status());
+    auto opened = layercrypt::open_layer_key(desc->annotations, config->keys);
+    if (!opened.ok()) return fail(opened.status().with_context("layer " + desc->digest));
+    return LC_OK;
+  });
+}
+
+lc_status lc_add_recipients(const lc_decrypt_config* keys, const lc_encrypt_config* recipients,
+                            const char* descriptor_json, char** descriptor_out) {
+  return guard([&] {
+    if (keys == nullptr) return null_argument("keys");
+    if (recipients == nullptr) return null_argument("recipients");
+    if (descriptor_json == nullptr) return null_argument("descriptor_json");
+    if (descriptor_out == nullptr) return null_argument("descriptor_out");
+    if (recipients->recipients.empty())
+      return fail(LC_ERR_INVALID_ARGUMENT, "no recipients to add");
+    auto desc = parse_descriptor_arg(descriptor_json);
+    if (!desc.ok()) return fail(desc.status());
+    auto action = layercrypt::rewrap_layer_annotations(&desc->annotations, keys->keys,
+                                                       recipients->recipients,
+                                                       layercrypt::RewrapMode::kAdd,
+                                                       "layer " + desc->digest, nullptr);
+    if (!action.ok()) return fail(action.status());
+    *descriptor_out = copy_out(layercrypt::encode_descriptor(*desc));
+    return LC_OK;
+  });
+}
+
+// ---- whole images -------------------------------------------------------------------
+
+lc_status lc_encrypt_image(const lc_encrypt_config* config, const char* src, const char* dst,
+                           char** report_json) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    return run_image_operation(src, dst, report_json, "encrypted",
+                               [config](const layercrypt::OciRef& s, const layercrypt::OciRef& d) {
+                                 layercrypt::EncryptImageOptions options;
+                                 options.recipients = &config->recipients;
+                                 options.compress = config->compress;
+                                 return layercrypt::encrypt_image(s, d, options);
+                               });
+  });
+}
+
+lc_status lc_decrypt_image(const lc_decrypt_config* config, const char* src, const char* dst,
+                           char** report_json) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    return run_image_operation(src, dst, report_json, "decrypted",
+                               [config](const layercrypt::OciRef& s, const layercrypt::OciRef& d) {
+                                 layercrypt::DecryptImageOptions options;
+                                 options.keys = &config->keys;
+                                 return layercrypt::decrypt_image(s, d, options);
+                               });
+  });
+}
+
+lc_status lc_layer_info(const char* image, char** json) {
+  return guard([&] {
+    if (image == nullptr) return null_argument("image");
+    if (json == nullptr) return null_argument("json");
+    auto ref = layercrypt::parse_oci_ref(image);
+    if (!ref.ok()) return fail(ref.status());
+    auto rows = layercrypt::layer_info(*ref);
+    if (!rows.ok()) return fail(rows.status());
+    *json = copy_out(layercrypt::layer_info_json(*rows, -1));
+    return LC_OK;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,243 @@
+/*
+ * layercrypt.h: the C API of liblayercrypt, for builders that embed the
+ * engine (Go through cgo, Python through pybind11, or any C caller).
+ *
+ * layercrypt encrypts and decrypts OCI image layers in the ocicrypt format
+ * (byte-compatible with Go's containers/ocicrypt, skopeo, buildah, ctr-enc
+ * and containerd's decoders). This header is the whole public interface of
+ * the shared library; everything else in it is hidden.
+ *
+ * Conventions (docs/api-conventions.md):
+ *  - Every function that can fail returns an lc_status. LC_OK is 0. On
+ *    failure, lc_last_error() returns one line (no newline) naming the
+ *    cause; it is kept per thread until the next call into this library on
+ *    that thread. Messages never contain key material.
+ *  - Objects are opaque handles made by X_new and released by X_free;
+ *    X_free(NULL) does nothing. Out-parameters are written only on LC_OK.
+ *  - Strings in and out are NUL-terminated UTF-8. Strings the library
+ *    returns through `char **` are the caller's, released with lc_free.
+ *  - No C++ exception crosses this interface; an allocation failure is
+ *    LC_ERR_INTERNAL.
+ *  - Thread safety: a handle may be used by one thread at a time, except
+ *    that a config handle (lc_encrypt_config, lc_decrypt_config) that is no
+ *    longer being changed may be used by any number of operations on any
+ *    threads at once. Functions without a handle are thread-safe.
+ *  - Secrets: keys and passwords handed to the library are copied into
+ *    memory that is wiped when the config is freed; the caller wipes its
+ *    own copies.
+ *  - Decryption releases no unverified plaintext by default: nothing is
+ *    written to the output before the layer's HMAC over the whole blob has
+ *    verified (see LC_DECRYPT_STREAM for the alternative).
+ *
+ * Recipients are spelled as the CLI and skopeo spell them: "jwe:FILE" (a
+ * public key, PEM/DER/JWK), "pkcs7:FILE" (an X.509 certificate), or "FILE"
+ * (the scheme its content selects). Keys for decryption are private key
+ * files (PEM, DER, JWK; encrypted ones with a password) and, for pkcs7,
+ * the certificate.
+ */
+#ifndef LAYERCRYPT_H_
+#define LAYERCRYPT_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LC_EXPORT __attribute__((visibility("default")))
+#else
+#define LC_EXPORT
+#endif
+
+/* The C API's version: changes to this header bump it (added functions:
+ * minor; changed or removed ones: major, with a new SONAME). */
+#define LC_API_VERSION_MAJOR 0
+#define LC_API_VERSION_MINOR 1
+
+typedef enum lc_status {
+  LC_OK = 0,
+  LC_ERR_INVALID_ARGUMENT = 1, /* a NULL or malformed argument, a bad spelling */
+  LC_ERR_DATA = 2,             /* malformed input: JSON, base64, a key file, a blob */
+  LC_ERR_INTEGRITY = 3,        /* a MAC or digest did not match: tampered or corrupt */
+  LC_ERR_KEY = 4,              /* no key opens the layer; a wrong password */
+  LC_ERR_UNSUPPORTED = 5,      /* a scheme, cipher or media type layercrypt lacks */
+  LC_ERR_IO = 6,               /* reading or writing a file failed */
+  LC_ERR_CALLBACK = 7,         /* a reader or writer callback reported an error */
+  LC_ERR_INTERNAL = 8          /* out of memory, or a bug */
+} lc_status;
+
+/* lc_last_error returns the message of the last failed call on this
+ * thread ("" if none). Valid until the next call into the library on this
+ * thread. */
+LC_EXPORT const char *lc_last_error(void);
+
+/* lc_status_name returns a constant name such as "LC_ERR_KEY". */
+LC_EXPORT const char *lc_status_name(lc_status status);
+
+/* lc_free releases a string or buffer the library returned. NULL is a
+ * no-op. */
+LC_EXPORT void lc_free(void *p);
+
+/* lc_version returns the library's version ("0.1.0"). */
+LC_EXPORT const char *lc_version(void);
+
+/* lc_cpu_paths returns, one per line, the CPU code paths in use (AES-CTR,
+ * HMAC-SHA256, SHA-256, deflate, CRC); constant for the process. */
+LC_EXPORT const char *lc_cpu_paths(void);
+
+/* ---- streams -------------------------------------------------------------- */
+
+/* lc_reader supplies bytes: read() copies up to `cap` bytes into `buf` and
+ * returns how many, 0 at the end of the stream, or -1 on an error (the
+ * operation then fails with LC_ERR_CALLBACK). It may return fewer than
+ * `cap` before the end. Called from the thread that called the operation. */
+typedef struct lc_reader {
+  void *ctx;
+  int64_t (*read)(void *ctx, uint8_t *buf, size_t cap);
+} lc_reader;
+
+/* lc_writer takes bytes: write() consumes all `len` bytes and returns 0,
+ * or returns non-zero on an error (the operation stops and fails with
+ * LC_ERR_CALLBACK; what was written before is the caller's to discard).
+ * Called from the thread that called the operation. */
+typedef struct lc_writer {
+  void *ctx;
+  int (*write)(void *ctx, const uint8_t *buf, size_t len);
+} lc_writer;
+
+/* lc_fd_reader / lc_fd_writer make a reader or writer over a file
+ * descriptor the caller keeps open (and closes). */
+LC_EXPORT lc_reader lc_fd_reader(int *fd);
+LC_EXPORT lc_writer lc_fd_writer(int *fd);
+
+/* ---- configs -------------------------------------------------------------- */
+
+typedef struct lc_encrypt_config lc_encrypt_config;
+
+LC_EXPORT lc_encrypt_config *lc_encrypt_config_new(void);
+LC_EXPORT void lc_encrypt_config_free(lc_encrypt_config *config);
+
+/* lc_encrypt_config_add_recipient adds a recipient spelled as the CLI
+ * spells it ("jwe:FILE", "pkcs7:FILE", "FILE"), reading FILE now. */
+LC_EXPORT lc_status lc_encrypt_config_add_recipient(lc_encrypt_config *config,
+                                                    const char *recipient);
+
+/* lc_encrypt_config_set_compression makes encrypting an uncompressed tar
+ * compress it in the same pass: "none" (default), "gzip", "gzip:LEVEL"
+ * (0-3), "zstd", "zstd:LEVEL" (1-19). Compressed layers are encrypted as
+ * they are. */
+LC_EXPORT lc_status lc_encrypt_config_set_compression(lc_encrypt_config *config,
+                                                      const char *compression);
+
+typedef struct lc_decrypt_config lc_decrypt_config;
+
+LC_EXPORT lc_decrypt_config *lc_decrypt_config_new(void);
+LC_EXPORT void lc_decrypt_config_free(lc_decrypt_config *config);
+
+/* lc_decrypt_config_add_key adds a private key (or, for pkcs7, a
+ * certificate) given as bytes: PEM, DER or JWK; `password` (may be NULL)
+ * opens an encrypted key. The bytes are copied into wiping memory. */
+LC_EXPORT lc_status lc_decrypt_config_add_key(lc_decrypt_config *config, const uint8_t *key,
+                                              size_t key_len, const uint8_t *password,
+                                              size_t password_len);
+
+/* lc_decrypt_config_add_key_file reads a key or certificate file;
+ * `password` may be NULL. */
+LC_EXPORT lc_status lc_decrypt_config_add_key_file(lc_decrypt_config *config, const char *path,
+                                                   const char *password);
+
+/* lc_decrypt_config_add_keys_dir adds every usable key and certificate
+ * under `dir` (recursively, as containerd's --decryption-keys-path);
+ * unusable files are skipped. Fails if `dir` cannot be read or holds no
+ * usable key. */
+LC_EXPORT lc_status lc_decrypt_config_add_keys_dir(lc_decrypt_config *config, const char *dir);
+
+/* ---- one layer ------------------------------------------------------------ */
+
+/* lc_layer is the outcome of encrypting or decrypting one layer. */
+typedef struct lc_layer lc_layer;
+
+LC_EXPORT void lc_layer_free(lc_layer *layer);
+
+/* After encryption: the new descriptor as JSON, {"mediaType","digest",
+ * "size","annotations"} (the +encrypted media type, the encrypted blob's
+ * digest and size, the ocicrypt annotations). After decryption: the
+ * plaintext blob's media type, digest and size (no annotations). Owned by
+ * the lc_layer. */
+LC_EXPORT const char *lc_layer_descriptor_json(const lc_layer *layer);
+/* The layer's diff_id (sha256 of the tar), or "" when it was not computed
+ * (a compressed layer passed through as it is). */
+LC_EXPORT const char *lc_layer_diff_id(const lc_layer *layer);
+/* The media type, digest and size from the descriptor, for convenience. */
+LC_EXPORT const char *lc_layer_media_type(const lc_layer *layer);
+LC_EXPORT const char *lc_layer_digest(const lc_layer *layer);
+LC_EXPORT uint64_t lc_layer_size(const lc_layer *layer);
+
+/* lc_encrypt_layer encrypts one layer blob of type `media_type` (an OCI or
+ * Docker layer type: tar, tar+gzip, tar+zstd; NULL or "" to sniff it from
+ * the first bytes) read from `in`, writing the encrypted blob to `out`,
+ * for the config's recipients under a fresh key. `*layer` receives the
+ * descriptor to put into the manifest. Errors: LC_ERR_INVALID_ARGUMENT (no
+ * recipients, an encrypted or unknown media type, input that is no layer),
+ * LC_ERR_CALLBACK, LC_ERR_IO. On error `out` may have received a partial
+ * blob: discard it. */
+LC_EXPORT lc_status lc_encrypt_layer(const lc_encrypt_config *config, const char *media_type,
+                                     lc_reader in, lc_writer out, lc_layer **layer);
+
+/* Flags for lc_decrypt_layer. */
+#define LC_DECRYPT_STREAM 1u     /* write plaintext as it is decrypted (ctd-decoder's way):
+                                    the HMAC is checked at the end and a failure is reported
+                                    after unverified bytes were written */
+#define LC_DECRYPT_DECOMPRESS 2u /* write the layer's tar, not its (gzip/zstd) blob */
+
+/* lc_decrypt_layer decrypts the encrypted layer blob read from `in`,
+ * described by `descriptor_json` (the layer's descriptor from the
+ * manifest: mediaType, digest, size, annotations), to `out`. `*layer`
+ * (may be NULL) receives the plaintext's descriptor. Errors: LC_ERR_DATA (a
+ * descriptor that does not parse or lacks the ocicrypt annotations),
+ * LC_ERR_KEY (no key opens it: the message lists the layer's recipients),
+ * LC_ERR_INTEGRITY (the HMAC failed: nothing was written unless
+ * LC_DECRYPT_STREAM), LC_ERR_CALLBACK, LC_ERR_IO. */
+LC_EXPORT lc_status lc_decrypt_layer(const lc_decrypt_config *config, const char *descriptor_json,
+                                     lc_reader in, lc_writer out, unsigned flags,
+                                     lc_layer **layer);
+
+/* ---- descriptors only (no bulk data) --------------------------------------- */
+
+/* lc_check_layer_keys succeeds if the config's keys unwrap the layer key of
+ * `descriptor_json` (ocicrypt's DecryptLayer with unwrapOnly). */
+LC_EXPORT lc_status lc_check_layer_keys(const lc_decrypt_config *config,
+                                        const char *descriptor_json);
+
+/* lc_add_recipients unwraps the layer key of `descriptor_json` with
+ * `keys` and wraps it again for `recipients` too; `*descriptor_out`
+ * receives the descriptor JSON with the new annotations (release with
+ * lc_free). The blob, its digest and size do not change. */
+LC_EXPORT lc_status lc_add_recipients(const lc_decrypt_config *keys,
+                                      const lc_encrypt_config *recipients,
+                                      const char *descriptor_json, char **descriptor_out);
+
+/* ---- whole images ---------------------------------------------------------- */
+
+/* Images are named as the CLI names them: "oci:DIR[:TAG]",
+ * "oci-archive:FILE[:TAG]", or "PATH[:TAG]". The destination is written
+ * whole and published atomically; on any error it is unchanged. Each
+ * returns a JSON report through `report_json` (may be NULL; release with
+ * lc_free): {"layers":[{"index","platform","action","from_digest",
+ * "to_digest","bytes"}...],"warnings":[...]}. */
+LC_EXPORT lc_status lc_encrypt_image(const lc_encrypt_config *config, const char *src,
+                                     const char *dst, char **report_json);
+LC_EXPORT lc_status lc_decrypt_image(const lc_decrypt_config *config, const char *src,
+                                     const char *dst, char **report_json);
+
+/* lc_layer_info returns `image`'s layers as JSON, as `layercrypt
+ * layerinfo --json` prints them. */
+LC_EXPORT lc_status lc_layer_info(const char *image, char **json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LAYERCRYPT_H_ */

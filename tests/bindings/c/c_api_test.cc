@@ -1,0 +1,432 @@
+// Tests for the C API (bindings/c/layercrypt.h), linked against
+// liblayercrypt.so as a C caller links it: round trips, the Go-made vectors,
+// tampering, wrong keys, callbacks that fail midway, descriptor-only calls,
+// whole images, and every entry point with NULL and invalid arguments.
+#include "bindings/c/layercrypt.h"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/support/ocicrypt_vectors.h"
+#include "tests/support/test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using layercrypt::testing::Bytes;
+using layercrypt::testing::ocicrypt_vectors_dir;
+using layercrypt::testing::read_file;
+using layercrypt::testing::read_text;
+using layercrypt::testing::TempDir;
+using nlohmann::json;
+
+std::string V(const std::string& rel) { return ocicrypt_vectors_dir() + rel; }
+
+// Memory streams with an optional failure after `fail_after` bytes.
+struct MemIn {
+  const Bytes* data;
+  size_t pos = 0;
+  size_t fail_after = SIZE_MAX;
+  size_t chunk = 4096;  // return at most this much per call
+  static int64_t read(void* ctx, uint8_t* buf, size_t cap) {
+    auto* s = static_cast<MemIn*>(ctx);
+    if (s->pos >= s->fail_after) return -1;
+    size_t n = std::min({cap, s->chunk, s->data->size() - s->pos, s->fail_after - s->pos});
+    std::memcpy(buf, s->data->data() + s->pos, n);
+    s->pos += n;
+    return static_cast<int64_t>(n);
+  }
+  lc_reader reader() { return {this, &MemIn::read}; }
+};
+
+struct MemOut {
+  Bytes data;
+  size_t fail_after = SIZE_MAX;
+  size_t calls = 0;
+  static int write(void* ctx, const uint8_t* buf, size_t len) {
+    auto* s = static_cast<MemOut*>(ctx);
+    ++s->calls;
+    if (s->data.size() + len > s->fail_after) return -1;
+    s->data.insert(s->data.end(), buf, buf + len);
+    return 0;
+  }
+  lc_writer writer() { return {this, &MemOut::write}; }
+};
+
+struct EncCfg {
+  lc_encrypt_config* p = lc_encrypt_config_new();
+  ~EncCfg() { lc_encrypt_config_free(p); }
+};
+struct DecCfg {
+  lc_decrypt_config* p = lc_decrypt_config_new();
+  ~DecCfg() { lc_decrypt_config_free(p); }
+};
+struct Layer {
+  lc_layer* p = nullptr;
+  ~Layer() { lc_layer_free(p); }
+};
+struct CStr {
+  char* p = nullptr;
+  ~CStr() { lc_free(p); }
+};
+
+// The plain layers of the Go-made images: layer 0 is tar+gzip, 1 a tar.
+json expected() { return layercrypt::testing::read_json(V("expected.json")); }
+Bytes plain_blob(const std::string& digest) { return read_file(V("images/plain/blobs/sha256/" + digest.substr(7))); }
+
+TEST(CApi, VersionAndNames) {
+  EXPECT_STREQ(lc_version(), "0.1.0");
+  EXPECT_NE(std::string(lc_cpu_paths()).find("AES"), std::string::npos);
+  EXPECT_STREQ(lc_status_name(LC_ERR_KEY), "LC_ERR_KEY");
+  EXPECT_STREQ(lc_status_name(static_cast<lc_status>(99)), "LC_ERR_UNKNOWN");
+  lc_free(nullptr);
+  lc_layer_free(nullptr);
+  lc_encrypt_config_free(nullptr);
+  lc_decrypt_config_free(nullptr);
+}
+
+TEST(CApi, RoundTripEveryCompression) {
+  const json e = expected();
+  const json& tar_layer = e["images"]["enc-jwe-rsa2048"]["layers"][1];  // an uncompressed tar
+  const Bytes tar = plain_blob(tar_layer["expected_output_digest"]);
+  for (const char* compression : {"none", "gzip", "gzip:3", "zstd", "zstd:5"}) {
+    SCOPED_TRACE(compression);
+    EncCfg enc;
+    ASSERT_EQ(lc_encrypt_config_add_recipient(enc.p, V("keys/rsa2048.pub.pem").c_str()), LC_OK)
+        << lc_last_error();
+    ASSERT_EQ(lc_encrypt_config_add_recipient(enc.p, ("pkcs7:" + V("keys/pkcs7.cert.pem")).c_str()),
+              LC_OK);
+    ASSERT_EQ(lc_encrypt_config_set_compression(enc.p, compression), LC_OK);
+    MemIn in{&tar};
+    MemOut out;
+    Layer layer;
+    ASSERT_EQ(lc_encrypt_layer(enc.p, nullptr, in.reader(), out.writer(), &layer.p), LC_OK)
+        << lc_last_error();
+    const json desc = json::parse(lc_layer_descriptor_json(layer.p));
+    EXPECT_EQ(desc["size"], out.data.size());
+    EXPECT_EQ(lc_layer_size(layer.p), out.data.size());
+    EXPECT_EQ(desc["digest"], lc_layer_digest(layer.p));
+    EXPECT_EQ(std::string(lc_layer_diff_id(layer.p)), tar_layer["expected_diff_id"]);
+    const std::string want_type = std::string(compression) == "none"
+                                      ? "application/vnd.oci.image.layer.v1.tar+encrypted"
+                                  : compression[0] == 'g'
+                                      ? "application/vnd.oci.image.layer.v1.tar+gzip+encrypted"
+                                      : "application/vnd.oci.image.layer.v1.tar+zstd+encrypted";
+    EXPECT_EQ(desc["mediaType"], want_type);
+    EXPECT_TRUE(desc["annotations"].contains("org.opencontainers.image.enc.keys.jwe"));
+    EXPECT_TRUE(desc["annotations"].contains("org.opencontainers.image.enc.keys.pkcs7"));
+
+    // Either recipient decrypts; with DECOMPRESS the tar comes back.
+    for (const std::string key : {"keys/rsa2048.pem", "keys/pkcs7.key.pem"}) {
+      DecCfg dec;
+      ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V(key).c_str(), nullptr), LC_OK) << lc_last_error();
+      if (key == "keys/pkcs7.key.pem")
+        ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/pkcs7.cert.pem").c_str(), nullptr), LC_OK);
+      MemIn cin{&out.data};
+      MemOut plain;
+      Layer pl;
+      ASSERT_EQ(lc_decrypt_layer(dec.p, lc_layer_descriptor_json(layer.p), cin.reader(),
+                                 plain.writer(), LC_DECRYPT_DECOMPRESS, &pl.p),
+                LC_OK)
+          << lc_last_error();
+      EXPECT_EQ(plain.data, tar);
+    }
+  }
+}
+
+TEST(CApi, DecryptsGoMadeLayers) {
+  const json e = expected();
+  int runs = 0;
+  for (const char* image : {"enc-jwe-rsa2048", "enc-jwe-ecp256", "enc-pkcs7"}) {
+    const json& img = e["images"][image];
+    for (const json& l : img["layers"]) {
+      SCOPED_TRACE(std::string(image) + " " + std::string(l["digest"]));
+      const std::string desc = read_text(V(l["payloads"]["desc"]));
+      const Bytes blob = read_file(V(std::string("images/") + image + "/blobs/sha256/" +
+                                     std::string(l["digest"]).substr(7)));
+      DecCfg dec;
+      ASSERT_EQ(lc_decrypt_config_add_keys_dir(dec.p, V(img["key_dirs_that_decrypt"][0]).c_str()), LC_OK)
+          << lc_last_error();
+      ASSERT_EQ(lc_check_layer_keys(dec.p, desc.c_str()), LC_OK) << lc_last_error();
+      MemIn in{&blob};
+      MemOut out;
+      Layer pl;
+      ASSERT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in.reader(), out.writer(), 0, &pl.p), LC_OK)
+          << lc_last_error();
+      EXPECT_EQ(out.data, plain_blob(l["expected_output_digest"]));
+      EXPECT_EQ(std::string(lc_layer_digest(pl.p)), l["expected_output_digest"]);
+      EXPECT_EQ(std::string(lc_layer_media_type(pl.p)), l["expected_output_mediaType"]);
+      ++runs;
+    }
+  }
+  EXPECT_EQ(runs, 12);
+}
+
+class GoLayer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const json l = expected()["images"]["enc-jwe-rsa2048"]["layers"][0];
+    desc = read_text(V(l["payloads"]["desc"]));
+    blob = read_file(V("images/enc-jwe-rsa2048/blobs/sha256/" + std::string(l["digest"]).substr(7)));
+    plain = plain_blob(l["expected_output_digest"]);
+    ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.pem").c_str(), nullptr), LC_OK);
+  }
+  std::string desc;
+  Bytes blob, plain;
+  DecCfg dec;
+};
+
+TEST_F(GoLayer, TamperedBlobReleasesNothing) {
+  Bytes bad = blob;
+  bad[bad.size() / 2] ^= 1;
+  MemIn in{&bad};
+  MemOut out;
+  EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr), LC_ERR_INTEGRITY);
+  EXPECT_NE(std::string(lc_last_error()).find("HMAC"), std::string::npos) << lc_last_error();
+  EXPECT_EQ(out.calls, 0u);
+  // Streaming writes first and fails at the end.
+  MemIn in2{&bad};
+  MemOut out2;
+  EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in2.reader(), out2.writer(), LC_DECRYPT_STREAM, nullptr),
+            LC_ERR_INTEGRITY);
+  EXPECT_GT(out2.calls, 0u);
+}
+
+TEST_F(GoLayer, WrongKeyAndBadDescriptors) {
+  DecCfg other;
+  ASSERT_EQ(lc_decrypt_config_add_key_file(other.p, V("keys/ecp256.pem").c_str(), nullptr), LC_OK);
+  MemIn in{&blob};
+  MemOut out;
+  EXPECT_EQ(lc_decrypt_layer(other.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr), LC_ERR_KEY);
+  EXPECT_NE(std::string(lc_last_error()).find("jwe"), std::string::npos) << lc_last_error();
+  EXPECT_EQ(lc_check_layer_keys(other.p, desc.c_str()), LC_ERR_KEY);
+  for (const char* bad : {"", "{", "[]", "{\"annotations\":{\"x\":1}}", "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+encrypted\"}"}) {
+    SCOPED_TRACE(bad);
+    MemIn i{&blob};
+    MemOut o;
+    const lc_status st = lc_decrypt_layer(dec.p, bad, i.reader(), o.writer(), 0, nullptr);
+    EXPECT_NE(st, LC_OK);
+    EXPECT_STRNE(lc_last_error(), "");
+    EXPECT_EQ(std::string(lc_last_error()).find('\n'), std::string::npos);
+    EXPECT_EQ(o.calls, 0u);
+  }
+}
+
+TEST_F(GoLayer, CallbacksThatFailMidway) {
+  {  // the reader fails halfway: nothing is written
+    MemIn in{&blob};
+    in.fail_after = blob.size() / 2;
+    MemOut out;
+    EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr), LC_ERR_CALLBACK);
+    EXPECT_NE(std::string(lc_last_error()).find("reader callback"), std::string::npos) << lc_last_error();
+    EXPECT_EQ(out.calls, 0u);
+  }
+  {  // the writer fails after 1000 bytes
+    MemIn in{&blob};
+    MemOut out;
+    out.fail_after = 1000;
+    EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr), LC_ERR_CALLBACK);
+    EXPECT_NE(std::string(lc_last_error()).find("writer callback"), std::string::npos) << lc_last_error();
+  }
+  {  // encrypting: the reader fails
+    EncCfg enc;
+    ASSERT_EQ(lc_encrypt_config_add_recipient(enc.p, V("keys/rsa2048.pub.pem").c_str()), LC_OK);
+    MemIn in{&plain};
+    in.fail_after = 70000;
+    MemOut out;
+    Layer layer;
+    EXPECT_EQ(lc_encrypt_layer(enc.p, nullptr, in.reader(), out.writer(), &layer.p), LC_ERR_CALLBACK);
+    EXPECT_EQ(layer.p, nullptr);
+  }
+  {  // a reader that claims more than it was asked for
+    struct Liar {
+      static int64_t read(void*, uint8_t*, size_t cap) { return static_cast<int64_t>(cap) + 1; }
+    };
+    MemOut out;
+    EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), lc_reader{nullptr, &Liar::read}, out.writer(), 0, nullptr),
+              LC_ERR_CALLBACK);
+  }
+}
+
+TEST_F(GoLayer, AddRecipientsToADescriptor) {
+  EncCfg more;
+  ASSERT_EQ(lc_encrypt_config_add_recipient(more.p, ("jwe:" + V("keys/ecp256.pub.pem")).c_str()), LC_OK);
+  CStr out;
+  ASSERT_EQ(lc_add_recipients(dec.p, more.p, desc.c_str(), &out.p), LC_OK) << lc_last_error();
+  const json before = json::parse(desc), after = json::parse(out.p);
+  EXPECT_EQ(after["digest"], before["digest"]);
+  EXPECT_EQ(after["size"], before["size"]);
+  DecCfg ec;
+  ASSERT_EQ(lc_decrypt_config_add_key_file(ec.p, V("keys/ecp256.pem").c_str(), nullptr), LC_OK);
+  EXPECT_EQ(lc_check_layer_keys(ec.p, desc.c_str()), LC_ERR_KEY);
+  EXPECT_EQ(lc_check_layer_keys(ec.p, out.p), LC_OK) << lc_last_error();
+  MemIn in{&blob};
+  MemOut plain_out;
+  ASSERT_EQ(lc_decrypt_layer(ec.p, out.p, in.reader(), plain_out.writer(), 0, nullptr), LC_OK);
+  EXPECT_EQ(plain_out.data, plain);
+  // Without a key that opens it: LC_ERR_KEY, nothing returned.
+  CStr none;
+  EXPECT_EQ(lc_add_recipients(ec.p, more.p, desc.c_str(), &none.p), LC_ERR_KEY);
+  EXPECT_EQ(none.p, nullptr);
+}
+
+TEST(CApi, KeysAndPasswords) {
+  DecCfg dec;
+  const std::string pw = read_text(V("keys/rsa2048.enc.password"));
+  const std::string pass = pw.substr(0, pw.find_first_of("\r\n"));
+  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.enc.pem").c_str(), nullptr), LC_ERR_KEY);
+  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.enc.pem").c_str(), "wrong"), LC_ERR_KEY);
+  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.enc.pem").c_str(), pass.c_str()), LC_OK)
+      << lc_last_error();
+  const Bytes jwk = read_file(V("keys/ecp256.jwk.json"));
+  EXPECT_EQ(lc_decrypt_config_add_key(dec.p, jwk.data(), jwk.size(), nullptr, 0), LC_OK) << lc_last_error();
+  const Bytes pub = read_file(V("keys/rsa2048.pub.pem"));
+  EXPECT_EQ(lc_decrypt_config_add_key(dec.p, pub.data(), pub.size(), nullptr, 0), LC_ERR_INVALID_ARGUMENT);
+  const char junk[] = "not a key";
+  EXPECT_NE(lc_decrypt_config_add_key(dec.p, reinterpret_cast<const uint8_t*>(junk), sizeof junk, nullptr, 0),
+            LC_OK);
+  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, "/nonexistent/key.pem", nullptr), LC_ERR_IO);
+  EXPECT_NE(std::string(lc_last_error()).find("/nonexistent/key.pem"), std::string::npos);
+  EXPECT_EQ(lc_decrypt_config_add_keys_dir(dec.p, "/nonexistent/dir"), LC_ERR_IO);
+  EncCfg enc;
+  EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, V("keys/rsa2048.pem").c_str()), LC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, "pgp:someone"), LC_ERR_UNSUPPORTED);
+  EXPECT_EQ(lc_encrypt_config_set_compression(enc.p, "gzip:9"), LC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(lc_encrypt_config_set_compression(enc.p, "brotli"), LC_ERR_INVALID_ARGUMENT);
+}
+
+TEST(CApi, WholeImages) {
+  TempDir dir;
+  EncCfg enc;
+  ASSERT_EQ(lc_encrypt_config_add_recipient(enc.p, V("keys/ecp384.pub.pem").c_str()), LC_OK);
+  const std::string src = "oci:" + V("images/plain") + ":v1";
+  const std::string encd = "oci:" + dir.file("enc") + ":v1";
+  CStr report;
+  ASSERT_EQ(lc_encrypt_image(enc.p, src.c_str(), encd.c_str(), &report.p), LC_OK) << lc_last_error();
+  const json rep = json::parse(report.p);
+  EXPECT_EQ(rep["layers"].size(), 4u);
+  EXPECT_TRUE(rep.contains("warnings"));
+  CStr info;
+  ASSERT_EQ(lc_layer_info(encd.c_str(), &info.p), LC_OK) << lc_last_error();
+  const json rows = json::parse(info.p);
+  ASSERT_EQ(rows.size(), 4u);
+  for (const auto& r : rows) EXPECT_EQ(r["encryption"], "jwe");
+
+  DecCfg dec;
+  ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/ecp384.pem").c_str(), nullptr), LC_OK);
+  const std::string decd = "oci:" + dir.file("dec") + ":v1";
+  ASSERT_EQ(lc_decrypt_image(dec.p, encd.c_str(), decd.c_str(), nullptr), LC_OK) << lc_last_error();
+  CStr plain_info;
+  ASSERT_EQ(lc_layer_info(decd.c_str(), &plain_info.p), LC_OK);
+  for (const auto& r : json::parse(plain_info.p)) EXPECT_EQ(r["encryption"], "");
+
+  DecCfg wrong;
+  ASSERT_EQ(lc_decrypt_config_add_key_file(wrong.p, V("keys/ecp256.pem").c_str(), nullptr), LC_OK);
+  const std::string nowhere = "oci:" + dir.file("never") + ":v1";
+  EXPECT_EQ(lc_decrypt_image(wrong.p, encd.c_str(), nowhere.c_str(), nullptr), LC_ERR_KEY);
+  EXPECT_FALSE(fs::exists(dir.file("never")));  // nothing half-written
+  CStr none;
+  EXPECT_EQ(lc_layer_info("oci:/nonexistent/image:v1", &none.p), LC_ERR_IO);
+  EXPECT_EQ(none.p, nullptr);
+}
+
+TEST(CApi, NullArguments) {
+  EncCfg enc;
+  DecCfg dec;
+  Bytes empty;
+  MemIn in{&empty};
+  MemOut out;
+  lc_layer* layer = nullptr;
+  char* s = nullptr;
+  const lc_reader no_reader{nullptr, nullptr};
+  const lc_writer no_writer{nullptr, nullptr};
+  const char* desc = "{}";
+  struct Case {
+    const char* name;
+    lc_status st;
+  } cases[] = {
+      {"config", lc_encrypt_config_add_recipient(nullptr, "x")},
+      {"recipient", lc_encrypt_config_add_recipient(enc.p, nullptr)},
+      {"config", lc_encrypt_config_set_compression(nullptr, "gzip")},
+      {"compression", lc_encrypt_config_set_compression(enc.p, nullptr)},
+      {"config", lc_decrypt_config_add_key(nullptr, reinterpret_cast<const uint8_t*>("k"), 1, nullptr, 0)},
+      {"key", lc_decrypt_config_add_key(dec.p, nullptr, 0, nullptr, 0)},
+      {"password", lc_decrypt_config_add_key(dec.p, reinterpret_cast<const uint8_t*>("k"), 1, nullptr, 3)},
+      {"config", lc_decrypt_config_add_key_file(nullptr, "f", nullptr)},
+      {"path", lc_decrypt_config_add_key_file(dec.p, nullptr, nullptr)},
+      {"config", lc_decrypt_config_add_keys_dir(nullptr, "d")},
+      {"dir", lc_decrypt_config_add_keys_dir(dec.p, nullptr)},
+      {"config", lc_encrypt_layer(nullptr, nullptr, in.reader(), out.writer(), &layer)},
+      {"in.read", lc_encrypt_layer(enc.p, nullptr, no_reader, out.writer(), &layer)},
+      {"out.write", lc_encrypt_layer(enc.p, nullptr, in.reader(), no_writer, &layer)},
+      {"layer", lc_encrypt_layer(enc.p, nullptr, in.reader(), out.writer(), nullptr)},
+      {"config", lc_decrypt_layer(nullptr, desc, in.reader(), out.writer(), 0, nullptr)},
+      {"descriptor_json", lc_decrypt_layer(dec.p, nullptr, in.reader(), out.writer(), 0, nullptr)},
+      {"in.read", lc_decrypt_layer(dec.p, desc, no_reader, out.writer(), 0, nullptr)},
+      {"out.write", lc_decrypt_layer(dec.p, desc, in.reader(), no_writer, 0, nullptr)},
+      {"flags", lc_decrypt_layer(dec.p, desc, in.reader(), out.writer(), 64, nullptr)},
+      {"config", lc_check_layer_keys(nullptr, desc)},
+      {"descriptor_json", lc_check_layer_keys(dec.p, nullptr)},
+      {"keys", lc_add_recipients(nullptr, enc.p, desc, &s)},
+      {"recipients", lc_add_recipients(dec.p, nullptr, desc, &s)},
+      {"descriptor_json", lc_add_recipients(dec.p, enc.p, nullptr, &s)},
+      {"descriptor_out", lc_add_recipients(dec.p, enc.p, desc, nullptr)},
+      {"config", lc_encrypt_image(nullptr, "a", "b", nullptr)},
+      {"src", lc_encrypt_image(enc.p, nullptr, "b", nullptr)},
+      {"dst", lc_encrypt_image(enc.p, "a", nullptr, nullptr)},
+      {"config", lc_decrypt_image(nullptr, "a", "b", nullptr)},
+      {"src", lc_decrypt_image(dec.p, nullptr, "b", nullptr)},
+      {"dst", lc_decrypt_image(dec.p, "a", nullptr, nullptr)},
+      {"image", lc_layer_info(nullptr, &s)},
+      {"json", lc_layer_info("x", nullptr)},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(c.st, LC_ERR_INVALID_ARGUMENT);
+  }
+  EXPECT_EQ(layer, nullptr);
+  EXPECT_EQ(s, nullptr);
+  EXPECT_EQ(out.calls, 0u);
+  // The message names the argument; a later call replaces it.
+  lc_layer_info(nullptr, &s);
+  EXPECT_STREQ(lc_last_error(), "image is NULL");
+  EXPECT_EQ(lc_encrypt_config_set_compression(enc.p, "zstd"), LC_OK);
+  EXPECT_STREQ(lc_last_error(), "");
+  // No recipients: an error, not an unreadable blob.
+  EncCfg none;
+  const Bytes tar = plain_blob(expected()["images"]["enc-jwe-rsa2048"]["layers"][1]["expected_output_digest"]);
+  MemIn tin{&tar};
+  EXPECT_EQ(lc_encrypt_layer(none.p, nullptr, tin.reader(), out.writer(), &layer), LC_ERR_INVALID_ARGUMENT);
+}
+
+TEST(CApi, FileDescriptorStreams) {
+  TempDir dir;
+  const json l = expected()["images"]["enc-jwe-rsa2048"]["layers"][0];
+  const std::string blob_path = V("images/enc-jwe-rsa2048/blobs/sha256/" + std::string(l["digest"]).substr(7));
+  int in_fd = ::open(blob_path.c_str(), O_RDONLY);
+  int out_fd = ::open(dir.file("out").c_str(), O_WRONLY | O_CREAT, 0600);
+  ASSERT_GE(in_fd, 0);
+  ASSERT_GE(out_fd, 0);
+  DecCfg dec;
+  ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.pem").c_str(), nullptr), LC_OK);
+  const std::string desc = read_text(V(l["payloads"]["desc"]));
+  EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), lc_fd_reader(&in_fd), lc_fd_writer(&out_fd), 0, nullptr),
+            LC_OK)
+      << lc_last_error();
+  ::close(in_fd);
+  ::close(out_fd);
+  EXPECT_EQ(read_file(dir.file("out")), plain_blob(l["expected_output_digest"]));
+}
+
+}  // namespace
