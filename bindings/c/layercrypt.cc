@@ -276,6 +276,18 @@ lc_status lc_encrypt_config_add_recipient(lc_encrypt_config* config, const char*
   });
 }
 
+lc_status lc_encrypt_config_add_recipient_key(lc_encrypt_config* config, const char* scheme,
+                                              const uint8_t* key, size_t key_len) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (key == nullptr) return null_argument("key");
+    const std::string name = "recipient key " + std::to_string(config->recipients.size() + 1);
+    const Status st = layercrypt::add_recipient_data(scheme ? scheme : "", {key, key_len}, name,
+                                                     &config->recipients);
+    return st.ok() ? LC_OK : fail(st);
+  });
+}
+
 lc_status lc_encrypt_config_set_compression(lc_encrypt_config* config, const char* compression) {
   return guard([&] {
     if (config == nullptr) return null_argument("config");

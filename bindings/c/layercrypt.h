@@ -54,7 +54,7 @@ extern "C" {
 /* The C API's version: changes to this header bump it (added functions:
  * minor; changed or removed ones: major, with a new SONAME). */
 #define LC_API_VERSION_MAJOR 0
-#define LC_API_VERSION_MINOR 1
+#define LC_API_VERSION_MINOR 2
 
 typedef enum lc_status {
   LC_OK = 0,
@@ -123,6 +123,14 @@ LC_EXPORT void lc_encrypt_config_free(lc_encrypt_config *config);
  * spells it ("jwe:FILE", "pkcs7:FILE", "FILE"), reading FILE now. */
 LC_EXPORT lc_status lc_encrypt_config_add_recipient(lc_encrypt_config *config,
                                                     const char *recipient);
+
+/* lc_encrypt_config_add_recipient_key adds a recipient given as bytes: a
+ * public key (PEM, DER SubjectPublicKeyInfo or JWK) for scheme "jwe", an
+ * X.509 certificate (PEM or DER) for "pkcs7", or either with scheme NULL
+ * or "" (the content selects the scheme). */
+LC_EXPORT lc_status lc_encrypt_config_add_recipient_key(lc_encrypt_config *config,
+                                                        const char *scheme, const uint8_t *key,
+                                                        size_t key_len);
 
 /* lc_encrypt_config_set_compression makes encrypting an uncompressed tar
  * compress it in the same pass: "none" (default), "gzip", "gzip:LEVEL"

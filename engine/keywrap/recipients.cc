@@ -203,13 +203,10 @@ Status CertificateGivenAsJwe(const std::string& path) {
                          " -pubkey -noout`");
 }
 
-}  // namespace
-
-Status add_recipient(std::string_view spec, Recipients* out) {
-  if (out == nullptr) return InvalidArgument("add_recipient: no output given");
-  LC_ASSIGN_OR_RETURN(ParsedSpec ps, SplitSpec(spec));
-  const std::string& path = ps.path;
-  LC_ASSIGN_OR_RETURN(std::vector<uint8_t> data, ReadRecipientFile(path));
+// AddRecipientData classifies a recipient's key or certificate `data`
+// (named `path` in messages) for `scheme` and appends it to `out`.
+Status AddRecipientData(Scheme scheme_given, std::span<const uint8_t> data, const std::string& path,
+                        Recipients* out) {
   const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
 
   if (HasPemPrivateKeyBlock(text) || IsPrivateJwk(text)) return PrivateKeyGiven(path, text);
@@ -219,7 +216,7 @@ Status add_recipient(std::string_view spec, Recipients* out) {
     return PrivateKeyGiven(path, text);
   }
 
-  Scheme scheme = ps.scheme;
+  Scheme scheme = scheme_given;
   if (scheme == Scheme::kAuto) {
     if (kind == KeyFileKind::kCertificate) {
       scheme = Scheme::kPkcs7;
@@ -258,7 +255,7 @@ Status add_recipient(std::string_view spec, Recipients* out) {
   // jwe
   if (kind == KeyFileKind::kCertificate) return CertificateGivenAsJwe(path);
   auto pub = parse_public_key(data);
-  if (!pub.ok() && ps.scheme == Scheme::kAuto) {
+  if (!pub.ok() && scheme_given == Scheme::kAuto) {
     // A bare FILE may also be a PKCS#1 RSA public key (Go refuses it for
     // jwe:, and so do we; the wrapped result is the same either way).
     auto pkcs1 = ParsePkcs1RsaPublic(data);
@@ -268,6 +265,30 @@ Status add_recipient(std::string_view spec, Recipients* out) {
   out->jwe.push_back(std::move(pub).value());
   out->sources.push_back("jwe:" + path);
   return Status::Ok();
+}
+
+}  // namespace
+
+Status add_recipient(std::string_view spec, Recipients* out) {
+  if (out == nullptr) return InvalidArgument("add_recipient: no output given");
+  LC_ASSIGN_OR_RETURN(ParsedSpec ps, SplitSpec(spec));
+  LC_ASSIGN_OR_RETURN(std::vector<uint8_t> data, ReadRecipientFile(ps.path));
+  return AddRecipientData(ps.scheme, data, ps.path, out);
+}
+
+Status add_recipient_data(std::string_view scheme, std::span<const uint8_t> data,
+                          const std::string& name, Recipients* out) {
+  if (out == nullptr) return InvalidArgument("add_recipient_data: no output given");
+  if (scheme != "" && scheme != "jwe" && scheme != "pkcs7")
+    return Unsupported("recipient scheme " + quoted_for_message(scheme) +
+                       " is not supported; only jwe and pkcs7 are");
+  if (data.empty()) return DataError(name + " is empty");
+  if (data.size() > kMaxRecipientFileSize)
+    return InvalidArgument(name + " is larger than 1 MiB; it is not a key or certificate");
+  return AddRecipientData(scheme == "jwe"     ? Scheme::kJwe
+                          : scheme == "pkcs7" ? Scheme::kPkcs7
+                                              : Scheme::kAuto,
+                          data, name, out);
 }
 
 Recipients filter_recipients(const Recipients& in,

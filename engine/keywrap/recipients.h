@@ -28,6 +28,7 @@
 
 #include <functional>
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -72,6 +73,14 @@ Recipients filter_recipients(const Recipients& in,
 //                     than 1 MiB (pipes such as jwe:<(...) are read);
 //   kDataError        the file is empty, or neither a key nor a certificate.
 Status add_recipient(std::string_view spec, Recipients* out);
+
+// add_recipient_data is add_recipient for a key or certificate given as
+// bytes (PEM, DER or JWK), as library callers hold them: `scheme` is "jwe",
+// "pkcs7" or "" (the content selects it, as for a bare FILE), and `name`
+// stands for the file in messages and out->sources. The same errors as
+// add_recipient, except kIoError; kDataError for empty data.
+Status add_recipient_data(std::string_view scheme, std::span<const uint8_t> data,
+                          const std::string& name, Recipients* out);
 
 }  // namespace layercrypt
 

@@ -306,6 +306,35 @@ TEST(CApi, KeysAndPasswords) {
   EXPECT_EQ(lc_encrypt_config_set_compression(enc.p, "brotli"), LC_ERR_INVALID_ARGUMENT);
 }
 
+TEST(CApi, RecipientsAsBytes) {
+  const Bytes pub = read_file(V("keys/ecp256.pub.pem"));
+  const Bytes jwk = read_file(V("keys/rsa2048.pub.jwk.json"));
+  const Bytes cert = read_file(V("keys/pkcs7.cert.pem"));
+  const Bytes priv = read_file(V("keys/ecp256.pem"));
+  EncCfg enc;
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", pub.data(), pub.size()), LC_OK) << lc_last_error();
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, nullptr, jwk.data(), jwk.size()), LC_OK) << lc_last_error();
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "pkcs7", cert.data(), cert.size()), LC_OK);
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", cert.data(), cert.size()), LC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "", priv.data(), priv.size()), LC_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(lc_last_error()).find("recipient key 4"), std::string::npos) << lc_last_error();
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "pgp", pub.data(), pub.size()), LC_ERR_UNSUPPORTED);
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", pub.data(), 0), LC_ERR_DATA);
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", nullptr, 0), LC_ERR_INVALID_ARGUMENT);
+  // The three recipients each open the layer.
+  const Bytes tar = plain_blob(expected()["images"]["enc-jwe-rsa2048"]["layers"][1]["expected_output_digest"]);
+  MemIn in{&tar};
+  MemOut out;
+  Layer layer;
+  ASSERT_EQ(lc_encrypt_layer(enc.p, "application/vnd.oci.image.layer.v1.tar", in.reader(), out.writer(), &layer.p),
+            LC_OK);
+  for (const char* key : {"keys/ecp256.pem", "keys/rsa2048.pem"}) {
+    DecCfg dec;
+    ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V(key).c_str(), nullptr), LC_OK);
+    EXPECT_EQ(lc_check_layer_keys(dec.p, lc_layer_descriptor_json(layer.p)), LC_OK) << key;
+  }
+}
+
 TEST(CApi, WholeImages) {
   TempDir dir;
   EncCfg enc;
