@@ -22,27 +22,17 @@
 #include <string>
 #include <vector>
 
+#include "kernels/openssl_ptr.h"
+
 namespace layercrypt {
 namespace {
 
 using kernels::SecretBytes;
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
+using BioPtr = kernels::UniquePtr<BIO>;
+using PkeyPtr = kernels::UniquePtr<EVP_PKEY>;
+using X509Ptr = kernels::UniquePtr<X509>;
+using BnPtr = kernels::UniquePtr<BIGNUM>;
 
 // OpensslReason returns OpenSSL's last error reason (no key material is ever
 // in it) and clears the thread's error queue.

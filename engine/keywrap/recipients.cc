@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/openssl_ptr.h"
+
 namespace layercrypt {
 namespace {
 
@@ -156,8 +158,7 @@ StatusOr<PublicKey> ParsePkcs1RsaPublic(std::span<const uint8_t> data) {
   std::vector<uint8_t> der;
   std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
   if (text.find("-----BEGIN ") != std::string_view::npos) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())),
-                                                  &BIO_free);
+    kernels::UniquePtr<BIO> bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
     char* name = nullptr;
     char* header = nullptr;
     unsigned char* body = nullptr;

@@ -19,6 +19,7 @@
 #include "engine/core/base64.h"
 #include "engine/core/go_json.h"
 #include "kernels/aes_gcm.h"
+#include "kernels/openssl_ptr.h"
 #include "kernels/sha256.h"
 
 namespace layercrypt {
@@ -27,20 +28,9 @@ namespace {
 using json = nlohmann::json;
 using kernels::SecretBytes;
 
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
-};
-struct KdfFree {
-  void operator()(EVP_KDF* p) const { EVP_KDF_free(p); }
-};
-struct KdfCtxFree {
-  void operator()(EVP_KDF_CTX* p) const { EVP_KDF_CTX_free(p); }
-};
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+using kernels::UniquePtr;
+using PkeyCtxPtr = UniquePtr<EVP_PKEY_CTX>;
+using CipherCtxPtr = UniquePtr<EVP_CIPHER_CTX>;
 
 struct ErrClear {
   ~ErrClear() { ERR_clear_error(); }
@@ -333,9 +323,9 @@ StatusOr<SecretBytes> ConcatKdf(std::span<const uint8_t> z, std::string_view alg
   other.insert(other.end(), apv.begin(), apv.end());
   put32(static_cast<uint32_t>(key_len * 8));
 
-  std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, "SSKDF", nullptr));
+  UniquePtr<EVP_KDF> kdf(EVP_KDF_fetch(nullptr, "SSKDF", nullptr));
   if (!kdf) return Internal("OpenSSL has no SSKDF");
-  std::unique_ptr<EVP_KDF_CTX, KdfCtxFree> kctx(EVP_KDF_CTX_new(kdf.get()));
+  UniquePtr<EVP_KDF_CTX> kctx(EVP_KDF_CTX_new(kdf.get()));
   if (!kctx) return Internal("out of memory");
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {

@@ -28,41 +28,9 @@ namespace {
 
 using kernels::SecretBytes;
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct P8Free {
-  void operator()(PKCS8_PRIV_KEY_INFO* p) const { PKCS8_PRIV_KEY_INFO_free(p); }
-};
-struct X509SigFree {
-  void operator()(X509_SIG* p) const { X509_SIG_free(p); }
-};
-struct BnFree {
-  void operator()(BIGNUM* p) const { BN_clear_free(p); }
-};
-struct BnCtxFree {
-  void operator()(BN_CTX* p) const { BN_CTX_free(p); }
-};
-struct ParamBldFree {
-  void operator()(OSSL_PARAM_BLD* p) const { OSSL_PARAM_BLD_free(p); }
-};
-struct ParamFree {
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-struct OpensslFree {
-  void operator()(void* p) const { OPENSSL_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
+using kernels::UniquePtr;
+using PkeyPtr = UniquePtr<EVP_PKEY>;
+using BnPtr = UniquePtr<BIGNUM>;
 
 // Drops OpenSSL's thread-local error queue so failed attempts do not leak
 // into unrelated later calls.
@@ -154,15 +122,8 @@ const char* kUnsupportedKeyMsg =
 PkeyPtr NativeKey(EVP_PKEY* legacy, const char* type) {
   OSSL_PARAM* raw = nullptr;
   if (EVP_PKEY_todata(legacy, EVP_PKEY_KEYPAIR, &raw) != 1) return nullptr;
-  struct ClearFree {  // the array holds the private key
-    void operator()(OSSL_PARAM* params) const {
-      for (OSSL_PARAM* p = params; p->key != nullptr; ++p)
-        if (p->data != nullptr) OPENSSL_cleanse(p->data, p->data_size);
-      OSSL_PARAM_free(params);
-    }
-  };
-  std::unique_ptr<OSSL_PARAM, ClearFree> params(raw);
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  kernels::ClearingParamPtr params(raw);  // the array holds the private key
+  UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   EVP_PKEY* pkey = nullptr;
   if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_KEYPAIR, params.get()) != 1)
@@ -250,7 +211,7 @@ PkeyPtr FastTyped(int, std::span<const uint8_t>) { return nullptr; }
 // TryDerPkcs8 parses unencrypted PKCS#8 DER (must consume all input).
 PkeyPtr TryDerPkcs8(std::span<const uint8_t> der) {
   const unsigned char* p = der.data();
-  std::unique_ptr<PKCS8_PRIV_KEY_INFO, P8Free> p8(
+  UniquePtr<PKCS8_PRIV_KEY_INFO> p8(
       d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size())));
   if (!p8 || p != der.data() + der.size()) return nullptr;
   if (PkeyPtr k = FastPkcs8(p8.get())) return k;
@@ -268,7 +229,7 @@ PkeyPtr TryDerTyped(int type, std::span<const uint8_t> der) {
 
 bool IsDerEncryptedPkcs8(std::span<const uint8_t> der) {
   const unsigned char* p = der.data();
-  std::unique_ptr<X509_SIG, X509SigFree> sig(d2i_X509_SIG(nullptr, &p, static_cast<long>(der.size())));
+  UniquePtr<X509_SIG> sig(d2i_X509_SIG(nullptr, &p, static_cast<long>(der.size())));
   return sig && p == der.data() + der.size();
 }
 
@@ -285,9 +246,9 @@ bool IsDerRsaPublicPkcs1(std::span<const uint8_t> der) {
   return k && p == der.data() + der.size();
 }
 
-std::unique_ptr<X509, X509Free> TryDerX509(std::span<const uint8_t> der) {
+UniquePtr<X509> TryDerX509(std::span<const uint8_t> der) {
   const unsigned char* p = der.data();
-  std::unique_ptr<X509, X509Free> x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  UniquePtr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   if (!x || p != der.data() + der.size()) return nullptr;
   return x;
 }
@@ -329,9 +290,9 @@ PkeyPtr TryDerPrivate(std::span<const uint8_t> der) {
 // DecryptPkcs8 decrypts a DER EncryptedPrivateKeyInfo with `password`.
 PkeyPtr DecryptPkcs8(std::span<const uint8_t> der, std::string_view password) {
   const unsigned char* p = der.data();
-  std::unique_ptr<X509_SIG, X509SigFree> sig(d2i_X509_SIG(nullptr, &p, static_cast<long>(der.size())));
+  UniquePtr<X509_SIG> sig(d2i_X509_SIG(nullptr, &p, static_cast<long>(der.size())));
   if (!sig) return nullptr;
-  std::unique_ptr<PKCS8_PRIV_KEY_INFO, P8Free> p8(
+  UniquePtr<PKCS8_PRIV_KEY_INFO> p8(
       PKCS8_decrypt(sig.get(), password.data(), static_cast<int>(password.size())));
   if (!p8) return nullptr;
   return PkeyPtr(EVP_PKCS82PKEY(p8.get()));
@@ -347,14 +308,14 @@ struct PemBlock {
 
 // ReadFirstPem returns the first PEM block of `data`, or nullopt.
 std::optional<PemBlock> ReadFirstPem(std::span<const uint8_t> data) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+  UniquePtr<BIO> bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
   if (!bio) return std::nullopt;
   char* name = nullptr;
   char* header = nullptr;
   unsigned char* body = nullptr;
   long len = 0;
   if (PEM_read_bio(bio.get(), &name, &header, &body, &len) != 1) return std::nullopt;
-  std::unique_ptr<char, OpensslFree> n(name), h(header);
+  UniquePtr<char> n(name), h(header);
   PemBlock b;
   b.name = name;
   b.header = header;
@@ -466,9 +427,9 @@ std::optional<CurveInfo> CurveByJwkName(std::string_view crv) {
 }
 
 StatusOr<PkeyPtr> FromData(const char* type, OSSL_PARAM_BLD* bld, int selection) {
-  std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld));
+  UniquePtr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld));
   if (!params) return Internal("OSSL_PARAM_BLD_to_param failed");
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return Internal("EVP_PKEY_fromdata_init failed");
   EVP_PKEY* pkey = nullptr;
   if (EVP_PKEY_fromdata(ctx.get(), &pkey, selection, params.get()) != 1) {
@@ -478,20 +439,18 @@ StatusOr<PkeyPtr> FromData(const char* type, OSSL_PARAM_BLD* bld, int selection)
 }
 
 bool PairwiseOk(EVP_PKEY* pkey) {
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   return ctx && EVP_PKEY_pairwise_check(ctx.get()) == 1;
 }
 
 bool PublicOk(EVP_PKEY* pkey) {
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   return ctx && EVP_PKEY_public_check(ctx.get()) == 1;
 }
 
 }  // namespace
 
 namespace internal {
-
-void EvpPkeyFree::operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 
 StatusOr<EvpPkeyOwner> jwk_to_pkey(std::string_view jwk_json, bool want_private) {
   json j = json::parse(jwk_json.begin(), jwk_json.end(), nullptr, /*allow_exceptions=*/false);
@@ -504,7 +463,7 @@ StatusOr<EvpPkeyOwner> jwk_to_pkey(std::string_view jwk_json, bool want_private)
   if (want_private && !has_d) {
     if (kty == "RSA" || kty == "EC") return PublicGivenStatus();
   }
-  std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
+  UniquePtr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
   if (!bld) return Internal("out of memory");
   if (kty == "RSA") {
     LC_ASSIGN_OR_RETURN(BnPtr n, JwkBn(j, "n", 0, false));
@@ -520,7 +479,7 @@ StatusOr<EvpPkeyOwner> jwk_to_pkey(std::string_view jwk_json, bool want_private)
     LC_ASSIGN_OR_RETURN(BnPtr d, JwkBn(j, "d", 0, true));
     LC_ASSIGN_OR_RETURN(BnPtr p, JwkBn(j, "p", 0, true));
     LC_ASSIGN_OR_RETURN(BnPtr q, JwkBn(j, "q", 0, true));
-    std::unique_ptr<BN_CTX, BnCtxFree> bctx(BN_CTX_secure_new());
+    UniquePtr<BN_CTX> bctx(BN_CTX_secure_new());
     if (!bctx) return Internal("out of memory");
     auto opt = [&](const char* m) -> StatusOr<BnPtr> {
       if (!j.contains(m)) return BnPtr(nullptr);
@@ -690,7 +649,7 @@ Certificate Certificate::from_x509(X509* x509) {
 
 std::string Certificate::subject() const {
   if (!x509_) return "";
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   if (!bio) return "";
   X509_NAME_print_ex(bio.get(), X509_get_subject_name(x509_), 0, XN_FLAG_RFC2253);
   char* data = nullptr;
@@ -786,7 +745,7 @@ StatusOr<Certificate> parse_certificate(std::span<const uint8_t> data) {
   ErrClear clear;
   if (data.empty()) return DataError("certificate data is empty");
   if (LooksLikePem(data)) {
-    std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+    UniquePtr<BIO> bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
     if (!bio) return Internal("out of memory");
     // Walk the blocks and take the first certificate, like Go's helpers.
     for (;;) {
@@ -795,8 +754,8 @@ StatusOr<Certificate> parse_certificate(std::span<const uint8_t> data) {
       unsigned char* body = nullptr;
       long len = 0;
       if (PEM_read_bio(bio.get(), &name, &header, &body, &len) != 1) break;
-      std::unique_ptr<char, OpensslFree> n(name), h(header);
-      std::unique_ptr<unsigned char, OpensslFree> b(body);
+      UniquePtr<char> n(name), h(header);
+      UniquePtr<unsigned char> b(body);
       std::string_view nm(name);
       if (IsCertPemName(nm) && nm != "TRUSTED CERTIFICATE") {
         auto x = TryDerX509({body, static_cast<size_t>(len)});

@@ -33,6 +33,7 @@
 #include <string_view>
 
 #include "engine/core/status.h"
+#include "kernels/openssl_ptr.h"
 
 namespace layercrypt {
 
@@ -190,10 +191,7 @@ namespace internal {
 // Not part of the contract: shared by the engine's key-handling files.
 
 // EvpPkeyOwner owns one EVP_PKEY reference.
-struct EvpPkeyFree {
-  void operator()(EVP_PKEY* p) const;
-};
-using EvpPkeyOwner = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
+using EvpPkeyOwner = kernels::UniquePtr<EVP_PKEY>;
 
 // jwk_to_pkey builds an EVP_PKEY from JWK JSON text (RSA or EC P-256/384/521;
 // base64url members, exact coordinate lengths like go-jose). With

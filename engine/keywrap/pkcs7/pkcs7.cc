@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "kernels/aes_gcm.h"
+#include "kernels/openssl_ptr.h"
 
 namespace layercrypt {
 namespace {
@@ -288,8 +289,7 @@ bool RecipientMatches(const KeyTrans& kt, const Certificate& cert) {
 SecretBytes RsaPkcs1Decrypt(const PrivateKey& key, std::span<const uint8_t> in, size_t want_len) {
   SecretBytes fallback(want_len);
   RAND_bytes(fallback.data(), static_cast<int>(fallback.size()));
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
-      EVP_PKEY_CTX_new_from_pkey(nullptr, key.evp(), nullptr), EVP_PKEY_CTX_free);
+  kernels::UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.evp(), nullptr));
   size_t out_len = static_cast<size_t>(EVP_PKEY_get_size(key.evp()));
   SecretBytes out(out_len);
   bool ok = ctx && EVP_PKEY_decrypt_init(ctx.get()) == 1 &&
@@ -330,8 +330,7 @@ StatusOr<SecretBytes> DecryptContent(const Envelope& env, const ContentAlg& alg,
   const EVP_CIPHER* cipher = alg.key_len == 16 ? EVP_aes_128_cbc()
                              : alg.key_len == 24 ? EVP_aes_192_cbc()
                                                  : EVP_aes_256_cbc();
-  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
-                                                                     EVP_CIPHER_CTX_free);
+  kernels::UniquePtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
   SecretBytes out(env.ciphertext.size() + 16);
   int len = 0, fin = 0;
   if (!ctx ||
@@ -505,8 +504,7 @@ StatusOr<std::vector<uint8_t>> pkcs7_encrypt(std::span<const uint8_t> content,
     if (pub == nullptr || EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA)
       return InvalidArgument("pkcs7 recipient " + cert.subject() +
                              ": the certificate's key is not RSA (ocicrypt's pkcs7 is RSA only)");
-    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
-        EVP_PKEY_CTX_new_from_pkey(nullptr, pub, nullptr), &EVP_PKEY_CTX_free);
+    kernels::UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pub, nullptr));
     size_t ek_len = 0;
     if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 ||
         EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1 ||
