@@ -138,8 +138,6 @@ int main(int argc, char** argv) {
       line += "; pass --containerd-root DIR with containerd's root, or set "
               "use_local_image_pull = true in containerd's CRI images config";
     }
-    if (st.code() == layercrypt::StatusCode::kIoError && line.find("spool") != std::string::npos)
-      line += "; or run the decoder with --stream, which needs no spool";
     return fail(line);
   }
   for (const auto& w : report.warnings) std::fprintf(stderr, "layercrypt-decoder: warning: %s\n", w.c_str());

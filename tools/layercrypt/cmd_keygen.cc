@@ -1,11 +1,22 @@
 // tools/layercrypt/cmd_keygen.cc: `layercrypt keygen`.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "engine/keywrap/keygen.h"
 #include "tools/layercrypt/cli.h"
 
 namespace layercrypt::cli {
+
+namespace {
+
+// exists: is there anything (even a dangling link) at `path`?
+bool exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found;
+}
+
+}  // namespace
 
 std::vector<Command> add_keygen_commands(CLI::App& app) {
   struct Options {
@@ -49,7 +60,9 @@ std::vector<Command> add_keygen_commands(CLI::App& app) {
                key->certificate_pem = std::move(*cert);
              }
              const auto st = layercrypt::write_key_files(*key, o->out, o->force);
-             if (!st.ok() && st.message().ends_with(" already exists"))
+             if (!st.ok() && !o->force && st.code() == layercrypt::StatusCode::kInvalidArgument &&
+                 (exists(o->out + ".pem") || exists(o->out + ".pub.pem") ||
+                  exists(o->out + ".crt.pem")))
                return fail(layercrypt::Status(st.code(), st.message() + "; use --force to overwrite"));
              if (!st.ok()) return fail(st);
              std::printf(
