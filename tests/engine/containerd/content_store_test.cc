@@ -204,10 +204,16 @@ TEST(ContainerdConfig, TopLevelRootOfEitherVersion) {
 // run_named_containerd starts /bin/bash copied as DIR/containerd with
 // `args` (bash runs `sleep` from -c and ignores the rest), cwd DIR.
 pid_t run_named_containerd(const std::string& dir, const std::vector<std::string>& args) {
-  const std::string exe = dir + "/containerd";
-  fs::copy_file("/bin/bash", exe, fs::copy_options::overwrite_existing);
+  // A fresh copy each time: overwriting one that a process (or its
+  // forked child) still executes fails with ETXTBSY.
+  static int n = 0;
+  const std::string bin = dir + "/bin" + std::to_string(++n);
+  fs::create_directories(bin);
+  const std::string exe = bin + "/containerd";
+  fs::copy_file("/bin/bash", exe);
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::setpgid(0, 0);  // stop() kills the group: bash and its sleep
     if (::chdir(dir.c_str()) != 0) _exit(127);
     std::vector<char*> argv;
     std::vector<std::string> all = {"containerd", "-c", "sleep 30; :"};
@@ -217,16 +223,23 @@ pid_t run_named_containerd(const std::string& dir, const std::vector<std::string
     ::execv(exe.c_str(), argv.data());
     _exit(127);
   }
-  // Wait until the process is the copy (exec done).
-  for (int i = 0; i < 500; ++i) {
+  // Wait until the process is the copy (exec done), up to 30 s on a busy
+  // machine; a child that died (exec failed) fails the test.
+  for (int i = 0; i < 3000; ++i) {
     std::error_code ec;
     if (fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename() == "containerd") break;
-    ::usleep(2000);
+    int st;
+    if (::waitpid(pid, &st, WNOHANG) == pid) {
+      ADD_FAILURE() << "the process named containerd exited before it could be read";
+      return pid;
+    }
+    ::usleep(10000);
   }
   return pid;
 }
 
 void stop(pid_t pid) {
+  ::kill(-pid, SIGKILL);
   ::kill(pid, SIGKILL);
   int st;
   ::waitpid(pid, &st, 0);
