@@ -3,11 +3,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <set>
 #include <system_error>
 
+#include "engine/core/io.h"
 #include "engine/keywrap/keys/private_key.h"
 
 namespace layercrypt {
@@ -92,12 +92,14 @@ StatusOr<KeysDirContents> load_keys_dir(const std::string& dir) {
       w.out.skipped.push_back(shown + ": " + (sec ? sec.message() : "too large to be a key"));
       continue;
     }
-    std::ifstream in(target, std::ios::binary);
-    kernels::SecretBytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) {
+    // read_secret_file reads into wiping memory through a buffer it wipes
+    // (an ifstream's buffer would keep the key bytes in ordinary heap).
+    auto read = read_secret_file(target.string(), kMaxKeyFileSize);
+    if (!read.ok()) {
       w.out.skipped.push_back(shown + ": cannot read");
       continue;
     }
+    kernels::SecretBytes data = std::move(*read);
     PrivateKey key;
     Certificate cert;
     switch (classify_key_file(data, &key, &cert)) {

@@ -16,11 +16,11 @@
 
 #include <cstring>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "engine/core/base64.h"
+#include "engine/core/go_json.h"
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
@@ -393,14 +393,28 @@ StatusOr<PkeyPtr> ParsePemPrivate(std::span<const uint8_t> data,
 
 // ---- JWK ------------------------------------------------------------------
 
-using json = nlohmann::json;
+// JWKs are read with engine/core/go_json.h, whose strings live in wiping
+// memory: a private JWK's d, p, q, dp, dq and qi never sit in ordinary heap.
+// Member names match as go-jose's encoding/json matches them (exact or
+// case-folded, a later duplicate wins).
+const gojson::Value* JwkMember(const gojson::Value& jwk, std::string_view name) {
+  const gojson::Value* found = nullptr;
+  for (const gojson::Member& m : jwk.members)
+    if (gojson::name_matches(std::string_view(m.name.data(), m.name.size()), name)) found = &m.value;
+  return found;
+}
 
-StatusOr<BnPtr> JwkBn(const json& j, const char* member, size_t want_len, bool secret) {
-  auto it = j.find(member);
-  if (it == j.end() || !it->is_string()) {
-    return DataError(std::string("JWK is missing member \"") + member + "\"");
-  }
-  auto bytes = base64url_decode_secret(it->get_ref<const std::string&>());
+// JwkString returns the string member `name`, or nullopt.
+std::optional<std::string_view> JwkString(const gojson::Value& jwk, std::string_view name) {
+  const gojson::Value* v = JwkMember(jwk, name);
+  if (v == nullptr || v->kind != gojson::Value::Kind::kString) return std::nullopt;
+  return std::string_view(v->text.data(), v->text.size());
+}
+
+StatusOr<BnPtr> JwkBn(const gojson::Value& j, const char* member, size_t want_len, bool secret) {
+  const auto text = JwkString(j, member);
+  if (!text) return DataError(std::string("JWK is missing member \"") + member + "\"");
+  auto bytes = base64url_decode_secret(*text);
   if (!bytes.ok()) return DataError(std::string("JWK member \"") + member + "\" is not base64url");
   if (want_len != 0 && bytes->size() != want_len) {
     return DataError(std::string("JWK member \"") + member + "\" has the wrong length for the curve");
@@ -453,13 +467,14 @@ bool PublicOk(EVP_PKEY* pkey) {
 namespace internal {
 
 StatusOr<EvpPkeyOwner> jwk_to_pkey(std::string_view jwk_json, bool want_private) {
-  json j = json::parse(jwk_json.begin(), jwk_json.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return DataError("JWK is not valid JSON");
-  if (!j.is_object()) return DataError("JWK is not a JSON object");
-  auto kty_it = j.find("kty");
-  if (kty_it == j.end() || !kty_it->is_string()) return DataError("JWK has no \"kty\" member");
-  const std::string& kty = kty_it->get_ref<const std::string&>();
-  const bool has_d = j.contains("d");
+  auto parsed = gojson::parse(jwk_json);
+  if (!parsed.ok()) return DataError("JWK is not valid JSON");
+  const gojson::Value& j = *parsed;
+  if (j.kind != gojson::Value::Kind::kObject) return DataError("JWK is not a JSON object");
+  const auto kty_text = JwkString(j, "kty");
+  if (!kty_text) return DataError("JWK has no \"kty\" member");
+  const std::string kty(*kty_text);
+  const bool has_d = JwkMember(j, "d") != nullptr;
   if (want_private && !has_d) {
     if (kty == "RSA" || kty == "EC") return PublicGivenStatus();
   }
@@ -482,7 +497,7 @@ StatusOr<EvpPkeyOwner> jwk_to_pkey(std::string_view jwk_json, bool want_private)
     UniquePtr<BN_CTX> bctx(BN_CTX_secure_new());
     if (!bctx) return Internal("out of memory");
     auto opt = [&](const char* m) -> StatusOr<BnPtr> {
-      if (!j.contains(m)) return BnPtr(nullptr);
+      if (JwkMember(j, m) == nullptr) return BnPtr(nullptr);
       return JwkBn(j, m, 0, true);
     };
     LC_ASSIGN_OR_RETURN(BnPtr dp, opt("dp"));
@@ -512,9 +527,9 @@ StatusOr<EvpPkeyOwner> jwk_to_pkey(std::string_view jwk_json, bool want_private)
     return EvpPkeyOwner(pk.release());
   }
   if (kty == "EC") {
-    auto crv_it = j.find("crv");
-    if (crv_it == j.end() || !crv_it->is_string()) return DataError("EC JWK has no \"crv\" member");
-    auto curve = CurveByJwkName(crv_it->get_ref<const std::string&>());
+    const auto crv = JwkString(j, "crv");
+    if (!crv) return DataError("EC JWK has no \"crv\" member");
+    auto curve = CurveByJwkName(*crv);
     if (!curve) return Unsupported("EC JWK curve is not supported; use P-256, P-384 or P-521");
     // go-jose requires x, y (and d) to be exactly the curve's byte size.
     LC_ASSIGN_OR_RETURN(BnPtr x, JwkBn(j, "x", curve->size, false));
@@ -718,14 +733,19 @@ StatusOr<PublicKey> parse_public_key(std::span<const uint8_t> data) {
     return DataError("PEM block \"" + block->name + "\" is not a public key");
   }
   if (LooksLikeJson(data)) {
-    json j = json::parse(data.begin(), data.end(), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return DataError("public key JSON does not parse as a JWK");
-    if (j.contains("d")) return InvalidArgument("a private JWK was given where a public key is needed");
+    // Parsed into wiping memory: a private JWK given here by mistake is not
+    // left in ordinary heap.
+    auto parsed = gojson::parse(AsView(data));
+    if (!parsed.ok() || parsed->kind != gojson::Value::Kind::kObject)
+      return DataError("public key JSON does not parse as a JWK");
+    const gojson::Value& j = *parsed;
+    if (JwkMember(j, "d") != nullptr)
+      return InvalidArgument("a private JWK was given where a public key is needed");
     LC_ASSIGN_OR_RETURN(internal::EvpPkeyOwner k,
                         internal::jwk_to_pkey(AsView(data), /*want_private=*/false));
     LC_ASSIGN_OR_RETURN(PublicKey pub, PublicKey::from_evp(k.release()));
-    std::string alg = j.contains("alg") && j["alg"].is_string() ? j["alg"].get<std::string>() : "";
-    std::string kid = j.contains("kid") && j["kid"].is_string() ? j["kid"].get<std::string>() : "";
+    std::string alg(JwkString(j, "alg").value_or(""));
+    std::string kid(JwkString(j, "kid").value_or(""));
     pub.set_jwk_members(std::move(alg), std::move(kid));
     return pub;
   }
