@@ -12,6 +12,15 @@
 // Memory stays bounded: at most `jobs` jobs run at once, and each layer
 // pipeline bounds its own buffers.
 //
+// Why plain threads and not oneTBB tasks: a job blocks (reading a file,
+// fsync when it commits a blob) and runs a oneTBB pipeline of its own. A
+// blocked task holds one of oneTBB's few workers (two on a 2-core node),
+// and a worker waiting inside a job's pipeline may pick up another job's
+// outer task, nesting a whole layer under a wait and so delaying the
+// pipeline that was waiting. Threads of their own (at most `jobs`, default
+// 2) block without taking anything from the pipelines, which keep every
+// oneTBB worker for the data path.
+//
 // Errors: after any job or `done` fails, no further job is started; the jobs
 // already running finish, and run_ordered returns the failure of the
 // lowest index (what a sequential run would have returned first).
