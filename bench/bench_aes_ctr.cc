@@ -20,7 +20,6 @@ using layercrypt::testing::random_bytes;
 
 constexpr int64_t kSizes[] = {16 << 10, 1 << 20, 16 << 20};
 
-
 void BM_ipsecmb_ctr(benchmark::State& state, k::ImbTier tier) {
   if (!k::imb_tier_supported(tier)) {
     state.SkipWithError("ipsec-mb tier not supported on this CPU");

@@ -20,7 +20,6 @@ using layercrypt::testing::random_bytes;
 
 constexpr int64_t kSizes[] = {16 << 10, 1 << 20, 16 << 20};
 
-
 void BM_ipsecmb_gcm_seal(benchmark::State& state, k::ImbTier tier, size_t key_len) {
   if (!k::imb_tier_supported(tier)) {
     state.SkipWithError("ipsec-mb tier not supported on this CPU");
@@ -111,12 +110,11 @@ const bool registered = [] {
     const std::string alg = key_len == 32 ? "aes256_gcm" : "aes128_gcm";
     for (k::ImbTier t : tiers) {
       auto* b = benchmark::RegisterBenchmark(
-          (alg + "_seal/ipsec-mb/" + k::imb_tier_name(t)).c_str(), BM_ipsecmb_gcm_seal, t,
-          key_len);
+          (alg + "_seal/ipsec-mb/" + k::imb_tier_name(t)).c_str(), BM_ipsecmb_gcm_seal, t, key_len);
       for (int64_t s : kSizes) b->Arg(s);
     }
-    auto* b = benchmark::RegisterBenchmark((alg + "_seal/openssl").c_str(), BM_openssl_gcm_seal,
-                                           key_len);
+    auto* b =
+        benchmark::RegisterBenchmark((alg + "_seal/openssl").c_str(), BM_openssl_gcm_seal, key_len);
     for (int64_t s : kSizes) b->Arg(s);
   }
   for (k::ImbTier t : tiers) {

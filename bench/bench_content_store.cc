@@ -52,7 +52,8 @@ class Store {
       const std::string n = std::to_string(i);
       if (kind == kEncrypted) {
         put("{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1."
-            "tar+gzip+encrypted\",\"digest\":\"sha256:" + digest_hex("l" + n) + "\",\"size\":" + n +
+            "tar+gzip+encrypted\",\"digest\":\"sha256:" +
+            digest_hex("l" + n) + "\",\"size\":" + n +
             ",\"annotations\":{\"org.opencontainers.image.enc.keys.jwe\":\"" + pad + pad + n +
             "\",\"org.opencontainers.image.enc.pubopts\":\"" + pad + "\"}}]}");
       } else if (i < 8000) {
@@ -66,15 +67,17 @@ class Store {
       } else {
         put("{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" + digest_hex(n) +
             "\"},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
-            "\"digest\":\"sha256:" + digest_hex("l" + n) + "\",\"size\":" + n + ",\"x\":\"" + pad +
-            "\"}]}");
+            "\"digest\":\"sha256:" +
+            digest_hex("l" + n) + "\",\"size\":" + n + ",\"x\":\"" + pad + "\"}]}");
       }
     }
     // The image being pulled: its manifest is the newest blob.
     ::usleep(20000);
     target_ = "sha256:" + digest_hex("target-layer");
     put("{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1."
-        "tar+gzip+encrypted\",\"digest\":\"" + target_ + "\",\"size\":1,\"annotations\":{"
+        "tar+gzip+encrypted\",\"digest\":\"" +
+        target_ +
+        "\",\"size\":1,\"annotations\":{"
         "\"org.opencontainers.image.enc.keys.jwe\":\"e30=\"}}]}");
   }
   ~Store() {

@@ -22,7 +22,8 @@ using Bytes = std::vector<uint8_t>;
 const Bytes& corpus(size_t n) {
   static std::map<size_t, Bytes> cache;
   auto it = cache.find(n);
-  if (it == cache.end()) it = cache.emplace(n, layercrypt::testing::make_tar_like_corpus(n, 1)).first;
+  if (it == cache.end())
+    it = cache.emplace(n, layercrypt::testing::make_tar_like_corpus(n, 1)).first;
   return it->second;
 }
 

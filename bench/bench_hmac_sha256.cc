@@ -77,7 +77,13 @@ void BM_HmacSha256UpdateSize(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * total));
   state.counters["updates"] = static_cast<double>(total / piece);
 }
-BENCHMARK(BM_HmacSha256UpdateSize)->Arg(64)->Arg(256)->Arg(1024)->Arg(4096)->Arg(16384)->Arg(1 << 20);
+BENCHMARK(BM_HmacSha256UpdateSize)
+    ->Arg(64)
+    ->Arg(256)
+    ->Arg(1024)
+    ->Arg(4096)
+    ->Arg(16384)
+    ->Arg(1 << 20);
 
 // Cost of keying + one short message (object creation, init, final).
 void BM_HmacSha256KeyAndTag64(benchmark::State& state) {
@@ -155,7 +161,8 @@ BENCHMARK(BM_OpenSslEvpSha256)->Arg(64)->Arg(16 << 10)->Arg(1 << 20)->Arg(16 << 
 // sizes in 1..65534) per compute() on `tier`.
 void BM_HmacMany(benchmark::State& state, k::ImbTier tier, size_t jobs, size_t len) {
   if (!k::imb_tier_supported(tier))
-    return state.SkipWithError((std::string("tier unsupported: ") + k::imb_tier_name(tier)).c_str());
+    return state.SkipWithError(
+        (std::string("tier unsupported: ") + k::imb_tier_name(tier)).c_str());
   std::mt19937 rng(static_cast<uint32_t>(jobs));
   std::vector<const uint8_t*> msgs(jobs);
   std::vector<size_t> lens(jobs);
@@ -219,10 +226,9 @@ const int kRegistered = [] {
                                          .c_str(),
                                      BM_HmacMany, tier, jobs, len);
       }
-      benchmark::RegisterBenchmark(("BM_HmacManyOpenSslLoop/jobs:" + std::to_string(jobs) +
-                                    "/len:" + len_name)
-                                       .c_str(),
-                                   BM_HmacManyOpenSslLoop, jobs, len);
+      benchmark::RegisterBenchmark(
+          ("BM_HmacManyOpenSslLoop/jobs:" + std::to_string(jobs) + "/len:" + len_name).c_str(),
+          BM_HmacManyOpenSslLoop, jobs, len);
     }
   }
   return 0;

@@ -109,8 +109,8 @@ void BM_IsalInflateChunks(benchmark::State& state) {
     for (size_t i = 0; i < c.chunk_comp.size(); ++i) {
       size_t w;
       uint32_t cc;
-      if (ic.inflate(c.gz.data() + pos, c.chunk_comp[i], i + 1 == c.chunk_comp.size(),
-                     out.data(), out.size(), &w, &cc) != k::InflateResult::kOk) {
+      if (ic.inflate(c.gz.data() + pos, c.chunk_comp[i], i + 1 == c.chunk_comp.size(), out.data(),
+                     out.size(), &w, &cc) != k::InflateResult::kOk) {
         state.SkipWithError("chunk inflate failed");
         return;
       }

@@ -131,12 +131,34 @@ void BM_DecryptGunzip(benchmark::State& st) {
 const bool kInputsReady = (tar(), gzip_encrypted(), plain_encrypted(), true);
 
 // threads: 1, 2 and 0 (the default: every CPU).
-BENCHMARK(BM_Encrypt)->ArgName("threads")->Arg(1)->Arg(2)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Decrypt)->ArgName("threads")->Arg(1)->Arg(2)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_GzipEncrypt)->ArgName("threads")->Arg(1)->Arg(2)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Encrypt)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Decrypt)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_GzipEncrypt)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_DecryptGunzip)
     ->ArgNames({"threads", "index"})
-    ->Args({1, 0})->Args({1, 1})->Args({2, 0})->Args({2, 1})->Args({0, 1})
+    ->Args({1, 0})
+    ->Args({1, 1})
+    ->Args({2, 0})
+    ->Args({2, 1})
+    ->Args({0, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

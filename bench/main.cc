@@ -8,8 +8,8 @@
 int main(int argc, char** argv) {
   namespace k = layercrypt::kernels;
   benchmark::AddCustomContext("cpu_model", k::cpu_model_name());
-  benchmark::AddCustomContext(
-      "ipsec_mb_auto_arch", k::imb_manager_arch_name(k::imb_manager(k::ImbTier::kAuto)));
+  benchmark::AddCustomContext("ipsec_mb_auto_arch",
+                              k::imb_manager_arch_name(k::imb_manager(k::ImbTier::kAuto)));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -46,8 +46,8 @@ uint64_t load_be64(const uint8_t* p) {
 // and waits for it. The manager is the calling thread's own, so the only
 // jobs in it are ours; still, ipsec-mb may hand back an older completed job
 // first, so we keep flushing until the job carrying our marker returns.
-bool run_ctr_job(IMB_MGR* mgr, const uint8_t* enc_keys, const uint8_t iv[16],
-                 const uint8_t* src, uint8_t* dst, uint64_t len) {
+bool run_ctr_job(IMB_MGR* mgr, const uint8_t* enc_keys, const uint8_t iv[16], const uint8_t* src,
+                 uint8_t* dst, uint64_t len) {
   int marker = 0;  // its address identifies this call's job
   IMB_JOB* job = IMB_GET_NEXT_JOB(mgr);
   job->cipher_mode = IMB_CIPHER_CNTR;

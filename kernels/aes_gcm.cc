@@ -38,15 +38,15 @@ struct GcmFns {
 bool gcm_fns(const IMB_MGR* m, size_t key_len, GcmFns* f) {
   switch (key_len) {
     case 16:
-      *f = {m->gcm128_pre, m->gcm128_init_var_iv, m->gcm128_enc_update,
+      *f = {m->gcm128_pre,        m->gcm128_init_var_iv,  m->gcm128_enc_update,
             m->gcm128_dec_update, m->gcm128_enc_finalize, m->gcm128_dec_finalize};
       return true;
     case 24:
-      *f = {m->gcm192_pre, m->gcm192_init_var_iv, m->gcm192_enc_update,
+      *f = {m->gcm192_pre,        m->gcm192_init_var_iv,  m->gcm192_enc_update,
             m->gcm192_dec_update, m->gcm192_enc_finalize, m->gcm192_dec_finalize};
       return true;
     case 32:
-      *f = {m->gcm256_pre, m->gcm256_init_var_iv, m->gcm256_enc_update,
+      *f = {m->gcm256_pre,        m->gcm256_init_var_iv,  m->gcm256_enc_update,
             m->gcm256_dec_update, m->gcm256_enc_finalize, m->gcm256_dec_finalize};
       return true;
     default:
@@ -145,8 +145,7 @@ bool AesGcmKey::open(const uint8_t* iv, size_t iv_len, const uint8_t* aad, size_
   return true;
 }
 
-AesGcmStream::AesGcmStream(const AesGcmKey& key)
-    : key_(key), ctx_(std::make_unique<Context>()) {
+AesGcmStream::AesGcmStream(const AesGcmKey& key) : key_(key), ctx_(std::make_unique<Context>()) {
   std::memset(&ctx_->data, 0, sizeof(ctx_->data));
 }
 
@@ -161,8 +160,7 @@ void AesGcmStream::reset() {
 bool AesGcmStream::init(Direction dir, const uint8_t* iv, size_t iv_len, const uint8_t* aad,
                         size_t aad_len) {
   reset();
-  if (!key_.ok() || !common_args_ok(iv, iv_len, aad, aad_len, nullptr, 0, nullptr))
-    return false;
+  if (!key_.ok() || !common_args_ok(iv, iv_len, aad, aad_len, nullptr, 0, nullptr)) return false;
   IMB_MGR* mgr = imb_manager(key_.tier_);
   GcmFns f;
   if (mgr == nullptr || !gcm_fns(mgr, key_.key_len_, &f)) return false;

@@ -76,9 +76,8 @@ class AesGcmKey {
   // on success; false (nothing meaningful in `out`/`tag`) if !ok(), iv_len is
   // 0, tag_len is out of range, a required pointer is null, or `len` exceeds
   // kMaxMessageLen. Thread-safe.
-  bool seal(const uint8_t* iv, size_t iv_len, const uint8_t* aad, size_t aad_len,
-            const uint8_t* in, size_t len, uint8_t* out, uint8_t* tag,
-            size_t tag_len = kTagLen) const;
+  bool seal(const uint8_t* iv, size_t iv_len, const uint8_t* aad, size_t aad_len, const uint8_t* in,
+            size_t len, uint8_t* out, uint8_t* tag, size_t tag_len = kTagLen) const;
 
   // open decrypts `len` bytes of `in` into `out` and verifies the `tag_len`
   // (12..16) byte `tag` in constant time. Returns true only if the tag is
@@ -86,9 +85,8 @@ class AesGcmKey {
   // and, if `out` is non-null, zero-fills out[0, len), so unauthenticated
   // plaintext never escapes; with in == out the ciphertext is lost too.
   // `in` and `out` may be the same pointer; no other overlap. Thread-safe.
-  bool open(const uint8_t* iv, size_t iv_len, const uint8_t* aad, size_t aad_len,
-            const uint8_t* in, size_t len, const uint8_t* tag, size_t tag_len,
-            uint8_t* out) const;
+  bool open(const uint8_t* iv, size_t iv_len, const uint8_t* aad, size_t aad_len, const uint8_t* in,
+            size_t len, const uint8_t* tag, size_t tag_len, uint8_t* out) const;
 
  private:
   friend class AesGcmStream;
@@ -124,8 +122,7 @@ class AesGcmStream {
   // the whole `aad` (`aad` may be null if aad_len is 0). Returns true on
   // success; false if the key is not ok() or iv is missing/empty, leaving the
   // stream unusable until the next successful init. Not thread-safe.
-  bool init(Direction dir, const uint8_t* iv, size_t iv_len, const uint8_t* aad,
-            size_t aad_len);
+  bool init(Direction dir, const uint8_t* iv, size_t iv_len, const uint8_t* aad, size_t aad_len);
 
   // update encrypts or decrypts the next `len` bytes of the message from
   // `in` into `out`. `in` and `out` may be the same pointer; no other

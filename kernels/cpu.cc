@@ -7,8 +7,8 @@
 #include <isa-l.h>
 #include <openssl/crypto.h>
 
-#include <array>
 #include <cpuid.h>
+#include <array>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -21,8 +21,8 @@ struct MgrDeleter {
 };
 using MgrPtr = std::unique_ptr<IMB_MGR, MgrDeleter>;
 
-constexpr std::array<ImbTier, 4> kExplicitTiers = {
-    ImbTier::kSse, ImbTier::kAvx, ImbTier::kAvx2, ImbTier::kAvx512};
+constexpr std::array<ImbTier, 4> kExplicitTiers = {ImbTier::kSse, ImbTier::kAvx, ImbTier::kAvx2,
+                                                   ImbTier::kAvx512};
 
 // CPU feature flags as ipsec-mb detected them (alloc_mb_mgr fills
 // `features` from CPUID). Computed once per process.
@@ -38,11 +38,16 @@ uint64_t detected_features() {
 
 uint64_t required_flags(ImbTier tier) {
   switch (tier) {
-    case ImbTier::kSse: return IMB_CPUFLAGS_SSE;
-    case ImbTier::kAvx: return IMB_CPUFLAGS_AVX;
-    case ImbTier::kAvx2: return IMB_CPUFLAGS_AVX2;
-    case ImbTier::kAvx512: return IMB_CPUFLAGS_AVX512;
-    case ImbTier::kAuto: return 0;
+    case ImbTier::kSse:
+      return IMB_CPUFLAGS_SSE;
+    case ImbTier::kAvx:
+      return IMB_CPUFLAGS_AVX;
+    case ImbTier::kAvx2:
+      return IMB_CPUFLAGS_AVX2;
+    case ImbTier::kAvx512:
+      return IMB_CPUFLAGS_AVX512;
+    case ImbTier::kAuto:
+      return 0;
   }
   return 0;
 }
@@ -51,11 +56,21 @@ MgrPtr make_manager(ImbTier tier) {
   MgrPtr mgr(alloc_mb_mgr(0));
   if (!mgr) return nullptr;
   switch (tier) {
-    case ImbTier::kAuto: init_mb_mgr_auto(mgr.get(), nullptr); break;
-    case ImbTier::kSse: init_mb_mgr_sse(mgr.get()); break;
-    case ImbTier::kAvx: init_mb_mgr_avx(mgr.get()); break;
-    case ImbTier::kAvx2: init_mb_mgr_avx2(mgr.get()); break;
-    case ImbTier::kAvx512: init_mb_mgr_avx512(mgr.get()); break;
+    case ImbTier::kAuto:
+      init_mb_mgr_auto(mgr.get(), nullptr);
+      break;
+    case ImbTier::kSse:
+      init_mb_mgr_sse(mgr.get());
+      break;
+    case ImbTier::kAvx:
+      init_mb_mgr_avx(mgr.get());
+      break;
+    case ImbTier::kAvx2:
+      init_mb_mgr_avx2(mgr.get());
+      break;
+    case ImbTier::kAvx512:
+      init_mb_mgr_avx512(mgr.get());
+      break;
   }
   if (imb_get_errno(mgr.get()) != 0) return nullptr;
   return mgr;
@@ -71,11 +86,16 @@ bool cpuid_has(unsigned leaf, unsigned subleaf, int reg, unsigned bit) {
 
 const char* imb_tier_name(ImbTier tier) {
   switch (tier) {
-    case ImbTier::kAuto: return "auto";
-    case ImbTier::kSse: return "sse";
-    case ImbTier::kAvx: return "avx";
-    case ImbTier::kAvx2: return "avx2";
-    case ImbTier::kAvx512: return "avx512";
+    case ImbTier::kAuto:
+      return "auto";
+    case ImbTier::kSse:
+      return "sse";
+    case ImbTier::kAvx:
+      return "avx";
+    case ImbTier::kAvx2:
+      return "avx2";
+    case ImbTier::kAvx512:
+      return "avx512";
   }
   return "?";
 }
@@ -108,24 +128,39 @@ IMB_MGR* imb_manager(ImbTier tier) {
 const char* imb_manager_arch_name(const IMB_MGR* mgr) {
   if (!mgr) return "none";
   switch (mgr->used_arch) {
-    case IMB_ARCH_NOAESNI: return "no-aesni";
-    case IMB_ARCH_SSE: return "sse";
-    case IMB_ARCH_AVX: return "avx";
-    case IMB_ARCH_AVX2: return "avx2";
-    case IMB_ARCH_AVX512: return "avx512";
-    default: return "unknown";
+    case IMB_ARCH_NOAESNI:
+      return "no-aesni";
+    case IMB_ARCH_SSE:
+      return "sse";
+    case IMB_ARCH_AVX:
+      return "avx";
+    case IMB_ARCH_AVX2:
+      return "avx2";
+    case IMB_ARCH_AVX512:
+      return "avx512";
+    default:
+      return "unknown";
   }
 }
 
 std::string imb_manager_features(const IMB_MGR* mgr) {
   if (!mgr) return "";
-  static constexpr struct { uint64_t flag; const char* name; } kNames[] = {
-      {IMB_FEATURE_AESNI, "aesni"},     {IMB_FEATURE_PCLMULQDQ, "pclmulqdq"},
-      {IMB_FEATURE_SHANI, "shani"},     {IMB_FEATURE_AVX, "avx"},
-      {IMB_FEATURE_AVX2, "avx2"},       {IMB_FEATURE_AVX512F, "avx512f"},
-      {IMB_FEATURE_VAES, "vaes"},       {IMB_FEATURE_VPCLMULQDQ, "vpclmulqdq"},
-      {IMB_FEATURE_GFNI, "gfni"},       {IMB_FEATURE_AVX512_IFMA, "avx512ifma"},
-      {IMB_FEATURE_SAFE_DATA, "safe-data"}, {IMB_FEATURE_SAFE_PARAM, "safe-param"},
+  static constexpr struct {
+    uint64_t flag;
+    const char* name;
+  } kNames[] = {
+      {IMB_FEATURE_AESNI, "aesni"},
+      {IMB_FEATURE_PCLMULQDQ, "pclmulqdq"},
+      {IMB_FEATURE_SHANI, "shani"},
+      {IMB_FEATURE_AVX, "avx"},
+      {IMB_FEATURE_AVX2, "avx2"},
+      {IMB_FEATURE_AVX512F, "avx512f"},
+      {IMB_FEATURE_VAES, "vaes"},
+      {IMB_FEATURE_VPCLMULQDQ, "vpclmulqdq"},
+      {IMB_FEATURE_GFNI, "gfni"},
+      {IMB_FEATURE_AVX512_IFMA, "avx512ifma"},
+      {IMB_FEATURE_SAFE_DATA, "safe-data"},
+      {IMB_FEATURE_SAFE_PARAM, "safe-param"},
       {IMB_FEATURE_SELF_TEST_PASS, "self-test-passed"},
   };
   std::string out;
@@ -170,14 +205,12 @@ std::string cpu_report() {
   // bit 16 AVX512F, bit 30 AVX512BW; ECX bit 6 VBMI2, bit 8 GFNI, bit 10
   // VPCLMULQDQ.
   const bool avx512 = cpuid_has(7, 0, 1, 16) && cpuid_has(7, 0, 1, 30);
-  const bool avx512_g2 = avx512 && cpuid_has(7, 0, 2, 6) &&
-                         cpuid_has(7, 0, 2, 8) && cpuid_has(7, 0, 2, 10);
-  out << "isa-l " << ISAL_MAJOR_VERSION << "." << ISAL_MINOR_VERSION << "."
-      << ISAL_PATCH_VERSION << ": multibinary dispatch; CPU offers"
-      << (cpuid_has(1, 0, 2, 1) ? " pclmulqdq" : "")
-      << (cpuid_has(1, 0, 2, 28) ? " avx" : "")
-      << (cpuid_has(7, 0, 1, 5) ? " avx2" : "") << (avx512 ? " avx512" : "")
-      << (avx512_g2 ? " avx512-vbmi2/gfni/vpclmulqdq" : "") << "\n";
+  const bool avx512_g2 =
+      avx512 && cpuid_has(7, 0, 2, 6) && cpuid_has(7, 0, 2, 8) && cpuid_has(7, 0, 2, 10);
+  out << "isa-l " << ISAL_MAJOR_VERSION << "." << ISAL_MINOR_VERSION << "." << ISAL_PATCH_VERSION
+      << ": multibinary dispatch; CPU offers" << (cpuid_has(1, 0, 2, 1) ? " pclmulqdq" : "")
+      << (cpuid_has(1, 0, 2, 28) ? " avx" : "") << (cpuid_has(7, 0, 1, 5) ? " avx2" : "")
+      << (avx512 ? " avx512" : "") << (avx512_g2 ? " avx512-vbmi2/gfni/vpclmulqdq" : "") << "\n";
 
   out << "openssl: " << OpenSSL_version(OPENSSL_VERSION)
       << (cpuid_has(7, 0, 1, 29) ? " (CPU has SHA-NI)" : " (no SHA-NI)")

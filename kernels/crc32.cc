@@ -17,8 +17,7 @@ uint32_t crc32_gzip(uint32_t crc, const uint8_t* p, size_t len) {
 
 uint32_t crc32_combine(uint32_t crc1, uint32_t crc2, uint64_t len2) {
   // zlib's z_off64_t is signed; lengths beyond 2^63 cannot occur for a layer.
-  return static_cast<uint32_t>(
-      crc32_combine64(crc1, crc2, static_cast<z_off64_t>(len2)));
+  return static_cast<uint32_t>(crc32_combine64(crc1, crc2, static_cast<z_off64_t>(len2)));
 }
 
 }  // namespace layercrypt::kernels

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <cstring>
 
 #include "kernels/crc32.h"
 
@@ -20,9 +19,8 @@ constexpr size_t kMaxIsalSpan = size_t{1} << 30;
 // intermediate code per pass. The size changes where ISA-L cuts blocks, hence
 // the exact output bytes, so it is a fixed constant per level (never derived
 // from the input) to keep chunked output reproducible.
-constexpr uint32_t kLevelBufSize[4] = {
-    ISAL_DEF_LVL0_DEFAULT, ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT,
-    ISAL_DEF_LVL3_DEFAULT};
+constexpr uint32_t kLevelBufSize[4] = {ISAL_DEF_LVL0_DEFAULT, ISAL_DEF_LVL1_DEFAULT,
+                                       ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT};
 constexpr uint32_t kMaxLevelBuf =
     std::max({ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT});
 
@@ -31,9 +29,7 @@ constexpr uint32_t kMaxLevelBuf =
 constexpr uint8_t kGzipHeader[kGzipHeaderSize] = {0x1f, 0x8b, 0x08, 0x00, 0x00,
                                                   0x00, 0x00, 0x00, 0x00, 0xff};
 
-bool valid_level(int level) {
-  return level >= kDeflateMinLevel && level <= kDeflateMaxLevel;
-}
+bool valid_level(int level) { return level >= kDeflateMinLevel && level <= kDeflateMaxLevel; }
 
 void store_le32(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v);
@@ -46,14 +42,22 @@ void store_le32(uint8_t* p, uint32_t v) {
 
 const char* deflate_result_name(DeflateResult r) {
   switch (r) {
-    case DeflateResult::kOk: return "ok";
-    case DeflateResult::kNeedInput: return "need-input";
-    case DeflateResult::kNeedOutput: return "need-output";
-    case DeflateResult::kBadLevel: return "bad-level";
-    case DeflateResult::kOutputTooSmall: return "output-too-small";
-    case DeflateResult::kInputTooLarge: return "input-too-large";
-    case DeflateResult::kBadState: return "bad-state";
-    case DeflateResult::kInternalError: return "internal-error";
+    case DeflateResult::kOk:
+      return "ok";
+    case DeflateResult::kNeedInput:
+      return "need-input";
+    case DeflateResult::kNeedOutput:
+      return "need-output";
+    case DeflateResult::kBadLevel:
+      return "bad-level";
+    case DeflateResult::kOutputTooSmall:
+      return "output-too-small";
+    case DeflateResult::kInputTooLarge:
+      return "input-too-large";
+    case DeflateResult::kBadState:
+      return "bad-state";
+    case DeflateResult::kInternalError:
+      return "internal-error";
   }
   return "unknown";
 }
@@ -78,8 +82,8 @@ size_t gzip_chunked_bound(size_t total_len, size_t chunk_size) {
   const size_t rest = total_len % chunk_size;
   // Every full chunk, the partial tail (possibly empty) as its own chunk: this
   // also covers a writer that appends an empty last chunk.
-  return kGzipHeaderSize + full * deflate_chunk_bound(chunk_size) +
-         deflate_chunk_bound(rest) + kGzipTrailerSize;
+  return kGzipHeaderSize + full * deflate_chunk_bound(chunk_size) + deflate_chunk_bound(rest) +
+         kGzipTrailerSize;
 }
 
 size_t gzip_deflate_bound(size_t in_len, int level) {
@@ -130,8 +134,8 @@ DeflateResult GzipDeflater::init(int level) {
   return DeflateResult::kOk;
 }
 
-DeflateResult GzipDeflater::update(const uint8_t* in, size_t in_len, size_t* in_used,
-                                   uint8_t* out, size_t out_len, size_t* out_written) {
+DeflateResult GzipDeflater::update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
+                                   size_t out_len, size_t* out_written) {
   *in_used = 0;
   *out_written = 0;
   if (s_->phase != State::Phase::kUpdating) return DeflateResult::kBadState;
@@ -189,8 +193,7 @@ DeflateResult GzipDeflater::finish(uint8_t* out, size_t out_len, size_t* out_wri
     if (isal_deflate(&z) != COMP_OK) return DeflateResult::kInternalError;
     const size_t gave = out_span - z.avail_out;
     written += gave;
-    if (gave == 0 && z.internal_state.state != ZSTATE_END)
-      return DeflateResult::kInternalError;
+    if (gave == 0 && z.internal_state.state != ZSTATE_END) return DeflateResult::kInternalError;
   }
   *out_written = written;
   return DeflateResult::kNeedOutput;
@@ -207,9 +210,9 @@ struct DeflateChunker::State {
 DeflateChunker::DeflateChunker() : s_(std::make_unique<State>()) {}
 DeflateChunker::~DeflateChunker() = default;
 
-DeflateResult DeflateChunker::compress(int level, const uint8_t* in, size_t in_len,
-                                       bool last, uint8_t* out, size_t out_len,
-                                       size_t* out_written, uint32_t* crc) {
+DeflateResult DeflateChunker::compress(int level, const uint8_t* in, size_t in_len, bool last,
+                                       uint8_t* out, size_t out_len, size_t* out_written,
+                                       uint32_t* crc) {
   *out_written = 0;
   if (!valid_level(level)) return DeflateResult::kBadLevel;
   if (in_len > kMaxDeflateChunk) return DeflateResult::kInputTooLarge;

@@ -75,14 +75,14 @@ namespace layercrypt::kernels {
 
 // DeflateResult is what every compression call returns.
 enum class DeflateResult : uint8_t {
-  kOk,               // done (finish() completed / a chunk was compressed)
-  kNeedInput,        // update(): all input consumed, out not full; feed more or finish()
-  kNeedOutput,       // out is full; drain it and call again (remaining input too)
-  kBadLevel,         // level outside 0..3
-  kOutputTooSmall,   // DeflateChunker: out_len < deflate_chunk_bound(in_len)
-  kInputTooLarge,    // DeflateChunker: in_len > kMaxDeflateChunk
-  kBadState,         // update() after finish() began, or a call after an error
-  kInternalError,    // ISA-L returned an error it should not (a bug)
+  kOk,              // done (finish() completed / a chunk was compressed)
+  kNeedInput,       // update(): all input consumed, out not full; feed more or finish()
+  kNeedOutput,      // out is full; drain it and call again (remaining input too)
+  kBadLevel,        // level outside 0..3
+  kOutputTooSmall,  // DeflateChunker: out_len < deflate_chunk_bound(in_len)
+  kInputTooLarge,   // DeflateChunker: in_len > kMaxDeflateChunk
+  kBadState,        // update() after finish() began, or a call after an error
+  kInternalError,   // ISA-L returned an error it should not (a bug)
 };
 
 // deflate_result_name returns a static string naming `r` ("ok", "need-input",
@@ -170,8 +170,8 @@ class GzipDeflater {
   // already started. ISA-L buffers up to ~64 KiB of input internally, so
   // output lags input. `in` and `out` must not overlap; either may be null
   // when its length is 0. Any length is accepted (split internally at 1 GiB).
-  DeflateResult update(const uint8_t* in, size_t in_len, size_t* in_used,
-                       uint8_t* out, size_t out_len, size_t* out_written);
+  DeflateResult update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
+                       size_t out_len, size_t* out_written);
 
   // finish flushes buffered input, writes the final block and the trailer.
   // Returns kOk when the member is complete (all output delivered),
@@ -212,9 +212,8 @@ class DeflateChunker {
   // must not overlap. Returns kOk, kBadLevel, kOutputTooSmall (nothing
   // written), kInputTooLarge (in_len > kMaxDeflateChunk) or kInternalError.
   // The bytes written depend only on (level, in, in_len, last).
-  DeflateResult compress(int level, const uint8_t* in, size_t in_len, bool last,
-                         uint8_t* out, size_t out_len, size_t* out_written,
-                         uint32_t* crc);
+  DeflateResult compress(int level, const uint8_t* in, size_t in_len, bool last, uint8_t* out,
+                         size_t out_len, size_t* out_written, uint32_t* crc);
 
  private:
   struct State;

@@ -29,9 +29,8 @@ const uint8_t kNoBytes[1] = {0};
 bool init_ctx(EVP_MAC_CTX* ctx, const uint8_t* key, size_t key_len) {
   // OSSL_PARAM wants a mutable char*; OpenSSL only reads it.
   char digest[] = "SHA256";
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_end()};
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
   return EVP_MAC_init(ctx, key_len == 0 ? kNoBytes : key, key_len, params) == 1;
 }
 
@@ -40,8 +39,7 @@ bool init_ctx(EVP_MAC_CTX* ctx, const uint8_t* key, size_t key_len) {
 HmacSha256::~HmacSha256() { EVP_MAC_CTX_free(ctx_); }
 
 HmacSha256::HmacSha256(HmacSha256&& other) noexcept
-    : ctx_(std::exchange(other.ctx_, nullptr)),
-      finished_(std::exchange(other.finished_, false)) {}
+    : ctx_(std::exchange(other.ctx_, nullptr)), finished_(std::exchange(other.finished_, false)) {}
 
 HmacSha256& HmacSha256::operator=(HmacSha256&& other) noexcept {
   if (this != &other) {
@@ -76,14 +74,12 @@ bool HmacSha256::update(const uint8_t* data, size_t data_len) {
 }
 
 bool HmacSha256::final(uint8_t* out, size_t out_len) {
-  if (ctx_ == nullptr || finished_ || out == nullptr || out_len < kHmacSha256TagLen)
-    return false;
+  if (ctx_ == nullptr || finished_ || out == nullptr || out_len < kHmacSha256TagLen) return false;
   finished_ = true;
   uint8_t tag[kHmacSha256TagLen];
   ScopedWipe wipe_tag(tag, sizeof(tag));
   size_t len = 0;
-  if (EVP_MAC_final(ctx_, tag, &len, sizeof(tag)) != 1 || len != kHmacSha256TagLen)
-    return false;
+  if (EVP_MAC_final(ctx_, tag, &len, sizeof(tag)) != 1 || len != kHmacSha256TagLen) return false;
   std::memcpy(out, tag, kHmacSha256TagLen);
   return true;
 }

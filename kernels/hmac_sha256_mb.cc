@@ -90,9 +90,8 @@ bool HmacSha256Many::init(const uint8_t* key, size_t key_len) {
   return true;
 }
 
-bool HmacSha256Many::compute(const uint8_t* const* msgs, const size_t* msg_lens,
-                             size_t num_msgs, uint8_t (*out_tags)[kHmacSha256ManyTagLen],
-                             ImbTier tier) const {
+bool HmacSha256Many::compute(const uint8_t* const* msgs, const size_t* msg_lens, size_t num_msgs,
+                             uint8_t (*out_tags)[kHmacSha256ManyTagLen], ImbTier tier) const {
   if (!keyed_) return false;
   if (num_msgs == 0) return true;
   if (msgs == nullptr || msg_lens == nullptr || out_tags == nullptr) return false;

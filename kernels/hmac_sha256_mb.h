@@ -38,10 +38,10 @@
 //     count. (GB/s = 1e9 message bytes/s on one core; the benchmark prints
 //     GiB/s.)
 //     Crossover: the 16-lane path wins only for batches of multiples of 16
-//     equal-length messages, by 3-5% on a loaded VM and up to ~20% quiet; everywhere else SHA-NI wins, by up to 8x. The full table is
-//     next to hmac_sha256_many_tier() in the .cc; the rows come from
-//     bench/bench_hmac_sha256.cc (BM_HmacMany/<tier>/jobs:N/len:L).
-//     For comparison one OpenSSL stream (kernels/hmac_sha256.h) does ~1.7.
+//     equal-length messages, by 3-5% on a loaded VM and up to ~20% quiet; everywhere else SHA-NI
+//     wins, by up to 8x. The full table is next to hmac_sha256_many_tier() in the .cc; the rows
+//     come from bench/bench_hmac_sha256.cc (BM_HmacMany/<tier>/jobs:N/len:L). For comparison one
+//     OpenSSL stream (kernels/hmac_sha256.h) does ~1.7.
 //   * kAuto therefore does not mean init_mb_mgr_auto here: if the CPU has
 //     SHA-NI, kAuto runs on the sse manager (ipsec-mb's documented SHA-NI
 //     tier); otherwise on the init_mb_mgr_auto manager. An explicit tier is
@@ -112,8 +112,7 @@ class HmacSha256Many {
   // failure the contents of out_tags are unspecified. The manager is always
   // left with no jobs in flight.
   bool compute(const uint8_t* const* msgs, const size_t* msg_lens, size_t num_msgs,
-               uint8_t (*out_tags)[kHmacSha256ManyTagLen],
-               ImbTier tier = ImbTier::kAuto) const;
+               uint8_t (*out_tags)[kHmacSha256ManyTagLen], ImbTier tier = ImbTier::kAuto) const;
 
  private:
   // Inner/outer SHA-256 states after one block of key^ipad / key^opad, in the
@@ -130,8 +129,7 @@ class HmacSha256Many {
 // false in any case init() or compute() would. Thread-safe.
 bool hmac_sha256_many(const uint8_t* key, size_t key_len, const uint8_t* const* msgs,
                       const size_t* msg_lens, size_t num_msgs,
-                      uint8_t (*out_tags)[kHmacSha256ManyTagLen],
-                      ImbTier tier = ImbTier::kAuto);
+                      uint8_t (*out_tags)[kHmacSha256ManyTagLen], ImbTier tier = ImbTier::kAuto);
 
 }  // namespace layercrypt::kernels
 

@@ -14,14 +14,13 @@ namespace {
 constexpr size_t kMaxIsalSpan = size_t{1} << 30;  // ISA-L counts in uint32_t
 
 uint32_t load_le32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 |
-         uint32_t{p[3]} << 24;
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
 
 // inflate_step runs isal_inflate once on at most 1 GiB of input and output
 // (ISA-L counts in uint32_t) and reports how much it took and gave.
-int inflate_step(inflate_state& st, const uint8_t* in, size_t in_len, uint8_t* out,
-                 size_t out_len, size_t* took, size_t* gave) {
+int inflate_step(inflate_state& st, const uint8_t* in, size_t in_len, uint8_t* out, size_t out_len,
+                 size_t* took, size_t* gave) {
   const size_t in_span = std::min(in_len, kMaxIsalSpan);
   const size_t out_span = std::min(out_len, kMaxIsalSpan);
   st.next_in = const_cast<uint8_t*>(in_span ? in : nullptr);
@@ -38,16 +37,26 @@ int inflate_step(inflate_state& st, const uint8_t* in, size_t in_len, uint8_t* o
 
 const char* inflate_result_name(InflateResult r) {
   switch (r) {
-    case InflateResult::kOk: return "ok";
-    case InflateResult::kNeedInput: return "need-input";
-    case InflateResult::kNeedOutput: return "need-output";
-    case InflateResult::kBadHeader: return "bad-header";
-    case InflateResult::kBadData: return "bad-data";
-    case InflateResult::kBadCrc: return "bad-crc";
-    case InflateResult::kBadLength: return "bad-length";
-    case InflateResult::kTrailingGarbage: return "trailing-garbage";
-    case InflateResult::kTruncated: return "truncated";
-    case InflateResult::kInternalError: return "internal-error";
+    case InflateResult::kOk:
+      return "ok";
+    case InflateResult::kNeedInput:
+      return "need-input";
+    case InflateResult::kNeedOutput:
+      return "need-output";
+    case InflateResult::kBadHeader:
+      return "bad-header";
+    case InflateResult::kBadData:
+      return "bad-data";
+    case InflateResult::kBadCrc:
+      return "bad-crc";
+    case InflateResult::kBadLength:
+      return "bad-length";
+    case InflateResult::kTrailingGarbage:
+      return "trailing-garbage";
+    case InflateResult::kTruncated:
+      return "truncated";
+    case InflateResult::kInternalError:
+      return "internal-error";
   }
   return "unknown";
 }
@@ -76,7 +85,7 @@ struct GzipInflater::State {
   uint64_t members = 0;
   uint64_t total_in = 0;
   uint64_t total_out = 0;
-  uint8_t tail[8] = {};  // last 8 bytes consumed, oldest first
+  uint8_t tail[8] = {};                      // last 8 bytes consumed, oldest first
   InflateResult error = InflateResult::kOk;  // kOk = no error
 
   void start_member() {
@@ -147,8 +156,8 @@ uint64_t GzipInflater::members() const { return s_->members; }
 uint64_t GzipInflater::total_out() const { return s_->total_out; }
 uint64_t GzipInflater::total_in() const { return s_->total_in; }
 
-InflateResult GzipInflater::update(const uint8_t* in, size_t in_len, size_t* in_used,
-                                   uint8_t* out, size_t out_len, size_t* out_written) {
+InflateResult GzipInflater::update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
+                                   size_t out_len, size_t* out_written) {
   State& s = *s_;
   size_t used = 0, written = 0;
   InflateResult result = InflateResult::kNeedInput;
@@ -212,7 +221,7 @@ InflateResult GzipInflater::update(const uint8_t* in, size_t in_len, size_t* in_
       // Trailer mismatch; ISA-L compared crc | isize << 32 against the 8 bytes
       // it just consumed, which are our tail.
       result = s.fail(load_le32(s.tail) != s.st.crc ? InflateResult::kBadCrc
-                                                     : InflateResult::kBadLength);
+                                                    : InflateResult::kBadLength);
       break;
     }
     if (r < 0) {
@@ -261,9 +270,8 @@ struct InflateChunker::State {
 InflateChunker::InflateChunker() : s_(std::make_unique<State>()) {}
 InflateChunker::~InflateChunker() = default;
 
-InflateResult InflateChunker::inflate(const uint8_t* in, size_t in_len, bool last,
-                                      uint8_t* out, size_t out_len, size_t* out_written,
-                                      uint32_t* crc) {
+InflateResult InflateChunker::inflate(const uint8_t* in, size_t in_len, bool last, uint8_t* out,
+                                      size_t out_len, size_t* out_written, uint32_t* crc) {
   *out_written = 0;
   if (in_len > UINT32_MAX || out_len > UINT32_MAX) return InflateResult::kBadData;
   inflate_state& st = s_->st;
@@ -297,9 +305,12 @@ InflateResult InflateChunker::inflate(const uint8_t* in, size_t in_len, bool las
     result = InflateResult::kBadData;
   } else if (st.block_state == ISAL_BLOCK_FINISH) {
     // A BFINAL block ended; it must end the last chunk exactly.
-    if (!last) result = InflateResult::kBadData;
-    else if (st.avail_in != 0 || st.read_in_length >= 8) result = InflateResult::kTrailingGarbage;
-    else result = InflateResult::kOk;
+    if (!last)
+      result = InflateResult::kBadData;
+    else if (st.avail_in != 0 || st.read_in_length >= 8)
+      result = InflateResult::kTrailingGarbage;
+    else
+      result = InflateResult::kOk;
   } else if (!last && st.avail_in == 0 && st.read_in_length == 0 && st.tmp_in_size == 0 &&
              (st.block_state == ISAL_BLOCK_NEW_HDR || st.block_state == ISAL_BLOCK_HDR)) {
     // A non-last chunk must stop exactly between two blocks, on a byte
@@ -350,8 +361,8 @@ bool RawInflater::reset(const uint8_t* dict, size_t dict_len) {
                                static_cast<uint32_t>(dict_len)) == COMP_OK;
 }
 
-InflateResult RawInflater::update(const uint8_t* in, size_t in_len, size_t* in_used,
-                                  uint8_t* out, size_t out_len, size_t* out_written) {
+InflateResult RawInflater::update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
+                                  size_t out_len, size_t* out_written) {
   *in_used = 0;
   *out_written = 0;
   State& s = *s_;

@@ -97,8 +97,8 @@ class GzipInflater {
   //   input (sticky), kInternalError.
   // `in` and `out` must not overlap; either may be null when its length is 0.
   // Any lengths are accepted (split internally at 1 GiB).
-  InflateResult update(const uint8_t* in, size_t in_len, size_t* in_used,
-                       uint8_t* out, size_t out_len, size_t* out_written);
+  InflateResult update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
+                       size_t out_len, size_t* out_written);
 
   // finish reports whether the input given so far is a complete stream: kOk
   // if at least one member was read and the last one ended (with its trailer
@@ -149,8 +149,8 @@ class InflateChunker {
   // ends on a byte boundary with no bit left over (our chunks end with an
   // empty stored block), so where the chunk ends is where a sequential
   // decoder of the whole stream would read the next block header.
-  InflateResult inflate(const uint8_t* in, size_t in_len, bool last, uint8_t* out,
-                        size_t out_len, size_t* out_written, uint32_t* crc);
+  InflateResult inflate(const uint8_t* in, size_t in_len, bool last, uint8_t* out, size_t out_len,
+                        size_t* out_written, uint32_t* crc);
 
  private:
   struct State;

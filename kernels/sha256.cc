@@ -35,8 +35,7 @@ Sha256::Sha256() {
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
 
 Sha256::Sha256(Sha256&& other) noexcept
-    : ctx_(std::exchange(other.ctx_, nullptr)),
-      finished_(std::exchange(other.finished_, false)) {}
+    : ctx_(std::exchange(other.ctx_, nullptr)), finished_(std::exchange(other.finished_, false)) {}
 
 Sha256& Sha256::operator=(Sha256&& other) noexcept {
   if (this != &other) {
@@ -57,15 +56,13 @@ bool Sha256::update(const uint8_t* data, size_t data_len) {
 }
 
 bool Sha256::final(uint8_t* out, size_t out_len) {
-  if (ctx_ == nullptr || finished_ || out == nullptr || out_len < kSha256DigestLen)
-    return false;
+  if (ctx_ == nullptr || finished_ || out == nullptr || out_len < kSha256DigestLen) return false;
   // Finished even if OpenSSL fails: its context is then in an unknown state
   // and only reset() may bring it back.
   finished_ = true;
   unsigned int len = 0;
   uint8_t digest[kSha256DigestLen];
-  if (EVP_DigestFinal_ex(ctx_, digest, &len) != 1 || len != kSha256DigestLen)
-    return false;
+  if (EVP_DigestFinal_ex(ctx_, digest, &len) != 1 || len != kSha256DigestLen) return false;
   std::memcpy(out, digest, kSha256DigestLen);
   return true;
 }

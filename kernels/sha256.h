@@ -11,10 +11,10 @@
 //
 // Why OpenSSL: it uses SHA-NI where the CPU has it (~1.8 GB/s per stream on
 // Zen 4 at 1 MiB updates: 1.63 GiB/s = 1.75 GB/s in
-// bench/bench_hmac_sha256.cc, same as OpenSSL's own EVP_Digest) and is the audited implementation; layercrypt never
-// implements SHA-256 itself. The EVP_MD is fetched once per process
-// (EVP_MD_fetch cached in a function-local static), so constructing a Sha256
-// costs one EVP_MD_CTX allocation and no provider lookup.
+// bench/bench_hmac_sha256.cc, same as OpenSSL's own EVP_Digest) and is the audited implementation;
+// layercrypt never implements SHA-256 itself. The EVP_MD is fetched once per process (EVP_MD_fetch
+// cached in a function-local static), so constructing a Sha256 costs one EVP_MD_CTX allocation and
+// no provider lookup.
 //
 // Digests are not secret, but the context still holds message-dependent
 // state: it is freed with EVP_MD_CTX_free, which cleanses it.

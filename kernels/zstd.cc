@@ -7,12 +7,18 @@ namespace layercrypt::kernels {
 
 const char* zstd_result_name(ZstdResult r) {
   switch (r) {
-    case ZstdResult::kOk: return "ok";
-    case ZstdResult::kNeedInput: return "need-input";
-    case ZstdResult::kNeedOutput: return "need-output";
-    case ZstdResult::kBadData: return "bad-data";
-    case ZstdResult::kTruncated: return "truncated";
-    case ZstdResult::kInternalError: return "internal-error";
+    case ZstdResult::kOk:
+      return "ok";
+    case ZstdResult::kNeedInput:
+      return "need-input";
+    case ZstdResult::kNeedOutput:
+      return "need-output";
+    case ZstdResult::kBadData:
+      return "bad-data";
+    case ZstdResult::kTruncated:
+      return "truncated";
+    case ZstdResult::kInternalError:
+      return "internal-error";
   }
   return "unknown";
 }
@@ -49,8 +55,8 @@ void ZstdDecompressor::reset() {
   s.total_in = s.total_out = 0;
 }
 
-ZstdResult ZstdDecompressor::update(const uint8_t* in, size_t in_len, size_t* in_used,
-                                    uint8_t* out, size_t out_len, size_t* out_written) {
+ZstdResult ZstdDecompressor::update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
+                                    size_t out_len, size_t* out_written) {
   *in_used = 0;
   *out_written = 0;
   State& s = *s_;
@@ -66,8 +72,8 @@ ZstdResult ZstdDecompressor::update(const uint8_t* in, size_t in_len, size_t* in
       break;
     }
     if (ib.pos != before_in || ob.pos != before_out) s.frame_done = r == 0;
-    if (ob.pos == ob.size) break;       // out full
-    if (ib.pos == ib.size) break;       // input consumed, output flushed
+    if (ob.pos == ob.size) break;  // out full
+    if (ib.pos == ib.size) break;  // input consumed, output flushed
     if (ib.pos == before_in && ob.pos == before_out) {
       s.error = ZstdResult::kInternalError;  // no progress: a libzstd bug
       break;
@@ -131,8 +137,8 @@ ZstdResult ZstdCompressor::start(int level, int num_workers) {
   return s.error;
 }
 
-ZstdResult ZstdCompressor::update(const uint8_t* in, size_t in_len, size_t* in_used,
-                                  uint8_t* out, size_t out_len, size_t* out_written) {
+ZstdResult ZstdCompressor::update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
+                                  size_t out_len, size_t* out_written) {
   *in_used = 0;
   *out_written = 0;
   State& s = *s_;

@@ -23,8 +23,8 @@
 // ZstdCompressor is libzstd's streaming compressor: it writes ONE standard
 // frame with a content checksum (as `zstd` and Go's klauspost/compress
 // write by default) and no content size (the length is not known in
-// advance; a frame finished before any update() says 0). With num_workers > 0, libzstd compresses in that many threads
-// of its own; its output then does not depend on num_workers (libzstd
+// advance; a frame finished before any update() says 0). With num_workers > 0, libzstd compresses
+// in that many threads of its own; its output then does not depend on num_workers (libzstd
 // guarantees that for every num_workers >= 1), but differs from the
 // single-threaded (num_workers == 0) output.
 #ifndef LAYERCRYPT_KERNELS_ZSTD_H_
@@ -69,8 +69,8 @@ class ZstdDecompressor {
   // update decompresses from in[0..in_len) into out[0..out_len); *in_used
   // and *out_written are always set. Returns kNeedInput, kNeedOutput, or a
   // sticky kBadData / kInternalError. in and out must not overlap.
-  ZstdResult update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
-                    size_t out_len, size_t* out_written);
+  ZstdResult update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out, size_t out_len,
+                    size_t* out_written);
 
   // finish reports whether the input so far is complete: kOk if at least one
   // frame was read and the last one ended with all its output delivered
@@ -117,8 +117,8 @@ class ZstdCompressor {
   // when out is full (call again with the rest of the input), or a sticky
   // kInternalError. in and out must not overlap. With workers, a call may
   // wait for them when their queue is full.
-  ZstdResult update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out,
-                    size_t out_len, size_t* out_written);
+  ZstdResult update(const uint8_t* in, size_t in_len, size_t* in_used, uint8_t* out, size_t out_len,
+                    size_t* out_written);
 
   // finish ends the frame into out[0..out_len); *out_written is always set.
   // Returns kOk once the whole frame has been written (and again, writing

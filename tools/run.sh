@@ -14,7 +14,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Build and test dependencies, all Debian 12 packages.
 PACKAGES=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake pkg-config git ca-certificates clang-format
   libisal-dev libipsec-mb-dev libssl-dev libtbb-dev zlib1g-dev libzstd-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev
   gzip pigz isal zstd openssl jq python3 skopeo tar time
@@ -54,6 +54,8 @@ cmd_test() {
   install_missing
   log "include directions (tools/check_include_directions.py)"
   python3 "$ROOT/tools/check_include_directions.py" "$ROOT"
+  log "format (tools/check_format.sh)"
+  "$ROOT/tools/check_format.sh" "$ROOT"
   build release
   log "tests (release)"
   ctest --preset release -j "$JOBS"

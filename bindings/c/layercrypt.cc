@@ -58,14 +58,22 @@ thread_local std::string g_last_error;
 
 lc_status code_of(StatusCode c) {
   switch (c) {
-    case StatusCode::kOk: return LC_OK;
-    case StatusCode::kInvalidArgument: return LC_ERR_INVALID_ARGUMENT;
-    case StatusCode::kDataError: return LC_ERR_DATA;
-    case StatusCode::kIntegrityError: return LC_ERR_INTEGRITY;
-    case StatusCode::kKeyError: return LC_ERR_KEY;
-    case StatusCode::kUnsupported: return LC_ERR_UNSUPPORTED;
-    case StatusCode::kIoError: return LC_ERR_IO;
-    default: return LC_ERR_INTERNAL;
+    case StatusCode::kOk:
+      return LC_OK;
+    case StatusCode::kInvalidArgument:
+      return LC_ERR_INVALID_ARGUMENT;
+    case StatusCode::kDataError:
+      return LC_ERR_DATA;
+    case StatusCode::kIntegrityError:
+      return LC_ERR_INTEGRITY;
+    case StatusCode::kKeyError:
+      return LC_ERR_KEY;
+    case StatusCode::kUnsupported:
+      return LC_ERR_UNSUPPORTED;
+    case StatusCode::kIoError:
+      return LC_ERR_IO;
+    default:
+      return LC_ERR_INTERNAL;
   }
 }
 
@@ -185,13 +193,15 @@ lc_status add_key_bytes(lc_decrypt_config* config, layercrypt::kernels::SecretBy
   layercrypt::DecryptKeys raw;
   const auto kind = layercrypt::classify_key_file(data, nullptr, nullptr);
   if (kind == layercrypt::KeyFileKind::kPublicKey)
-    return fail(LC_ERR_INVALID_ARGUMENT, name + " is a public key; decryption needs the private key");
+    return fail(LC_ERR_INVALID_ARGUMENT,
+                name + " is a public key; decryption needs the private key");
   if (kind == layercrypt::KeyFileKind::kCertificate) {
     raw.certificates.emplace_back(data.begin(), data.end());
   } else {
     raw.private_keys.push_back(std::move(data));
     if (password != nullptr)
-      raw.passwords.emplace_back(layercrypt::kernels::SecretBytes(password, password + password_len));
+      raw.passwords.emplace_back(
+          layercrypt::kernels::SecretBytes(password, password + password_len));
     else
       raw.passwords.emplace_back(std::nullopt);
     raw.key_names.push_back(name);
@@ -231,15 +241,24 @@ const char* lc_last_error(void) { return g_last_error.c_str(); }
 
 const char* lc_status_name(lc_status status) {
   switch (status) {
-    case LC_OK: return "LC_OK";
-    case LC_ERR_INVALID_ARGUMENT: return "LC_ERR_INVALID_ARGUMENT";
-    case LC_ERR_DATA: return "LC_ERR_DATA";
-    case LC_ERR_INTEGRITY: return "LC_ERR_INTEGRITY";
-    case LC_ERR_KEY: return "LC_ERR_KEY";
-    case LC_ERR_UNSUPPORTED: return "LC_ERR_UNSUPPORTED";
-    case LC_ERR_IO: return "LC_ERR_IO";
-    case LC_ERR_CALLBACK: return "LC_ERR_CALLBACK";
-    case LC_ERR_INTERNAL: return "LC_ERR_INTERNAL";
+    case LC_OK:
+      return "LC_OK";
+    case LC_ERR_INVALID_ARGUMENT:
+      return "LC_ERR_INVALID_ARGUMENT";
+    case LC_ERR_DATA:
+      return "LC_ERR_DATA";
+    case LC_ERR_INTEGRITY:
+      return "LC_ERR_INTEGRITY";
+    case LC_ERR_KEY:
+      return "LC_ERR_KEY";
+    case LC_ERR_UNSUPPORTED:
+      return "LC_ERR_UNSUPPORTED";
+    case LC_ERR_IO:
+      return "LC_ERR_IO";
+    case LC_ERR_CALLBACK:
+      return "LC_ERR_CALLBACK";
+    case LC_ERR_INTERNAL:
+      return "LC_ERR_INTERNAL";
   }
   return "LC_ERR_UNKNOWN";
 }
@@ -314,7 +333,8 @@ lc_status lc_decrypt_config_add_key(lc_decrypt_config* config, const uint8_t* ke
     if (key == nullptr || key_len == 0) return fail(LC_ERR_INVALID_ARGUMENT, "key is empty");
     if (password == nullptr && password_len != 0) return null_argument("password");
     return add_key_bytes(config, layercrypt::kernels::SecretBytes(key, key + key_len), password,
-                         password_len, "key " + std::to_string(config->keys.private_keys.size() + 1));
+                         password_len,
+                         "key " + std::to_string(config->keys.private_keys.size() + 1));
   });
 }
 
@@ -366,9 +386,9 @@ lc_status lc_encrypt_layer(const lc_encrypt_config* config, const char* media_ty
     if (layer == nullptr) return null_argument("layer");
     CallbackSource src(in);
     CallbackSink sink(out);
-    auto enc = layercrypt::encrypt_layer_sniffed(src, "the layer", sink,
-                                                 media_type ? media_type : "", config->recipients,
-                                                 config->compress, {});
+    auto enc =
+        layercrypt::encrypt_layer_sniffed(src, "the layer", sink, media_type ? media_type : "",
+                                          config->recipients, config->compress, {});
     if (!enc.ok()) return fail_io(enc.status(), src, &sink);
     layercrypt::Descriptor d;
     d.media_type = enc->media_type;
@@ -404,7 +424,7 @@ lc_status lc_decrypt_layer(const lc_decrypt_config* config, const char* descript
     if (!opened.ok()) return fail(opened.status().with_context(name));
     layercrypt::LayerDecryptOptions options;
     options.policy = (flags & LC_DECRYPT_STREAM) ? layercrypt::ReleasePolicy::kStream
-                                                  : layercrypt::ReleasePolicy::kVerifyFirst;
+                                                 : layercrypt::ReleasePolicy::kVerifyFirst;
     if (flags & LC_DECRYPT_DECOMPRESS) {
       const Status st = layercrypt::set_decompress_options(*desc, &options, nullptr);
       if (!st.ok()) return fail(st.with_context(name));
@@ -454,10 +474,9 @@ lc_status lc_add_recipients(const lc_decrypt_config* keys, const lc_encrypt_conf
       return fail(LC_ERR_INVALID_ARGUMENT, "no recipients to add");
     auto desc = parse_descriptor_arg(descriptor_json);
     if (!desc.ok()) return fail(desc.status());
-    auto action = layercrypt::rewrap_layer_annotations(&desc->annotations, keys->keys,
-                                                       recipients->recipients,
-                                                       layercrypt::RewrapMode::kAdd,
-                                                       "layer " + desc->digest, nullptr);
+    auto action = layercrypt::rewrap_layer_annotations(
+        &desc->annotations, keys->keys, recipients->recipients, layercrypt::RewrapMode::kAdd,
+        "layer " + desc->digest, nullptr);
     if (!action.ok()) return fail(action.status());
     *descriptor_out = copy_out(layercrypt::encode_descriptor(*desc));
     return LC_OK;

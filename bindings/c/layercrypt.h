@@ -71,21 +71,21 @@ typedef enum lc_status {
 /* lc_last_error returns the message of the last failed call on this
  * thread ("" if none). Valid until the next call into the library on this
  * thread. */
-LC_EXPORT const char *lc_last_error(void);
+LC_EXPORT const char* lc_last_error(void);
 
 /* lc_status_name returns a constant name such as "LC_ERR_KEY". */
-LC_EXPORT const char *lc_status_name(lc_status status);
+LC_EXPORT const char* lc_status_name(lc_status status);
 
 /* lc_free releases a string or buffer the library returned. NULL is a
  * no-op. */
-LC_EXPORT void lc_free(void *p);
+LC_EXPORT void lc_free(void* p);
 
 /* lc_version returns the library's version ("0.1.0"). */
-LC_EXPORT const char *lc_version(void);
+LC_EXPORT const char* lc_version(void);
 
 /* lc_cpu_paths returns, one per line, the CPU code paths in use (AES-CTR,
  * HMAC-SHA256, SHA-256, deflate, CRC); constant for the process. */
-LC_EXPORT const char *lc_cpu_paths(void);
+LC_EXPORT const char* lc_cpu_paths(void);
 
 /* ---- streams -------------------------------------------------------------- */
 
@@ -94,8 +94,8 @@ LC_EXPORT const char *lc_cpu_paths(void);
  * operation then fails with LC_ERR_CALLBACK). It may return fewer than
  * `cap` before the end. Called from the thread that called the operation. */
 typedef struct lc_reader {
-  void *ctx;
-  int64_t (*read)(void *ctx, uint8_t *buf, size_t cap);
+  void* ctx;
+  int64_t (*read)(void* ctx, uint8_t* buf, size_t cap);
 } lc_reader;
 
 /* lc_writer takes bytes: write() consumes all `len` bytes and returns 0,
@@ -103,85 +103,85 @@ typedef struct lc_reader {
  * LC_ERR_CALLBACK; what was written before is the caller's to discard).
  * Called from the thread that called the operation. */
 typedef struct lc_writer {
-  void *ctx;
-  int (*write)(void *ctx, const uint8_t *buf, size_t len);
+  void* ctx;
+  int (*write)(void* ctx, const uint8_t* buf, size_t len);
 } lc_writer;
 
 /* lc_fd_reader / lc_fd_writer make a reader or writer over a file
  * descriptor the caller keeps open (and closes). */
-LC_EXPORT lc_reader lc_fd_reader(int *fd);
-LC_EXPORT lc_writer lc_fd_writer(int *fd);
+LC_EXPORT lc_reader lc_fd_reader(int* fd);
+LC_EXPORT lc_writer lc_fd_writer(int* fd);
 
 /* ---- configs -------------------------------------------------------------- */
 
 typedef struct lc_encrypt_config lc_encrypt_config;
 
-LC_EXPORT lc_encrypt_config *lc_encrypt_config_new(void);
-LC_EXPORT void lc_encrypt_config_free(lc_encrypt_config *config);
+LC_EXPORT lc_encrypt_config* lc_encrypt_config_new(void);
+LC_EXPORT void lc_encrypt_config_free(lc_encrypt_config* config);
 
 /* lc_encrypt_config_add_recipient adds a recipient spelled as the CLI
  * spells it ("jwe:FILE", "pkcs7:FILE", "FILE"), reading FILE now. */
-LC_EXPORT lc_status lc_encrypt_config_add_recipient(lc_encrypt_config *config,
-                                                    const char *recipient);
+LC_EXPORT lc_status lc_encrypt_config_add_recipient(lc_encrypt_config* config,
+                                                    const char* recipient);
 
 /* lc_encrypt_config_add_recipient_key adds a recipient given as bytes: a
  * public key (PEM, DER SubjectPublicKeyInfo or JWK) for scheme "jwe", an
  * X.509 certificate (PEM or DER) for "pkcs7", or either with scheme NULL
  * or "" (the content selects the scheme). */
-LC_EXPORT lc_status lc_encrypt_config_add_recipient_key(lc_encrypt_config *config,
-                                                        const char *scheme, const uint8_t *key,
+LC_EXPORT lc_status lc_encrypt_config_add_recipient_key(lc_encrypt_config* config,
+                                                        const char* scheme, const uint8_t* key,
                                                         size_t key_len);
 
 /* lc_encrypt_config_set_compression makes encrypting an uncompressed tar
  * compress it in the same pass: "none" (default), "gzip", "gzip:LEVEL"
  * (0-3), "zstd", "zstd:LEVEL" (1-19). Compressed layers are encrypted as
  * they are. */
-LC_EXPORT lc_status lc_encrypt_config_set_compression(lc_encrypt_config *config,
-                                                      const char *compression);
+LC_EXPORT lc_status lc_encrypt_config_set_compression(lc_encrypt_config* config,
+                                                      const char* compression);
 
 typedef struct lc_decrypt_config lc_decrypt_config;
 
-LC_EXPORT lc_decrypt_config *lc_decrypt_config_new(void);
-LC_EXPORT void lc_decrypt_config_free(lc_decrypt_config *config);
+LC_EXPORT lc_decrypt_config* lc_decrypt_config_new(void);
+LC_EXPORT void lc_decrypt_config_free(lc_decrypt_config* config);
 
 /* lc_decrypt_config_add_key adds a private key (or, for pkcs7, a
  * certificate) given as bytes: PEM, DER or JWK; `password` (may be NULL)
  * opens an encrypted key. The bytes are copied into wiping memory. */
-LC_EXPORT lc_status lc_decrypt_config_add_key(lc_decrypt_config *config, const uint8_t *key,
-                                              size_t key_len, const uint8_t *password,
+LC_EXPORT lc_status lc_decrypt_config_add_key(lc_decrypt_config* config, const uint8_t* key,
+                                              size_t key_len, const uint8_t* password,
                                               size_t password_len);
 
 /* lc_decrypt_config_add_key_file reads a key or certificate file;
  * `password` may be NULL. */
-LC_EXPORT lc_status lc_decrypt_config_add_key_file(lc_decrypt_config *config, const char *path,
-                                                   const char *password);
+LC_EXPORT lc_status lc_decrypt_config_add_key_file(lc_decrypt_config* config, const char* path,
+                                                   const char* password);
 
 /* lc_decrypt_config_add_keys_dir adds every usable key and certificate
  * under `dir` (recursively, as containerd's --decryption-keys-path);
  * unusable files are skipped. Fails if `dir` cannot be read or holds no
  * usable key. */
-LC_EXPORT lc_status lc_decrypt_config_add_keys_dir(lc_decrypt_config *config, const char *dir);
+LC_EXPORT lc_status lc_decrypt_config_add_keys_dir(lc_decrypt_config* config, const char* dir);
 
 /* ---- one layer ------------------------------------------------------------ */
 
 /* lc_layer is the outcome of encrypting or decrypting one layer. */
 typedef struct lc_layer lc_layer;
 
-LC_EXPORT void lc_layer_free(lc_layer *layer);
+LC_EXPORT void lc_layer_free(lc_layer* layer);
 
 /* After encryption: the new descriptor as JSON, {"mediaType","digest",
  * "size","annotations"} (the +encrypted media type, the encrypted blob's
  * digest and size, the ocicrypt annotations). After decryption: the
  * plaintext blob's media type, digest and size (no annotations). Owned by
  * the lc_layer. */
-LC_EXPORT const char *lc_layer_descriptor_json(const lc_layer *layer);
+LC_EXPORT const char* lc_layer_descriptor_json(const lc_layer* layer);
 /* The layer's diff_id (sha256 of the tar), or "" when it was not computed
  * (a compressed layer passed through as it is). */
-LC_EXPORT const char *lc_layer_diff_id(const lc_layer *layer);
+LC_EXPORT const char* lc_layer_diff_id(const lc_layer* layer);
 /* The media type, digest and size from the descriptor, for convenience. */
-LC_EXPORT const char *lc_layer_media_type(const lc_layer *layer);
-LC_EXPORT const char *lc_layer_digest(const lc_layer *layer);
-LC_EXPORT uint64_t lc_layer_size(const lc_layer *layer);
+LC_EXPORT const char* lc_layer_media_type(const lc_layer* layer);
+LC_EXPORT const char* lc_layer_digest(const lc_layer* layer);
+LC_EXPORT uint64_t lc_layer_size(const lc_layer* layer);
 
 /* lc_encrypt_layer encrypts one layer blob of type `media_type` (an OCI or
  * Docker layer type: tar, tar+gzip, tar+zstd; NULL or "" to sniff it from
@@ -191,12 +191,13 @@ LC_EXPORT uint64_t lc_layer_size(const lc_layer *layer);
  * recipients, an encrypted or unknown media type, input that is no layer),
  * LC_ERR_CALLBACK, LC_ERR_IO. On error `out` may have received a partial
  * blob: discard it. */
-LC_EXPORT lc_status lc_encrypt_layer(const lc_encrypt_config *config, const char *media_type,
-                                     lc_reader in, lc_writer out, lc_layer **layer);
+LC_EXPORT lc_status lc_encrypt_layer(const lc_encrypt_config* config, const char* media_type,
+                                     lc_reader in, lc_writer out, lc_layer** layer);
 
 /* Flags for lc_decrypt_layer. */
-#define LC_DECRYPT_STREAM 1u     /* write plaintext as it is decrypted (ctd-decoder's way):
-                                    the HMAC is checked at the end and a failure is reported
+#define LC_DECRYPT_STREAM                                                                    \
+  1u                             /* write plaintext as it is decrypted (ctd-decoder's way):  \
+                                    the HMAC is checked at the end and a failure is reported \
                                     after unverified bytes were written */
 #define LC_DECRYPT_DECOMPRESS 2u /* write the layer's tar, not its (gzip/zstd) blob */
 
@@ -208,24 +209,23 @@ LC_EXPORT lc_status lc_encrypt_layer(const lc_encrypt_config *config, const char
  * LC_ERR_KEY (no key opens it: the message lists the layer's recipients),
  * LC_ERR_INTEGRITY (the HMAC failed: nothing was written unless
  * LC_DECRYPT_STREAM), LC_ERR_CALLBACK, LC_ERR_IO. */
-LC_EXPORT lc_status lc_decrypt_layer(const lc_decrypt_config *config, const char *descriptor_json,
-                                     lc_reader in, lc_writer out, unsigned flags,
-                                     lc_layer **layer);
+LC_EXPORT lc_status lc_decrypt_layer(const lc_decrypt_config* config, const char* descriptor_json,
+                                     lc_reader in, lc_writer out, unsigned flags, lc_layer** layer);
 
 /* ---- descriptors only (no bulk data) --------------------------------------- */
 
 /* lc_check_layer_keys succeeds if the config's keys unwrap the layer key of
  * `descriptor_json` (ocicrypt's DecryptLayer with unwrapOnly). */
-LC_EXPORT lc_status lc_check_layer_keys(const lc_decrypt_config *config,
-                                        const char *descriptor_json);
+LC_EXPORT lc_status lc_check_layer_keys(const lc_decrypt_config* config,
+                                        const char* descriptor_json);
 
 /* lc_add_recipients unwraps the layer key of `descriptor_json` with
  * `keys` and wraps it again for `recipients` too; `*descriptor_out`
  * receives the descriptor JSON with the new annotations (release with
  * lc_free). The blob, its digest and size do not change. */
-LC_EXPORT lc_status lc_add_recipients(const lc_decrypt_config *keys,
-                                      const lc_encrypt_config *recipients,
-                                      const char *descriptor_json, char **descriptor_out);
+LC_EXPORT lc_status lc_add_recipients(const lc_decrypt_config* keys,
+                                      const lc_encrypt_config* recipients,
+                                      const char* descriptor_json, char** descriptor_out);
 
 /* ---- whole images ---------------------------------------------------------- */
 
@@ -235,14 +235,14 @@ LC_EXPORT lc_status lc_add_recipients(const lc_decrypt_config *keys,
  * returns a JSON report through `report_json` (may be NULL; release with
  * lc_free): {"layers":[{"index","platform","action","from_digest",
  * "to_digest","bytes"}...],"warnings":[...]}. */
-LC_EXPORT lc_status lc_encrypt_image(const lc_encrypt_config *config, const char *src,
-                                     const char *dst, char **report_json);
-LC_EXPORT lc_status lc_decrypt_image(const lc_decrypt_config *config, const char *src,
-                                     const char *dst, char **report_json);
+LC_EXPORT lc_status lc_encrypt_image(const lc_encrypt_config* config, const char* src,
+                                     const char* dst, char** report_json);
+LC_EXPORT lc_status lc_decrypt_image(const lc_decrypt_config* config, const char* src,
+                                     const char* dst, char** report_json);
 
 /* lc_layer_info returns `image`'s layers as JSON, as `layercrypt
  * layerinfo --json` prints them. */
-LC_EXPORT lc_status lc_layer_info(const char *image, char **json);
+LC_EXPORT lc_status lc_layer_info(const char* image, char** json);
 
 #ifdef __cplusplus
 }

@@ -112,7 +112,7 @@ ContentStore::ContentStore(std::string root)
     : root_(std::move(root)), blobs_dir_(root_ + std::string(kBlobsSubdir)) {}
 
 bool ContentStore::exists() const {
-  struct stat st{};
+  struct stat st {};
   return ::stat(blobs_dir_.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -125,7 +125,7 @@ StatusOr<std::string> ContentStore::blob_path(std::string_view digest) const {
 std::optional<uint64_t> ContentStore::blob_size(std::string_view digest) const {
   auto path = blob_path(digest);
   if (!path.ok()) return std::nullopt;
-  struct stat st{};
+  struct stat st {};
   if (::stat(path->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   return static_cast<uint64_t>(st.st_size);
 }
@@ -154,14 +154,14 @@ StatusOr<std::unique_ptr<ByteSource>> ContentStore::open_blob_source(std::string
   if (fd < 0) return IoError("missing or unreadable blob " + path + ": " + errno_text());
   if (verify)
     return std::unique_ptr<ByteSource>(new VerifyingSource(fd, path, std::string(digest), size));
-  struct stat sb{};
+  struct stat sb {};
   if (::fstat(fd, &sb) != 0) {
     const Status st = IoError("cannot stat " + path + ": " + errno_text());
     ::close(fd);
     return st;
   }
-  return std::unique_ptr<ByteSource>(new FileRangeSource(
-      std::make_shared<SharedFd>(fd), 0, static_cast<uint64_t>(sb.st_size), path));
+  return std::unique_ptr<ByteSource>(new FileRangeSource(std::make_shared<SharedFd>(fd), 0,
+                                                         static_cast<uint64_t>(sb.st_size), path));
 }
 
 StatusOr<std::vector<LayerCandidate>> ContentStore::find_layer_descriptors(
@@ -180,8 +180,7 @@ StatusOr<std::vector<LayerCandidate>> ContentStore::find_layer_descriptors(
   } timer{t0, st};
 
   DIR* dir = ::opendir(blobs_dir_.c_str());
-  if (dir == nullptr)
-    return IoError("cannot list " + describe() + ": " + errno_text());
+  if (dir == nullptr) return IoError("cannot list " + describe() + ": " + errno_text());
   struct DirCloser {
     DIR* d;
     ~DirCloser() { ::closedir(d); }
@@ -209,7 +208,7 @@ StatusOr<std::vector<LayerCandidate>> ContentStore::find_layer_descriptors(
   tbb::parallel_for(tbb::blocked_range<size_t>(0, names.size(), 256),
                     [&](const tbb::blocked_range<size_t>& r) {
                       for (size_t i = r.begin(); i != r.end(); ++i) {
-                        struct stat sb{};
+                        struct stat sb {};
                         if (::fstatat(dfd, names[i].c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
                             !S_ISREG(sb.st_mode))
                           continue;
@@ -227,8 +226,8 @@ StatusOr<std::vector<LayerCandidate>> ContentStore::find_layer_descriptors(
   const auto newer = [](const Entry& a, const Entry& b) {
     return a.mtime_ns != b.mtime_ns ? a.mtime_ns > b.mtime_ns : a.name < b.name;
   };
-  std::partial_sort(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(n), entries.end(),
-                    newer);
+  std::partial_sort(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(n),
+                    entries.end(), newer);
 
   std::vector<LayerCandidate> out;
   std::string bytes;
@@ -339,7 +338,7 @@ ContainerdRoot discover_containerd_root(pid_t parent, std::vector<std::string>* 
       notes->push_back("cannot read " + proc + "/cmdline: " + errno_text());
     }
   }
-  struct stat sb{};
+  struct stat sb {};
   if (::stat(config.c_str(), &sb) == 0) {
     auto root = config_root(config, notes);
     if (root && !root->empty()) return {*root, "root in " + config};

@@ -98,8 +98,7 @@ Status parse_any(std::span<const uint8_t> in, AnyFields* any) {
     if (field == 1 || field == 2) {
       if (wire != 2)
         return DataError("payload protobuf: google.protobuf.Any field " + std::to_string(field) +
-                         " has wire type " + std::to_string(wire) +
-                         ", expected length-delimited");
+                         " has wire type " + std::to_string(wire) + ", expected length-delimited");
       // proto3: the last occurrence of a singular field wins.
       if (field == 1) {
         any->type_url = data;
@@ -188,7 +187,8 @@ Status decode_platform(const Value& v, Platform* p) {
 Status decode_descriptor(const Value& v, Descriptor* d) {
   if (v.kind == Value::Kind::kNull) return Status::Ok();  // Go: null leaves a struct alone
   if (v.kind != Value::Kind::kObject)
-    return DataError("descriptor: expected a JSON object, got " + std::string(gojson::kind_name(v.kind)));
+    return DataError("descriptor: expected a JSON object, got " +
+                     std::string(gojson::kind_name(v.kind)));
   for (const gojson::Member& m : v.members) {
     const std::string_view n = view(m.name);
     if (gojson::name_matches(n, "mediaType")) {
@@ -394,11 +394,13 @@ void DecryptParameters::append(std::string_view name, std::optional<kernels::Sec
 // ---- public API ----------------------------------------------------------------
 
 StatusOr<Payload> parse_payload_json(std::span<const uint8_t> json) {
-  auto doc = gojson::parse(std::string_view(reinterpret_cast<const char*>(json.data()), json.size()));
+  auto doc =
+      gojson::parse(std::string_view(reinterpret_cast<const char*>(json.data()), json.size()));
   if (!doc.ok()) return doc.status().with_context("payload JSON");
   if (doc->kind != Value::Kind::kObject)
-    return DataError("payload JSON: expected an object {\"DecryptConfig\":…,\"Descriptor\":…}, got " +
-                     std::string(gojson::kind_name(doc->kind)));
+    return DataError(
+        "payload JSON: expected an object {\"DecryptConfig\":…,\"Descriptor\":…}, got " +
+        std::string(gojson::kind_name(doc->kind)));
   Payload p;
   for (const gojson::Member& m : doc->members) {
     const std::string_view n = view(m.name);
@@ -432,7 +434,8 @@ StatusOr<std::vector<Descriptor>> parse_manifest_layers(std::string_view json) {
     for (const Value& item : m.value.items) {
       Descriptor d;
       Status st = decode_descriptor(item, &d);
-      if (!st.ok()) return st.with_context("manifest.layers[" + std::to_string(layers.size()) + "]");
+      if (!st.ok())
+        return st.with_context("manifest.layers[" + std::to_string(layers.size()) + "]");
       layers.push_back(std::move(d));
     }
   }

@@ -10,14 +10,14 @@
 #include <cstring>
 #include <thread>
 
-#include "engine/ocicrypt/annotations.h"
-#include "engine/stream/gzip_index.h"
-#include "engine/keywrap/key_unwrap.h"
-#include "engine/keywrap/keys_dir.h"
-#include "engine/ocicrypt/layer_options.h"
-#include "engine/ocicrypt/media_types.h"
 #include "engine/containerd/payload.h"
 #include "engine/core/hex.h"
+#include "engine/keywrap/key_unwrap.h"
+#include "engine/keywrap/keys_dir.h"
+#include "engine/ocicrypt/annotations.h"
+#include "engine/ocicrypt/layer_options.h"
+#include "engine/ocicrypt/media_types.h"
+#include "engine/stream/gzip_index.h"
 #include "kernels/sha256.h"
 
 namespace layercrypt {
@@ -52,7 +52,8 @@ std::string skipped_summary(const std::vector<std::string>& warnings) {
   constexpr size_t kShown = 3;
   std::string out = " (";
   for (size_t i = 0; i < warnings.size() && i < kShown; ++i) out += (i ? "; " : "") + warnings[i];
-  if (warnings.size() > kShown) out += "; and " + std::to_string(warnings.size() - kShown) + " more";
+  if (warnings.size() > kShown)
+    out += "; and " + std::to_string(warnings.size() - kShown) + " more";
   return out + ")";
 }
 
@@ -63,7 +64,8 @@ constexpr size_t kPrefixLen = 64 * 1024;
 // PrefixedSource reads `prefix`, then the rest of `rest`.
 class PrefixedSource final : public ByteSource {
  public:
-  PrefixedSource(std::span<const uint8_t> prefix, ByteSource& rest) : prefix_(prefix), rest_(rest) {}
+  PrefixedSource(std::span<const uint8_t> prefix, ByteSource& rest)
+      : prefix_(prefix), rest_(rest) {}
   StatusOr<size_t> read(uint8_t* out, size_t cap) override {
     if (pos_ < prefix_.size()) {
       const size_t n = std::min(cap, prefix_.size() - pos_);
@@ -126,8 +128,8 @@ class StdinCheckedFileSource final : public ByteSource {
     if (!hash.final(d.data(), d.size())) return Internal("sha256 failed");
     if (sha256_digest_string(d) != digest_)
       return IntegrityError("the layer containerd streamed on stdin (" + std::to_string(total) +
-                            " bytes, " + sha256_digest_string(d) + ") is not the blob " +
-                            digest_ + " read from the content store; nothing was released");
+                            " bytes, " + sha256_digest_string(d) + ") is not the blob " + digest_ +
+                            " read from the content store; nothing was released");
     return Status::Ok();
   }
 
@@ -219,8 +221,7 @@ StatusOr<kernels::SecretBytes> read_payload(int fd) {
 }
 
 Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& in, ByteSink& out,
-                            const StreamProcessorOptions& options,
-                            StreamProcessorReport* report) {
+                            const StreamProcessorOptions& options, StreamProcessorReport* report) {
   StreamProcessorReport local;
   StreamProcessorReport& rep = report ? *report : local;
 
@@ -271,7 +272,8 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
                              " but the layer descriptor says " + desc.media_type +
                              "; using the descriptor's");
     if (encryption_schemes(desc.annotations).empty())
-      return DataError(layer_name(desc) + " has no wrapped-key annotations "
+      return DataError(layer_name(desc) +
+                       " has no wrapped-key annotations "
                        "(org.opencontainers.image.enc.keys.*); the descriptor containerd passed "
                        "is not that of an encrypted layer");
     candidates.push_back({desc, ""});
@@ -286,8 +288,8 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
           "no decryption payload on fd 3 (containerd 2.1+ passes none on transfer-service "
           "pulls, and no containerd passes one to processor ids other than "
           "io.containerd.ocicrypt.decoder.v1.tar and io.containerd.ocicrypt.decoder.v1.tar.gzip)"
-          ", and containerd's content store " + store->blobs_dir() + " (root " + root_text +
-          ") does not exist");
+          ", and containerd's content store " +
+          store->blobs_dir() + " (root " + root_text + ") does not exist");
     }
     ContentScanStats scan;
     auto found = store->find_layer_descriptors(options.env_media_type, "", options.scan, &scan);
@@ -298,9 +300,9 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
 
   // 2. Keys (before reading the blob: a missing key fails fast).
   std::vector<std::string> dir_problems;
-  LC_ASSIGN_OR_RETURN(PreparedKeys keys,
-                      load_keys(options, payload ? &payload->parameters : nullptr, rep,
-                                &dir_problems));
+  LC_ASSIGN_OR_RETURN(
+      PreparedKeys keys,
+      load_keys(options, payload ? &payload->parameters : nullptr, rep, &dir_problems));
   rep.keys_tried = keys.private_keys.size();
   if (keys.private_keys.empty() && keys.problems.empty()) {
     std::string why = dir_problems.empty()
@@ -308,8 +310,7 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
                                               : std::string("no --decryption-keys-path given"))
                           : dir_problems.front();
     why += skipped_summary(rep.warnings);
-    const std::string what = payload ? layer_name(payload->descriptor)
-                                     : std::string("the layer");
+    const std::string what = payload ? layer_name(payload->descriptor) : std::string("the layer");
     return KeyError("missing private key needed for decryption of " + what + ": " + why +
                     (payload ? ", and the payload carried no keys" : std::string()) +
                     "; put the recipient's private key in the keys directory");
@@ -385,8 +386,8 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
       const ContentScanStats& sc = *rep.scan;
       return DataError(
           "no decryption payload on fd 3 (containerd's transfer service passes none), and no "
-          "manifest in containerd's content store lists layer " + digest + " (" +
-          std::to_string(total) + " bytes from stdin): read the " +
+          "manifest in containerd's content store lists layer " +
+          digest + " (" + std::to_string(total) + " bytes from stdin): read the " +
           std::to_string(sc.blobs_read) + " newest of " + std::to_string(sc.small_blobs) +
           " small blobs in " + store->blobs_dir() + " (root " + root_text + ")");
     }
@@ -411,11 +412,12 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
     const std::string layer = layer_name(c.descriptor);
     if (encryption_schemes(c.descriptor.annotations).empty()) {
       if (first_error.ok())
-        first_error = DataError(layer + " has no wrapped-key annotations "
-                                "(org.opencontainers.image.enc.keys.*); the descriptor " +
-                                (payload ? std::string("containerd passed")
-                                         : "in manifest " + c.manifest_digest) +
-                                " is not that of an encrypted layer");
+        first_error = DataError(
+            layer +
+            " has no wrapped-key annotations "
+            "(org.opencontainers.image.enc.keys.*); the descriptor " +
+            (payload ? std::string("containerd passed") : "in manifest " + c.manifest_digest) +
+            " is not that of an encrypted layer");
       continue;
     }
     auto k = open_layer_key(c.descriptor.annotations, keys);
@@ -426,12 +428,12 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
       break;
     }
     if (first_error.ok())
-      first_error = Status(k.status().code(),
-                           layer + ": " + k.status().message() + skipped_summary(rep.warnings) +
-                               (candidates.size() > 1
-                                    ? " (tried " + std::to_string(candidates.size()) +
-                                          " descriptors of this layer in the content store)"
-                                    : std::string()));
+      first_error =
+          Status(k.status().code(),
+                 layer + ": " + k.status().message() + skipped_summary(rep.warnings) +
+                     (candidates.size() > 1 ? " (tried " + std::to_string(candidates.size()) +
+                                                  " descriptors of this layer in the content store)"
+                                            : std::string()));
   }
   if (!opened) return first_error;
   const std::string layer = layer_name(*desc);
@@ -463,8 +465,8 @@ Status set_decompress_options(const Descriptor& desc, LayerDecryptOptions* decry
 }
 
 bool prepare_openssl_for_one_job() {
-  return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, nullptr) ==
-         1;
+  return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
+                             nullptr) == 1;
 }
 
 }  // namespace layercrypt

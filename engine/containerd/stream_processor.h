@@ -44,8 +44,8 @@
 
 #include "engine/containerd/content_store.h"
 #include "engine/core/io.h"
-#include "engine/stream/layer_cipher.h"
 #include "engine/core/status.h"
+#include "engine/stream/layer_cipher.h"
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
@@ -88,7 +88,7 @@ struct StreamProcessorReport {
   std::optional<ContentScanStats> scan;  // set when the content store was scanned
   std::string containerd_root;           // the root used ("" if none was needed)
   std::string containerd_root_origin;
-  size_t candidates = 0;                 // descriptors found for the digest
+  size_t candidates = 0;  // descriptors found for the digest
   // No payload, and the content store is missing or lists the layer in no
   // manifest (the tool adds how to point it at containerd's root).
   bool descriptor_not_found = false;
@@ -108,8 +108,7 @@ struct StreamProcessorReport {
 // release policy nothing has been written to `out` when it fails (except on
 // a write error). Thread-safe with respect to other runs.
 Status run_stream_processor(std::span<const uint8_t> payload, ByteSource& in, ByteSink& out,
-                            const StreamProcessorOptions& options,
-                            StreamProcessorReport* report);
+                            const StreamProcessorOptions& options, StreamProcessorReport* report);
 
 // set_decompress_options makes `decrypt` write the tar of the layer `desc`
 // describes: the compression comes from its media type, and a layercrypt

@@ -37,7 +37,9 @@ struct std::char_traits<layercrypt::gojson::InputByte> {
   using int_type = int;
   static constexpr int_type eof() noexcept { return -1; }
   static constexpr int_type not_eof(int_type c) noexcept { return c == eof() ? 0 : c; }
-  static constexpr int_type to_int_type(char_type c) noexcept { return static_cast<unsigned char>(c); }
+  static constexpr int_type to_int_type(char_type c) noexcept {
+    return static_cast<unsigned char>(c);
+  }
   static constexpr char_type to_char_type(int_type c) noexcept { return static_cast<char_type>(c); }
   static constexpr bool eq_int_type(int_type a, int_type b) noexcept { return a == b; }
   static constexpr bool eq(char_type a, char_type b) noexcept { return a == b; }
@@ -70,8 +72,8 @@ namespace {
 
 // Json is the nlohmann instantiation whose lexer buffer (string_t) is a
 // wiping gojson::String. Only its SAX parser is used; no DOM is built.
-using Json = nlohmann::basic_json<std::map, std::vector, String, bool, std::int64_t,
-                                  std::uint64_t, double, kernels::WipingAllocator>;
+using Json = nlohmann::basic_json<std::map, std::vector, String, bool, std::int64_t, std::uint64_t,
+                                  double, kernels::WipingAllocator>;
 static_assert(std::is_same_v<Json::string_t, String>);
 
 // Input iterates over the document as InputBytes and counts the bytes the
@@ -175,10 +177,8 @@ class TreeBuilder {
   // sax_parse also instantiates nlohmann's binary readers, whose UBJSON path
   // passes a std::string literal; it is never called for JSON text.
   template <typename S>
-    requires std::is_same_v<S, std::string>
-  bool number_float(Json::number_float_t, const S&) {
-    return false;
-  }
+  requires std::is_same_v<S, std::string>
+  bool number_float(Json::number_float_t, const S&) { return false; }
   bool string(String& s) {
     Value* v = slot();
     v->kind = Value::Kind::kString;
@@ -301,9 +301,12 @@ char fold_at(std::string_view key, size_t i, size_t* len) {
   // only these two non-ASCII runes share an orbit with an ASCII letter
   // (U+0130/U+0131, the Turkish i's, are single-rune orbits in Go).
   switch (r) {
-    case 0x017F: return n ? 'S' : 0;  // LATIN SMALL LETTER LONG S
-    case 0x212A: return n ? 'K' : 0;  // KELVIN SIGN
-    default: return 0;
+    case 0x017F:
+      return n ? 'S' : 0;  // LATIN SMALL LETTER LONG S
+    case 0x212A:
+      return n ? 'K' : 0;  // KELVIN SIGN
+    default:
+      return 0;
   }
 }
 
@@ -317,13 +320,27 @@ void append_string_impl(Out& out, std::string_view s) {
     const auto c = static_cast<uint8_t>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': put("\\\""); break;
-        case '\\': put("\\\\"); break;
-        case '\b': put("\\b"); break;
-        case '\f': put("\\f"); break;
-        case '\n': put("\\n"); break;
-        case '\r': put("\\r"); break;
-        case '\t': put("\\t"); break;
+        case '"':
+          put("\\\"");
+          break;
+        case '\\':
+          put("\\\\");
+          break;
+        case '\b':
+          put("\\b");
+          break;
+        case '\f':
+          put("\\f");
+          break;
+        case '\n':
+          put("\\n");
+          break;
+        case '\r':
+          put("\\r");
+          break;
+        case '\t':
+          put("\\t");
+          break;
         default:
           if (c < 0x20 || c == '<' || c == '>' || c == '&') {
             const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
@@ -369,12 +386,18 @@ StatusOr<Value> parse(std::string_view json) {
 
 const char* kind_name(Value::Kind kind) {
   switch (kind) {
-    case Value::Kind::kNull: return "null";
-    case Value::Kind::kBool: return "bool";
-    case Value::Kind::kNumber: return "number";
-    case Value::Kind::kString: return "string";
-    case Value::Kind::kArray: return "array";
-    case Value::Kind::kObject: return "object";
+    case Value::Kind::kNull:
+      return "null";
+    case Value::Kind::kBool:
+      return "bool";
+    case Value::Kind::kNumber:
+      return "number";
+    case Value::Kind::kString:
+      return "string";
+    case Value::Kind::kArray:
+      return "array";
+    case Value::Kind::kObject:
+      return "object";
   }
   return "?";
 }
@@ -416,7 +439,10 @@ StatusOr<kernels::SecretBytes> decode_bytes(const Value& v, std::string_view wha
         bool ok = e.kind == Value::Kind::kNumber && !e.text.empty() && e.text.size() <= 3;
         unsigned n = 0;
         for (char c : e.text) {
-          if (c < '0' || c > '9') { ok = false; break; }
+          if (c < '0' || c > '9') {
+            ok = false;
+            break;
+          }
           n = n * 10 + static_cast<unsigned>(c - '0');
         }
         if (!ok || n > 255)
@@ -427,7 +453,8 @@ StatusOr<kernels::SecretBytes> decode_bytes(const Value& v, std::string_view wha
       return out;
     }
     default:
-      return DataError(std::string(what) + ": expected a base64 string, null or a byte array, got " +
+      return DataError(std::string(what) +
+                       ": expected a base64 string, null or a byte array, got " +
                        kind_name(v.kind));
   }
 }

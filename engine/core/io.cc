@@ -13,7 +13,6 @@
 #include <map>
 #include <mutex>
 
-
 namespace layercrypt {
 namespace {
 
@@ -27,7 +26,7 @@ std::string temp_dir() {
 // The registry of temporaries (io.h). A leaked heap object, so that it
 // outlives every static destructor a dying process may still run.
 struct Temporaries {
-  std::recursive_mutex mu;  // a holder may create, rename and remove temporaries
+  std::recursive_mutex mu;            // a holder may create, rename and remove temporaries
   std::map<std::string, bool> paths;  // path -> is a directory
 };
 
@@ -117,8 +116,7 @@ StatusOr<size_t> FdSource::read(uint8_t* out, size_t cap) {
 
 Status FdSource::rewind() {
   if (!regular_) return Unsupported(name_ + " is not a regular file and cannot be read twice");
-  if (lseek(fd_, start_, SEEK_SET) < 0)
-    return IoError("seek " + name_ + ": " + errno_text(errno));
+  if (lseek(fd_, start_, SEEK_SET) < 0) return IoError("seek " + name_ + ": " + errno_text(errno));
   return Status::Ok();
 }
 
@@ -208,8 +206,7 @@ Status Spool::write(const uint8_t* data, size_t len) {
   if (fd_ >= 0) {
     FdSink sink(fd_, "spool file in " + temp_dir());
     Status st = sink.write(data, len);
-    if (!st.ok())
-      return st.with_context("spooling the layer failed (disk full? set TMPDIR)");
+    if (!st.ok()) return st.with_context("spooling the layer failed (disk full? set TMPDIR)");
   } else {
     memory_.insert(memory_.end(), data, data + len);
   }
@@ -227,7 +224,8 @@ StatusOr<std::unique_ptr<AtomicFileSink>> AtomicFileSink::create(const std::stri
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  std::string tmpl = (slash == std::string::npos ? std::string() : dir) + "." + base + ".tmp-XXXXXX";
+  std::string tmpl =
+      (slash == std::string::npos ? std::string() : dir) + "." + base + ".tmp-XXXXXX";
   int fd;
   {
     TemporaryRegistration reg;

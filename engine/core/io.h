@@ -91,7 +91,10 @@ class MemorySource final : public ByteSource {
  public:
   MemorySource(const uint8_t* data, size_t len) : data_(data), len_(len) {}
   StatusOr<size_t> read(uint8_t* out, size_t cap) override;
-  Status rewind() override { pos_ = 0; return Status::Ok(); }
+  Status rewind() override {
+    pos_ = 0;
+    return Status::Ok();
+  }
   bool can_rewind() const override { return true; }
   std::optional<uint64_t> size_hint() const override { return len_; }
 

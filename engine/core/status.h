@@ -19,13 +19,13 @@ namespace layercrypt {
 // StatusCode classifies failures coarsely; the message says the rest.
 enum class StatusCode : int {
   kOk = 0,
-  kInvalidArgument,    // the caller passed something unusable
-  kDataError,          // malformed input data (JSON, base64, gzip, JWE, ...)
-  kIntegrityError,     // a MAC, tag, CRC or digest did not verify
-  kKeyError,           // no usable key, or a key that opens nothing
-  kUnsupported,        // a valid but unsupported format or algorithm
-  kIoError,            // read/write/open failed
-  kInternal,           // a bug or a dependency failed unexpectedly
+  kInvalidArgument,  // the caller passed something unusable
+  kDataError,        // malformed input data (JSON, base64, gzip, JWE, ...)
+  kIntegrityError,   // a MAC, tag, CRC or digest did not verify
+  kKeyError,         // no usable key, or a key that opens nothing
+  kUnsupported,      // a valid but unsupported format or algorithm
+  kIoError,          // read/write/open failed
+  kInternal,         // a bug or a dependency failed unexpectedly
 };
 
 // status_code_name returns a stable lower-case name for `code` ("integrity").
@@ -58,7 +58,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status DataError(std::string m) { return {StatusCode::kDataError, std::move(m)}; }
 inline Status IntegrityError(std::string m) { return {StatusCode::kIntegrityError, std::move(m)}; }
 inline Status KeyError(std::string m) { return {StatusCode::kKeyError, std::move(m)}; }
@@ -79,7 +81,7 @@ class [[nodiscard]] StatusOr {
       status_ = Status(StatusCode::kInternal, "StatusOr made from an OK Status (a bug)");
     }
   }
-  StatusOr(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
+  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
@@ -100,20 +102,19 @@ class [[nodiscard]] StatusOr {
 
 // LC_RETURN_IF_ERROR(expr) returns the Status of `expr` from the enclosing
 // function if it is not OK.
-#define LC_RETURN_IF_ERROR(expr)                      \
-  do {                                                \
-    ::layercrypt::Status lc_status_ = (expr);         \
-    if (!lc_status_.ok()) return lc_status_;          \
+#define LC_RETURN_IF_ERROR(expr)              \
+  do {                                        \
+    ::layercrypt::Status lc_status_ = (expr); \
+    if (!lc_status_.ok()) return lc_status_;  \
   } while (0)
 
 #define LC_CONCAT_INNER_(a, b) a##b
 #define LC_CONCAT_(a, b) LC_CONCAT_INNER_(a, b)
 // LC_ASSIGN_OR_RETURN(lhs, expr) evaluates the StatusOr `expr`; on error it
 // returns the Status, otherwise moves the value into `lhs`.
-#define LC_ASSIGN_OR_RETURN(lhs, expr)                                   \
-  auto LC_CONCAT_(lc_or_, __LINE__) = (expr);                            \
-  if (!LC_CONCAT_(lc_or_, __LINE__).ok())                                \
-    return LC_CONCAT_(lc_or_, __LINE__).status();                        \
+#define LC_ASSIGN_OR_RETURN(lhs, expr)                                                  \
+  auto LC_CONCAT_(lc_or_, __LINE__) = (expr);                                           \
+  if (!LC_CONCAT_(lc_or_, __LINE__).ok()) return LC_CONCAT_(lc_or_, __LINE__).status(); \
   lhs = std::move(LC_CONCAT_(lc_or_, __LINE__)).value()
 
 #endif  // LAYERCRYPT_ENGINE_CORE_STATUS_H_

@@ -15,8 +15,8 @@ const char* version_string() { return LAYERCRYPT_VERSION; }
 std::string describe_cpu_paths() {
   std::ostringstream out;
   out << kernels::cpu_report();
-  out << "onetbb " << TBB_runtime_version() << ": "
-      << oneapi::tbb::info::default_concurrency() << " threads by default\n";
+  out << "onetbb " << TBB_runtime_version() << ": " << oneapi::tbb::info::default_concurrency()
+      << " threads by default\n";
 #ifdef LAYERCRYPT_SAFE_DATA
   out << "safe-data: on (secrets wiped after use)\n";
 #else

@@ -14,15 +14,15 @@
 #include <map>
 #include <set>
 
-#include "engine/ocicrypt/annotations.h"
 #include "engine/core/base64.h"
-#include "engine/stream/gzip_index.h"
-#include "engine/stream/layer_compress.h"
+#include "engine/core/ordered_jobs.h"
 #include "engine/keywrap/key_wrapper.h"
+#include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/layer_options.h"
 #include "engine/ocicrypt/layer_sniff.h"
 #include "engine/ocicrypt/media_types.h"
-#include "engine/core/ordered_jobs.h"
+#include "engine/stream/gzip_index.h"
+#include "engine/stream/layer_compress.h"
 
 namespace layercrypt {
 
@@ -62,7 +62,8 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     LC_ASSIGN_OR_RETURN(auto in_ptr, s.open_blob_source(digest, json_size(layer), true));
     ByteSource& in = *in_ptr;
     LC_ASSIGN_OR_RETURN(auto out, d.new_blob());
-    ProgressSink sink(*out, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
+    ProgressSink sink(*out,
+                      Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
     auto res = decrypt_layer(in, sink, opened->key, opened->hmac, dopts);
     if (!res.ok()) return res.status().with_context(name);
     LC_ASSIGN_OR_RETURN(std::string plain_digest, out->commit());

@@ -14,15 +14,15 @@
 #include <map>
 #include <set>
 
-#include "engine/ocicrypt/annotations.h"
 #include "engine/core/base64.h"
-#include "engine/stream/gzip_index.h"
-#include "engine/stream/layer_compress.h"
+#include "engine/core/ordered_jobs.h"
 #include "engine/keywrap/key_wrapper.h"
+#include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/layer_options.h"
 #include "engine/ocicrypt/layer_sniff.h"
 #include "engine/ocicrypt/media_types.h"
-#include "engine/core/ordered_jobs.h"
+#include "engine/stream/gzip_index.h"
+#include "engine/stream/layer_compress.h"
 
 namespace layercrypt {
 
@@ -50,8 +50,7 @@ StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
                                             const Recipients& recipients,
                                             std::optional<LayerCompression> compress,
                                             const PipelineOptions& pipeline) {
-  if (recipients.empty())
-    return NoRecipients();
+  if (recipients.empty()) return NoRecipients();
   // With compression, an uncompressed tar layer is encrypted as the
   // tar+gzip or tar+zstd layer it becomes.
   std::optional<std::string> gzip_mt;
@@ -60,11 +59,11 @@ StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
                                                    : gzip_media_type(media_type);
   LC_ASSIGN_OR_RETURN(std::string enc_mt, encrypted_media_type(gzip_mt ? *gzip_mt : media_type));
   LC_ASSIGN_OR_RETURN(LayerKey key, new_layer_key());
-  LC_ASSIGN_OR_RETURN(
-      LayerEncryptResult res,
-      !gzip_mt                                 ? encrypt_layer(in, out, key, pipeline)
-      : compress->kind == Compression::kZstd ? encrypt_layer_zstd(in, out, key, compress->level, pipeline)
-                                               : encrypt_layer_gzip(in, out, key, compress->level, pipeline));
+  LC_ASSIGN_OR_RETURN(LayerEncryptResult res,
+                      !gzip_mt ? encrypt_layer(in, out, key, pipeline)
+                      : compress->kind == Compression::kZstd
+                          ? encrypt_layer_zstd(in, out, key, compress->level, pipeline)
+                          : encrypt_layer_gzip(in, out, key, compress->level, pipeline));
 
   EncryptedLayer layer;
   layer.media_type = std::move(enc_mt);
@@ -82,14 +81,14 @@ StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
   }
 
   // The plaintext blob's digest (the gzip member's when compressed).
-  LC_RETURN_IF_ERROR(add_key_annotations(key, layer.plain_digest, res.hmac, recipients, &layer.annotations));
+  LC_RETURN_IF_ERROR(
+      add_key_annotations(key, layer.plain_digest, res.hmac, recipients, &layer.annotations));
   if (res.gzip_index) layer.annotations[kGzipIndexAnnotation] = format_gzip_index(*res.gzip_index);
   layer.pipeline_stats = res.stats.to_string();
   return layer;
 }
 
-StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
-                                            const std::string& out_path,
+StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path, const std::string& out_path,
                                             std::string_view media_type,
                                             const Recipients& recipients,
                                             std::optional<LayerCompression> compress) {
@@ -133,18 +132,17 @@ StatusOr<EncryptedLayer> encrypt_layer_sniffed(ByteSource& raw, const std::strin
     LC_ASSIGN_OR_RETURN(Compression said, compression_of(mt));
     LC_ASSIGN_OR_RETURN(Compression is, compression_of(sniffed));
     if (said != is)
-      return InvalidArgument(in_name + " is " + (is == Compression::kNone ? std::string("a tar")
-                                                                           : compression_name(is)) +
-                             ", but its media type says " + compression_name(said) + " (" + mt + ")");
+      return InvalidArgument(
+          in_name + " is " +
+          (is == Compression::kNone ? std::string("a tar") : compression_name(is)) +
+          ", but its media type says " + compression_name(said) + " (" + mt + ")");
   }
   return encrypt_layer_blob(*in, out, mt, recipients, compress, pipeline);
 }
 
 StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
                                     const EncryptImageOptions& options) {
-  if (options.recipients == nullptr ||
-      options.recipients->empty())
-    return NoRecipients();
+  if (options.recipients == nullptr || options.recipients->empty()) return NoRecipients();
   const Recipients& rcpt = *options.recipients;
   const PipelineOptions pipeline = options.pipeline;
   const BytesProgressFn& bytes_progress = options.bytes_progress;
@@ -154,14 +152,15 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
                    const std::string& name, ImageLayerReport* r) -> StatusOr<Json> {
     const std::string mt = json_string(layer, "mediaType");
     if (is_encrypted_media_type(mt) || has_wrapped_keys(annotations_of(layer)))
-      return InvalidArgument(name + " is already encrypted; to give more recipients access use "
-                                    "`layercrypt recipients add`");
+      return InvalidArgument(name +
+                             " is already encrypted; to give more recipients access use "
+                             "`layercrypt recipients add`");
     if (auto enc_mt = encrypted_media_type(mt); !enc_mt.ok()) {
       const Status& st = enc_mt.status();
       if (st.code() == StatusCode::kUnsupported) {
         // Foreign and non-layer blobs are never encrypted (imgcrypt neither).
-        LC_RETURN_IF_ERROR(dst_layout.copy_blob_from(src_layout, json_string(layer, "digest"),
-                                                    json_size(layer)));
+        LC_RETURN_IF_ERROR(
+            dst_layout.copy_blob_from(src_layout, json_string(layer, "digest"), json_size(layer)));
         r->action = "unchanged";
         return layer;
       }
@@ -172,7 +171,8 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     // the source is checked against its digest (and the new blob named) from
     // those; the new blob is only committed once the input verified.
     LC_ASSIGN_OR_RETURN(auto blob_in, src_layout.open_blob_source(digest, json_size(layer), false));
-    ProgressSource in(*blob_in, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
+    ProgressSource in(*blob_in,
+                      Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
     LC_ASSIGN_OR_RETURN(auto out, dst_layout.new_blob(/*hash=*/false));
     auto enc = encrypt_layer_blob(in, *out, mt, rcpt, compress, pipeline);
     if (!enc.ok()) return enc.status().with_context(name);
@@ -194,8 +194,8 @@ StatusOr<ImageReport> encrypt_image(const OciRef& src, const OciRef& dst,
     r->pipeline_stats = enc->pipeline_stats;
     return out_desc;
   };
-  return walk_image(src, dst, options.select, std::move(fn), options.progress, {}, options.layer_jobs,
-                    "plaintext");
+  return walk_image(src, dst, options.select, std::move(fn), options.progress, {},
+                    options.layer_jobs, "plaintext");
 }
 
 }  // namespace layercrypt

@@ -30,13 +30,13 @@
 #include <string>
 #include <vector>
 
-#include "engine/ocicrypt/annotations.h"
-#include "engine/keywrap/key_unwrap.h"
-#include "engine/stream/layer_cipher.h"
+#include "engine/core/status.h"
 #include "engine/image/oci_layout.h"
+#include "engine/keywrap/key_unwrap.h"
 #include "engine/keywrap/recipient_list.h"
 #include "engine/keywrap/recipients.h"
-#include "engine/core/status.h"
+#include "engine/ocicrypt/annotations.h"
+#include "engine/stream/layer_cipher.h"
 
 namespace layercrypt {
 
@@ -133,15 +133,15 @@ struct DecryptImageOptions {
 // EncryptedLayer describes one layer blob encrypted by encrypt_layer_blob:
 // what a builder puts into the layer's descriptor and the image config.
 struct EncryptedLayer {
-  std::string media_type;    // the +encrypted type (tar+gzip+encrypted when compressed)
-  std::string digest;        // "sha256:..." of the encrypted blob
-  uint64_t size = 0;         // its length
-  Annotations annotations;   // the keys.*, pubopts (and gzip index) annotations to add
-  bool compressed = false;   // the tar was compressed on the way
-  std::string plain_digest;  // the plaintext blob's digest (the private options' digest)
-  std::string input_digest;  // the digest of what was read
-  uint64_t input_bytes = 0;  // and its length
-  std::string diff_id;       // the tar's digest, when known (input or output is a tar): else ""
+  std::string media_type;      // the +encrypted type (tar+gzip+encrypted when compressed)
+  std::string digest;          // "sha256:..." of the encrypted blob
+  uint64_t size = 0;           // its length
+  Annotations annotations;     // the keys.*, pubopts (and gzip index) annotations to add
+  bool compressed = false;     // the tar was compressed on the way
+  std::string plain_digest;    // the plaintext blob's digest (the private options' digest)
+  std::string input_digest;    // the digest of what was read
+  uint64_t input_bytes = 0;    // and its length
+  std::string diff_id;         // the tar's digest, when known (input or output is a tar): else ""
   std::string pipeline_stats;  // PipelineStats::to_string() of the run
 };
 
@@ -169,8 +169,7 @@ StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
 // tar), and empty or non-layer input is refused (kInvalidArgument naming the
 // input); input that is compressed already is encrypted as it is, whatever
 // `compress` says. Errors name the file.
-StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path,
-                                            const std::string& out_path,
+StatusOr<EncryptedLayer> encrypt_layer_file(const std::string& in_path, const std::string& out_path,
                                             std::string_view media_type,
                                             const Recipients& recipients,
                                             std::optional<LayerCompression> compress);
@@ -227,10 +226,10 @@ struct RewrapImageOptions {
   const PreparedKeys* keys = nullptr;  // must open every selected layer
   const Recipients* recipients = nullptr;
   RewrapMode mode = RewrapMode::kAdd;
-  bool rekey = false;  // with kSet: re-encrypt under a fresh layer key
+  bool rekey = false;                   // with kSet: re-encrypt under a fresh layer key
   std::vector<std::string> remove_ids;  // kRemove: recipient ids to take off
   LayerSelection select;
-  PipelineOptions pipeline;       // for rekey
+  PipelineOptions pipeline;        // for rekey
   BytesProgressFn bytes_progress;  // for rekey
   ProgressFn progress;
 };

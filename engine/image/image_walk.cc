@@ -1,6 +1,6 @@
 // engine/image/image_walk.cc: see image_walk.h.
-#include "engine/core/hex.h"
 #include "engine/image/image_walk.h"
+#include "engine/core/hex.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,18 +13,17 @@
 #include <map>
 #include <set>
 
-#include "engine/ocicrypt/annotations.h"
 #include "engine/core/base64.h"
-#include "engine/stream/gzip_index.h"
-#include "engine/stream/layer_compress.h"
+#include "engine/core/ordered_jobs.h"
 #include "engine/keywrap/key_wrapper.h"
+#include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/layer_options.h"
 #include "engine/ocicrypt/layer_sniff.h"
 #include "engine/ocicrypt/media_types.h"
-#include "engine/core/ordered_jobs.h"
+#include "engine/stream/gzip_index.h"
+#include "engine/stream/layer_compress.h"
 
 namespace layercrypt::image_internal {
-
 
 double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -76,8 +75,10 @@ std::string normalize_platform(const std::string& p) {
   if (a == std::string::npos) return p;
   const size_t b = p.find('/', a + 1);
   std::string arch = p.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
-  if (arch == "x86_64" || arch == "x86-64") arch = "amd64";
-  else if (arch == "aarch64") arch = "arm64";
+  if (arch == "x86_64" || arch == "x86-64")
+    arch = "amd64";
+  else if (arch == "aarch64")
+    arch = "arm64";
   return p.substr(0, a + 1) + arch + (b == std::string::npos ? "" : p.substr(b));
 }
 
@@ -119,7 +120,6 @@ std::string layer_name(const std::string& platform, size_t i, const std::string&
   return s + " " + digest;
 }
 
-
 // wrap_for_recipients wraps the private-options JSON once per scheme (all
 // of a scheme's recipients in one blob, as ocicrypt does) and adds each
 // blob to the scheme's keys annotation of `ann` (ocicrypt's ',' list), and
@@ -153,8 +153,8 @@ Status add_key_annotations(const LayerKey& key, const std::string& plain_digest,
   priv.digest = plain_digest;
   priv.cipher_options.emplace(std::string(kNonceOption), key.nonce);
   const kernels::SecretBytes priv_json = serialize_private_options(priv);
-  const Status wrapped =
-      wrap_for_recipients(std::span<const uint8_t>(priv_json.data(), priv_json.size()), recipients, out);
+  const Status wrapped = wrap_for_recipients(
+      std::span<const uint8_t>(priv_json.data(), priv_json.size()), recipients, out);
   if (!wrapped.ok()) return wrapped.with_context("wrapping the layer key");
   PublicLayerOptions pub;
   pub.cipher = kLayerCipherName;
@@ -167,8 +167,10 @@ Status add_key_annotations(const LayerKey& key, const std::string& plain_digest,
 // annotation and the ids of their recipients.
 void strip_wrapped_keys(Annotations* ann) {
   for (auto it = ann->begin(); it != ann->end();) {
-    if (it->first.rfind("org.opencontainers.image.enc.keys.", 0) == 0) it = ann->erase(it);
-    else ++it;
+    if (it->first.rfind("org.opencontainers.image.enc.keys.", 0) == 0)
+      it = ann->erase(it);
+    else
+      ++it;
   }
   ann->erase(kRecipientIdsAnnotation);
 }
@@ -193,7 +195,6 @@ StatusOr<Recipients> new_recipients(const Recipients& rcpt, const Annotations& a
   });
 }
 
-
 struct Walk {
   const OciLayout* src;
   const OciLayout* dst;
@@ -201,8 +202,8 @@ struct Walk {
   LayerFn fn;
   ProgressFn progress;
   ImageReport report;
-  size_t touched = 0;  // selected layers
-  size_t jobs = 1;     // layers processed at once (ordered_jobs.h)
+  size_t touched = 0;                    // selected layers
+  size_t jobs = 1;                       // layers processed at once (ordered_jobs.h)
   std::set<std::string> platforms_seen;  // for the message when nothing matched
 };
 
@@ -213,8 +214,8 @@ Status copy_manifest(Walk& w, const Json& desc) {
   LC_ASSIGN_OR_RETURN(Json m, w.src->read_json_blob(cd, json_size(desc)));
   LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, cd, json_size(desc)));
   if (m.contains("config"))
-    LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(m["config"], "digest"),
-                                             json_size(m["config"])));
+    LC_RETURN_IF_ERROR(
+        w.dst->copy_blob_from(*w.src, json_string(m["config"], "digest"), json_size(m["config"])));
   for (const auto& l : m.value("layers", Json::array()))
     LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(l, "digest"), json_size(l)));
   return Status::Ok();
@@ -249,7 +250,8 @@ StatusOr<Json> process_manifest(Walk& w, const Json& desc, const std::string& pl
   LC_ASSIGN_OR_RETURN(Json m, w.src->read_json_blob(digest, json_size(desc)));
   const std::string mt = json_string(m, "mediaType").empty() ? json_string(desc, "mediaType")
                                                              : json_string(m, "mediaType");
-  if (mt == kDockerManifestMediaType) convert_docker_manifest(m);
+  if (mt == kDockerManifestMediaType)
+    convert_docker_manifest(m);
   else if (!mt.empty() && mt != kOciManifestMediaType)
     return Unsupported("manifest " + digest + " has media type " + mt +
                        "; only OCI and Docker schema2 manifests are supported");
@@ -268,16 +270,19 @@ StatusOr<Json> process_manifest(Walk& w, const Json& desc, const std::string& pl
     for (int i : w.select->layers) {
       if (i >= n || i < -n)
         return InvalidArgument("layer index " + std::to_string(i) + " is out of range: manifest " +
-                               digest + (platform.empty() ? "" : " (" + platform + ")") +
-                               " has " + std::to_string(n) + " layers");
+                               digest + (platform.empty() ? "" : " (" + platform + ")") + " has " +
+                               std::to_string(n) + " layers");
       chosen.insert((n + i) % n);
     }
   }
   std::vector<size_t> todo;  // selected layers, processed up to w.jobs at a time
   for (int i = 0; i < n; ++i) {
     const Json& layer = layers[static_cast<size_t>(i)];
-    if (chosen.count(i)) todo.push_back(static_cast<size_t>(i));
-    else LC_RETURN_IF_ERROR(w.dst->copy_blob_from(*w.src, json_string(layer, "digest"), json_size(layer)));
+    if (chosen.count(i))
+      todo.push_back(static_cast<size_t>(i));
+    else
+      LC_RETURN_IF_ERROR(
+          w.dst->copy_blob_from(*w.src, json_string(layer, "digest"), json_size(layer)));
   }
   const std::vector<Json> originals(layers.begin(), layers.end());
   std::vector<ImageLayerReport> reports(todo.size());
@@ -294,7 +299,8 @@ StatusOr<Json> process_manifest(Walk& w, const Json& desc, const std::string& pl
         r.from_digest = ld;
         r.from_media_type = json_string(layer, "mediaType");
         const auto t0 = Clock::now();
-        LC_ASSIGN_OR_RETURN(replaced[k], w.fn(*w.src, *w.dst, layer, layer_name(platform, i, ld), &r));
+        LC_ASSIGN_OR_RETURN(replaced[k],
+                            w.fn(*w.src, *w.dst, layer, layer_name(platform, i, ld), &r));
         r.seconds = since(t0);
         r.to_digest = json_string(replaced[k], "digest");
         r.to_media_type = json_string(replaced[k], "mediaType");
@@ -370,7 +376,8 @@ void still_referenced(const OciLayout& dst, const Json& index, const std::string
     if (it == by_digest.end()) continue;
     std::string names;
     for (const auto& n : it->second)
-      names += (names.empty() ? "" : ", ") + (n.empty() ? std::string("an untagged entry") : "'" + n + "'");
+      names += (names.empty() ? "" : ", ") +
+               (n.empty() ? std::string("an untagged entry") : "'" + n + "'");
     report->warnings.push_back(layer_name(l.platform, l.index, l.from_digest) + ": its " + what +
                                " is still in " + dst_ref.path + ", referenced by " + names +
                                "; process or remove that image too");
@@ -401,8 +408,8 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
     entries.push_back(e);
   }
   if (entries.empty())
-    return InvalidArgument(src_ref.tag ? "no image tagged '" + *src_ref.tag + "' in " + src_ref.path +
-                                             " (" + tags_of(src.index()) + ")"
+    return InvalidArgument(src_ref.tag ? "no image tagged '" + *src_ref.tag + "' in " +
+                                             src_ref.path + " (" + tags_of(src.index()) + ")"
                                        : "image " + src_ref.path + " has no manifests");
   if (dst_ref.tag && entries.size() != 1)
     return InvalidArgument("SRC " + src_ref.to_string() + " has " + std::to_string(entries.size()) +
@@ -413,7 +420,9 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
   if (!dst_or.ok()) return dst_or.status();
   OciLayout& dst = *dst_or;
 
-  Walk w{&src, &dst, &select, std::move(fn), std::move(progress), {}, 0, dst.is_archive() ? 1 : jobs, {}};
+  Walk w{
+      &src, &dst, &select, std::move(fn), std::move(progress), {}, 0, dst.is_archive() ? 1 : jobs,
+      {}};
   auto run = [&]() -> Status {
     std::vector<Json> done;
     for (const auto& e : entries) {
@@ -430,7 +439,8 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
       }
     }
     if (w.touched == 0) {
-      std::string msg = "the layer and platform selection matches no layer of " + src_ref.to_string();
+      std::string msg =
+          "the layer and platform selection matches no layer of " + src_ref.to_string();
       if (!select.platforms.empty()) {
         std::string seen;
         for (const auto& p : w.platforms_seen) seen += (seen.empty() ? "" : ", ") + p;
@@ -468,7 +478,9 @@ StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
     TemporaryRegistration publishing;
     LC_RETURN_IF_ERROR(dst.write_index(index));
     const Status gc = dst.collect_garbage(&w.report.blobs_removed);
-    if (!gc.ok()) w.report.warnings.push_back("unreferenced blobs were left in " + dst_ref.path + ": " + gc.message());
+    if (!gc.ok())
+      w.report.warnings.push_back("unreferenced blobs were left in " + dst_ref.path + ": " +
+                                  gc.message());
     return Status::Ok();
   };
   const Status st = run();

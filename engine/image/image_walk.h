@@ -66,7 +66,8 @@ class Progress {
 // bytes written.
 class ProgressSource final : public ByteSource {
  public:
-  ProgressSource(ByteSource& inner, Progress progress) : inner_(inner), progress_(std::move(progress)) {}
+  ProgressSource(ByteSource& inner, Progress progress)
+      : inner_(inner), progress_(std::move(progress)) {}
   StatusOr<size_t> read(uint8_t* out, size_t cap) override {
     auto n = inner_.read(out, cap);
     if (n.ok()) progress_.add(*n);
@@ -80,7 +81,8 @@ class ProgressSource final : public ByteSource {
 
 class ProgressSink final : public ByteSink {
  public:
-  ProgressSink(ByteSink& inner, Progress progress) : inner_(inner), progress_(std::move(progress)) {}
+  ProgressSink(ByteSink& inner, Progress progress)
+      : inner_(inner), progress_(std::move(progress)) {}
   Status write(const uint8_t* data, size_t len) override {
     LC_RETURN_IF_ERROR(inner_.write(data, len));
     progress_.add(len);
@@ -117,9 +119,9 @@ StatusOr<Recipients> new_recipients(const Recipients& rcpt, const Annotations& a
 
 // LayerFn turns one selected layer descriptor of `src` into its
 // replacement (writing any new blob into `dst`) and fills the report.
-using LayerFn = std::function<StatusOr<Json>(const OciLayout& src, const OciLayout& dst,
-                                             const Json& layer, const std::string& name,
-                                             ImageLayerReport* report)>;
+using LayerFn =
+    std::function<StatusOr<Json>(const OciLayout& src, const OciLayout& dst, const Json& layer,
+                                 const std::string& name, ImageLayerReport* report)>;
 
 // walk_image runs `fn` on every selected layer of `src_ref`, `jobs`
 // layers of a manifest at a time (one at a time into an archive, whose
@@ -132,8 +134,8 @@ using LayerFn = std::function<StatusOr<Json>(const OciLayout& src, const OciLayo
 // uses one.
 StatusOr<ImageReport> walk_image(const OciRef& src_ref, const OciRef& dst_ref,
                                  const LayerSelection& select, LayerFn fn, ProgressFn progress,
-                                 const std::function<Status()>& before_index = {},
-                                 size_t jobs = 1, const char* replaced = nullptr);
+                                 const std::function<Status()>& before_index = {}, size_t jobs = 1,
+                                 const char* replaced = nullptr);
 
 }  // namespace layercrypt::image_internal
 

@@ -14,15 +14,15 @@
 #include <map>
 #include <set>
 
-#include "engine/ocicrypt/annotations.h"
 #include "engine/core/base64.h"
-#include "engine/stream/gzip_index.h"
-#include "engine/stream/layer_compress.h"
+#include "engine/core/ordered_jobs.h"
 #include "engine/keywrap/key_wrapper.h"
+#include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/layer_options.h"
 #include "engine/ocicrypt/layer_sniff.h"
 #include "engine/ocicrypt/media_types.h"
-#include "engine/core/ordered_jobs.h"
+#include "engine/stream/gzip_index.h"
+#include "engine/stream/layer_compress.h"
 
 namespace layercrypt {
 
@@ -34,7 +34,8 @@ StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
   std::function<Status(const Json&, const std::string&)> visit =
       [&](const Json& desc, const std::string& platform) -> Status {
     const std::string mt = json_string(desc, "mediaType");
-    LC_ASSIGN_OR_RETURN(Json j, layout.read_json_blob(json_string(desc, "digest"), json_size(desc)));
+    LC_ASSIGN_OR_RETURN(Json j,
+                        layout.read_json_blob(json_string(desc, "digest"), json_size(desc)));
     if (is_index_type(mt) || (mt.empty() && j.contains("manifests"))) {
       for (const auto& c : j["manifests"]) LC_RETURN_IF_ERROR(visit(c, platform_string(c)));
       return Status::Ok();
@@ -56,7 +57,8 @@ StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
         row.cipher = pub.ok() ? pub->cipher : "unreadable pubopts";
         // "jwe:RSA-OAEP", "pkcs7:rsaEncryption" per recipient; a scheme this
         // build cannot read, once per blob.
-        for (const auto& w : row.who) row.recipients.push_back(w.alg.empty() ? w.scheme : w.scheme + ":" + w.alg);
+        for (const auto& w : row.who)
+          row.recipients.push_back(w.alg.empty() ? w.scheme : w.scheme + ":" + w.alg);
       }
       rows.push_back(std::move(row));
     }

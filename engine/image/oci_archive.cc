@@ -37,7 +37,8 @@ Status pread_all(int fd, uint8_t* out, size_t len, uint64_t offset, const std::s
   return Status::Ok();
 }
 
-Status pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset, const std::string& name) {
+Status pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset,
+                  const std::string& name) {
   while (len > 0) {
     const ssize_t w = ::pwrite(fd, data, len, static_cast<off_t>(offset));
     if (w < 0) {
@@ -164,11 +165,13 @@ SharedFd::~SharedFd() {
 // TarIndex
 
 StatusOr<TarIndex> TarIndex::scan(int fd, const std::string& name) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return IoError("cannot stat " + name + ": " + errno_text());
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
-  const std::string fix = "; the archive is damaged or incomplete: make it again (e.g. `skopeo copy "
-                          "... oci-archive:" + name + "`)";
+  const std::string fix =
+      "; the archive is damaged or incomplete: make it again (e.g. `skopeo copy "
+      "... oci-archive:" +
+      name + "`)";
   TarIndex index;
   std::optional<std::string> long_name;
   std::optional<uint64_t> pax_size;
@@ -190,12 +193,15 @@ StatusOr<TarIndex> TarIndex::scan(int fd, const std::string& name) {
       break;
     }
     if (!checksum_ok(block.data())) {
-      if (off == 0) return DataError(name + " is not a tar archive (an OCI archive is a tar of an "
-                                            "OCI layout, as `skopeo copy ... oci-archive:FILE` writes)");
+      if (off == 0)
+        return DataError(name +
+                         " is not a tar archive (an OCI archive is a tar of an "
+                         "OCI layout, as `skopeo copy ... oci-archive:FILE` writes)");
       return DataError(name + " has a corrupt tar header at byte " + std::to_string(off) + fix);
     }
     const auto hdr_size = parse_number(block.data(), 124, 12);
-    if (!hdr_size) return DataError(name + " has a bad member size at byte " + std::to_string(off) + fix);
+    if (!hdr_size)
+      return DataError(name + " has a bad member size at byte " + std::to_string(off) + fix);
     const char type = static_cast<char>(block[156]);
     const bool posix = std::memcmp(block.data() + 257, "ustar\0", 6) == 0;
     std::string member = field(block.data(), 0, 100);
@@ -212,9 +218,11 @@ StatusOr<TarIndex> TarIndex::scan(int fd, const std::string& name) {
                        (long_name ? *long_name : member) + "'" + fix);
     const std::string where = name + " at byte " + std::to_string(off);
     if (type == 'x' || type == 'L') {
-      if (size > (size_t{1} << 20)) return DataError(where + ": extended header is too large" + fix);
+      if (size > (size_t{1} << 20))
+        return DataError(where + ": extended header is too large" + fix);
       std::string data(size, '\0');
-      LC_RETURN_IF_ERROR(pread_all(fd, reinterpret_cast<uint8_t*>(data.data()), size, data_off, name, &got));
+      LC_RETURN_IF_ERROR(
+          pread_all(fd, reinterpret_cast<uint8_t*>(data.data()), size, data_off, name, &got));
       if (type == 'L') {
         long_name = field(reinterpret_cast<const uint8_t*>(data.data()), 0, data.size());
       } else {
@@ -254,7 +262,8 @@ StatusOr<size_t> FileRangeSource::read(uint8_t* out, size_t cap) {
   if (want == 0) return size_t{0};
   size_t got = 0;
   LC_RETURN_IF_ERROR(pread_all(fd_->get(), out, want, offset_ + pos_, name_, &got));
-  if (got == 0) return DataError(name_ + " is shorter than expected: the file was truncated while reading");
+  if (got == 0)
+    return DataError(name_ + " is shorter than expected: the file was truncated while reading");
   pos_ += got;
   return got;
 }
@@ -326,8 +335,9 @@ StatusOr<std::shared_ptr<ArchiveWriter>> ArchiveWriter::create(const std::string
   LC_RETURN_IF_ERROR(w->write_header(kBlock, "blobs/sha256/", 0, '5', &unused));
   w->end_ = 2 * kBlock;
   LC_RETURN_IF_ERROR(w->add_file(
-      "oci-layout", std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kLayoutFileContent.data()),
-                                             kLayoutFileContent.size())));
+      "oci-layout",
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kLayoutFileContent.data()),
+                               kLayoutFileContent.size())));
   return w;
 }
 
@@ -352,7 +362,10 @@ Status ArchiveWriter::write_header(uint64_t header_offset, const std::string& na
   }
   put_octal(b.data(), 136, 12, 0);
   b[156] = static_cast<uint8_t>(type);
-  std::memcpy(b.data() + 257, "ustar\0" "00", 8);
+  std::memcpy(b.data() + 257,
+              "ustar\0"
+              "00",
+              8);
   std::memset(b.data() + 148, ' ', 8);
   uint64_t sum = 0;
   for (uint8_t c : b) sum += c;

@@ -165,8 +165,8 @@ class ArchiveWriter {
 
  private:
   ArchiveWriter() = default;
-  Status write_header(uint64_t header_offset, const std::string& name, uint64_t size,
-                      char type, uint64_t* data_offset);
+  Status write_header(uint64_t header_offset, const std::string& name, uint64_t size, char type,
+                      uint64_t* data_offset);
   std::string final_path_, tmp_path_;
   int fd_ = -1;
   mutable std::mutex mu_;

@@ -13,16 +13,16 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
-#include <map>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <new>
-#include <thread>
 #include <random>
 #include <set>
+#include <thread>
 
-#include "engine/image/oci_archive.h"
 #include "engine/core/hex.h"
+#include "engine/image/oci_archive.h"
 #include "kernels/secure_memory.h"
 #include "kernels/sha256.h"
 
@@ -143,8 +143,9 @@ StatusOr<OciRef> parse_oci_ref(std::string_view spec) {
   if (spec.rfind("docker://", 0) == 0 || spec.rfind("docker-archive:", 0) == 0 ||
       spec.rfind("docker-daemon:", 0) == 0 || spec.rfind("dir:", 0) == 0) {
     std::string msg(spec);
-    msg.append(" is not an OCI layout or OCI archive; use [oci:]PATH[:TAG] or oci-archive:PATH[:TAG] "
-               "(convert it with `skopeo copy ")
+    msg.append(
+           " is not an OCI layout or OCI archive; use [oci:]PATH[:TAG] or oci-archive:PATH[:TAG] "
+           "(convert it with `skopeo copy ")
         .append(spec)
         .append(" oci:PATH:TAG` first)");
     return InvalidArgument(std::move(msg));
@@ -167,11 +168,11 @@ StatusOr<OciRef> parse_oci_ref(std::string_view spec) {
   }
   if (ref.path.empty()) return InvalidArgument("empty image path in '" + std::string(spec) + "'");
   while (ref.path.size() > 1 && ref.path.back() == '/') ref.path.pop_back();
-  struct stat st{};
-  if (!explicit_kind && ::stat(ref.path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ref.archive = true;
+  struct stat st {};
+  if (!explicit_kind && ::stat(ref.path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+    ref.archive = true;
   return ref;
 }
-
 
 // ---------------------------------------------------------------------------
 // BlobWriter
@@ -199,7 +200,8 @@ class DirectWriter {
   static constexpr size_t kBlocks = 3;
 
   DirectWriter(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
-    for (auto& b : bufs_) b = static_cast<uint8_t*>(::operator new(kSize, std::align_val_t(kAlign)));
+    for (auto& b : bufs_)
+      b = static_cast<uint8_t*>(::operator new(kSize, std::align_val_t(kAlign)));
     for (size_t i = 1; i < kBlocks; ++i) free_.push_back(i);
     thread_ = std::thread([this] { run(); });
   }
@@ -323,7 +325,7 @@ struct OciLayout::PendingBlobs {
 struct BlobWriter::State {
   std::shared_ptr<OciLayout::PendingBlobs> pending;  // set when writing into an existing layout
   std::string blobs_dir, tmp_path;
-  std::unique_ptr<DirectWriter> direct;  // set while the file is written with O_DIRECT
+  std::unique_ptr<DirectWriter> direct;    // set while the file is written with O_DIRECT
   std::shared_ptr<ArchiveWriter> archive;  // set when the blob goes into an archive
   uint64_t data_offset = 0;
   bool member_open = false;
@@ -371,7 +373,8 @@ Status BlobWriter::write(const uint8_t* data, size_t len) {
 }
 
 StatusOr<std::string> BlobWriter::commit() {
-  if (s_->committed || (s_->fd < 0 && !s_->member_open)) return Internal("blob writer already committed");
+  if (s_->committed || (s_->fd < 0 && !s_->member_open))
+    return Internal("blob writer already committed");
   if (!s_->hashing) return Internal("commit() on a blob writer that does not hash");
   std::array<uint8_t, 32> d{};
   if (!s_->hash.final(d.data(), d.size())) return Internal("sha256 failed");
@@ -379,13 +382,15 @@ StatusOr<std::string> BlobWriter::commit() {
 }
 
 StatusOr<std::string> BlobWriter::commit_as(const std::string& digest) {
-  if (s_->committed || (s_->fd < 0 && !s_->member_open)) return Internal("blob writer already committed");
+  if (s_->committed || (s_->fd < 0 && !s_->member_open))
+    return Internal("blob writer already committed");
   if (digest.size() != 71 || digest.rfind("sha256:", 0) != 0 || !is_hex64(digest.substr(7)))
     return Internal("malformed digest for a new blob: " + digest);
   if (s_->member_open) {
     s_->member_open = false;
     s_->committed = true;
-    LC_RETURN_IF_ERROR(s_->archive->end_member(s_->data_offset, bytes_, "blobs/sha256/" + digest.substr(7)));
+    LC_RETURN_IF_ERROR(
+        s_->archive->end_member(s_->data_offset, bytes_, "blobs/sha256/" + digest.substr(7)));
     return digest;
   }
   if (s_->direct) {
@@ -399,7 +404,7 @@ StatusOr<std::string> BlobWriter::commit_as(const std::string& digest) {
   const std::string final_path = s_->blobs_dir + "/" + digest.substr(7);
   {
     TemporaryRegistration reg;
-    struct stat st{};
+    struct stat st {};
     const bool existed = ::stat(final_path.c_str(), &st) == 0;
     if (::rename(s_->tmp_path.c_str(), final_path.c_str()) != 0)
       return IoError("cannot rename " + s_->tmp_path + " to " + final_path + ": " + errno_text());
@@ -415,12 +420,13 @@ StatusOr<std::string> BlobWriter::commit_as(const std::string& digest) {
 // OciLayout
 
 StatusOr<OciLayout> OciLayout::open(const std::string& dir) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) != 0)
     return IoError("image " + dir + " does not exist (" + errno_text() + ")");
   if (!S_ISDIR(st.st_mode))
-    return InvalidArgument(dir + " is not a directory; an OCI layout is a directory "
-                                 "(an oci-archive tar must be unpacked first)");
+    return InvalidArgument(dir +
+                           " is not a directory; an OCI layout is a directory "
+                           "(an oci-archive tar must be unpacked first)");
   auto layout_file = read_file_bounded(dir + "/oci-layout", 4096);
   if (!layout_file.ok())
     return DataError(dir + " is not an OCI image layout: no readable oci-layout file");
@@ -442,7 +448,7 @@ StatusOr<OciLayout> OciLayout::open(const std::string& dir) {
 }
 
 StatusOr<OciLayout> OciLayout::open_or_create(const std::string& dir) {
-  struct stat st{};
+  struct stat st {};
   if (::stat((dir + "/oci-layout").c_str(), &st) == 0 &&
       ::stat((dir + "/index.json").c_str(), &st) == 0)
     return open(dir);
@@ -450,8 +456,9 @@ StatusOr<OciLayout> OciLayout::open_or_create(const std::string& dir) {
     if (!S_ISDIR(st.st_mode)) return InvalidArgument(dir + " exists and is not a directory");
     LC_ASSIGN_OR_RETURN(bool empty, holds_only(dir, {"oci-layout", "blobs"}));
     if (!empty)
-      return InvalidArgument(dir + " exists, is not empty and is not an OCI layout; "
-                                   "choose a new directory");
+      return InvalidArgument(dir +
+                             " exists, is not empty and is not an OCI layout; "
+                             "choose a new directory");
   }
   LC_RETURN_IF_ERROR(mkdir_p(dir + "/blobs/sha256"));
   if (::stat((dir + "/oci-layout").c_str(), &st) != 0) {
@@ -470,12 +477,14 @@ StatusOr<OciLayout> OciLayout::open_or_create(const std::string& dir) {
 
 StatusOr<OciLayout> OciLayout::open(const OciRef& ref) {
   if (!ref.archive) return open(ref.path);
-  struct stat st{};
+  struct stat st {};
   if (::stat(ref.path.c_str(), &st) != 0)
     return IoError("image " + ref.path + " does not exist (" + errno_text() + ")");
   if (!S_ISREG(st.st_mode))
-    return InvalidArgument(ref.path + " is not a file; an OCI archive is a tar file (for a layout "
-                                      "directory write oci:" + ref.path + ")");
+    return InvalidArgument(ref.path +
+                           " is not a file; an OCI archive is a tar file (for a layout "
+                           "directory write oci:" +
+                           ref.path + ")");
   LC_ASSIGN_OR_RETURN(auto reader, ArchiveReader::open(ref.path));
   auto layout_file = reader->read_member("oci-layout", 4096);
   if (!layout_file.ok())
@@ -556,7 +565,7 @@ StatusOr<OciLayout> OciLayout::open_for_write(const OciRef& ref, bool create) {
     LC_ASSIGN_OR_RETURN(auto lock, lock_dir(parent));
     remove_stale(parent, archive_temp_prefix(ref.path));
     OciLayout l;
-    struct stat st{};
+    struct stat st {};
     if (::stat(ref.path.c_str(), &st) == 0 || !create) {
       LC_ASSIGN_OR_RETURN(l, open(ref));
     } else {
@@ -574,7 +583,7 @@ StatusOr<OciLayout> OciLayout::open_for_write(const OciRef& ref, bool create) {
     while (trimmed.path.size() > 1 && trimmed.path.back() == '/') trimmed.path.pop_back();
     return open_for_write(trimmed, create);
   }
-  struct stat st{};
+  struct stat st {};
   const bool is_layout = ::stat((ref.path + "/oci-layout").c_str(), &st) == 0 &&
                          ::stat((ref.path + "/index.json").c_str(), &st) == 0;
   if (!is_layout && create) {
@@ -611,13 +620,14 @@ struct OciLayout::NewDir {
 
 StatusOr<OciLayout> OciLayout::create_new(const std::string& path,
                                           std::shared_ptr<SharedFd> parent_lock) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) return InvalidArgument(path + " exists and is not a directory");
     LC_ASSIGN_OR_RETURN(bool empty, holds_only(path, {}));
     if (!empty)
-      return InvalidArgument(path + " exists, is not empty and is not an OCI layout; "
-                                    "choose a new directory");
+      return InvalidArgument(path +
+                             " exists, is not empty and is not an OCI layout; "
+                             "choose a new directory");
   }
   const std::string parent = parent_dir(path);
   const size_t slash = path.rfind('/');
@@ -657,7 +667,8 @@ StatusOr<OciLayout> OciLayout::create_new(const std::string& path,
 
 StatusOr<std::string> OciLayout::blob_path(std::string_view digest) const {
   if (digest.rfind("sha256:", 0) != 0)
-    return Unsupported("digest '" + std::string(digest) + "' is not sha256 (only sha256 is supported)");
+    return Unsupported("digest '" + std::string(digest) +
+                       "' is not sha256 (only sha256 is supported)");
   if (!is_hex64(digest.substr(7)))
     return DataError("malformed digest '" + std::string(digest) + "'");
   return dir_ + "/blobs/sha256/" + std::string(digest.substr(7));
@@ -665,11 +676,13 @@ StatusOr<std::string> OciLayout::blob_path(std::string_view digest) const {
 
 bool OciLayout::has_blob(std::string_view digest) const {
   if (archive_out_ != nullptr)
-    return digest.size() == 71 && archive_out_->has("blobs/sha256/" + std::string(digest.substr(7)));
+    return digest.size() == 71 &&
+           archive_out_->has("blobs/sha256/" + std::string(digest.substr(7)));
   if (archive_in_ != nullptr)
-    return digest.size() == 71 && archive_in_->index().find("blobs/sha256/" + std::string(digest.substr(7)));
+    return digest.size() == 71 &&
+           archive_in_->index().find("blobs/sha256/" + std::string(digest.substr(7)));
   auto p = blob_path(digest);
-  struct stat st{};
+  struct stat st {};
   return p.ok() && ::stat(p->c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -684,7 +697,8 @@ StatusOr<std::vector<uint8_t>> OciLayout::read_blob(std::string_view digest, int
     return DataError("blob " + std::string(digest) + " has a bad or too large size " +
                      std::to_string(size));
   const std::string member = "blobs/sha256/" + std::string(digest.substr(7));
-  auto bytes = archive_out_ != nullptr && archive_out_->has(member) ? archive_out_->read_member(member, max_size)
+  auto bytes = archive_out_ != nullptr && archive_out_->has(member)
+                   ? archive_out_->read_member(member, max_size)
                : archive_in_ != nullptr ? archive_in_->read_member(member, max_size)
                                         : read_file_bounded(path, max_size);
   if (!bytes.ok()) return bytes.status().with_context("missing or unreadable blob");
@@ -705,7 +719,7 @@ StatusOr<int> OciLayout::open_blob(std::string_view digest) const {
 }
 
 StatusOr<std::unique_ptr<ByteSource>> OciLayout::open_blob_source(std::string_view digest,
-                                                                   int64_t size, bool verify) const {
+                                                                  int64_t size, bool verify) const {
   LC_ASSIGN_OR_RETURN(std::string path, blob_path(digest));
   std::unique_ptr<ByteSource> src;
   if (archive_in_ != nullptr) {
@@ -713,14 +727,16 @@ StatusOr<std::unique_ptr<ByteSource>> OciLayout::open_blob_source(std::string_vi
   } else {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return IoError("missing or unreadable blob " + path + ": " + errno_text());
-    if (verify) return std::unique_ptr<ByteSource>(new VerifyingSource(fd, path, std::string(digest), size));
-    struct stat st{};
+    if (verify)
+      return std::unique_ptr<ByteSource>(new VerifyingSource(fd, path, std::string(digest), size));
+    struct stat st {};
     ::fstat(fd, &st);
     src = std::make_unique<FileRangeSource>(std::make_shared<SharedFd>(fd), 0,
                                             static_cast<uint64_t>(st.st_size), path);
   }
   if (!verify) return src;
-  return std::unique_ptr<ByteSource>(new VerifyingSource(std::move(src), path, std::string(digest), size));
+  return std::unique_ptr<ByteSource>(
+      new VerifyingSource(std::move(src), path, std::string(digest), size));
 }
 
 StatusOr<std::unique_ptr<BlobWriter>> OciLayout::new_blob(bool hash) const {
@@ -764,10 +780,12 @@ StatusOr<std::string> OciLayout::put_blob(std::span<const uint8_t> data) const {
 
 StatusOr<std::string> OciLayout::put_json_blob(const Json& json) const {
   const std::string text = json.dump();
-  return put_blob(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  return put_blob(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
-Status OciLayout::copy_blob_from(const OciLayout& src, std::string_view digest, int64_t size) const {
+Status OciLayout::copy_blob_from(const OciLayout& src, std::string_view digest,
+                                 int64_t size) const {
   if (has_blob(digest)) return Status::Ok();
   LC_ASSIGN_OR_RETURN(std::string from, src.blob_path(digest));
   LC_ASSIGN_OR_RETURN(std::string to, blob_path(digest));
@@ -800,7 +818,8 @@ Status OciLayout::complete_archive(const Json& index) {
   std::set<std::string> seen;
   std::function<Status(const Json&)> need = [&](const Json& desc) -> Status {
     const auto d = desc.find("digest");
-    if (d == desc.end() || !d->is_string()) return DataError("a descriptor in the new index has no digest");
+    if (d == desc.end() || !d->is_string())
+      return DataError("a descriptor in the new index has no digest");
     const std::string digest = d->get<std::string>();
     if (!seen.insert(digest).second) return Status::Ok();
     LC_ASSIGN_OR_RETURN(std::string path, blob_path(digest));
@@ -808,8 +827,10 @@ Status OciLayout::complete_archive(const Json& index) {
     const int64_t size = sz != desc.end() && sz->is_number_integer() ? sz->get<int64_t>() : -1;
     if (!has_blob(digest)) {
       if (archive_in_ == nullptr || !archive_in_->index().find("blobs/sha256/" + digest.substr(7)))
-        return DataError("blob " + digest + " that the index references is in neither the source "
-                         "nor " + dir_);
+        return DataError("blob " + digest +
+                         " that the index references is in neither the source "
+                         "nor " +
+                         dir_);
       OciLayout old;
       old.dir_ = dir_;
       old.archive_in_ = archive_in_;
@@ -893,7 +914,8 @@ StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>> OciLayou
   std::map<std::string, std::vector<std::string>> reach;
   std::vector<std::string> order;
   const auto manifests = index.find("manifests");
-  if (manifests == index.end() || !manifests->is_array()) return DataError("index has no manifests array");
+  if (manifests == index.end() || !manifests->is_array())
+    return DataError("index has no manifests array");
   for (const auto& entry : *manifests) {
     if (!entry.is_object() || !entry.contains("digest") || !entry["digest"].is_string())
       return DataError("an index entry has no digest");

@@ -72,9 +72,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/image/blob_store.h"
 #include "engine/core/io.h"
 #include "engine/core/status.h"
+#include "engine/image/blob_store.h"
 
 namespace layercrypt {
 
@@ -228,7 +228,8 @@ class OciLayout final : public BlobStore {
   friend class BlobWriter;
   struct NewDir;
   struct PendingBlobs;
-  static StatusOr<OciLayout> create_new(const std::string& path, std::shared_ptr<SharedFd> parent_lock);
+  static StatusOr<OciLayout> create_new(const std::string& path,
+                                        std::shared_ptr<SharedFd> parent_lock);
   Status complete_archive(const Json& index);
   std::string dir_;
   std::shared_ptr<NewDir> new_dir_;  // set while a new layout is built beside its destination

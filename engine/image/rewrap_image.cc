@@ -1,4 +1,5 @@
-// engine/image/rewrap_image.cc: changing the recipients of layers and images, re-keying (image_crypt.h).
+// engine/image/rewrap_image.cc: changing the recipients of layers and images, re-keying
+// (image_crypt.h).
 #include "engine/core/hex.h"
 #include "engine/image/image_crypt.h"
 #include "engine/image/image_walk.h"
@@ -14,15 +15,15 @@
 #include <map>
 #include <set>
 
-#include "engine/ocicrypt/annotations.h"
 #include "engine/core/base64.h"
-#include "engine/stream/gzip_index.h"
-#include "engine/stream/layer_compress.h"
+#include "engine/core/ordered_jobs.h"
 #include "engine/keywrap/key_wrapper.h"
+#include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/layer_options.h"
 #include "engine/ocicrypt/layer_sniff.h"
 #include "engine/ocicrypt/media_types.h"
-#include "engine/core/ordered_jobs.h"
+#include "engine/stream/gzip_index.h"
+#include "engine/stream/layer_compress.h"
 
 namespace layercrypt {
 
@@ -33,8 +34,9 @@ StatusOr<ImageReport> remove_recipients_image(const OciRef& src, const OciRef& d
   if (options.remove_ids.empty()) return InvalidArgument("no recipients to remove");
   const std::vector<std::string>& ids = options.remove_ids;
   size_t removed = 0, encrypted = 0;
-  LayerFn fn = [&ids, &removed, &encrypted](const OciLayout& s, const OciLayout& d, const Json& layer,
-                                            const std::string& name, ImageLayerReport* r) -> StatusOr<Json> {
+  LayerFn fn = [&ids, &removed, &encrypted](const OciLayout& s, const OciLayout& d,
+                                            const Json& layer, const std::string& name,
+                                            ImageLayerReport* r) -> StatusOr<Json> {
     LC_RETURN_IF_ERROR(d.copy_blob_from(s, json_string(layer, "digest"), json_size(layer)));
     Annotations ann = annotations_of(layer);
     r->action = "unchanged";
@@ -50,7 +52,8 @@ StatusOr<ImageReport> remove_recipients_image(const OciRef& src, const OciRef& d
     return out;
   };
   return walk_image(src, dst, options.select, std::move(fn), options.progress, [&]() -> Status {
-    if (encrypted == 0) return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");
+    if (encrypted == 0)
+      return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");
     if (removed == 0)
       return InvalidArgument("no selected layer of " + src.to_string() +
                              " has any of these recipients (JWE recipients written by other tools "
@@ -64,7 +67,8 @@ StatusOr<std::string> rewrap_layer_annotations(Annotations* ann, const PreparedK
                                                const std::string& name,
                                                std::vector<std::string>* skipped) {
   if (mode == RewrapMode::kRemove)
-    return InvalidArgument("rewrap_layer_annotations: kRemove needs no keys; use remove_recipients");
+    return InvalidArgument(
+        "rewrap_layer_annotations: kRemove needs no keys; use remove_recipients");
   // The exact private-options bytes are wrapped again, as ocicrypt does,
   // after checking they really open this layer's options.
   auto priv_json = unwrap_layer_key(*ann, keys);
@@ -89,12 +93,11 @@ StatusOr<std::string> rewrap_layer_annotations(Annotations* ann, const PreparedK
 StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
                                    const RewrapImageOptions& options) {
   if (options.mode == RewrapMode::kRemove) return remove_recipients_image(src, dst, options);
-  if (options.recipients == nullptr ||
-      options.recipients->empty())
-    return NoRecipients();
+  if (options.recipients == nullptr || options.recipients->empty()) return NoRecipients();
   if (options.keys == nullptr || options.keys->private_keys.empty())
-    return KeyError("no usable private key given: rewrapping needs a key "
-                    "that opens the layers");
+    return KeyError(
+        "no usable private key given: rewrapping needs a key "
+        "that opens the layers");
   if (options.rekey && options.mode != RewrapMode::kSet)
     return InvalidArgument("re-keying replaces every recipient: it goes with set, not add");
   const PreparedKeys& keys = *options.keys;
@@ -118,7 +121,8 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
     // Old blob (digest-checked) -> plaintext (HMAC-checked at its end) ->
     // new key -> a new blob, committed only if all of that held.
     LC_ASSIGN_OR_RETURN(auto blob, s.open_blob_source(digest, json_size(layer), /*verify=*/true));
-    ProgressSource counted(*blob, Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
+    ProgressSource counted(*blob,
+                           Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
     DecryptingSource plain(counted, opened->key, opened->hmac, name);
     LC_ASSIGN_OR_RETURN(LayerKey fresh, new_layer_key());
     LC_ASSIGN_OR_RETURN(auto out, d.new_blob(/*hash=*/false));
@@ -128,7 +132,8 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
     if (!opened->plain_digest.empty() && opened->plain_digest != plain_digest)
       return IntegrityError(name + ": decrypted layer is " + plain_digest +
                             " but its private options say " + opened->plain_digest);
-    LC_ASSIGN_OR_RETURN(std::string new_digest, out->commit_as(sha256_digest_string(res->cipher_sha256)));
+    LC_ASSIGN_OR_RETURN(std::string new_digest,
+                        out->commit_as(sha256_digest_string(res->cipher_sha256)));
     strip_wrapped_keys(&ann);
     auto st = add_key_annotations(fresh, plain_digest, res->hmac, rcpt, &ann);
     if (!st.ok()) return st.with_context(name);
@@ -143,9 +148,9 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
     return out_desc;
   };
   std::vector<std::string> skipped;
-  LayerFn fn = [&keys, &rcpt, mode, &rewrapped, &skipped](const OciLayout& s, const OciLayout& d,
-                                                          const Json& layer, const std::string& name,
-                                                          ImageLayerReport* r) -> StatusOr<Json> {
+  LayerFn fn = [&keys, &rcpt, mode, &rewrapped, &skipped](
+                   const OciLayout& s, const OciLayout& d, const Json& layer,
+                   const std::string& name, ImageLayerReport* r) -> StatusOr<Json> {
     const std::string digest = json_string(layer, "digest");
     LC_RETURN_IF_ERROR(d.copy_blob_from(s, digest, json_size(layer)));
     Annotations ann = annotations_of(layer);
@@ -153,7 +158,8 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
       r->action = "unchanged";
       return layer;
     }
-    LC_ASSIGN_OR_RETURN(r->action, rewrap_layer_annotations(&ann, keys, rcpt, mode, name, &skipped));
+    LC_ASSIGN_OR_RETURN(r->action,
+                        rewrap_layer_annotations(&ann, keys, rcpt, mode, name, &skipped));
     ++rewrapped;
     if (r->action == "unchanged") return layer;
     Json out = layer;
@@ -163,7 +169,8 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
   LC_ASSIGN_OR_RETURN(
       ImageReport rep,
       walk_image(
-          src, dst, options.select, options.rekey ? std::move(rekey) : std::move(fn), options.progress,
+          src, dst, options.select, options.rekey ? std::move(rekey) : std::move(fn),
+          options.progress,
           [&]() -> Status {
             if (rewrapped == 0)
               return InvalidArgument("no selected layer of " + src.to_string() + " is encrypted");

@@ -16,7 +16,8 @@ std::string Plural(size_t n, const char* one, const char* many) {
 
 std::string supported_schemes() {
   std::string s;
-  for (const KeyWrapper* w : key_wrappers()) s += (s.empty() ? "" : ", ") + std::string(w->scheme());
+  for (const KeyWrapper* w : key_wrappers())
+    s += (s.empty() ? "" : ", ") + std::string(w->scheme());
   return s + " only";
 }
 
@@ -62,10 +63,12 @@ StatusOr<PreparedKeys> prepare_decrypt_keys(const DecryptKeys& keys) {
   return out;
 }
 
-StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, const PreparedKeys& keys) {
+StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
+                                                const PreparedKeys& keys) {
   std::vector<std::string> schemes = encryption_schemes(annotations);
   if (schemes.empty()) {
-    return InvalidArgument("layer has no org.opencontainers.image.enc.keys.* annotation; it is not encrypted");
+    return InvalidArgument(
+        "layer has no org.opencontainers.image.enc.keys.* annotation; it is not encrypted");
   }
   std::vector<std::string> seen;         // what the layer has, per blob
   std::vector<std::string> unsupported;  // schemes this build cannot handle
@@ -80,8 +83,8 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, 
     std::vector<WrappedKeyBlob> blobs = split_wrapped_keys(it->second);
     const std::string missing = wrapper->missing_keys(keys);
     for (const WrappedKeyBlob& blob : blobs) {
-      const std::string where = scheme + " blob " + std::to_string(blob.index + 1) + "/" +
-                                std::to_string(blobs.size());
+      const std::string where =
+          scheme + " blob " + std::to_string(blob.index + 1) + "/" + std::to_string(blobs.size());
       if (!blob.status.ok()) {
         seen.push_back(where + ": undecodable (" + blob.status.message() + ")");
         continue;
@@ -106,7 +109,8 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, 
     if (find_key_wrapper(s) == nullptr) unsupported.push_back(s);
   }
   std::string unsupported_text;
-  for (size_t i = 0; i < unsupported.size(); ++i) unsupported_text += (i ? ", " : "") + unsupported[i];
+  for (size_t i = 0; i < unsupported.size(); ++i)
+    unsupported_text += (i ? ", " : "") + unsupported[i];
 
   if (!any_supported) {
     return Unsupported("layer key is wrapped only with " + unsupported_text +
@@ -114,9 +118,11 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, 
   }
   std::string layer;
   for (size_t i = 0; i < seen.size(); ++i) layer += (i ? "; " : "") + seen[i];
-  if (!unsupported.empty()) layer += "; also " + unsupported_text + " (not supported by this build)";
-  const std::string tried = "tried " + Plural(keys.private_keys.size(), "private key", "private keys") +
-                            " and " + Plural(keys.certificates.size(), "certificate", "certificates");
+  if (!unsupported.empty())
+    layer += "; also " + unsupported_text + " (not supported by this build)";
+  const std::string tried =
+      "tried " + Plural(keys.private_keys.size(), "private key", "private keys") + " and " +
+      Plural(keys.certificates.size(), "certificate", "certificates");
   if (keys.private_keys.empty()) {
     return KeyError("missing private key needed for decryption: layer has " + layer + "; " + tried +
                     JoinProblems(keys.problems));
@@ -125,7 +131,8 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, 
                   JoinProblems(keys.problems));
 }
 
-StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, const DecryptKeys& keys) {
+StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
+                                                const DecryptKeys& keys) {
   LC_ASSIGN_OR_RETURN(PreparedKeys prepared, prepare_decrypt_keys(keys));
   return unwrap_layer_key(annotations, prepared);
 }

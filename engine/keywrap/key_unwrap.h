@@ -30,10 +30,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/ocicrypt/annotations.h"
 #include "engine/core/layer_key.h"
-#include "engine/keywrap/keys/private_key.h"
 #include "engine/core/status.h"
+#include "engine/keywrap/keys/private_key.h"
+#include "engine/ocicrypt/annotations.h"
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
@@ -55,7 +55,8 @@ struct DecryptKeys {
 struct PreparedKeys {
   std::vector<PrivateKey> private_keys;
   std::vector<Certificate> certificates;
-  std::vector<std::string> problems;  // e.g. "private key 2: encrypted private key needs a password..."
+  std::vector<std::string>
+      problems;  // e.g. "private key 2: encrypted private key needs a password..."
 };
 
 // prepare_decrypt_keys parses every key (with its password) and certificate.
@@ -71,11 +72,13 @@ StatusOr<PreparedKeys> prepare_decrypt_keys(const DecryptKeys& keys);
 //                     no private keys, otherwise "no key could unwrap ..."
 //                     naming the schemes, blobs, recipients and counts;
 //   kUnsupported      only pgp/pkcs11/provider annotations are present.
-StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, const PreparedKeys& keys);
+StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
+                                                const PreparedKeys& keys);
 
 // unwrap_layer_key (raw keys) is prepare_decrypt_keys + unwrap_layer_key; the
 // error also lists the keys that could not be used.
-StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations, const DecryptKeys& keys);
+StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
+                                                const DecryptKeys& keys);
 
 // OpenedLayerKey is what decrypting one layer needs from its descriptor.
 struct OpenedLayerKey {

@@ -79,9 +79,7 @@ Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
   return IoError(what + " " + path + ": " + std::strerror(err));
 }
 
-Status ExistsStatus(const std::string& path) {
-  return InvalidArgument(path + " already exists");
-}
+Status ExistsStatus(const std::string& path) { return InvalidArgument(path + " already exists"); }
 
 // Exists returns true if something (a file, a directory, a dangling symbolic
 // link) has the name `path`.
@@ -161,7 +159,8 @@ Status Publish(TempFile& tmp, const std::string& final_path, bool overwrite) {
     tmp.mark_published();
     return Status::Ok();
   }
-  if (::renameat2(AT_FDCWD, tmp.path().c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) {
+  if (::renameat2(AT_FDCWD, tmp.path().c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) ==
+      0) {
     tmp.mark_published();
     return Status::Ok();
   }
@@ -213,16 +212,19 @@ StatusOr<KeyType> parse_key_type(std::string_view spec) {
 
 StatusOr<GeneratedKey> generate_key(KeyType type) {
   const TypeInfo& info = InfoOf(type);
-  PkeyPtr pkey(info.curve != nullptr ? EVP_PKEY_Q_keygen(nullptr, nullptr, info.alg, info.curve)
-                                     : EVP_PKEY_Q_keygen(nullptr, nullptr, info.alg, info.rsa_bits));
-  if (!pkey) return Internal(std::string("cannot generate a ") + info.name + " key: " + OpensslReason());
+  PkeyPtr pkey(info.curve != nullptr
+                   ? EVP_PKEY_Q_keygen(nullptr, nullptr, info.alg, info.curve)
+                   : EVP_PKEY_Q_keygen(nullptr, nullptr, info.alg, info.rsa_bits));
+  if (!pkey)
+    return Internal(std::string("cannot generate a ") + info.name + " key: " + OpensslReason());
 
   GeneratedKey out;
   {
     BioPtr bio(BIO_new(BIO_s_mem()));
     if (!bio) return Internal("out of memory");
     // OpenSSL 3 writes PKCS#8 PrivateKeyInfo here ("BEGIN PRIVATE KEY").
-    const int ok = PEM_write_bio_PrivateKey(bio.get(), pkey.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    const int ok =
+        PEM_write_bio_PrivateKey(bio.get(), pkey.get(), nullptr, nullptr, 0, nullptr, nullptr);
     BUF_MEM* mem = nullptr;
     BIO_get_mem_ptr(bio.get(), &mem);
     if (ok == 1 && mem != nullptr) {
@@ -231,14 +233,16 @@ StatusOr<GeneratedKey> generate_key(KeyType type) {
     // Wipe what the BIO holds before BIO_free releases it.
     if (mem != nullptr && mem->data != nullptr) OPENSSL_cleanse(mem->data, mem->max);
     if (ok != 1 || mem == nullptr) {
-      return Internal(std::string("cannot encode the ") + info.name + " private key: " + OpensslReason());
+      return Internal(std::string("cannot encode the ") + info.name +
+                      " private key: " + OpensslReason());
     }
   }
   {
     BioPtr bio(BIO_new(BIO_s_mem()));
     if (!bio) return Internal("out of memory");
     if (PEM_write_bio_PUBKEY(bio.get(), pkey.get()) != 1) {
-      return Internal(std::string("cannot encode the ") + info.name + " public key: " + OpensslReason());
+      return Internal(std::string("cannot encode the ") + info.name +
+                      " public key: " + OpensslReason());
     }
     BUF_MEM* mem = nullptr;
     BIO_get_mem_ptr(bio.get(), &mem);
@@ -274,7 +278,8 @@ bool SetRandomSerial(X509* cert) {
 
 }  // namespace
 
-StatusOr<std::string> make_self_signed_certificate(const GeneratedKey& key, const CertificateOptions& options) {
+StatusOr<std::string> make_self_signed_certificate(const GeneratedKey& key,
+                                                   const CertificateOptions& options) {
   if (options.subject_cn.empty() || options.subject_cn.size() > 64) {
     return InvalidArgument("certificate subject CN must be 1 to 64 bytes long (it is " +
                            std::to_string(options.subject_cn.size()) + ")");
@@ -292,10 +297,11 @@ StatusOr<std::string> make_self_signed_certificate(const GeneratedKey& key, cons
   if (!pkey) return DataError("cannot read the private key PEM: " + OpensslReason());
   if (EVP_PKEY_get_base_id(pkey.get()) != EVP_PKEY_RSA) {
     const char* type = EVP_PKEY_get0_type_name(pkey.get());
-    return InvalidArgument(std::string("a certificate for pkcs7 recipients needs an RSA key, not ") +
-                           (type != nullptr ? type : "this key type") +
-                           " (ocicrypt's pkcs7 wraps the layer key with RSA PKCS#1 v1.5); generate the key "
-                           "with type rsa:2048, rsa:3072 or rsa:4096");
+    return InvalidArgument(
+        std::string("a certificate for pkcs7 recipients needs an RSA key, not ") +
+        (type != nullptr ? type : "this key type") +
+        " (ocicrypt's pkcs7 wraps the layer key with RSA PKCS#1 v1.5); generate the key "
+        "with type rsa:2048, rsa:3072 or rsa:4096");
   }
 
   X509Ptr cert(X509_new());
@@ -339,11 +345,12 @@ Status write_key_files(const GeneratedKey& key, const std::string& out_base, boo
   };
   std::vector<Target> targets{
       {out_base + ".pem", key.private_pem.data(), key.private_pem.size(), 0600},
-      {out_base + ".pub.pem", reinterpret_cast<const uint8_t*>(key.public_pem.data()), key.public_pem.size(),
-       0644},
+      {out_base + ".pub.pem", reinterpret_cast<const uint8_t*>(key.public_pem.data()),
+       key.public_pem.size(), 0644},
   };
   if (!key.certificate_pem.empty()) {
-    targets.push_back({out_base + ".crt.pem", reinterpret_cast<const uint8_t*>(key.certificate_pem.data()),
+    targets.push_back({out_base + ".crt.pem",
+                       reinterpret_cast<const uint8_t*>(key.certificate_pem.data()),
                        key.certificate_pem.size(), 0644});
   }
   for (const Target& t : targets) {
@@ -356,7 +363,8 @@ Status write_key_files(const GeneratedKey& key, const std::string& out_base, boo
   // TempFile can be neither copied nor moved: one per target, side by side.
   TempFile tmps[3];
   for (size_t i = 0; i < targets.size(); ++i) {
-    LC_RETURN_IF_ERROR(tmps[i].create(targets[i].path, targets[i].data, targets[i].len, targets[i].mode));
+    LC_RETURN_IF_ERROR(
+        tmps[i].create(targets[i].path, targets[i].data, targets[i].len, targets[i].mode));
   }
 
   for (size_t i = 0; i < targets.size(); ++i) {

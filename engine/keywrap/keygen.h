@@ -63,7 +63,7 @@ StatusOr<GeneratedKey> generate_key(KeyType type);
 // CertificateOptions are the choices in a self-signed recipient certificate.
 struct CertificateOptions {
   std::string subject_cn = "layercrypt recipient";  // subject and issuer CN, 1..64 bytes of UTF-8
-  int days = 3650;                                   // validity from now, 1..36500
+  int days = 3650;                                  // validity from now, 1..36500
 };
 
 // make_self_signed_certificate returns a PEM ("BEGIN CERTIFICATE") X.509 v3

@@ -42,8 +42,9 @@ struct Walker {
       out.skipped.push_back(shown + ": cannot list directory: " + ec.message());
       return;
     }
-    std::sort(entries.begin(), entries.end(),
-              [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      return a.path().filename() < b.path().filename();
+    });
     for (const auto& e : entries) {
       const std::string name = shown + "/" + e.path().filename().string();
       std::error_code lec;
@@ -72,16 +73,14 @@ struct Walker {
 
 StatusOr<KeysDirContents> load_keys_dir(const std::string& dir) {
   std::error_code ec;
-  if (!fs::exists(dir, ec))
-    return IoError("decryption keys directory " + dir + " does not exist");
+  if (!fs::exists(dir, ec)) return IoError("decryption keys directory " + dir + " does not exist");
   if (!fs::is_directory(dir, ec))
     return IoError("decryption keys path " + dir + " is not a directory");
   Walker w;
   w.root = fs::canonical(dir, ec);
   if (ec) return IoError("cannot resolve decryption keys directory " + dir + ": " + ec.message());
   w.walk(dir, dir);
-  if (w.seen_dirs.empty())
-    return IoError("cannot read decryption keys directory " + dir);
+  if (w.seen_dirs.empty()) return IoError("cannot read decryption keys directory " + dir);
 
   std::set<fs::path> read_once;  // a file reached through a link and directly
   for (const auto& [shown, target] : w.files) {

@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/keywrap/key_unwrap.h"
 #include "engine/core/status.h"
+#include "engine/keywrap/key_unwrap.h"
 
 namespace layercrypt {
 

@@ -122,7 +122,8 @@ Status note_recipients(std::string_view scheme, std::span<const uint8_t> blob,
   return Status::Ok();
 }
 
-StatusOr<size_t> remove_layer_recipients(Annotations* annotations, const std::vector<std::string>& ids) {
+StatusOr<size_t> remove_layer_recipients(Annotations* annotations,
+                                         const std::vector<std::string>& ids) {
   Annotations out = *annotations;
   size_t removed = 0, left = 0;
   const auto all = layer_recipients(*annotations);
@@ -133,7 +134,8 @@ StatusOr<size_t> remove_layer_recipients(Annotations* annotations, const std::ve
     std::vector<std::string_view> parts;  // the blobs as written, kept byte for byte
     for (size_t start = 0;;) {
       const size_t comma = raw.find(',', start);
-      parts.push_back(std::string_view(raw).substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+      parts.push_back(std::string_view(raw).substr(
+          start, comma == std::string::npos ? std::string::npos : comma - start));
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
@@ -144,7 +146,8 @@ StatusOr<size_t> remove_layer_recipients(Annotations* annotations, const std::ve
       for (const auto& r : all) {
         if (r.scheme != scheme || r.blob != b) continue;
         ++count;
-        if (!r.id.empty() && std::find(ids.begin(), ids.end(), r.id) != ids.end()) drop.push_back(r.index);
+        if (!r.id.empty() && std::find(ids.begin(), ids.end(), r.id) != ids.end())
+          drop.push_back(r.index);
       }
       removed += drop.size();
       left += count - drop.size();
@@ -157,12 +160,13 @@ StatusOr<size_t> remove_layer_recipients(Annotations* annotations, const std::ve
       LC_ASSIGN_OR_RETURN(auto kept, w->remove(blobs[b].data, drop));
       if (kept) value = append_wrapped_key(value, *kept);
     }
-    if (value.empty()) out.erase(key);
-    else out[key] = value;
+    if (value.empty())
+      out.erase(key);
+    else
+      out[key] = value;
   }
   if (removed == 0) return size_t{0};
-  if (left == 0)
-    return InvalidArgument("that would leave the layer with no recipient");
+  if (left == 0) return InvalidArgument("that would leave the layer with no recipient");
   prune_ids(&out);
   *annotations = std::move(out);
   return removed;

@@ -27,9 +27,9 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/ocicrypt/annotations.h"
-#include "engine/keywrap/recipients.h"
 #include "engine/core/status.h"
+#include "engine/keywrap/recipients.h"
+#include "engine/ocicrypt/annotations.h"
 
 namespace layercrypt {
 
@@ -70,7 +70,8 @@ Status note_recipients(std::string_view scheme, std::span<const uint8_t> blob,
 // revoke). Returns how many were removed. kInvalidArgument if that would
 // leave the layer with no recipient at all (nothing is changed then);
 // kDataError if a blob to change does not parse.
-StatusOr<size_t> remove_layer_recipients(Annotations* annotations, const std::vector<std::string>& ids);
+StatusOr<size_t> remove_layer_recipients(Annotations* annotations,
+                                         const std::vector<std::string>& ids);
 
 }  // namespace layercrypt
 

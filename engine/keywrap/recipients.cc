@@ -65,9 +65,10 @@ StatusOr<ParsedSpec> SplitSpec(std::string_view spec) {
   }
   // A file whose name contains ':' is still a bare FILE.
   if (IsSchemeLike(prefix) && !PathExists(std::string(spec))) {
-    return Unsupported("recipient scheme \"" + std::string(prefix) + "\" (in \"" + std::string(spec) +
-                       "\") is not supported; only jwe:FILE and pkcs7:FILE recipients are (or a bare "
-                       "FILE holding a public key or certificate)");
+    return Unsupported(
+        "recipient scheme \"" + std::string(prefix) + "\" (in \"" + std::string(spec) +
+        "\") is not supported; only jwe:FILE and pkcs7:FILE recipients are (or a bare "
+        "FILE holding a public key or certificate)");
   }
   return ParsedSpec{Scheme::kAuto, std::string(spec)};
 }
@@ -99,7 +100,8 @@ StatusOr<std::vector<uint8_t>> ReadRecipientFile(const std::string& path) {
     if (n == 0) break;
     data.insert(data.end(), buf, buf + n);
     if (data.size() > kMaxRecipientFileSize) {
-      return IoError("recipient file " + path + " is larger than 1 MiB; it is not a key or certificate");
+      return IoError("recipient file " + path +
+                     " is larger than 1 MiB; it is not a key or certificate");
     }
   }
   if (data.empty()) return DataError("recipient file " + path + " is empty");
@@ -117,11 +119,14 @@ bool LooksLikeJson(std::string_view text) {
 bool HasPemPrivateKeyBlock(std::string_view text) {
   static constexpr std::string_view kBegin = "-----BEGIN ";
   static constexpr std::string_view kLabelEnd = "PRIVATE KEY-----";
-  for (size_t pos = text.find(kBegin); pos != std::string_view::npos; pos = text.find(kBegin, pos + 1)) {
+  for (size_t pos = text.find(kBegin); pos != std::string_view::npos;
+       pos = text.find(kBegin, pos + 1)) {
     const size_t label = pos + kBegin.size();
     const size_t eol = text.find_first_of("\r\n", label);
-    const std::string_view line = text.substr(label, eol == std::string_view::npos ? text.npos : eol - label);
-    if (line.size() >= kLabelEnd.size() && line.substr(line.size() - kLabelEnd.size()) == kLabelEnd) {
+    const std::string_view line =
+        text.substr(label, eol == std::string_view::npos ? text.npos : eol - label);
+    if (line.size() >= kLabelEnd.size() &&
+        line.substr(line.size() - kLabelEnd.size()) == kLabelEnd) {
       return true;
     }
   }
@@ -138,15 +143,17 @@ bool IsPrivateJwk(std::string_view text) {
 
 Status PrivateKeyGiven(const std::string& path, std::string_view text) {
   if (LooksLikeJson(text)) {
-    return InvalidArgument(path +
-                           " holds a private key; a recipient is a public key or certificate: use the "
-                           "matching public JWK (the same key without \"d\" and the other private "
-                           "members)");
+    return InvalidArgument(
+        path +
+        " holds a private key; a recipient is a public key or certificate: use the "
+        "matching public JWK (the same key without \"d\" and the other private "
+        "members)");
   }
-  return InvalidArgument(path +
-                         " holds a private key; a recipient is a public key or certificate: use the "
-                         "matching .pub.pem, or derive it with `openssl pkey -in " +
-                         path + " -pubout`");
+  return InvalidArgument(
+      path +
+      " holds a private key; a recipient is a public key or certificate: use the "
+      "matching .pub.pem, or derive it with `openssl pkey -in " +
+      path + " -pubout`");
 }
 
 // ParsePkcs1RsaPublic parses a PKCS#1 RSAPublicKey, PEM ("BEGIN RSA PUBLIC
@@ -190,18 +197,19 @@ Status CheckPkcs7Certificate(const Certificate& cert, const std::string& path) {
   EVP_PKEY* pk = X509_get0_pubkey(cert.x509());
   if (pk != nullptr && EVP_PKEY_is_a(pk, "RSA")) return Status::Ok();
   const char* type = pk != nullptr ? EVP_PKEY_get0_type_name(pk) : nullptr;
-  return Unsupported(path + ": the certificate has " + (type != nullptr ? std::string(type) : "a non-RSA") +
-                     " key, but pkcs7 recipients need an RSA certificate (ocicrypt's PKCS7 uses RSA key "
-                     "transport); use its public key as a jwe recipient (`openssl x509 -in " +
-                     path + " -pubkey -noout`)");
+  return Unsupported(
+      path + ": the certificate has " + (type != nullptr ? std::string(type) : "a non-RSA") +
+      " key, but pkcs7 recipients need an RSA certificate (ocicrypt's PKCS7 uses RSA key "
+      "transport); use its public key as a jwe recipient (`openssl x509 -in " +
+      path + " -pubkey -noout`)");
 }
 
 Status CertificateGivenAsJwe(const std::string& path) {
-  return InvalidArgument(path +
-                         " is an X.509 certificate, which ocicrypt does not take as a jwe recipient; use "
-                         "pkcs7:" +
-                         path + ", or extract its public key with `openssl x509 -in " + path +
-                         " -pubkey -noout`");
+  return InvalidArgument(
+      path +
+      " is an X.509 certificate, which ocicrypt does not take as a jwe recipient; use "
+      "pkcs7:" +
+      path + ", or extract its public key with `openssl x509 -in " + path + " -pubkey -noout`");
 }
 
 // AddRecipientData classifies a recipient's key or certificate `data`
@@ -229,9 +237,10 @@ Status AddRecipientData(Scheme scheme_given, std::span<const uint8_t> data, cons
       if (!pub.ok() && pub.status().code() == StatusCode::kUnsupported) {
         return pub.status().with_context(path);
       }
-      return DataError(path +
-                       " is neither a public key nor a certificate; a recipient file holds a public "
-                       "key (PEM or DER SubjectPublicKeyInfo, JWK) or an X.509 certificate");
+      return DataError(
+          path +
+          " is neither a public key nor a certificate; a recipient file holds a public "
+          "key (PEM or DER SubjectPublicKeyInfo, JWK) or an X.509 certificate");
     }
   }
 

@@ -27,13 +27,13 @@
 #define LAYERCRYPT_ENGINE_KEYWRAP_RECIPIENTS_H_
 
 #include <functional>
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
-#include "engine/keywrap/keys/private_key.h"
 #include "engine/core/status.h"
+#include "engine/keywrap/keys/private_key.h"
 
 namespace layercrypt {
 

@@ -27,8 +27,7 @@ StatusOr<PublicLayerOptions> read_public_options(const Annotations& annotations)
   auto opts = parse_public_options(
       std::string_view(reinterpret_cast<const char*>(json->data()), json->size()));
   if (!opts.ok())
-    return opts.status().with_context("invalid " + std::string(kPubOptsAnnotation) +
-                                      " annotation");
+    return opts.status().with_context("invalid " + std::string(kPubOptsAnnotation) + " annotation");
   return opts;
 }
 
@@ -43,8 +42,8 @@ std::vector<WrappedKeyBlob> split_wrapped_keys(std::string_view value) {
   size_t start = 0;
   while (true) {
     const size_t comma = value.find(',', start);
-    const std::string_view part =
-        value.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    const std::string_view part = value.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     WrappedKeyBlob blob;
     blob.index = out.size();
     if (part.empty()) {
@@ -55,8 +54,8 @@ std::vector<WrappedKeyBlob> split_wrapped_keys(std::string_view value) {
       if (bytes.ok()) {
         blob.data = std::move(bytes).value();
       } else {
-        blob.status = bytes.status().with_context(
-            "could not base64 decode wrapped key blob " + std::to_string(blob.index));
+        blob.status = bytes.status().with_context("could not base64 decode wrapped key blob " +
+                                                  std::to_string(blob.index));
       }
     }
     out.push_back(std::move(blob));

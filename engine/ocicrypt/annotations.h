@@ -25,8 +25,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/ocicrypt/layer_options.h"
 #include "engine/core/status.h"
+#include "engine/ocicrypt/layer_options.h"
 
 namespace layercrypt {
 

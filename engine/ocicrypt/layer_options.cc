@@ -38,8 +38,8 @@ Status decode_cipher_options(const Value& v, std::string_view what, Map* out, Co
     return DataError(std::string(what) + ".cipheroptions: expected an object, got " +
                      gojson::kind_name(v.kind));
   for (const gojson::Member& m : v.members) {
-    auto bytes = gojson::decode_bytes(m.value, std::string(what) + ".cipheroptions[" +
-                                                   quoted_for_message(view(m.name)) + "]");
+    auto bytes = gojson::decode_bytes(
+        m.value, std::string(what) + ".cipheroptions[" + quoted_for_message(view(m.name)) + "]");
     if (!bytes.ok()) return bytes.status();
     (*out)[std::string(view(m.name))] = conv(std::move(bytes).value());
   }
@@ -96,10 +96,9 @@ StatusOr<PublicLayerOptions> parse_public_options(std::string_view json) {
       if (!b.ok()) return b.status();
       opts.hmac.assign(b->begin(), b->end());
     } else if (gojson::name_matches(name, "cipheroptions")) {
-      return decode_cipher_options(m.value, "public layer options", &opts.cipher_options,
-                                   [](const kernels::SecretBytes& b) {
-                                     return std::vector<uint8_t>(b.begin(), b.end());
-                                   });
+      return decode_cipher_options(
+          m.value, "public layer options", &opts.cipher_options,
+          [](const kernels::SecretBytes& b) { return std::vector<uint8_t>(b.begin(), b.end()); });
     }
     return Status::Ok();
   });

@@ -60,17 +60,17 @@ inline constexpr std::string_view kNonceOption = "nonce";
 
 // PublicLayerOptions mirrors Go's PublicLayerBlockCipherOptions.
 struct PublicLayerOptions {
-  std::string cipher;                                           // "cipher"
-  std::vector<uint8_t> hmac;                                    // "hmac"
+  std::string cipher;                                          // "cipher"
+  std::vector<uint8_t> hmac;                                   // "hmac"
   std::map<std::string, std::vector<uint8_t>> cipher_options;  // "cipheroptions"
 };
 
 // PrivateLayerOptions mirrors Go's PrivateLayerBlockCipherOptions. The key
 // and the cipher options (the nonce) are secrets.
 struct PrivateLayerOptions {
-  kernels::SecretBytes symkey;                                   // "symkey"
-  std::string digest;                                            // "digest"
-  std::map<std::string, kernels::SecretBytes> cipher_options;   // "cipheroptions"
+  kernels::SecretBytes symkey;                                 // "symkey"
+  std::string digest;                                          // "digest"
+  std::map<std::string, kernels::SecretBytes> cipher_options;  // "cipheroptions"
 };
 
 // parse_public_options parses the public-options JSON with Go's leniency.

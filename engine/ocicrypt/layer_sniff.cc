@@ -27,7 +27,8 @@ bool tar_header_checksum_ok(const uint8_t* h) {
   while (i < kChksumLen && f[i] == ' ') ++i;
   uint64_t stored = 0;
   size_t digits = 0;
-  for (; i < kChksumLen && f[i] >= '0' && f[i] <= '7'; ++i, ++digits) stored = stored * 8 + (f[i] - '0');
+  for (; i < kChksumLen && f[i] >= '0' && f[i] <= '7'; ++i, ++digits)
+    stored = stored * 8 + (f[i] - '0');
   if (digits == 0) return false;
   for (; i < kChksumLen; ++i)
     if (f[i] != ' ' && f[i] != 0) return false;
@@ -45,11 +46,16 @@ bool tar_header_checksum_ok(const uint8_t* h) {
 
 const char* layer_blob_kind_name(LayerBlobKind kind) {
   switch (kind) {
-    case LayerBlobKind::kEmpty: return "empty";
-    case LayerBlobKind::kTar: return "tar";
-    case LayerBlobKind::kGzip: return "gzip";
-    case LayerBlobKind::kZstd: return "zstd";
-    case LayerBlobKind::kUnknown: return "unknown";
+    case LayerBlobKind::kEmpty:
+      return "empty";
+    case LayerBlobKind::kTar:
+      return "tar";
+    case LayerBlobKind::kGzip:
+      return "gzip";
+    case LayerBlobKind::kZstd:
+      return "zstd";
+    case LayerBlobKind::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -70,11 +76,16 @@ LayerBlobKind sniff_layer_blob(const uint8_t* head, size_t head_len) {
 StatusOr<std::string> sniffed_layer_media_type(const uint8_t* head, size_t head_len,
                                                std::string_view input_name) {
   switch (sniff_layer_blob(head, head_len)) {
-    case LayerBlobKind::kTar: return std::string(kOciLayerTar);
-    case LayerBlobKind::kGzip: return std::string(kOciLayerTarGzip);
-    case LayerBlobKind::kZstd: return std::string(kOciLayerTarZstd);
-    case LayerBlobKind::kEmpty: return InvalidArgument(std::string(input_name) + " is empty");
-    case LayerBlobKind::kUnknown: break;
+    case LayerBlobKind::kTar:
+      return std::string(kOciLayerTar);
+    case LayerBlobKind::kGzip:
+      return std::string(kOciLayerTarGzip);
+    case LayerBlobKind::kZstd:
+      return std::string(kOciLayerTarZstd);
+    case LayerBlobKind::kEmpty:
+      return InvalidArgument(std::string(input_name) + " is empty");
+    case LayerBlobKind::kUnknown:
+      break;
   }
   std::string shown;
   for (size_t i = 0; i < std::min<size_t>(head_len, 4); ++i) {

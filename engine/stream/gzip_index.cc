@@ -82,8 +82,7 @@ StatusOr<GzipIndex> parse_gzip_index(std::string_view text, uint64_t blob_size) 
   if (!parse_number_field(fields[2], "size", &index.uncompressed_size))
     return bad("size= is not a number");
   if (index.chunk_size < kMinChunk || index.chunk_size > kMaxChunk)
-    return bad("chunk size " + std::to_string(index.chunk_size) +
-               " is outside 64 KiB..256 MiB");
+    return bad("chunk size " + std::to_string(index.chunk_size) + " is outside 64 KiB..256 MiB");
   constexpr std::string_view kDeflate = "deflate=";
   if (fields[3].substr(0, kDeflate.size()) != kDeflate) return bad("no deflate= sizes");
   auto raw = base64_decode(fields[3].substr(kDeflate.size()));
@@ -93,8 +92,8 @@ StatusOr<GzipIndex> parse_gzip_index(std::string_view text, uint64_t blob_size) 
   // Every chunk takes at least 2 bytes, so a blob bounds the chunk count
   // before anything is allocated.
   if (blob_size < kFraming || n > (blob_size - kFraming) / 2 + 1)
-    return bad("a " + std::to_string(blob_size) + "-byte blob cannot hold " +
-               std::to_string(n) + " chunks");
+    return bad("a " + std::to_string(blob_size) + "-byte blob cannot hold " + std::to_string(n) +
+               " chunks");
   index.deflate_sizes.reserve(n);
   uint64_t sum = 0;
   size_t i = 0;
@@ -118,8 +117,8 @@ StatusOr<GzipIndex> parse_gzip_index(std::string_view text, uint64_t blob_size) 
     const uint64_t min = last ? 2 : 5;
     const uint64_t max = kernels::deflate_chunk_bound(plain);
     if (v < min || v > max)
-      return bad("chunk " + std::to_string(k) + " cannot be " + std::to_string(v) +
-                 " bytes for " + std::to_string(plain) + " uncompressed");
+      return bad("chunk " + std::to_string(k) + " cannot be " + std::to_string(v) + " bytes for " +
+                 std::to_string(plain) + " uncompressed");
     sum += v;
     if (sum > blob_size) return bad("the chunks are longer than the blob");
     index.deflate_sizes.push_back(v);

@@ -52,8 +52,8 @@ inline constexpr size_t kGzipIndexMaxText = size_t{1} << 20;
 
 // GzipIndex is the parsed index.
 struct GzipIndex {
-  uint64_t chunk_size = 0;          // C: uncompressed bytes per chunk but the last
-  uint64_t uncompressed_size = 0;   // the tar's length
+  uint64_t chunk_size = 0;              // C: uncompressed bytes per chunk but the last
+  uint64_t uncompressed_size = 0;       // the tar's length
   std::vector<uint64_t> deflate_sizes;  // d_i, one per chunk
 
   // chunk_count returns max(1, ceil(uncompressed_size / chunk_size)).

@@ -141,15 +141,15 @@ Status decrypt_pass(ByteSource& source, ByteSink& sink, const kernels::AesCtr256
 
 }  // namespace
 
-StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink,
-                                           const LayerKey& key,
+StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink, const LayerKey& key,
                                            const std::array<uint8_t, kLayerHmacLen>& expected_hmac,
                                            const LayerDecryptOptions& options) {
   LC_RETURN_IF_ERROR(check_key(key));
   kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
   if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
   kernels::HmacSha256 mac;
-  if (!mac.init(key.symkey.data(), key.symkey.size())) return Internal("HMAC-SHA256 key setup failed");
+  if (!mac.init(key.symkey.data(), key.symkey.size()))
+    return Internal("HMAC-SHA256 key setup failed");
 
   LayerDecryptResult result;
   if (options.policy == ReleasePolicy::kStream) {
@@ -212,7 +212,8 @@ StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink, c
   kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
   if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
   kernels::HmacSha256 mac;
-  if (!mac.init(key.symkey.data(), key.symkey.size())) return Internal("HMAC-SHA256 key setup failed");
+  if (!mac.init(key.symkey.data(), key.symkey.size()))
+    return Internal("HMAC-SHA256 key setup failed");
   kernels::Sha256 plain_sha, cipher_sha;
   if (!plain_sha.ok() || !cipher_sha.ok()) return Internal("SHA-256 setup failed");
 
@@ -233,9 +234,9 @@ StatusOr<LayerEncryptResult> encrypt_layer_zstd(ByteSource& source, ByteSink& si
                                                 const LayerKey& key, int level,
                                                 const PipelineOptions& options) {
   LC_RETURN_IF_ERROR(check_key(key));
-  const size_t workers =
-      options.threads != 0 ? options.threads
-                           : static_cast<size_t>(std::max(1, tbb::info::default_concurrency()));
+  const size_t workers = options.threads != 0
+                             ? options.threads
+                             : static_cast<size_t>(std::max(1, tbb::info::default_concurrency()));
   auto zstd = ZstdTarSource::make(source, level, static_cast<int>(std::min<size_t>(workers, 256)));
   if (!zstd.ok()) return zstd.status();
   // The frame is never empty (an empty tar still has its frame header), so
@@ -258,18 +259,22 @@ StatusOr<LayerEncryptResult> encrypt_layer_gzip(ByteSource& source, ByteSink& si
   kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
   if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
   kernels::HmacSha256 mac;
-  if (!mac.init(key.symkey.data(), key.symkey.size())) return Internal("HMAC-SHA256 key setup failed");
+  if (!mac.init(key.symkey.data(), key.symkey.size()))
+    return Internal("HMAC-SHA256 key setup failed");
   kernels::Sha256 tar_sha, plain_sha, cipher_sha;
   if (!tar_sha.ok() || !plain_sha.ok() || !cipher_sha.ok()) return Internal("SHA-256 setup failed");
 
   po.out_buffer_size = (*gzip)->out_buffer_size();
   po.deliver_empty = true;
   LayerEncryptResult result;
-  const std::vector<Stage> stages = {
-      sha256_stage("sha256-tar", tar_sha),       (*gzip)->deflate_stage(),
-      (*gzip)->frame_stage(),                    sha256_stage("sha256-gz", plain_sha, Side::kOut),
-      ctr_stage(ctr, Side::kOut),                hmac_stage(mac, Side::kOut),
-      sha256_stage("sha256-out", cipher_sha, Side::kOut), write_stage(sink, Side::kOut)};
+  const std::vector<Stage> stages = {sha256_stage("sha256-tar", tar_sha),
+                                     (*gzip)->deflate_stage(),
+                                     (*gzip)->frame_stage(),
+                                     sha256_stage("sha256-gz", plain_sha, Side::kOut),
+                                     ctr_stage(ctr, Side::kOut),
+                                     hmac_stage(mac, Side::kOut),
+                                     sha256_stage("sha256-out", cipher_sha, Side::kOut),
+                                     write_stage(sink, Side::kOut)};
   LC_RETURN_IF_ERROR(run_pipeline(source, stages, po, &result.stats));
   result.tar_bytes = result.stats.bytes;
   result.bytes = (*gzip)->compressed_size();
@@ -311,7 +316,8 @@ DecryptingSource::DecryptingSource(ByteSource& inner, const LayerKey& key,
     : inner_(inner), s_(std::make_unique<State>()) {
   s_->expected = expected_hmac;
   s_->name = std::move(name);
-  if (key.symkey.size() != kernels::AesCtr256::kKeyLen || key.nonce.size() != kernels::AesCtr256::kIvLen)
+  if (key.symkey.size() != kernels::AesCtr256::kKeyLen ||
+      key.nonce.size() != kernels::AesCtr256::kIvLen)
     return;
   s_->ctr = std::make_unique<kernels::AesCtr256>(key.symkey.data(), key.symkey.size(),
                                                  key.nonce.data(), key.nonce.size());
@@ -326,8 +332,9 @@ StatusOr<size_t> DecryptingSource::read(uint8_t* out, size_t cap) {
   LC_ASSIGN_OR_RETURN(size_t n, inner_.read(out, cap));
   if (n == 0) {
     if (!s_->mac.verify(s_->expected.data(), s_->expected.size()))
-      return IntegrityError(s_->name + ": the layer's HMAC does not match its public options "
-                                       "(the blob is corrupt or tampered with)");
+      return IntegrityError(s_->name +
+                            ": the layer's HMAC does not match its public options "
+                            "(the blob is corrupt or tampered with)");
     s_->done = true;
     return size_t{0};
   }

@@ -35,12 +35,12 @@
 
 #include <optional>
 
-#include "engine/stream/gzip_index.h"
-#include "engine/core/io.h"
 #include "engine/core/compression.h"
+#include "engine/core/io.h"
 #include "engine/core/layer_key.h"
-#include "engine/stream/pipeline.h"
 #include "engine/core/status.h"
+#include "engine/stream/gzip_index.h"
+#include "engine/stream/pipeline.h"
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
@@ -72,8 +72,8 @@ struct LayerDecryptOptions {
 
 // LayerDecryptResult describes a successful decryption.
 struct LayerDecryptResult {
-  uint64_t bytes = 0;        // plaintext bytes written
-  bool spooled = false;      // the ciphertext was spooled (pipe input)
+  uint64_t bytes = 0;          // plaintext bytes written
+  bool spooled = false;        // the ciphertext was spooled (pipe input)
   bool spool_spilled = false;  // ... and the spool went to a temporary file
   PipelineStats verify_stats;  // the MAC pass (kVerifyFirst only)
   PipelineStats decrypt_stats;
@@ -102,17 +102,16 @@ struct LayerDecryptResult {
 // a write error or, with decompress, a corrupt compressed stream. With
 // kStream, bytes already written are unverified.
 // Thread-safe with respect to other calls; uses the pipeline's threads.
-StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink,
-                                           const LayerKey& key,
+StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink, const LayerKey& key,
                                            const std::array<uint8_t, kLayerHmacLen>& expected_hmac,
                                            const LayerDecryptOptions& options);
 
 // LayerEncryptResult is what encrypting a layer produces besides the blob.
 struct LayerEncryptResult {
-  uint64_t bytes = 0;                                     // blob size (plain = cipher)
-  std::array<uint8_t, kLayerHmacLen> hmac{};              // pubopts.hmac
-  std::array<uint8_t, 32> plain_sha256{};                 // digest of the plaintext blob
-  std::array<uint8_t, 32> cipher_sha256{};                // digest of the encrypted blob
+  uint64_t bytes = 0;                         // blob size (plain = cipher)
+  std::array<uint8_t, kLayerHmacLen> hmac{};  // pubopts.hmac
+  std::array<uint8_t, 32> plain_sha256{};     // digest of the plaintext blob
+  std::array<uint8_t, 32> cipher_sha256{};    // digest of the encrypted blob
   PipelineStats stats;
   // encrypt_layer_gzip and encrypt_layer_zstd only: the tar's length and
   // digest (the diff_id; plain_sha256 is then the compressed blob's), and,
@@ -128,8 +127,7 @@ struct LayerEncryptResult {
 // kInvalidArgument for a key or nonce of the wrong length and kIoError if
 // reading or writing failed (the sink then holds a partial blob that the
 // caller must discard). Thread-safe with respect to other calls.
-StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink,
-                                           const LayerKey& key,
+StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink, const LayerKey& key,
                                            const PipelineOptions& options);
 
 // encrypt_layer_gzip is encrypt_layer for a tar that is compressed on the

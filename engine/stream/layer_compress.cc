@@ -33,20 +33,20 @@ size_t ChunkedGzip::out_buffer_size() const {
 }
 
 Stage ChunkedGzip::deflate_stage() {
-  return {"deflate", StageKind::kParallel, [this](Chunk& c) {
-            const size_t head = c.seq == 0 ? kernels::kGzipHeaderSize : 0;
-            const size_t room = c.out_cap - head - kernels::kGzipTrailerSize;
-            size_t written = 0;
-            uint32_t crc = 0;
-            const auto r = workers_->chunkers.local().compress(level_, c.data, c.len, c.last,
-                                                               c.out + head, room, &written, &crc);
-            if (r != kernels::DeflateResult::kOk)
-              return Internal(std::string("ISA-L deflate failed: ") +
-                              kernels::deflate_result_name(r));
-            c.out_len = head + written;
-            c.crc = crc;
-            return Status::Ok();
-          }};
+  return {
+      "deflate", StageKind::kParallel, [this](Chunk& c) {
+        const size_t head = c.seq == 0 ? kernels::kGzipHeaderSize : 0;
+        const size_t room = c.out_cap - head - kernels::kGzipTrailerSize;
+        size_t written = 0;
+        uint32_t crc = 0;
+        const auto r = workers_->chunkers.local().compress(level_, c.data, c.len, c.last,
+                                                           c.out + head, room, &written, &crc);
+        if (r != kernels::DeflateResult::kOk)
+          return Internal(std::string("ISA-L deflate failed: ") + kernels::deflate_result_name(r));
+        c.out_len = head + written;
+        c.crc = crc;
+        return Status::Ok();
+      }};
 }
 
 Stage ChunkedGzip::frame_stage() {

@@ -39,10 +39,10 @@
 #include <memory>
 #include <vector>
 
-#include "engine/stream/gzip_index.h"
 #include "engine/core/io.h"
-#include "engine/stream/pipeline.h"
 #include "engine/core/status.h"
+#include "engine/stream/gzip_index.h"
+#include "engine/stream/pipeline.h"
 #include "kernels/sha256.h"
 #include "kernels/zstd.h"
 
@@ -110,8 +110,7 @@ class ZstdTarSource final : public ByteSource {
   // `level` (kMinZstdLevel..kMaxZstdLevel) with `num_workers` libzstd
   // threads (at least 1). kInvalidArgument for a level or worker count out
   // of range; kInternal if libzstd cannot start.
-  static StatusOr<std::unique_ptr<ZstdTarSource>> make(ByteSource& tar, int level,
-                                                       int num_workers);
+  static StatusOr<std::unique_ptr<ZstdTarSource>> make(ByteSource& tar, int level, int num_workers);
   ~ZstdTarSource() override;
 
   // read fills out[0..cap) with the frame's next bytes and returns how many

@@ -21,13 +21,20 @@ constexpr size_t kWindowSize = size_t{32} << 10;
 std::string inflate_problem(kernels::InflateResult r) {
   using kernels::InflateResult;
   switch (r) {
-    case InflateResult::kBadHeader: return "it does not start with a gzip header";
-    case InflateResult::kBadData: return "its deflate data is invalid";
-    case InflateResult::kBadCrc: return "a member's CRC-32 does not match its data";
-    case InflateResult::kBadLength: return "a member's ISIZE does not match its length";
-    case InflateResult::kTrailingGarbage: return "bytes follow the last gzip member";
-    case InflateResult::kTruncated: return "it ends inside a gzip member";
-    default: return std::string("the inflater failed (") + kernels::inflate_result_name(r) + ")";
+    case InflateResult::kBadHeader:
+      return "it does not start with a gzip header";
+    case InflateResult::kBadData:
+      return "its deflate data is invalid";
+    case InflateResult::kBadCrc:
+      return "a member's CRC-32 does not match its data";
+    case InflateResult::kBadLength:
+      return "a member's ISIZE does not match its length";
+    case InflateResult::kTrailingGarbage:
+      return "bytes follow the last gzip member";
+    case InflateResult::kTruncated:
+      return "it ends inside a gzip member";
+    default:
+      return std::string("the inflater failed (") + kernels::inflate_result_name(r) + ")";
   }
 }
 
@@ -140,8 +147,10 @@ class UnzstdSink final : public ScratchSink {
 StatusOr<std::unique_ptr<DecompressingSink>> DecompressingSink::make(Compression compression,
                                                                      ByteSink& inner) {
   switch (compression) {
-    case Compression::kNone: return std::unique_ptr<DecompressingSink>(new PassSink(inner));
-    case Compression::kGzip: return std::unique_ptr<DecompressingSink>(new GunzipSink(inner));
+    case Compression::kNone:
+      return std::unique_ptr<DecompressingSink>(new PassSink(inner));
+    case Compression::kGzip:
+      return std::unique_ptr<DecompressingSink>(new GunzipSink(inner));
     case Compression::kZstd: {
       auto sink = std::make_unique<UnzstdSink>(inner);
       if (!sink->ok()) return Internal("libzstd could not allocate a decompression context");
@@ -220,8 +229,8 @@ Status IndexedGunzip::join(Chunk& c) {
   if (c.seq == 0) {
     // Our header has no optional fields, so the deflate data starts at 10;
     // any other header means the index does not describe this blob.
-    const bool ours = c.len == kernels::kGzipHeaderSize && c.data[0] == 0x1f &&
-                      c.data[1] == 0x8b && c.data[2] == 8 && c.data[3] == 0;
+    const bool ours = c.len == kernels::kGzipHeaderSize && c.data[0] == 0x1f && c.data[1] == 0x8b &&
+                      c.data[2] == 8 && c.data[3] == 0;
     if (ours) return Status::Ok();
     falling_back_.store(true, std::memory_order_relaxed);
     fallback_chunk_ = 0;
@@ -269,8 +278,8 @@ Status IndexedGunzip::join(Chunk& c) {
     size_t left = c.len;
     for (;;) {
       size_t used = 0, written = 0;
-      const auto r = workers_->raw.update(in, left, &used, scratch_.data(), scratch_.size(),
-                                          &written);
+      const auto r =
+          workers_->raw.update(in, left, &used, scratch_.data(), scratch_.size(), &written);
       LC_RETURN_IF_ERROR(write_out(scratch_.data(), written));
       in += used;
       left -= used;

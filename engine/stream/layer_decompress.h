@@ -43,11 +43,11 @@
 #include <memory>
 #include <vector>
 
-#include "engine/stream/gzip_index.h"
-#include "engine/core/io.h"
 #include "engine/core/compression.h"
-#include "engine/stream/pipeline.h"
+#include "engine/core/io.h"
 #include "engine/core/status.h"
+#include "engine/stream/gzip_index.h"
+#include "engine/stream/pipeline.h"
 
 namespace layercrypt {
 
@@ -109,7 +109,7 @@ class IndexedGunzip {
   GzipIndex index_;
   ByteSink& out_;
   std::unique_ptr<Workers> workers_;
-  std::vector<uint8_t> taken_;      // per segment: the parallel inflate checked out
+  std::vector<uint8_t> taken_;  // per segment: the parallel inflate checked out
   std::atomic<bool> falling_back_{false};
   int64_t fallback_chunk_ = -1;
   std::unique_ptr<DecompressingSink> gzip_;  // fallback from the header on

@@ -120,9 +120,11 @@ class ChunkPool {
     if (c == nullptr) {
       if (slots_.size() == capacity_) return nullptr;
       auto slot = std::make_unique<Slot>();
-      slot->data = static_cast<uint8_t*>(::operator new(buffer_size_, std::align_val_t(kBufferAlign)));
+      slot->data =
+          static_cast<uint8_t*>(::operator new(buffer_size_, std::align_val_t(kBufferAlign)));
       if (out_size_ != 0) {
-        slot->out = static_cast<uint8_t*>(::operator new(out_size_, std::align_val_t(kBufferAlign)));
+        slot->out =
+            static_cast<uint8_t*>(::operator new(out_size_, std::align_val_t(kBufferAlign)));
         slot->out_cap = out_size_;
       }
       slots_.push_back(std::move(slot));
@@ -192,9 +194,7 @@ class ChunkReader {
 
   // next fills `c` with the next chunk and returns true, or returns false at
   // the end of the stream (a fixed-size stream that is empty).
-  StatusOr<bool> next(Chunk& c) {
-    return segments_.empty() ? next_fixed(c) : next_segment(c);
-  }
+  StatusOr<bool> next(Chunk& c) { return segments_.empty() ? next_fixed(c) : next_segment(c); }
   uint64_t total() const { return offset_; }
   uint64_t chunks() const { return seq_; }
 
@@ -269,8 +269,9 @@ struct StageTimer {
 Status run_stage(const Stage& stage, Chunk& chunk, StageTimer& timer) {
   const auto t0 = Clock::now();
   Status st = stage.run(chunk);
-  timer.ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(),
-                     std::memory_order_relaxed);
+  timer.ns.fetch_add(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(),
+      std::memory_order_relaxed);
   return st;
 }
 
@@ -281,7 +282,8 @@ double seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
 std::string PipelineStats::to_string() const {
   std::ostringstream out;
   char line[160];
-  std::snprintf(line, sizeof line, "pipeline: %llu bytes in %llu chunks of %zu KiB, %.3f s (%.2f GB/s)%s\n",
+  std::snprintf(line, sizeof line,
+                "pipeline: %llu bytes in %llu chunks of %zu KiB, %.3f s (%.2f GB/s)%s\n",
                 static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(chunks),
                 chunk_size >> 10, wall_seconds,
                 wall_seconds > 0 ? static_cast<double>(bytes) / wall_seconds / 1e9 : 0.0,
@@ -404,14 +406,14 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
     if (c->last) eof = true;
     return c;
   };
-  auto input = tbb::make_filter<void, Chunk*>(
-      tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) -> Chunk* {
-        happens_after(&reader);
-        Chunk* c = next_chunk(fc);
-        if (c != nullptr) happens_before(c);
-        happens_before(&reader);
-        return c;
-      });
+  auto input = tbb::make_filter<void, Chunk*>(tbb::filter_mode::serial_in_order,
+                                              [&](tbb::flow_control& fc) -> Chunk* {
+                                                happens_after(&reader);
+                                                Chunk* c = next_chunk(fc);
+                                                if (c != nullptr) happens_before(c);
+                                                happens_before(&reader);
+                                                return c;
+                                              });
 
   auto chain = std::move(input);
   auto composed = tbb::filter<void, Chunk*>(chain);
@@ -421,15 +423,16 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
     const auto mode = stage.kind == StageKind::kParallel ? tbb::filter_mode::parallel
                                                          : tbb::filter_mode::serial_in_order;
     const bool serial = stage.kind != StageKind::kParallel;
-    composed = composed & tbb::make_filter<Chunk*, Chunk*>(mode, [&stage, &timer, &errors, serial](Chunk* c) {
-      happens_after(c);
-      if (serial) happens_after(&stage);
-      Status st = run_stage(stage, *c, timer);
-      happens_before(&stage);
-      happens_before(c);
-      if (!st.ok()) errors.fail(std::move(st));
-      return c;
-    });
+    composed = composed &
+               tbb::make_filter<Chunk*, Chunk*>(mode, [&stage, &timer, &errors, serial](Chunk* c) {
+                 happens_after(c);
+                 if (serial) happens_after(&stage);
+                 Status st = run_stage(stage, *c, timer);
+                 happens_before(&stage);
+                 happens_before(c);
+                 if (!st.ok()) errors.fail(std::move(st));
+                 return c;
+               });
   }
   auto release = tbb::make_filter<Chunk*, void>(tbb::filter_mode::parallel, [&pool](Chunk* c) {
     happens_after(c);

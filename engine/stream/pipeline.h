@@ -118,11 +118,11 @@ namespace layercrypt {
 
 // Chunk is one piece of the stream as it travels through the stages.
 struct Chunk {
-  uint64_t seq = 0;       // 0, 1, 2, ... in stream order
-  uint64_t offset = 0;    // byte offset of data[0] in the stream
+  uint64_t seq = 0;     // 0, 1, 2, ... in stream order
+  uint64_t offset = 0;  // byte offset of data[0] in the stream
   uint8_t* data = nullptr;
-  size_t len = 0;         // valid bytes; equals chunk_size except for the last chunk
-  bool last = false;      // no chunk follows this one
+  size_t len = 0;     // valid bytes; equals chunk_size except for the last chunk
+  bool last = false;  // no chunk follows this one
   // A second buffer per chunk for stages that transform data into a
   // different length (compression): out_cap == PipelineOptions::
   // out_buffer_size bytes, null when that is 0. out_len and out_offset are
@@ -132,7 +132,7 @@ struct Chunk {
   size_t out_cap = 0;
   size_t out_len = 0;
   uint64_t out_offset = 0;
-  uint32_t crc = 0;       // free for a stage's per-chunk checksum
+  uint32_t crc = 0;  // free for a stage's per-chunk checksum
 };
 
 // StageKind says how TBB may schedule a stage.

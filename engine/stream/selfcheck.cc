@@ -59,8 +59,10 @@ SelfCheckResult check_ocicrypt_wrap() {
   const auto n = unhex("fffffffffffffffffffffffffffffffe");
   key.symkey.assign(k.begin(), k.end());
   key.nonce.assign(n.begin(), n.end());
-  const auto pt = unhex("4142434445464748494a4b4c4d4e4f505152535455565758595a4142434445464748494a4b4c4d4e");
-  const auto ct = unhex("22a7f746f0580f95b3a7b292d4826814b8cbb74919f127820add50391ecb12a8b5d849fc6105d29e");
+  const auto pt =
+      unhex("4142434445464748494a4b4c4d4e4f505152535455565758595a4142434445464748494a4b4c4d4e");
+  const auto ct =
+      unhex("22a7f746f0580f95b3a7b292d4826814b8cbb74919f127820add50391ecb12a8b5d849fc6105d29e");
   const auto mac = unhex("5089c617e3d20df51588f15edf24455828f09605759f949c621255f630650f3f");
   MemorySource src(pt.data(), pt.size());
   VectorSink sink;
@@ -85,13 +87,13 @@ SelfCheckResult check_gcm() {
   kernels::AesGcmKey gcm(key.data(), key.size());
   std::vector<uint8_t> out(pt.size()), back(pt.size());
   uint8_t t[16];
-  bool ok = gcm.ok() &&
-            gcm.seal(iv.data(), iv.size(), aad.data(), aad.size(), pt.data(), pt.size(),
-                     out.data(), t) &&
-            same(out.data(), ct) && same(t, tag) &&
-            gcm.open(iv.data(), iv.size(), aad.data(), aad.size(), ct.data(), ct.size(),
-                     tag.data(), tag.size(), back.data()) &&
-            back == pt;
+  bool ok =
+      gcm.ok() &&
+      gcm.seal(iv.data(), iv.size(), aad.data(), aad.size(), pt.data(), pt.size(), out.data(), t) &&
+      same(out.data(), ct) && same(t, tag) &&
+      gcm.open(iv.data(), iv.size(), aad.data(), aad.size(), ct.data(), ct.size(), tag.data(),
+               tag.size(), back.data()) &&
+      back == pt;
   // A forged tag must be refused.
   uint8_t bad[16];
   std::memcpy(bad, tag.data(), 16);
@@ -105,8 +107,8 @@ SelfCheckResult check_sha256() {
   // FIPS 180-2 appendix B.1: SHA-256("abc").
   const auto want = unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   uint8_t d[32];
-  const bool ok = kernels::sha256(reinterpret_cast<const uint8_t*>("abc"), 3, d, sizeof d) &&
-                  same(d, want);
+  const bool ok =
+      kernels::sha256(reinterpret_cast<const uint8_t*>("abc"), 3, d, sizeof d) && same(d, want);
   return {"SHA-256 (FIPS 180-2 B.1)", ok, "OpenSSL EVP"};
 }
 
@@ -128,10 +130,10 @@ SelfCheckResult check_hmac_many() {
   // lengths (two independent implementations must agree).
   std::vector<uint8_t> data(70000);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 131 + (i >> 9));
-  const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+  const uint8_t key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                            17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
-  const size_t lens[16] = {0, 1, 55, 56, 63, 64, 65, 1000, 4096, 16384, 65533, 65534, 65535,
-                           70000, 333, 12345};
+  const size_t lens[16] = {0,    1,     55,    56,    63,    64,    65,  1000,
+                           4096, 16384, 65533, 65534, 65535, 70000, 333, 12345};
   const uint8_t* msgs[16];
   for (auto& m : msgs) m = data.data();
   uint8_t tags[16][32];
@@ -151,8 +153,8 @@ SelfCheckResult check_crc32() {
   // The CRC-32 check value of "123456789".
   const uint8_t* s = reinterpret_cast<const uint8_t*>("123456789");
   const uint32_t a = kernels::crc32_gzip(0, s, 4), b = kernels::crc32_gzip(0, s + 4, 5);
-  const bool ok = kernels::crc32_gzip(0, s, 9) == 0xcbf43926u &&
-                  kernels::crc32_combine(a, b, 5) == 0xcbf43926u;
+  const bool ok =
+      kernels::crc32_gzip(0, s, 9) == 0xcbf43926u && kernels::crc32_combine(a, b, 5) == 0xcbf43926u;
   return {"CRC-32 (check value, combine)", ok, "ISA-L crc32_gzip_refl"};
 }
 
@@ -186,8 +188,9 @@ SelfCheckResult check_gzip() {
   kernels::GzipInflater inflater;
   std::vector<uint8_t> back(text.size() + 16);
   size_t used = 0, produced = 0;
-  ok = ok && inflater.update(gz.data(), gz.size(), &used, back.data(), back.size(), &produced) ==
-                 kernels::InflateResult::kNeedInput &&
+  ok = ok &&
+       inflater.update(gz.data(), gz.size(), &used, back.data(), back.size(), &produced) ==
+           kernels::InflateResult::kNeedInput &&
        inflater.finish() == kernels::InflateResult::kOk && produced == text.size() &&
        std::memcmp(back.data(), text.data(), text.size()) == 0;
   // A corrupted trailer must be caught.
@@ -201,7 +204,7 @@ SelfCheckResult check_gzip() {
 }  // namespace
 
 std::vector<SelfCheckResult> run_self_check() {
-  return {check_ctr_nist(), check_ocicrypt_wrap(), check_gcm(),  check_sha256(),
+  return {check_ctr_nist(), check_ocicrypt_wrap(), check_gcm(),   check_sha256(),
           check_hmac(),     check_hmac_many(),     check_crc32(), check_gzip()};
 }
 

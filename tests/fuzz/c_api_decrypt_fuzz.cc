@@ -62,14 +62,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t* rest = data + 1;
   const size_t rest_len = size - 1;
   const void* nul = std::memchr(rest, 0, rest_len);
-  const size_t desc_len = nul ? static_cast<size_t>(static_cast<const uint8_t*>(nul) - rest) : rest_len;
+  const size_t desc_len =
+      nul ? static_cast<size_t>(static_cast<const uint8_t*>(nul) - rest) : rest_len;
   const std::string desc(reinterpret_cast<const char*>(rest), desc_len);
   In in{rest + desc_len + (nul ? 1 : 0), rest_len - desc_len - (nul ? 1 : 0)};
   Out out;
   lc_layer* layer = nullptr;
-  const lc_status st =
-      lc_decrypt_layer(keys(), desc.c_str(), lc_reader{&in, &In::read}, lc_writer{&out, &Out::write},
-                       flags, &layer);
+  const lc_status st = lc_decrypt_layer(keys(), desc.c_str(), lc_reader{&in, &In::read},
+                                        lc_writer{&out, &Out::write}, flags, &layer);
   if (st < LC_OK || st > LC_ERR_INTERNAL) std::abort();
   if (st == LC_OK) {
     if (layer == nullptr) std::abort();

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/stream/gzip_index.h"
 #include "engine/core/io.h"
+#include "engine/stream/gzip_index.h"
 #include "engine/stream/layer_decompress.h"
 #include "engine/stream/pipeline.h"
 
@@ -72,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (ok) {
     std::vector<uint8_t> want;
     if (!sequential(blob, blob_len, &want)) std::abort();  // we accepted what gzip refuses
-    if (want != sink.out) std::abort();                     // other bytes
+    if (want != sink.out) std::abort();                    // other bytes
   }
   return 0;
 }

@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "engine/keywrap/jwe/jwe.h"
-#include "engine/ocicrypt/layer_options.h"
 #include "engine/keywrap/keys/private_key.h"
+#include "engine/ocicrypt/layer_options.h"
 
 namespace {
 
@@ -48,7 +48,8 @@ using layercrypt::StatusCode;
 PrivateKey load_key(const char* name) {
   const std::string path = std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/ocicrypt/keys/" + name;
   std::ifstream f(path, std::ios::binary);
-  const std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)),
+                                  std::istreambuf_iterator<char>());
   auto key = layercrypt::parse_private_key(data);
   if (!key.ok()) fail("cannot load a test key from tests/vectors/ocicrypt/keys");
   return *key;
@@ -96,7 +97,8 @@ void check_success(std::string_view text, const layercrypt::kernels::SecretBytes
   auto back = layercrypt::jwe_decrypt(*ours, keys());
   if (!back.ok() || !same(*back, plain)) fail("our own JWE does not decrypt back");
   // The plaintext goes on to the private options parser, as the unwrappers do.
-  auto opts = layercrypt::parse_private_options(std::span<const uint8_t>(plain.data(), plain.size()));
+  auto opts =
+      layercrypt::parse_private_options(std::span<const uint8_t>(plain.data(), plain.size()));
   if (!opts.ok()) check_message(opts.status());
 }
 
@@ -118,7 +120,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (summary->to_string().find('\n') != std::string::npos) fail("multi-line JWE summary");
   if (!plain.ok()) {
     check_message(plain.status());
-    if (plain.status().code() != StatusCode::kKeyError) fail("a parsed JWE failed other than kKeyError");
+    if (plain.status().code() != StatusCode::kKeyError)
+      fail("a parsed JWE failed other than kKeyError");
     return 0;
   }
   check_success(text, *plain);

@@ -28,9 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                     : nullptr;
   if ((want != nullptr) != mt.ok()) std::abort();
   if (mt.ok() && *mt != want) std::abort();
-  if (!mt.ok() && (mt.status().code() != layercrypt::StatusCode::kInvalidArgument ||
-                   mt.status().message().empty() ||
-                   mt.status().message().find('\n') != std::string::npos))
+  if (!mt.ok() &&
+      (mt.status().code() != layercrypt::StatusCode::kInvalidArgument ||
+       mt.status().message().empty() || mt.status().message().find('\n') != std::string::npos))
     std::abort();
   for (size_t peek : {size_t{0}, size_t{1}, size_t{7}, layercrypt::kLayerSniffLen}) {
     layercrypt::MemorySource src(data, size);
@@ -38,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!p.ok()) std::abort();
     std::vector<uint8_t> back(size + 1);
     auto n = layercrypt::read_full(**p, back.data(), back.size());
-    if (!n.ok() || *n != size || (size != 0 && std::memcmp(back.data(), data, size) != 0)) std::abort();
+    if (!n.ok() || *n != size || (size != 0 && std::memcmp(back.data(), data, size) != 0))
+      std::abort();
   }
   return 0;
 }

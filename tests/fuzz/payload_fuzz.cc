@@ -27,9 +27,9 @@
 #include <string_view>
 #include <type_traits>
 
+#include "engine/containerd/payload.h"
 #include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/layer_options.h"
-#include "engine/containerd/payload.h"
 
 namespace {
 
@@ -86,7 +86,8 @@ PublicLayerOptions good_public() {
 PrivateLayerOptions good_private() {
   PrivateLayerOptions priv;
   priv.symkey.assign(layercrypt::kLayerKeyLen, 0xa5);
-  priv.cipher_options[std::string(layercrypt::kNonceOption)].assign(layercrypt::kLayerNonceLen, 0x3c);
+  priv.cipher_options[std::string(layercrypt::kNonceOption)].assign(layercrypt::kLayerNonceLen,
+                                                                    0x3c);
   return priv;
 }
 
@@ -125,7 +126,8 @@ void private_options(std::string_view text) {
   const Status s = layercrypt::validate_for_decryption(good_public(), *priv);
   if (!s.ok()) return check_message(s);
   if (priv->symkey.size() != layercrypt::kLayerKeyLen ||
-      priv->cipher_options.at(std::string(layercrypt::kNonceOption)).size() != layercrypt::kLayerNonceLen)
+      priv->cipher_options.at(std::string(layercrypt::kNonceOption)).size() !=
+          layercrypt::kLayerNonceLen)
     fail("accepted private options without a 32-byte key and a 16-byte nonce");
 }
 
@@ -164,7 +166,8 @@ void annotations(const layercrypt::Annotations& a) {
   const auto kept = layercrypt::strip_encryption_annotations(a);
   for (const auto& [key, value] : a) {
     const bool enc = key.starts_with(layercrypt::kEncAnnotationPrefix);
-    if (enc == (kept.count(key) != 0)) fail("strip_encryption_annotations kept or lost the wrong key");
+    if (enc == (kept.count(key) != 0))
+      fail("strip_encryption_annotations kept or lost the wrong key");
   }
 }
 

@@ -68,7 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     auto again = layercrypt::pkcs7_describe(**fewer);
     if (!again.ok() || again->recipient_kinds.size() != n - 1) std::abort();
-    if (plain.ok() && summary->recipient_ids[i] != layercrypt::pkcs7_recipient_id(keys().certs[0])) {
+    if (plain.ok() &&
+        summary->recipient_ids[i] != layercrypt::pkcs7_recipient_id(keys().certs[0])) {
       auto back = layercrypt::pkcs7_decrypt(**fewer, keys().keys, keys().certs);
       if (!back.ok() || *back != *plain) std::abort();
     }

@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   size_t runs = 0;
   auto run = [&runs](const std::filesystem::path& p) {
     std::ifstream f(p, std::ios::binary);
-    std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
     LLVMFuzzerTestOneInput(data.data(), data.size());
     ++runs;
   };

@@ -112,8 +112,7 @@ TEST_P(AesCtrTierTest, Sp800_38aKnownAnswers) {
     SCOPED_TRACE(c.where());
     const std::string dir = c.str("DIRECTION");
     EXPECT_TRUE(dir == "encrypt" || dir == "decrypt") << dir;
-    const Bytes key = c.bytes("KEY"), iv = c.bytes("IV"), in = c.bytes("IN"),
-                want = c.bytes("OUT");
+    const Bytes key = c.bytes("KEY"), iv = c.bytes("IV"), in = c.bytes("IN"), want = c.bytes("OUT");
     const uint64_t offset = c.number("OFFSET");
     c.check_all_consumed();
     ASSERT_EQ(in.size(), want.size());
@@ -161,9 +160,10 @@ TEST_P(AesCtrTierTest, CounterCarriesMatchOpenSsl) {
   // ends, exact boundaries, tiny spans straddling it, and long ones that
   // cross it deep inside a job.
   const std::vector<std::pair<uint64_t, size_t>> spans = {
-      {0, 100},   {5, 80},        {17, 61},   {31, 2},         {32, 16},
-      {47, 1},    {47, 2},        {48, 17},   {1, 16 * 4096 + 7},
-      {3, kMiB + 3}, {4095, 8193}, {16 * 256 - 9, 40}, {16 * 256 + 1, 15}};
+      {0, 100},           {5, 80},       {17, 61},     {31, 2},
+      {32, 16},           {47, 1},       {47, 2},      {48, 17},
+      {1, 16 * 4096 + 7}, {3, kMiB + 3}, {4095, 8193}, {16 * 256 - 9, 40},
+      {16 * 256 + 1, 15}};
   for (const auto& ivc : ivs) {
     const Bytes iv = from_hex(ivc.iv_hex);
     AesCtr256 ctr(key.data(), key.size(), iv.data(), iv.size(), tier());
@@ -189,10 +189,10 @@ TEST_P(AesCtrTierTest, FarOffsetsMatchOpenSsl) {
   const Bytes iv0(16, 0);
   const Bytes iv_hi = from_hex("00000000000000aaf000000000000000");
   const std::vector<std::pair<Bytes, uint64_t>> cases = {
-      {iv0, (uint64_t{0xffffffff} << 4) - 7},   // crosses low-32 wrap from IV 0
-      {iv0, (uint64_t{1} << 36) + 3},           // block 2^32 + 0
+      {iv0, (uint64_t{0xffffffff} << 4) - 7},       // crosses low-32 wrap from IV 0
+      {iv0, (uint64_t{1} << 36) + 3},               // block 2^32 + 0
       {iv_hi, ((uint64_t{1} << 60) - 1) * 16 + 5},  // low 64 bits wrap
-      {iv0, ~uint64_t{0} - 2},                  // runs past 2^64 bytes
+      {iv0, ~uint64_t{0} - 2},                      // runs past 2^64 bytes
       {from_hex("ffffffffffffffffffffffffffffffff"), ~uint64_t{0} - 20},
   };
   for (const auto& [iv, offset] : cases) {
@@ -209,16 +209,15 @@ TEST_P(AesCtrTierTest, FarOffsetsMatchOpenSsl) {
 
 TEST_P(AesCtrTierTest, RandomSizesAndOffsetsMatchOpenSsl) {
   auto rng = this->rng(3);
-  std::vector<size_t> sizes = {0,    1,    15,       16,   17,      4095,
-                               4096, 4097, kMiB - 1, kMiB, kMiB + 1};
+  std::vector<size_t> sizes = {0, 1, 15, 16, 17, 4095, 4096, 4097, kMiB - 1, kMiB, kMiB + 1};
   for (int i = 0; i < 6; ++i) sizes.push_back(rng() % (2 * kMiB));
   for (int round = 0; round < 2; ++round) {
     const Bytes key = random_bytes(rng, 32), iv = random_bytes(rng, 16);
     AesCtr256 ctr(key.data(), key.size(), iv.data(), iv.size(), tier());
     ASSERT_TRUE(ctr.ok());
     for (size_t len : sizes) {
-      for (uint64_t offset : {uint64_t{0}, uint64_t{1}, uint64_t{15}, uint64_t{16},
-                              uint64_t{17}, uint64_t{rng() % 100000}}) {
+      for (uint64_t offset : {uint64_t{0}, uint64_t{1}, uint64_t{15}, uint64_t{16}, uint64_t{17},
+                              uint64_t{rng() % 100000}}) {
         SCOPED_TRACE("len " + std::to_string(len) + " offset " + std::to_string(offset));
         const Bytes in = random_bytes(rng, len);
         ASSERT_EQ(kernel_xor(ctr, offset, in), openssl_ctr_at(key, iv, offset, in.data(), len));
@@ -267,9 +266,15 @@ TEST_P(AesCtrTierTest, PiecesOutOfOrderAndFromThreadsMatchOneCall) {
   for (size_t pos = 0; pos < in.size();) {
     size_t len;
     switch (rng() % 4) {
-      case 0: len = 1 + rng() % 17; break;
-      case 1: len = 1 + rng() % 5000; break;
-      default: len = 1 + rng() % 400000; break;
+      case 0:
+        len = 1 + rng() % 17;
+        break;
+      case 1:
+        len = 1 + rng() % 5000;
+        break;
+      default:
+        len = 1 + rng() % 400000;
+        break;
     }
     len = std::min(len, in.size() - pos);
     pieces.push_back({pos, len});

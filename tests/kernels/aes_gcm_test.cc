@@ -37,9 +37,12 @@ bool all_zero(const Bytes& b) {
 
 const EVP_CIPHER* openssl_gcm(size_t key_len) {
   switch (key_len) {
-    case 16: return EVP_aes_128_gcm();
-    case 24: return EVP_aes_192_gcm();
-    default: return EVP_aes_256_gcm();
+    case 16:
+      return EVP_aes_128_gcm();
+    case 24:
+      return EVP_aes_192_gcm();
+    default:
+      return EVP_aes_256_gcm();
   }
 }
 
@@ -54,8 +57,8 @@ Sealed openssl_seal(const Bytes& key, const Bytes& iv, const Bytes& aad, const B
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   int n = 0, total = 0;
   EXPECT_EQ(1, EVP_EncryptInit_ex(ctx, openssl_gcm(key.size()), nullptr, nullptr, nullptr));
-  EXPECT_EQ(1, EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(iv.size()),
-                                   nullptr));
+  EXPECT_EQ(1,
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(iv.size()), nullptr));
   EXPECT_EQ(1, EVP_EncryptInit_ex(ctx, nullptr, nullptr, key.data(), iv.data()));
   if (!aad.empty()) {
     EXPECT_EQ(1, EVP_EncryptUpdate(ctx, nullptr, &n, aad.data(), static_cast<int>(aad.size())));
@@ -65,8 +68,8 @@ Sealed openssl_seal(const Bytes& key, const Bytes& iv, const Bytes& aad, const B
     total = n;
   }
   EXPECT_EQ(1, EVP_EncryptFinal_ex(ctx, s.ct.data() + total, &n));
-  EXPECT_EQ(1, EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_len),
-                                   s.tag.data()));
+  EXPECT_EQ(
+      1, EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_len), s.tag.data()));
   EVP_CIPHER_CTX_free(ctx);
   s.ct.resize(pt.size());
   return s;
@@ -100,11 +103,21 @@ std::vector<size_t> random_pieces(std::mt19937_64& rng, size_t total) {
   for (size_t pos = 0; pos < total;) {
     size_t len;
     switch (rng() % 5) {
-      case 0: len = 0; break;
-      case 1: len = 1 + rng() % 16; break;
-      case 2: len = 1 + rng() % 100; break;
-      case 3: len = 16 * (1 + rng() % 64); break;
-      default: len = 1 + rng() % 70000; break;
+      case 0:
+        len = 0;
+        break;
+      case 1:
+        len = 1 + rng() % 16;
+        break;
+      case 2:
+        len = 1 + rng() % 100;
+        break;
+      case 3:
+        len = 16 * (1 + rng() % 64);
+        break;
+      default:
+        len = 1 + rng() % 70000;
+        break;
     }
     len = std::min(len, total - pos);
     out.push_back(len);
@@ -117,8 +130,8 @@ Sealed stream_seal(const AesGcmKey& key, const Bytes& iv, const Bytes& aad, cons
                    const std::vector<size_t>& pieces, size_t tag_len = 16) {
   AesGcmStream s(key);
   Sealed out{Bytes(pt.size(), 0), Bytes(tag_len, 0)};
-  EXPECT_TRUE(s.init(AesGcmStream::Direction::kEncrypt, iv.data(), iv.size(), aad.data(),
-                     aad.size()));
+  EXPECT_TRUE(
+      s.init(AesGcmStream::Direction::kEncrypt, iv.data(), iv.size(), aad.data(), aad.size()));
   size_t pos = 0;
   for (size_t len : pieces) {
     EXPECT_TRUE(s.update(pt.data() + pos, out.ct.data() + pos, len));
@@ -167,8 +180,8 @@ TEST_P(AesGcmTierTest, ReportsArchitecture) {
     const std::string arch = key.arch_name();
     EXPECT_NE(arch, "none");
     if (tier() != ImbTier::kAuto) {
-    EXPECT_EQ(arch, imb_tier_name(tier()));
-  }
+      EXPECT_EQ(arch, imb_tier_name(tier()));
+    }
   }
 }
 
@@ -247,7 +260,7 @@ TEST_P(AesGcmTierTest, KnownAnswers) {
 
 TEST_P(AesGcmTierTest, RandomInputsMatchOpenSsl) {
   auto rng = this->rng(2);
-  std::vector<size_t> sizes = {0,    1,    15,    16,       17,   255,     256,
+  std::vector<size_t> sizes = {0,    1,    15,   16,    17,       255,  256,
                                4095, 4096, 4097, 65537, kMiB - 1, kMiB, kMiB + 1};
   for (int i = 0; i < 4; ++i) sizes.push_back(rng() % (2 * kMiB));
   const size_t iv_lens[] = {12, 1, 8, 16, 60, 12};
@@ -351,8 +364,8 @@ TEST_P(AesGcmTierTest, TamperingFailsAndZeroesOutput) {
                               buf.size(), tag2.data(), tag2.size(), buf.data()));
         EXPECT_TRUE(all_zero(buf));
         Bytes streamed;
-        EXPECT_FALSE(stream_open(key, iv2, aad2, ct2, tag2, random_pieces(rng, ct2.size()),
-                                 &streamed));
+        EXPECT_FALSE(
+            stream_open(key, iv2, aad2, ct2, tag2, random_pieces(rng, ct2.size()), &streamed));
         Bytes ossl;
         EXPECT_FALSE(openssl_open(k, iv2, aad2, ct2, tag2, &ossl));  // the peer agrees
       };
@@ -454,8 +467,8 @@ TEST(AesGcm, SharedKeyAcrossThreads) {
         if (!key.seal(j.iv.data(), 12, j.aad.data(), j.aad.size(), j.pt.data(), j.pt.size(),
                       ct.data(), tag.data()) ||
             ct != j.want.ct || tag != j.want.tag ||
-            !key.open(j.iv.data(), 12, j.aad.data(), j.aad.size(), ct.data(), ct.size(),
-                      tag.data(), 16, back.data()) ||
+            !key.open(j.iv.data(), 12, j.aad.data(), j.aad.size(), ct.data(), ct.size(), tag.data(),
+                      16, back.data()) ||
             back != j.pt)
           ++failures[t];
       }
@@ -479,34 +492,33 @@ TEST(AesGcm, RejectsBadArguments) {
   ASSERT_TRUE(key.ok());
   Bytes pt(40, 1), ct(40), tag(16), out(40, 0xAA);
   // IV must be non-empty.
-  EXPECT_FALSE(key.seal(iv.data(), 0, aad.data(), aad.size(), pt.data(), pt.size(), ct.data(),
-                        tag.data()));
-  EXPECT_FALSE(key.seal(nullptr, 12, aad.data(), aad.size(), pt.data(), pt.size(), ct.data(),
-                        tag.data()));
+  EXPECT_FALSE(
+      key.seal(iv.data(), 0, aad.data(), aad.size(), pt.data(), pt.size(), ct.data(), tag.data()));
+  EXPECT_FALSE(
+      key.seal(nullptr, 12, aad.data(), aad.size(), pt.data(), pt.size(), ct.data(), tag.data()));
   // Tag length 12..16 only.
   for (size_t tl : {0, 4, 8, 11, 17}) {
     EXPECT_FALSE(key.seal(iv.data(), 12, aad.data(), aad.size(), pt.data(), pt.size(), ct.data(),
                           tag.data(), tl))
         << tl;
   }
-  EXPECT_FALSE(key.seal(iv.data(), 12, aad.data(), aad.size(), pt.data(), pt.size(), ct.data(),
-                        nullptr));
+  EXPECT_FALSE(
+      key.seal(iv.data(), 12, aad.data(), aad.size(), pt.data(), pt.size(), ct.data(), nullptr));
   EXPECT_FALSE(key.seal(iv.data(), 12, nullptr, 4, pt.data(), pt.size(), ct.data(), tag.data()));
-  EXPECT_FALSE(key.seal(iv.data(), 12, aad.data(), aad.size(), nullptr, 40, ct.data(),
-                        tag.data()));
+  EXPECT_FALSE(key.seal(iv.data(), 12, aad.data(), aad.size(), nullptr, 40, ct.data(), tag.data()));
   // Empty message and empty AAD with null pointers are fine.
   EXPECT_TRUE(key.seal(iv.data(), 12, nullptr, 0, nullptr, 0, nullptr, tag.data()));
   EXPECT_TRUE(key.open(iv.data(), 12, nullptr, 0, nullptr, 0, tag.data(), 16, nullptr));
 
   // Bad parameters on open zero-fill too.
-  ASSERT_TRUE(key.seal(iv.data(), 12, aad.data(), aad.size(), pt.data(), pt.size(), ct.data(),
-                       tag.data()));
-  EXPECT_FALSE(key.open(iv.data(), 12, aad.data(), aad.size(), ct.data(), ct.size(), tag.data(),
-                        11, out.data()));
+  ASSERT_TRUE(
+      key.seal(iv.data(), 12, aad.data(), aad.size(), pt.data(), pt.size(), ct.data(), tag.data()));
+  EXPECT_FALSE(key.open(iv.data(), 12, aad.data(), aad.size(), ct.data(), ct.size(), tag.data(), 11,
+                        out.data()));
   EXPECT_TRUE(all_zero(out));
   out.assign(40, 0xAA);
-  EXPECT_FALSE(key.open(iv.data(), 0, aad.data(), aad.size(), ct.data(), ct.size(), tag.data(),
-                        16, out.data()));
+  EXPECT_FALSE(key.open(iv.data(), 0, aad.data(), aad.size(), ct.data(), ct.size(), tag.data(), 16,
+                        out.data()));
   EXPECT_TRUE(all_zero(out));
 
   // Stream misuse.

@@ -29,8 +29,9 @@ bool CtrMatchesOpenSsl() {
   if (!ctr.ok() || !ctr.xor_at(0, in.data(), ours.data(), in.size())) return false;
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   int len = 0;
-  const bool ok = ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), nullptr, key.data(), iv.data()) == 1 &&
-                  EVP_EncryptUpdate(ctx, theirs.data(), &len, in.data(), static_cast<int>(in.size())) == 1;
+  const bool ok =
+      ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), nullptr, key.data(), iv.data()) == 1 &&
+      EVP_EncryptUpdate(ctx, theirs.data(), &len, in.data(), static_cast<int>(in.size())) == 1;
   EVP_CIPHER_CTX_free(ctx);
   return ok && ours == theirs;
 }

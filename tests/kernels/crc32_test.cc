@@ -22,9 +22,7 @@ std::vector<uint8_t> random_bytes(CorpusRng& r, size_t n) {
   return v;
 }
 
-uint32_t zlib_crc(const uint8_t* p, size_t n) {
-  return static_cast<uint32_t>(crc32_z(0, p, n));
-}
+uint32_t zlib_crc(const uint8_t* p, size_t n) { return static_cast<uint32_t>(crc32_z(0, p, n)); }
 
 TEST(Crc32, KnownAnswers) {
   EXPECT_EQ(crc32_gzip(0, nullptr, 0), 0u);
@@ -36,8 +34,8 @@ TEST(Crc32, KnownAnswers) {
 
 TEST(Crc32, MatchesZlibOnRandomSizes) {
   CorpusRng r(7);
-  std::vector<size_t> sizes = {0, 1, 2, 3, 7, 8, 15, 16, 31, 32, 63, 64, 65, 127, 128,
-                               255, 256, 257, 1023, 1024, 4095, 65536, 1 << 20};
+  std::vector<size_t> sizes = {0,  1,   2,   3,   7,   8,   15,   16,   31,   32,    63,     64,
+                               65, 127, 128, 255, 256, 257, 1023, 1024, 4095, 65536, 1 << 20};
   for (int i = 0; i < 200; ++i) sizes.push_back(r.below(20000));
   for (size_t n : sizes) {
     // Unaligned starts too: ISA-L's folding code has alignment-specific paths.
@@ -84,7 +82,8 @@ TEST(Crc32, EveryIsaLPathAgreesWithTheBaseline) {
       const uint32_t seed = static_cast<uint32_t>(r.below(1u << 31));
       EXPECT_EQ(p.fn(seed, buf.data() + off, n), crc32_gzip_refl_base(seed, buf.data() + off, n))
           << p.name << " " << n;
-      EXPECT_EQ(crc32_gzip(0, buf.data() + off, n), p.fn(0, buf.data() + off, n)) << p.name << " " << n;
+      EXPECT_EQ(crc32_gzip(0, buf.data() + off, n), p.fn(0, buf.data() + off, n))
+          << p.name << " " << n;
     }
   }
   EXPECT_GE(ran, 1);
@@ -137,8 +136,8 @@ TEST(Crc32, CombineLongLengthsMatchesZlib) {
   // Lengths beyond 4 GiB only go through the combine math; check against zlib.
   for (uint64_t len2 : {uint64_t{1} << 32, (uint64_t{5} << 32) + 12345, uint64_t{1} << 40}) {
     EXPECT_EQ(crc32_combine(0xdeadbeefu, 0x01234567u, len2),
-              static_cast<uint32_t>(crc32_combine64(0xdeadbeefu, 0x01234567u,
-                                                    static_cast<z_off64_t>(len2))));
+              static_cast<uint32_t>(
+                  crc32_combine64(0xdeadbeefu, 0x01234567u, static_cast<z_off64_t>(len2))));
   }
 }
 

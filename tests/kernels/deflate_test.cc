@@ -30,16 +30,15 @@ namespace layercrypt::kernels {
 namespace {
 
 using layercrypt::testing::Bytes;
+using layercrypt::testing::CorpusRng;
 using layercrypt::testing::have_tool;
+using layercrypt::testing::make_tar_like_corpus;
 using layercrypt::testing::random_bytes;
 using layercrypt::testing::read_file;
 using layercrypt::testing::TempDir;
 using layercrypt::testing::write_file;
-using layercrypt::testing::CorpusRng;
-using layercrypt::testing::make_tar_like_corpus;
 
 constexpr size_t kKiB = 1024, kMiB = 1024 * 1024;
-
 
 // zlib_gunzip decompresses a single gzip member with zlib; fails the test if
 // zlib rejects it or if bytes follow the member.
@@ -257,8 +256,8 @@ TEST(DeflateResult, Names) {
 TEST(Deflate, RoundTripAllLevelsSizesChunkSizes) {
   const Bytes corpus = make_tar_like_corpus(3 * kMiB + 4321, 1);
   for (size_t chunk : {64 * kKiB, 1 * kMiB}) {
-    const std::vector<size_t> sizes = {0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk + 77,
-                                       corpus.size()};
+    const std::vector<size_t> sizes = {
+        0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk + 77, corpus.size()};
     for (int level = 0; level <= 3; ++level) {
       for (size_t n : sizes) {
         SCOPED_TRACE("level " + std::to_string(level) + " chunk " + std::to_string(chunk) +

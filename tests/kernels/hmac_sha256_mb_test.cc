@@ -15,15 +15,15 @@
 #include <vector>
 
 #include "kernels/cpu.h"
-#include "tests/support/test_util.h"
 #include "tests/support/imb_tiers.h"
+#include "tests/support/test_util.h"
 #include "tests/support/vector_file.h"
 
 namespace layercrypt::kernels {
 namespace {
 
-using layercrypt::testing::to_hex;
 using layercrypt::testing::random_bytes;
+using layercrypt::testing::to_hex;
 using Tag = uint8_t[kHmacSha256ManyTagLen];
 
 std::string openssl_hmac(const std::vector<uint8_t>& key, const uint8_t* p, size_t n) {
@@ -61,8 +61,8 @@ class HmacSha256ManyTest : public testing::ImbTierTest {};
 TEST_P(HmacSha256ManyTest, EveryTagMatchesOpenSsl) {
   const ImbTier tier = GetParam();
   const auto pool = random_bytes(300000, 1);
-  for (size_t key_len : {size_t{0}, size_t{20}, size_t{32}, size_t{64}, size_t{65}, size_t{131},
-                         size_t{1000}}) {
+  for (size_t key_len :
+       {size_t{0}, size_t{20}, size_t{32}, size_t{64}, size_t{65}, size_t{131}, size_t{1000}}) {
     const auto key = random_bytes(key_len, static_cast<uint32_t>(key_len) + 100);
     HmacSha256Many many;
     ASSERT_TRUE(many.init(key.data(), key.size()));
@@ -87,8 +87,8 @@ TEST_P(HmacSha256ManyTest, AllLimitLengthsAndFreeFunction) {
   const auto pool = random_bytes(1 << 20, 2);
   const auto key = random_bytes(32, 3);
   // Every boundary in one batch, twice, so jobs and fallbacks interleave.
-  std::vector<size_t> lens = {0, 1, 63, 64, 65, 127, 128, 129, 4095, 65533, 65534, 65535,
-                              65536, 1 << 20, 200000};
+  std::vector<size_t> lens = {0,    1,     63,    64,    65,    127,     128,   129,
+                              4095, 65533, 65534, 65535, 65536, 1 << 20, 200000};
   lens.insert(lens.end(), lens.begin(), lens.end());
   std::vector<const uint8_t*> msgs(lens.size(), pool.data());
   std::vector<std::array<uint8_t, 32>> tags(lens.size());
@@ -115,8 +115,8 @@ TEST_P(HmacSha256ManyTest, ManyEqualJobsBeyondTheRing) {
   std::vector<std::array<uint8_t, 32>> tags(count);
   HmacSha256Many many;
   ASSERT_TRUE(many.init(key.data(), key.size()));
-  ASSERT_TRUE(many.compute(msgs.data(), lens.data(), count, reinterpret_cast<Tag*>(tags.data()),
-                           tier));
+  ASSERT_TRUE(
+      many.compute(msgs.data(), lens.data(), count, reinterpret_cast<Tag*>(tags.data()), tier));
   for (size_t i = 0; i < count; ++i)
     EXPECT_EQ(to_hex(tags[i].data(), 32), openssl_hmac(key, msgs[i], lens[i])) << i;
 }
@@ -209,8 +209,7 @@ TEST_P(HmacSha256ManyTest, MisuseFails) {
   EXPECT_EQ(IMB_QUEUE_SIZE(imb_manager(hmac_sha256_many_tier(tier))), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiers, HmacSha256ManyTest,
-                         ::testing::ValuesIn(testing::all_imb_tiers()),
+INSTANTIATE_TEST_SUITE_P(Tiers, HmacSha256ManyTest, ::testing::ValuesIn(testing::all_imb_tiers()),
                          testing::imb_tier_param_name);
 
 // The ipsec-mb 1.3 limits the kernel routes around, checked on the raw job

@@ -16,8 +16,8 @@ namespace layercrypt::kernels {
 namespace {
 
 using layercrypt::testing::load_vectors;
-using layercrypt::testing::to_hex;
 using layercrypt::testing::random_bytes;
+using layercrypt::testing::to_hex;
 
 std::string openssl_hmac(const std::vector<uint8_t>& key, const uint8_t* p, size_t n) {
   uint8_t tag[32];
@@ -240,7 +240,8 @@ TEST(HmacSha256, OneShotOutputMayAliasInput) {
   ASSERT_TRUE(hmac_sha256(key.data(), key.size(), msg.data(), msg.size(), msg.data(), msg.size()));
   EXPECT_EQ(to_hex(msg.data(), 32), want);
   const auto msg2 = random_bytes(100, 11);
-  ASSERT_TRUE(hmac_sha256(key.data(), key.size(), msg2.data(), msg2.size(), key.data(), key.size()));
+  ASSERT_TRUE(
+      hmac_sha256(key.data(), key.size(), msg2.data(), msg2.size(), key.data(), key.size()));
   EXPECT_EQ(to_hex(key.data(), 32), want);
 }
 

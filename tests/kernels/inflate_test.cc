@@ -27,12 +27,12 @@ namespace layercrypt::kernels {
 namespace {
 
 using layercrypt::testing::Bytes;
+using layercrypt::testing::CorpusRng;
 using layercrypt::testing::have_tool;
+using layercrypt::testing::make_tar_like_corpus;
 using layercrypt::testing::read_file;
 using layercrypt::testing::TempDir;
 using layercrypt::testing::write_file;
-using layercrypt::testing::CorpusRng;
-using layercrypt::testing::make_tar_like_corpus;
 
 constexpr size_t kKiB = 1024;
 
@@ -44,8 +44,9 @@ constexpr size_t kKiB = 1024;
 Bytes tool_gzip(const std::string& cmdline, const Bytes& in) {
   const std::string tool = cmdline.substr(0, cmdline.find(' '));
   if (!have_tool(tool)) {
-    ADD_FAILURE() << tool << " not found: apt-get install pigz isal (the project's run "
-                             "script installs them)";
+    ADD_FAILURE() << tool
+                  << " not found: apt-get install pigz isal (the project's run "
+                     "script installs them)";
     return {};
   }
   TempDir dir;
@@ -91,9 +92,7 @@ struct Outcome {
   Bytes out;
   uint64_t members = 0;
   // final: the single verdict (the update error if any, else finish()).
-  InflateResult final() const {
-    return update == InflateResult::kNeedInput ? finish : update;
-  }
+  InflateResult final() const { return update == InflateResult::kNeedInput ? finish : update; }
 };
 
 // run feeds `gz` in pieces of 1..max_in bytes into output buffers of out_cap
@@ -180,8 +179,8 @@ TEST(InflateResult, Names) {
 
 TEST(GzipInflate, StreamsFromSystemTools) {
   const Bytes in = make_tar_like_corpus(3 * 1024 * kKiB + 333, 11);
-  for (const char* cmd : {"gzip -9", "gzip -1", "pigz -6", "pigz -1 -b 128", "igzip -1",
-                          "igzip -3", "igzip -0"}) {
+  for (const char* cmd :
+       {"gzip -9", "gzip -1", "pigz -6", "pigz -1 -b 128", "igzip -1", "igzip -3", "igzip -0"}) {
     const Bytes gz = tool_gzip(cmd, in);
     if (gz.empty()) continue;
     expect_ok(gz, in, cmd);
@@ -257,8 +256,8 @@ TEST(GzipInflate, OurChunkedOutput) {
       Bytes out(deflate_chunk_bound(n));
       size_t w;
       uint32_t ccrc;
-      ASSERT_EQ(c.compress(level, in.data() + pos, n, pos + n == in.size(), out.data(),
-                           out.size(), &w, &ccrc),
+      ASSERT_EQ(c.compress(level, in.data() + pos, n, pos + n == in.size(), out.data(), out.size(),
+                           &w, &ccrc),
                 DeflateResult::kOk);
       gz.insert(gz.end(), out.begin(), out.begin() + static_cast<ptrdiff_t>(w));
       crc = crc32_combine(crc, ccrc, n);
@@ -509,8 +508,7 @@ TEST(InflateChunker, Errors) {
   // Truncations of the last chunk, and of a middle chunk (mid-block cuts are
   // kTruncated; a cut on a block boundary shows as a short output instead).
   for (size_t cut = 0; cut < last.size(); cut += 1 + cut / 8) {
-    const InflateResult r =
-        ic.inflate(last.data(), cut, true, out.data(), out.size(), &w, nullptr);
+    const InflateResult r = ic.inflate(last.data(), cut, true, out.data(), out.size(), &w, nullptr);
     EXPECT_TRUE(r == InflateResult::kTruncated || r == InflateResult::kBadData)
         << cut << " " << inflate_result_name(r);
   }
@@ -529,7 +527,8 @@ TEST(InflateChunker, Errors) {
     Bytes b = mid;
     b[r.below(b.size())] ^= static_cast<uint8_t>(1u << r.below(8));
     uint32_t crc;
-    const InflateResult res = ic.inflate(b.data(), b.size(), false, out.data(), out.size(), &w, &crc);
+    const InflateResult res =
+        ic.inflate(b.data(), b.size(), false, out.data(), out.size(), &w, &crc);
     if (res == InflateResult::kOk) {
       EXPECT_FALSE(w == cs.sizes[0] && crc == cs.crcs[0]);
     }
@@ -552,9 +551,9 @@ TEST(InflateChunker, ChunkCutShortOfItsBoundaryIsNotOk) {
     ASSERT_EQ(ic.inflate(mid.data(), mid.size(), false, out.data(), out.size(), &w, nullptr),
               InflateResult::kOk);
     for (size_t cut = 1; cut <= 4; ++cut) {
-      EXPECT_NE(ic.inflate(mid.data(), mid.size() - cut, false, out.data(), out.size(), &w,
-                           nullptr),
-                InflateResult::kOk)
+      EXPECT_NE(
+          ic.inflate(mid.data(), mid.size() - cut, false, out.data(), out.size(), &w, nullptr),
+          InflateResult::kOk)
           << "level " << level << " cut " << cut;
     }
   }

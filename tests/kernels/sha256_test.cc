@@ -15,8 +15,8 @@ namespace layercrypt::kernels {
 namespace {
 
 using layercrypt::testing::load_vectors;
-using layercrypt::testing::to_hex;
 using layercrypt::testing::random_bytes;
+using layercrypt::testing::to_hex;
 
 std::string openssl_sha256(const uint8_t* p, size_t n) {
   uint8_t d[32];
@@ -55,8 +55,8 @@ TEST(Sha256, NistKnownAnswers) {
   }
 }
 
-const size_t kSizes[] = {0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 4095,
-                         65534, 65535, 65536, 1 << 20, 123457};
+const size_t kSizes[] = {0,   1,   55,   56,    63,    64,    65,      127,
+                         128, 129, 4095, 65534, 65535, 65536, 1 << 20, 123457};
 
 TEST(Sha256, MatchesOpenSslOneShot) {
   for (size_t n : kSizes) {

@@ -131,7 +131,8 @@ TEST(Zstd, CorruptTruncatedTrailingAndEmpty) {
   Bytes all;
   size_t pos = 0;
   for (;;) {
-    const ZstdResult res = z.update(c.data() + pos, c.size() - pos, &used, buf.data(), buf.size(), &w);
+    const ZstdResult res =
+        z.update(c.data() + pos, c.size() - pos, &used, buf.data(), buf.size(), &w);
     all.insert(all.end(), buf.begin(), buf.begin() + static_cast<ptrdiff_t>(w));
     pos += used;
     if (res != ZstdResult::kNeedOutput) break;
@@ -146,11 +147,11 @@ TEST(Zstd, ReadsWhatTheZstdToolWrites) {
   const Bytes in = make_tar_like_corpus(300 * kKiB, 46);
   write_file(dir.path() + "/in", in);
   // Two tool runs concatenated: a multi-frame file as `cat a.zst b.zst`.
-  ASSERT_EQ(std::system(("zstd -q -19 -c " + dir.path() + "/in > " + dir.path() + "/a.zst && " +
-                         "zstd -q --no-check -1 -c " + dir.path() + "/in >> " + dir.path() +
-                         "/a.zst")
-                            .c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(("zstd -q -19 -c " + dir.path() + "/in > " + dir.path() + "/a.zst && " +
+                   "zstd -q --no-check -1 -c " + dir.path() + "/in >> " + dir.path() + "/a.zst")
+                      .c_str()),
+      0);
   Bytes out;
   EXPECT_EQ(decompress(read_file(dir.path() + "/a.zst"), 65536, 65536, &out), ZstdResult::kOk);
   Bytes want = in;

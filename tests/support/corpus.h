@@ -81,7 +81,10 @@ class CorpusRng {
     for (uint64_t m = n + 1; m > 1; m >>= 1) l += 1;
     // 2^(u*l) computed by repeated squaring-free exp2 via multiplication.
     double v = 1, base = 2, e = u * l;
-    while (e >= 1) { v *= base; e -= 1; }
+    while (e >= 1) {
+      v *= base;
+      e -= 1;
+    }
     v *= 1 + e * (0.6931471805599453 + e * (0.2402265069591007 + e * 0.0555041086648216));
     uint64_t r = static_cast<uint64_t>(v) - 1;
     return r < n ? r : n - 1;
@@ -96,29 +99,35 @@ namespace corpus_detail {
 
 inline const std::vector<std::string>& words() {
   static const std::vector<std::string> w = {
-      "the", "of", "and", "to", "a", "in", "is", "for", "that", "on", "with", "as",
-      "this", "be", "by", "file", "if", "it", "not", "or", "are", "from", "at", "an",
-      "return", "int", "const", "void", "char", "struct", "static", "include", "define",
-      "value", "data", "size", "error", "buffer", "user", "system", "config", "path",
-      "name", "type", "default", "option", "library", "version", "license", "copyright",
-      "function", "pointer", "length", "string", "list", "table", "entry", "index",
-      "memory", "object", "module", "package", "source", "target", "build", "install",
-      "debian", "linux", "kernel", "device", "driver", "socket", "network", "address",
-      "server", "client", "request", "response", "header", "message", "stream", "input",
-      "output", "read", "write", "open", "close", "free", "alloc", "init", "exit",
-      "status", "flags", "mode", "count", "offset", "start", "end", "next", "prev",
-      "node", "tree", "hash", "key", "lock", "thread", "process", "signal", "timeout",
-      "uint32_t", "size_t", "unsigned", "long", "double", "float", "bool", "true",
-      "false", "null", "else", "while", "break", "case", "switch", "goto", "may",
-      "should", "must", "will", "can", "when", "which", "used", "use", "see", "also",
-      "Software", "Foundation", "GNU", "General", "Public", "License", "WITHOUT",
-      "ANY", "WARRANTY", "program", "distributed", "hope", "useful", "but", "either",
-      "any", "later", "you", "your", "redistribute", "modify", "terms", "published",
-      "python3", "usr", "lib", "share", "doc", "etc", "bin", "sbin", "local", "var",
-      "tmp", "home", "root", "x86_64", "gnu", "so", "dist", "site", "packages",
-      "__init__", "self", "def", "class", "import", "raise", "except", "try", "yield",
-      "lambda", "none", "printf", "fprintf", "stderr", "stdout", "malloc", "memcpy",
-      "strlen", "errno", "EINVAL", "ENOMEM", "assert", "sizeof", "typedef", "enum"};
+      "the",       "of",           "and",      "to",       "a",          "in",      "is",
+      "for",       "that",         "on",       "with",     "as",         "this",    "be",
+      "by",        "file",         "if",       "it",       "not",        "or",      "are",
+      "from",      "at",           "an",       "return",   "int",        "const",   "void",
+      "char",      "struct",       "static",   "include",  "define",     "value",   "data",
+      "size",      "error",        "buffer",   "user",     "system",     "config",  "path",
+      "name",      "type",         "default",  "option",   "library",    "version", "license",
+      "copyright", "function",     "pointer",  "length",   "string",     "list",    "table",
+      "entry",     "index",        "memory",   "object",   "module",     "package", "source",
+      "target",    "build",        "install",  "debian",   "linux",      "kernel",  "device",
+      "driver",    "socket",       "network",  "address",  "server",     "client",  "request",
+      "response",  "header",       "message",  "stream",   "input",      "output",  "read",
+      "write",     "open",         "close",    "free",     "alloc",      "init",    "exit",
+      "status",    "flags",        "mode",     "count",    "offset",     "start",   "end",
+      "next",      "prev",         "node",     "tree",     "hash",       "key",     "lock",
+      "thread",    "process",      "signal",   "timeout",  "uint32_t",   "size_t",  "unsigned",
+      "long",      "double",       "float",    "bool",     "true",       "false",   "null",
+      "else",      "while",        "break",    "case",     "switch",     "goto",    "may",
+      "should",    "must",         "will",     "can",      "when",       "which",   "used",
+      "use",       "see",          "also",     "Software", "Foundation", "GNU",     "General",
+      "Public",    "License",      "WITHOUT",  "ANY",      "WARRANTY",   "program", "distributed",
+      "hope",      "useful",       "but",      "either",   "any",        "later",   "you",
+      "your",      "redistribute", "modify",   "terms",    "published",  "python3", "usr",
+      "lib",       "share",        "doc",      "etc",      "bin",        "sbin",    "local",
+      "var",       "tmp",          "home",     "root",     "x86_64",     "gnu",     "so",
+      "dist",      "site",         "packages", "__init__", "self",       "def",     "class",
+      "import",    "raise",        "except",   "try",      "yield",      "lambda",  "none",
+      "printf",    "fprintf",      "stderr",   "stdout",   "malloc",     "memcpy",  "strlen",
+      "errno",     "EINVAL",       "ENOMEM",   "assert",   "sizeof",     "typedef", "enum"};
   return w;
 }
 
@@ -141,8 +150,8 @@ inline std::string identifier(CorpusRng& r) {
   return id;
 }
 
-inline void append_tar_header(std::vector<uint8_t>& out, CorpusRng& r,
-                              const std::string& name, uint64_t size, bool exec) {
+inline void append_tar_header(std::vector<uint8_t>& out, CorpusRng& r, const std::string& name,
+                              uint64_t size, bool exec) {
   uint8_t h[512] = {};
   char* c = reinterpret_cast<char*>(h);
   std::snprintf(c, 100, "%s", name.c_str());
@@ -153,7 +162,10 @@ inline void append_tar_header(std::vector<uint8_t>& out, CorpusRng& r,
   put_octal(c + 136, 12, 1700000000 + r.below(20000000));
   std::memset(c + 148, ' ', 8);
   c[156] = '0';
-  std::memcpy(c + 257, "ustar\0" "00", 8);
+  std::memcpy(c + 257,
+              "ustar\0"
+              "00",
+              8);
   std::memcpy(c + 265, "root", 4);
   std::memcpy(c + 297, "root", 4);
   unsigned sum = 0;
@@ -193,8 +205,10 @@ inline void text_content(std::vector<uint8_t>& f, CorpusRng& r, size_t size) {
       if (style == 0 && r.percent(30)) line += '.';
       line += '\n';
     }
-    if (recent.size() < 48) recent.push_back(line);
-    else recent[r.below(recent.size())] = line;
+    if (recent.size() < 48)
+      recent.push_back(line);
+    else
+      recent[r.below(recent.size())] = line;
     f.insert(f.end(), line.begin(), line.end());
   }
   f.resize(size);
@@ -207,18 +221,41 @@ inline void elf_content(std::vector<uint8_t>& f, CorpusRng& r, size_t size) {
   f.insert(f.end(), rest, rest + 48);
   // Instruction templates: fixed opcode bytes + number of random bytes that
   // follow (immediates/displacements).
-  struct Insn { std::array<uint8_t, 4> op; uint8_t n_op; uint8_t n_rand; };
-  static const Insn kInsns[] = {
-      {{0x55}, 1, 0},             {{0x48, 0x89, 0xe5}, 3, 0}, {{0x5d}, 1, 0},
-      {{0xc3}, 1, 0},             {{0xe8}, 1, 4},             {{0x48, 0x8b, 0x45}, 3, 1},
-      {{0x48, 0x89, 0x45}, 3, 1}, {{0x8b, 0x45}, 2, 1},       {{0x89, 0x45}, 2, 1},
-      {{0x48, 0x83, 0xec}, 3, 1}, {{0x48, 0x83, 0xc4}, 3, 1}, {{0x74}, 1, 1},
-      {{0x75}, 1, 1},             {{0x0f, 0x84}, 2, 4},       {{0xe9}, 1, 4},
-      {{0x48, 0x8d, 0x05}, 3, 4}, {{0x48, 0x8d, 0x3d}, 3, 4}, {{0x31, 0xc0}, 2, 0},
-      {{0x85, 0xc0}, 2, 0},       {{0x48, 0x85, 0xc0}, 3, 0}, {{0x41, 0x54}, 2, 0},
-      {{0x41, 0x5c}, 2, 0},       {{0x53}, 1, 0},             {{0x5b}, 1, 0},
-      {{0x66, 0x0f, 0x1f, 0x44}, 4, 0}, {{0xb8}, 1, 4},       {{0x48, 0xc7, 0x45}, 3, 5},
-      {{0xff, 0x15}, 2, 4},       {{0x0f, 0xb6, 0x45}, 3, 1}, {{0x48, 0x39, 0xc2}, 3, 0}};
+  struct Insn {
+    std::array<uint8_t, 4> op;
+    uint8_t n_op;
+    uint8_t n_rand;
+  };
+  static const Insn kInsns[] = {{{0x55}, 1, 0},
+                                {{0x48, 0x89, 0xe5}, 3, 0},
+                                {{0x5d}, 1, 0},
+                                {{0xc3}, 1, 0},
+                                {{0xe8}, 1, 4},
+                                {{0x48, 0x8b, 0x45}, 3, 1},
+                                {{0x48, 0x89, 0x45}, 3, 1},
+                                {{0x8b, 0x45}, 2, 1},
+                                {{0x89, 0x45}, 2, 1},
+                                {{0x48, 0x83, 0xec}, 3, 1},
+                                {{0x48, 0x83, 0xc4}, 3, 1},
+                                {{0x74}, 1, 1},
+                                {{0x75}, 1, 1},
+                                {{0x0f, 0x84}, 2, 4},
+                                {{0xe9}, 1, 4},
+                                {{0x48, 0x8d, 0x05}, 3, 4},
+                                {{0x48, 0x8d, 0x3d}, 3, 4},
+                                {{0x31, 0xc0}, 2, 0},
+                                {{0x85, 0xc0}, 2, 0},
+                                {{0x48, 0x85, 0xc0}, 3, 0},
+                                {{0x41, 0x54}, 2, 0},
+                                {{0x41, 0x5c}, 2, 0},
+                                {{0x53}, 1, 0},
+                                {{0x5b}, 1, 0},
+                                {{0x66, 0x0f, 0x1f, 0x44}, 4, 0},
+                                {{0xb8}, 1, 4},
+                                {{0x48, 0xc7, 0x45}, 3, 5},
+                                {{0xff, 0x15}, 2, 4},
+                                {{0x0f, 0xb6, 0x45}, 3, 1},
+                                {{0x48, 0x39, 0xc2}, 3, 0}};
   constexpr size_t kNInsns = sizeof(kInsns) / sizeof(kInsns[0]);
   uint64_t addr = 0x1000 + r.below(0x10000) * 16;
   while (f.size() < size) {
@@ -239,10 +276,14 @@ inline void elf_content(std::vector<uint8_t>& f, CorpusRng& r, size_t size) {
           f.insert(f.end(), in.op.begin(), in.op.begin() + in.n_op);
           for (int i = 0; i < in.n_rand; ++i) {
             uint8_t b;
-            if (in.n_rand == 1) b = static_cast<uint8_t>(0x100 - 8 * r.zipf(12) - 8);  // -8..-96
-            else if (i == 0) b = static_cast<uint8_t>(r.next());  // rel32 low byte
-            else if (i == 1) b = static_cast<uint8_t>(r.below(16));
-            else b = r.percent(70) ? 0x00 : 0xff;                 // sign fill
+            if (in.n_rand == 1)
+              b = static_cast<uint8_t>(0x100 - 8 * r.zipf(12) - 8);  // -8..-96
+            else if (i == 0)
+              b = static_cast<uint8_t>(r.next());  // rel32 low byte
+            else if (i == 1)
+              b = static_cast<uint8_t>(r.below(16));
+            else
+              b = r.percent(70) ? 0x00 : 0xff;  // sign fill
             f.push_back(b);
           }
         }

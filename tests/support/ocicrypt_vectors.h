@@ -43,13 +43,15 @@ inline bool contains(std::string_view haystack, std::string_view needle) {
 
 // ocicrypt_expected returns tests/vectors/ocicrypt/expected.json: per image,
 // its layers with digests, schemes, payload files and expected plaintext.
-inline nlohmann::json ocicrypt_expected() { return read_json(ocicrypt_vectors_dir() + "expected.json"); }
+inline nlohmann::json ocicrypt_expected() {
+  return read_json(ocicrypt_vectors_dir() + "expected.json");
+}
 
 // VectorLayer is one layer descriptor of an image layout under images/.
 struct VectorLayer {
-  std::string image;           // directory under images/, e.g. "enc-jwe-rsa2048"
-  size_t index = 0;            // position in the manifest's "layers"
-  nlohmann::json descriptor;   // the manifest's descriptor of the layer
+  std::string image;          // directory under images/, e.g. "enc-jwe-rsa2048"
+  size_t index = 0;           // position in the manifest's "layers"
+  nlohmann::json descriptor;  // the manifest's descriptor of the layer
 
   // annotations returns the descriptor's annotations (none: empty).
   std::map<std::string, std::string> annotations() const {

@@ -96,7 +96,10 @@ inline std::vector<VectorCase> load_vectors(const std::string& file) {
   while (std::getline(in, line)) {
     ++line_no;
     line = trim(line);
-    if (line.empty()) { flush(); continue; }
+    if (line.empty()) {
+      flush();
+      continue;
+    }
     if (line[0] == '#') continue;
     auto sep = line.find_first_of("=:");
     if (sep == std::string::npos)

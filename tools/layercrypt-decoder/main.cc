@@ -5,8 +5,8 @@
 // payload, STREAM_PROCESSOR_MEDIATYPE in the environment. Exit status 0 on
 // success; 1 with one line on stderr on any failure (containerd shows that
 // line as the pull error). See docs/containerd.md.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/io.h"
 #include "engine/containerd/content_store.h"
 #include "engine/containerd/stream_processor.h"
+#include "engine/core/io.h"
 #include "engine/core/version.h"
 
 namespace {
@@ -135,12 +135,14 @@ int main(int argc, char** argv) {
     std::string line = st.message();
     if (report.descriptor_not_found) {
       if (!root_notes.empty()) line += " (" + root_notes.front() + ")";
-      line += "; pass --containerd-root DIR with containerd's root, or set "
-              "use_local_image_pull = true in containerd's CRI images config";
+      line +=
+          "; pass --containerd-root DIR with containerd's root, or set "
+          "use_local_image_pull = true in containerd's CRI images config";
     }
     return fail(line);
   }
-  for (const auto& w : report.warnings) std::fprintf(stderr, "layercrypt-decoder: warning: %s\n", w.c_str());
+  for (const auto& w : report.warnings)
+    std::fprintf(stderr, "layercrypt-decoder: warning: %s\n", w.c_str());
   if (stats) {
     std::fprintf(stderr, "descriptor: from %s\n", report.descriptor_from.c_str());
     if (report.scan)
@@ -161,16 +163,16 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "verify pass:\n%s", report.result.verify_stats.to_string().c_str());
     std::fprintf(stderr, "decrypt pass:\n%s", report.result.decrypt_stats.to_string().c_str());
     if (decompress)
-      std::fprintf(stderr, "tar: %llu bytes, %s%s\n",
-                   static_cast<unsigned long long>(report.result.tar_bytes),
-                   report.result.indexed_inflate ? "inflated in parallel by the chunk index"
-                                                 : "decompressed on one core",
-                   report.result.inflate_fallback_chunk >= 0
-                       ? (", sequential from chunk " +
-                          std::to_string(report.result.inflate_fallback_chunk) +
-                          " on (the index did not match)")
-                             .c_str()
-                       : "");
+      std::fprintf(
+          stderr, "tar: %llu bytes, %s%s\n",
+          static_cast<unsigned long long>(report.result.tar_bytes),
+          report.result.indexed_inflate ? "inflated in parallel by the chunk index"
+                                        : "decompressed on one core",
+          report.result.inflate_fallback_chunk >= 0
+              ? (", sequential from chunk " + std::to_string(report.result.inflate_fallback_chunk) +
+                 " on (the index did not match)")
+                    .c_str()
+              : "");
   }
   return 0;
 }

@@ -48,29 +48,30 @@ std::vector<Command> add_keygen_commands(CLI::App& app) {
       "  layercrypt keygen --cert --out node   # node.crt.pem for -r pkcs7:node.crt.pem\n"
       "  # give node.pub.pem to image builders, put node.pem in the node's keys directory");
 
-  return {{kg, [o, type_opt]() -> int {
-             auto type = layercrypt::parse_key_type(o->cert && type_opt->count() == 0 ? "rsa:3072"
-                                                                                      : o->type);
-             if (!type.ok()) return fail(type.status());
-             auto key = layercrypt::generate_key(*type);
-             if (!key.ok()) return fail(key.status());
-             if (o->cert) {
-               auto cert = layercrypt::make_self_signed_certificate(*key, {o->subject, o->days});
-               if (!cert.ok()) return fail(cert.status());
-               key->certificate_pem = std::move(*cert);
-             }
-             const auto st = layercrypt::write_key_files(*key, o->out, o->force);
-             if (!st.ok() && !o->force && st.code() == layercrypt::StatusCode::kInvalidArgument &&
-                 (exists(o->out + ".pem") || exists(o->out + ".pub.pem") ||
-                  exists(o->out + ".crt.pem")))
-               return fail(layercrypt::Status(st.code(), st.message() + "; use --force to overwrite"));
-             if (!st.ok()) return fail(st);
-             std::printf(
-                 "wrote %s.pem (private, keep on the node) and %s.pub.pem (give to builders)%s\n",
-                 o->out.c_str(), o->out.c_str(),
-                 o->cert ? (" and " + o->out + ".crt.pem (for pkcs7: recipients)").c_str() : "");
-             return 0;
-           }}};
+  return {
+      {kg, [o, type_opt]() -> int {
+         auto type =
+             layercrypt::parse_key_type(o->cert && type_opt->count() == 0 ? "rsa:3072" : o->type);
+         if (!type.ok()) return fail(type.status());
+         auto key = layercrypt::generate_key(*type);
+         if (!key.ok()) return fail(key.status());
+         if (o->cert) {
+           auto cert = layercrypt::make_self_signed_certificate(*key, {o->subject, o->days});
+           if (!cert.ok()) return fail(cert.status());
+           key->certificate_pem = std::move(*cert);
+         }
+         const auto st = layercrypt::write_key_files(*key, o->out, o->force);
+         if (!st.ok() && !o->force && st.code() == layercrypt::StatusCode::kInvalidArgument &&
+             (exists(o->out + ".pem") || exists(o->out + ".pub.pem") ||
+              exists(o->out + ".crt.pem")))
+           return fail(layercrypt::Status(st.code(), st.message() + "; use --force to overwrite"));
+         if (!st.ok()) return fail(st);
+         std::printf(
+             "wrote %s.pem (private, keep on the node) and %s.pub.pem (give to builders)%s\n",
+             o->out.c_str(), o->out.c_str(),
+             o->cert ? (" and " + o->out + ".crt.pem (for pkcs7: recipients)").c_str() : "");
+         return 0;
+       }}};
 }
 
 }  // namespace layercrypt::cli

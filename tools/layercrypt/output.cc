@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <mutex>
 
-#include "engine/stream/selfcheck.h"
 #include "engine/image/image_json.h"
+#include "engine/stream/selfcheck.h"
 #include "tools/layercrypt/cli.h"
 
 namespace layercrypt::cli {
@@ -59,7 +59,6 @@ class ProgressBar {
 };
 
 ProgressBar g_bar;
-
 
 }  // namespace
 

@@ -62,12 +62,18 @@ std::optional<EncAlg> EncAlgByName(std::string_view n) {
 
 size_t CekSize(EncAlg e) {
   switch (e) {
-    case EncAlg::kA128Gcm: return 16;
-    case EncAlg::kA192Gcm: return 24;
-    case EncAlg::kA256Gcm: return 32;
-    case EncAlg::kA128CbcHs256: return 32;
-    case EncAlg::kA192CbcHs384: return 48;
-    case EncAlg::kA256CbcHs512: return 64;
+    case EncAlg::kA128Gcm:
+      return 16;
+    case EncAlg::kA192Gcm:
+      return 24;
+    case EncAlg::kA256Gcm:
+      return 32;
+    case EncAlg::kA128CbcHs256:
+      return 32;
+    case EncAlg::kA192CbcHs384:
+      return 48;
+    case EncAlg::kA256CbcHs512:
+      return 64;
   }
   return 0;
 }
@@ -76,27 +82,38 @@ bool IsEcdh(KeyAlg a) { return a != KeyAlg::kRsaOaep && a != KeyAlg::kRsaOaep256
 
 size_t KwKeySize(KeyAlg a) {
   switch (a) {
-    case KeyAlg::kEcdhEsA128Kw: return 16;
-    case KeyAlg::kEcdhEsA192Kw: return 24;
-    default: return 32;
+    case KeyAlg::kEcdhEsA128Kw:
+      return 16;
+    case KeyAlg::kEcdhEsA192Kw:
+      return 24;
+    default:
+      return 32;
   }
 }
 
 const char* JwkCurveName(KeyAlgorithm a) {
   switch (a) {
-    case KeyAlgorithm::kEcP256: return "P-256";
-    case KeyAlgorithm::kEcP384: return "P-384";
-    case KeyAlgorithm::kEcP521: return "P-521";
-    default: return "";
+    case KeyAlgorithm::kEcP256:
+      return "P-256";
+    case KeyAlgorithm::kEcP384:
+      return "P-384";
+    case KeyAlgorithm::kEcP521:
+      return "P-521";
+    default:
+      return "";
   }
 }
 
 size_t CurveBytes(KeyAlgorithm a) {
   switch (a) {
-    case KeyAlgorithm::kEcP256: return 32;
-    case KeyAlgorithm::kEcP384: return 48;
-    case KeyAlgorithm::kEcP521: return 66;
-    default: return 0;
+    case KeyAlgorithm::kEcP256:
+      return 32;
+    case KeyAlgorithm::kEcP384:
+      return 48;
+    case KeyAlgorithm::kEcP521:
+      return 66;
+    default:
+      return 0;
   }
 }
 
@@ -110,7 +127,7 @@ struct Recipient {
 struct ParsedJwe {
   std::string serialization;
   json protected_hdr = json::object();
-  json unprotected;  // object or null
+  json unprotected;       // object or null
   std::string auth_data;  // go-jose's computeAuthData
   std::vector<Recipient> recipients;
   std::vector<uint8_t> iv, ciphertext, tag;
@@ -143,7 +160,8 @@ StatusOr<std::vector<uint8_t>> DecodeMember(std::string_view text, const char* w
 StatusOr<std::vector<uint8_t>> OptionalStringMember(const json& j, const char* name) {
   auto it = j.find(name);
   if (it == j.end() || it->is_null()) return std::vector<uint8_t>();
-  if (!it->is_string()) return DataError(std::string("JWE member \"") + name + "\" is not a string");
+  if (!it->is_string())
+    return DataError(std::string("JWE member \"") + name + "\" is not a string");
   return DecodeMember(it->get_ref<const std::string&>(), name);
 }
 
@@ -219,13 +237,15 @@ StatusOr<ParsedJwe> ParseCompact(std::string_view text) {
   size_t start = 0;
   for (;;) {
     size_t dot = s.find('.', start);
-    parts.emplace_back(std::string_view(s).substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    parts.emplace_back(std::string_view(s).substr(
+        start, dot == std::string::npos ? std::string::npos : dot - start));
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
   if (parts.size() != 5) {
-    return DataError("JWE is neither JSON nor compact (compact needs five '.'-separated parts, found " +
-                     std::to_string(parts.size()) + ")");
+    return DataError(
+        "JWE is neither JSON nor compact (compact needs five '.'-separated parts, found " +
+        std::to_string(parts.size()) + ")");
   }
   ParsedJwe p;
   p.serialization = "compact";
@@ -244,7 +264,9 @@ StatusOr<ParsedJwe> ParseCompact(std::string_view text) {
 // ocicrypt's call (allowed key and content algorithm lists).
 StatusOr<ParsedJwe> Parse(std::string_view text) {
   size_t i = 0;
-  while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) ++i;
+  while (i < text.size() &&
+         (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+    ++i;
   if (i == text.size()) return DataError("JWE text is empty");
   StatusOr<ParsedJwe> parsed = text[i] == '{' ? ParseJson(text.substr(i)) : ParseCompact(text);
   if (!parsed.ok()) return parsed.status();
@@ -255,15 +277,19 @@ StatusOr<ParsedJwe> Parse(std::string_view text) {
     std::string enc = HeaderString(p, r, "enc");
     if (alg.empty() || enc.empty()) return DataError("JWE is missing its alg/enc headers");
     if (!KeyAlgByName(alg)) {
-      return Unsupported("JWE key algorithm " + quoted_for_message(alg) +
-                         " is not supported (RSA-OAEP, RSA-OAEP-256, ECDH-ES+A128KW/A192KW/A256KW)");
+      return Unsupported(
+          "JWE key algorithm " + quoted_for_message(alg) +
+          " is not supported (RSA-OAEP, RSA-OAEP-256, ECDH-ES+A128KW/A192KW/A256KW)");
     }
     if (!EncAlgByName(enc)) {
-      return Unsupported("JWE content algorithm " + quoted_for_message(enc) +
-                         " is not supported (A128GCM/A192GCM/A256GCM, A128CBC-HS256/A192CBC-HS384/A256CBC-HS512)");
+      return Unsupported(
+          "JWE content algorithm " + quoted_for_message(enc) +
+          " is not supported (A128GCM/A192GCM/A256GCM, A128CBC-HS256/A192CBC-HS384/A256CBC-HS512)");
     }
-    if (HeaderGet(p, r, "zip")) return Unsupported("JWE uses \"zip\" compression, which ocicrypt never writes");
-    if (HeaderGet(p, r, "crit")) return Unsupported("JWE has a \"crit\" header with extensions we do not support");
+    if (HeaderGet(p, r, "zip"))
+      return Unsupported("JWE uses \"zip\" compression, which ocicrypt never writes");
+    if (HeaderGet(p, r, "crit"))
+      return Unsupported("JWE has a \"crit\" header with extensions we do not support");
   }
   return parsed;
 }
@@ -284,7 +310,8 @@ JweSummary Summarize(const ParsedJwe& p) {
 
 // ---- key unwrapping ------------------------------------------------------------
 
-StatusOr<SecretBytes> RsaOaepDecrypt(const PrivateKey& key, bool sha256, std::span<const uint8_t> in) {
+StatusOr<SecretBytes> RsaOaepDecrypt(const PrivateKey& key, bool sha256,
+                                     std::span<const uint8_t> in) {
   PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.evp(), nullptr));
   const char* md = sha256 ? "SHA256" : "SHA1";
   if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 ||
@@ -330,7 +357,8 @@ StatusOr<SecretBytes> ConcatKdf(std::span<const uint8_t> z, std::string_view alg
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(z.data()), z.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(z.data()),
+                                        z.size()),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, other.data(), other.size()),
       OSSL_PARAM_construct_end()};
   SecretBytes out(key_len);
@@ -342,10 +370,14 @@ StatusOr<SecretBytes> ConcatKdf(std::span<const uint8_t> z, std::string_view alg
 
 const EVP_CIPHER* WrapCipher(size_t key_len) {
   switch (key_len) {
-    case 16: return EVP_aes_128_wrap();
-    case 24: return EVP_aes_192_wrap();
-    case 32: return EVP_aes_256_wrap();
-    default: return nullptr;
+    case 16:
+      return EVP_aes_128_wrap();
+    case 24:
+      return EVP_aes_192_wrap();
+    case 32:
+      return EVP_aes_256_wrap();
+    default:
+      return nullptr;
   }
 }
 
@@ -361,7 +393,8 @@ StatusOr<SecretBytes> AesKw(bool wrap, std::span<const uint8_t> kek, std::span<c
   }
   SecretBytes out(in.size() + 16);
   int len = 0;
-  if (EVP_CipherUpdate(ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1 || len < 0) {
+  if (EVP_CipherUpdate(ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1 ||
+      len < 0) {
     return KeyError("unwrap failed");
   }
   int fin = 0;
@@ -386,7 +419,8 @@ StatusOr<SecretBytes> EcdhZ(EVP_PKEY* mine, EVP_PKEY* peer, bool peer_checked = 
   return z;
 }
 
-StatusOr<std::vector<uint8_t>> OptionalB64Header(const ParsedJwe& p, const Recipient& r, const char* k) {
+StatusOr<std::vector<uint8_t>> OptionalB64Header(const ParsedJwe& p, const Recipient& r,
+                                                 const char* k) {
   const json* v = HeaderGet(p, r, k);
   if (!v) return std::vector<uint8_t>();
   if (!v->is_string()) return DataError(std::string("JWE header \"") + k + "\" is not a string");
@@ -423,18 +457,25 @@ StatusOr<SecretBytes> UnwrapCek(const ParsedJwe& p, const Recipient& r, KeyAlg a
 
 const EVP_CIPHER* CbcCipher(size_t key_len) {
   switch (key_len) {
-    case 16: return EVP_aes_128_cbc();
-    case 24: return EVP_aes_192_cbc();
-    case 32: return EVP_aes_256_cbc();
-    default: return nullptr;
+    case 16:
+      return EVP_aes_128_cbc();
+    case 24:
+      return EVP_aes_192_cbc();
+    case 32:
+      return EVP_aes_256_cbc();
+    default:
+      return nullptr;
   }
 }
 
 const char* CbcMd(EncAlg e) {
   switch (e) {
-    case EncAlg::kA128CbcHs256: return "SHA256";
-    case EncAlg::kA192CbcHs384: return "SHA384";
-    default: return "SHA512";
+    case EncAlg::kA128CbcHs256:
+      return "SHA256";
+    case EncAlg::kA192CbcHs384:
+      return "SHA384";
+    default:
+      return "SHA512";
   }
 }
 
@@ -461,8 +502,8 @@ StatusOr<std::vector<uint8_t>> CbcHmacTag(EncAlg enc, std::span<const uint8_t> m
   return t;
 }
 
-StatusOr<SecretBytes> AesCbc(bool encrypt, std::span<const uint8_t> key, std::span<const uint8_t> iv,
-                             std::span<const uint8_t> in) {
+StatusOr<SecretBytes> AesCbc(bool encrypt, std::span<const uint8_t> key,
+                             std::span<const uint8_t> iv, std::span<const uint8_t> in) {
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx || EVP_CipherInit_ex(ctx.get(), CbcCipher(key.size()), nullptr, key.data(), iv.data(),
                                 encrypt ? 1 : 0) != 1) {
@@ -497,7 +538,8 @@ StatusOr<SecretBytes> DecryptContent(const ParsedJwe& p, EncAlg enc, std::span<c
   if (p.iv.size() != 16 || p.tag.size() != half) return KeyError("bad CBC iv/tag length");
   LC_ASSIGN_OR_RETURN(std::vector<uint8_t> t,
                       CbcHmacTag(enc, cek.first(half), p.auth_data, p.iv, p.ciphertext));
-  if (!kernels::constant_time_equal(t.data(), p.tag.data(), half)) return IntegrityError("tag mismatch");
+  if (!kernels::constant_time_equal(t.data(), p.tag.data(), half))
+    return IntegrityError("tag mismatch");
   return AesCbc(false, cek.subspan(half), p.iv, p.ciphertext);
 }
 
@@ -532,8 +574,8 @@ StatusOr<std::pair<std::string, std::string>> EcPoint(EVP_PKEY* key, KeyAlgorith
 StatusOr<std::string> EpkJson(EVP_PKEY* eph, KeyAlgorithm alg) {
   LC_ASSIGN_OR_RETURN(auto xy, EcPoint(eph, alg));
   // go-jose's rawJSONWebKey member order: kty, crv, x, y.
-  return std::string("{\"kty\":\"EC\",\"crv\":\"") + JwkCurveName(alg) + "\",\"x\":\"" +
-         xy.first + "\",\"y\":\"" + xy.second + "\"}";
+  return std::string("{\"kty\":\"EC\",\"crv\":\"") + JwkCurveName(alg) + "\",\"x\":\"" + xy.first +
+         "\",\"y\":\"" + xy.second + "\"}";
 }
 
 struct WrappedRecipient {
@@ -547,14 +589,17 @@ struct WrappedRecipient {
 StatusOr<WrappedRecipient> WrapFor(const PublicKey& pub, std::span<const uint8_t> cek) {
   WrappedRecipient w;
   std::string alg_name = pub.jwk_alg();
-  if (alg_name.empty()) alg_name = pub.algorithm() == KeyAlgorithm::kRsa ? "RSA-OAEP" : "ECDH-ES+A256KW";
+  if (alg_name.empty())
+    alg_name = pub.algorithm() == KeyAlgorithm::kRsa ? "RSA-OAEP" : "ECDH-ES+A256KW";
   auto alg = KeyAlgByName(alg_name);
   if (!alg) {
     return InvalidArgument("JWK alg \"" + alg_name +
-                           "\" is not a supported JWE key algorithm (RSA-OAEP, RSA-OAEP-256, ECDH-ES+A128KW/A192KW/A256KW)");
+                           "\" is not a supported JWE key algorithm (RSA-OAEP, RSA-OAEP-256, "
+                           "ECDH-ES+A128KW/A192KW/A256KW)");
   }
   if (IsEcdh(*alg) == (pub.algorithm() == KeyAlgorithm::kRsa)) {
-    return InvalidArgument("JWK alg \"" + alg_name + "\" does not match the " + pub.description() + " key");
+    return InvalidArgument("JWK alg \"" + alg_name + "\" does not match the " + pub.description() +
+                           " key");
   }
   w.alg = alg_name;
   w.kid = pub.jwk_kid();
@@ -579,7 +624,8 @@ StatusOr<WrappedRecipient> WrapFor(const PublicKey& pub, std::span<const uint8_t
   // Ephemeral key on the recipient's curve.
   PkeyCtxPtr gctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pub.evp(), nullptr));
   EVP_PKEY* eph_raw = nullptr;
-  if (!gctx || EVP_PKEY_keygen_init(gctx.get()) != 1 || EVP_PKEY_generate(gctx.get(), &eph_raw) != 1) {
+  if (!gctx || EVP_PKEY_keygen_init(gctx.get()) != 1 ||
+      EVP_PKEY_generate(gctx.get(), &eph_raw) != 1) {
     return Internal("OpenSSL could not generate an ephemeral EC key");
   }
   internal::EvpPkeyOwner eph(eph_raw);
@@ -618,7 +664,8 @@ StatusOr<JweSummary> jwe_describe(std::string_view jwe_text) {
   return Summarize(p);
 }
 
-StatusOr<kernels::SecretBytes> jwe_decrypt(std::string_view jwe_text, std::span<const PrivateKey> keys) {
+StatusOr<kernels::SecretBytes> jwe_decrypt(std::string_view jwe_text,
+                                           std::span<const PrivateKey> keys) {
   ErrClear clear;
   LC_ASSIGN_OR_RETURN(ParsedJwe p, Parse(jwe_text));
   for (const PrivateKey& key : keys) {
@@ -636,12 +683,15 @@ StatusOr<kernels::SecretBytes> jwe_decrypt(std::string_view jwe_text, std::span<
     }
   }
   return KeyError("no key could unwrap the " + Summarize(p).to_string() + "; tried " +
-                  std::to_string(keys.size()) + (keys.size() == 1 ? " private key" : " private keys"));
+                  std::to_string(keys.size()) +
+                  (keys.size() == 1 ? " private key" : " private keys"));
 }
 
-StatusOr<std::string> jwe_encrypt(std::span<const uint8_t> plaintext, std::span<const PublicKey> recipients) {
+StatusOr<std::string> jwe_encrypt(std::span<const uint8_t> plaintext,
+                                  std::span<const PublicKey> recipients) {
   ErrClear clear;
-  if (recipients.empty()) return InvalidArgument("JWE encryption needs at least one recipient public key");
+  if (recipients.empty())
+    return InvalidArgument("JWE encryption needs at least one recipient public key");
   SecretBytes cek(32);
   std::vector<uint8_t> iv(12);
   if (RAND_bytes(cek.data(), static_cast<int>(cek.size())) != 1 ||
@@ -655,8 +705,8 @@ StatusOr<std::string> jwe_encrypt(std::span<const uint8_t> plaintext, std::span<
     wrapped.push_back(std::move(w));
   }
   const bool single = wrapped.size() == 1;
-  std::string protected_json =
-      single ? "{" + HeaderMembers(wrapped[0], /*with_enc=*/true) + "}" : std::string("{\"enc\":\"A256GCM\"}");
+  std::string protected_json = single ? "{" + HeaderMembers(wrapped[0], /*with_enc=*/true) + "}"
+                                      : std::string("{\"enc\":\"A256GCM\"}");
   std::string protected_b64 = base64url_encode(
       {reinterpret_cast<const uint8_t*>(protected_json.data()), protected_json.size()});
   kernels::AesGcmKey gk(cek.data(), cek.size());
@@ -699,7 +749,8 @@ StatusOr<std::string> jwk_thumbprint(const PublicKey& key) {
       BN_free(n);
       return Internal("OpenSSL could not export the RSA key");
     }
-    std::vector<uint8_t> nb(static_cast<size_t>(BN_num_bytes(n))), eb(static_cast<size_t>(BN_num_bytes(e)));
+    std::vector<uint8_t> nb(static_cast<size_t>(BN_num_bytes(n))),
+        eb(static_cast<size_t>(BN_num_bytes(e)));
     BN_bn2bin(n, nb.data());
     BN_bn2bin(e, eb.data());
     BN_free(n);
@@ -708,11 +759,12 @@ StatusOr<std::string> jwk_thumbprint(const PublicKey& key) {
               base64url_encode(nb) + "\"}";
   } else {
     LC_ASSIGN_OR_RETURN(auto xy, EcPoint(key.evp(), key.algorithm()));
-    members = std::string("{\"crv\":\"") + JwkCurveName(key.algorithm()) + "\",\"kty\":\"EC\",\"x\":\"" +
-              xy.first + "\",\"y\":\"" + xy.second + "\"}";
+    members = std::string("{\"crv\":\"") + JwkCurveName(key.algorithm()) +
+              "\",\"kty\":\"EC\",\"x\":\"" + xy.first + "\",\"y\":\"" + xy.second + "\"}";
   }
   uint8_t d[32];
-  if (!kernels::sha256(reinterpret_cast<const uint8_t*>(members.data()), members.size(), d, sizeof d))
+  if (!kernels::sha256(reinterpret_cast<const uint8_t*>(members.data()), members.size(), d,
+                       sizeof d))
     return Internal("sha256 failed");
   return base64url_encode(std::span<const uint8_t>(d, sizeof d));
 }

@@ -49,8 +49,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/keywrap/keys/private_key.h"
 #include "engine/core/status.h"
+#include "engine/keywrap/keys/private_key.h"
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
@@ -83,7 +83,7 @@ StatusOr<JweSummary> jwe_describe(std::string_view jwe_text);
 // when `keys` is empty). A tag mismatch after a successful unwrap is also
 // reported as kKeyError, since go-jose cannot tell the two apart either.
 StatusOr<kernels::SecretBytes> jwe_decrypt(std::string_view jwe_text,
-                                          std::span<const PrivateKey> keys);
+                                           std::span<const PrivateKey> keys);
 
 // jwe_encrypt encrypts `plaintext` (the private-options JSON) for
 // `recipients` and returns go-jose's FullSerialize JSON text (see the file
@@ -91,7 +91,7 @@ StatusOr<kernels::SecretBytes> jwe_decrypt(std::string_view jwe_text,
 // `alg` is not one of the five supported key algorithms, kInternal if
 // OpenSSL fails.
 StatusOr<std::string> jwe_encrypt(std::span<const uint8_t> plaintext,
-                                 std::span<const PublicKey> recipients);
+                                  std::span<const PublicKey> recipients);
 
 // jwk_thumbprint returns the RFC 7638 JWK SHA-256 thumbprint of `key`
 // (base64url, unpadded): the hash of {"e","kty","n"} for RSA or

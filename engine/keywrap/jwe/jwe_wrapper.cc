@@ -42,12 +42,13 @@ class JweWrapper final : public KeyWrapper {
     LC_ASSIGN_OR_RETURN(JweSummary s, jwe_describe(text_of(blob)));
     std::vector<BlobRecipient> out;
     for (size_t i = 0; i < s.recipient_algs.size(); ++i)
-      out.push_back({s.recipient_algs[i], s.recipient_kids[i].empty() ? "" : "jwe:kid=" + s.recipient_kids[i],
+      out.push_back({s.recipient_algs[i],
+                     s.recipient_kids[i].empty() ? "" : "jwe:kid=" + s.recipient_kids[i],
                      s.recipient_key_digests[i]});
     return out;
   }
-  StatusOr<std::optional<std::vector<uint8_t>>> remove(std::span<const uint8_t> blob,
-                                                       const std::vector<size_t>& drop) const override {
+  StatusOr<std::optional<std::vector<uint8_t>>> remove(
+      std::span<const uint8_t> blob, const std::vector<size_t>& drop) const override {
     LC_ASSIGN_OR_RETURN(auto kept, jwe_remove_recipients(text_of(blob), drop));
     if (!kept) return std::optional<std::vector<uint8_t>>();
     return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(kept->begin(), kept->end()));

@@ -1,11 +1,11 @@
 // engine/keywrap/keys/private_key.cc: see private_key.h.
 #include "engine/keywrap/keys/private_key.h"
 
+#include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
-#include <openssl/asn1.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
@@ -150,7 +150,8 @@ PkeyPtr FastRsa(const unsigned char* der, long len) {
 // SEC1, whose own parameters must then name the curve).
 PkeyPtr FastEc(const unsigned char* der, long len, int curve_nid) {
   EC_KEY* ec = nullptr;
-  if (curve_nid != NID_undef && (ec = EC_KEY_new_by_curve_name(curve_nid)) == nullptr) return nullptr;
+  if (curve_nid != NID_undef && (ec = EC_KEY_new_by_curve_name(curve_nid)) == nullptr)
+    return nullptr;
   const unsigned char* p = der;
   EC_KEY* parsed = d2i_ECPrivateKey(&ec, &p, len);
   if (parsed == nullptr) {
@@ -164,7 +165,8 @@ PkeyPtr FastEc(const unsigned char* der, long len, int curve_nid) {
   }
   const EC_GROUP* group = EC_KEY_get0_group(parsed);
   const int nid = group ? EC_GROUP_get_curve_name(group) : NID_undef;
-  if (p != der + len || (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1 && nid != NID_secp521r1) ||
+  if (p != der + len ||
+      (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1 && nid != NID_secp521r1) ||
       (curve_nid != NID_undef && nid != curve_nid) ||
       !(EC_GROUP_get_asn1_flag(group) & OPENSSL_EC_NAMED_CURVE))
     return nullptr;
@@ -327,7 +329,9 @@ std::optional<PemBlock> ReadFirstPem(std::span<const uint8_t> data) {
 bool IsCertPemName(std::string_view n) {
   return n == "CERTIFICATE" || n == "X509 CERTIFICATE" || n == "TRUSTED CERTIFICATE";
 }
-bool IsPublicPemName(std::string_view n) { return n == "PUBLIC KEY" || n == "RSA PUBLIC KEY" || n == "EC PUBLIC KEY"; }
+bool IsPublicPemName(std::string_view n) {
+  return n == "PUBLIC KEY" || n == "RSA PUBLIC KEY" || n == "EC PUBLIC KEY";
+}
 bool IsPrivatePemName(std::string_view n) {
   return n == "PRIVATE KEY" || n == "RSA PRIVATE KEY" || n == "EC PRIVATE KEY";
 }
@@ -400,7 +404,8 @@ StatusOr<PkeyPtr> ParsePemPrivate(std::span<const uint8_t> data,
 const gojson::Value* JwkMember(const gojson::Value& jwk, std::string_view name) {
   const gojson::Value* found = nullptr;
   for (const gojson::Member& m : jwk.members)
-    if (gojson::name_matches(std::string_view(m.name.data(), m.name.size()), name)) found = &m.value;
+    if (gojson::name_matches(std::string_view(m.name.data(), m.name.size()), name))
+      found = &m.value;
   return found;
 }
 
@@ -417,7 +422,8 @@ StatusOr<BnPtr> JwkBn(const gojson::Value& j, const char* member, size_t want_le
   auto bytes = base64url_decode_secret(*text);
   if (!bytes.ok()) return DataError(std::string("JWK member \"") + member + "\" is not base64url");
   if (want_len != 0 && bytes->size() != want_len) {
-    return DataError(std::string("JWK member \"") + member + "\" has the wrong length for the curve");
+    return DataError(std::string("JWK member \"") + member +
+                     "\" has the wrong length for the curve");
   }
   BIGNUM* bn = secret ? BN_secure_new() : BN_new();
   if (bn == nullptr) return Internal("out of memory");
@@ -444,7 +450,8 @@ StatusOr<PkeyPtr> FromData(const char* type, OSSL_PARAM_BLD* bld, int selection)
   UniquePtr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld));
   if (!params) return Internal("OSSL_PARAM_BLD_to_param failed");
   UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return Internal("EVP_PKEY_fromdata_init failed");
+  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1)
+    return Internal("EVP_PKEY_fromdata_init failed");
   EVP_PKEY* pkey = nullptr;
   if (EVP_PKEY_fromdata(ctx.get(), &pkey, selection, params.get()) != 1) {
     return DataError(std::string("JWK does not describe a valid ") + type + " key");
@@ -523,7 +530,8 @@ StatusOr<EvpPkeyOwner> jwk_to_pkey(std::string_view jwk_json, bool want_private)
     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_EXPONENT2, dq.get());
     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qi.get());
     LC_ASSIGN_OR_RETURN(auto pk, FromData("RSA", bld.get(), EVP_PKEY_KEYPAIR));
-    if (!PairwiseOk(pk.get())) return DataError("JWK RSA private key is inconsistent (n != p*q or bad d)");
+    if (!PairwiseOk(pk.get()))
+      return DataError("JWK RSA private key is inconsistent (n != p*q or bad d)");
     return EvpPkeyOwner(pk.release());
   }
   if (kty == "EC") {
@@ -541,21 +549,23 @@ StatusOr<EvpPkeyOwner> jwk_to_pkey(std::string_view jwk_json, bool want_private)
       return DataError("EC JWK coordinates are too large");
     }
     OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve->group, 0);
-    OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+    OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                     point.size());
     BnPtr d;
     if (want_private) {
       LC_ASSIGN_OR_RETURN(d, JwkBn(j, "d", curve->size, true));
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get());
     }
-    LC_ASSIGN_OR_RETURN(auto pk, FromData("EC", bld.get(),
-                                          want_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY));
+    LC_ASSIGN_OR_RETURN(
+        auto pk, FromData("EC", bld.get(), want_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY));
     if (!PublicOk(pk.get())) return DataError("EC JWK point is not on the curve");
     if (want_private && !PairwiseOk(pk.get())) {
       return DataError("EC JWK private key does not match its public point");
     }
     return EvpPkeyOwner(pk.release());
   }
-  return Unsupported("JWK key type " + quoted_for_message(kty) + " is not supported; use RSA or EC");
+  return Unsupported("JWK key type " + quoted_for_message(kty) +
+                     " is not supported; use RSA or EC");
 }
 
 }  // namespace internal
@@ -564,10 +574,14 @@ StatusOr<EvpPkeyOwner> jwk_to_pkey(std::string_view jwk_json, bool want_private)
 
 const char* key_algorithm_name(KeyAlgorithm alg) {
   switch (alg) {
-    case KeyAlgorithm::kRsa: return "RSA";
-    case KeyAlgorithm::kEcP256: return "EC P-256";
-    case KeyAlgorithm::kEcP384: return "EC P-384";
-    case KeyAlgorithm::kEcP521: return "EC P-521";
+    case KeyAlgorithm::kRsa:
+      return "RSA";
+    case KeyAlgorithm::kEcP256:
+      return "EC P-256";
+    case KeyAlgorithm::kEcP384:
+      return "EC P-384";
+    case KeyAlgorithm::kEcP521:
+      return "EC P-521";
   }
   return "?";
 }
@@ -645,7 +659,9 @@ Certificate& Certificate::operator=(const Certificate& other) {
   }
   return *this;
 }
-Certificate::Certificate(Certificate&& other) noexcept : x509_(other.x509_) { other.x509_ = nullptr; }
+Certificate::Certificate(Certificate&& other) noexcept : x509_(other.x509_) {
+  other.x509_ = nullptr;
+}
 Certificate& Certificate::operator=(Certificate&& other) noexcept {
   if (this != &other) {
     X509_free(x509_);
@@ -675,7 +691,7 @@ std::string Certificate::subject() const {
 // ---- parse functions ----------------------------------------------------------
 
 StatusOr<PrivateKey> parse_private_key(std::span<const uint8_t> data,
-                                     std::optional<std::string_view> password) {
+                                       std::optional<std::string_view> password) {
   ErrClear clear;
   if (data.empty()) return DataError("private key data is empty");
   // 1. DER, in Go's order. Every DER form here is a SEQUENCE; text (PEM,
@@ -797,11 +813,16 @@ StatusOr<Certificate> parse_certificate(std::span<const uint8_t> data) {
 
 const char* key_file_kind_name(KeyFileKind kind) {
   switch (kind) {
-    case KeyFileKind::kPrivateKey: return "private key";
-    case KeyFileKind::kEncryptedPrivateKey: return "encrypted private key";
-    case KeyFileKind::kCertificate: return "certificate";
-    case KeyFileKind::kPublicKey: return "public key";
-    case KeyFileKind::kUnknown: return "unknown";
+    case KeyFileKind::kPrivateKey:
+      return "private key";
+    case KeyFileKind::kEncryptedPrivateKey:
+      return "encrypted private key";
+    case KeyFileKind::kCertificate:
+      return "certificate";
+    case KeyFileKind::kPublicKey:
+      return "public key";
+    case KeyFileKind::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }

@@ -148,7 +148,7 @@ class Certificate {
 //   kUnsupported      a key type or curve we do not support;
 //   kDataError        unrecognised or corrupt data.
 StatusOr<PrivateKey> parse_private_key(std::span<const uint8_t> data,
-                                     std::optional<std::string_view> password = std::nullopt);
+                                       std::optional<std::string_view> password = std::nullopt);
 
 // parse_public_key parses a `jwe:` recipient key like Go's IsPublicKey: DER
 // SubjectPublicKeyInfo, PEM `BEGIN PUBLIC KEY`, or a JWK public key. PKCS#1

@@ -126,15 +126,18 @@ bool AppendOctets(std::span<const uint8_t> in, std::vector<uint8_t>& out, int de
 StatusOr<Envelope> ParseEnvelope(std::span<const uint8_t> der) {
   std::span<const uint8_t> in = der;
   auto ci = ReadTlv(in);
-  if (!ci || !IsUniversal(*ci, V_ASN1_SEQUENCE) || !ci->constructed) return Malformed("ContentInfo");
+  if (!ci || !IsUniversal(*ci, V_ASN1_SEQUENCE) || !ci->constructed)
+    return Malformed("ContentInfo");
   if (!in.empty()) return Malformed("trailing data");
   std::span<const uint8_t> c = ci->content;
   auto type = ReadTlv(c);
-  if (!type || Nid(*type) != NID_pkcs7_enveloped) return Malformed("content type is not envelopedData");
+  if (!type || Nid(*type) != NID_pkcs7_enveloped)
+    return Malformed("content type is not envelopedData");
   Envelope env;
   env.content_type = type->whole;
   auto explicit0 = ReadTlv(c);
-  if (!explicit0 || explicit0->cls != V_ASN1_CONTEXT_SPECIFIC || explicit0->tag != 0) return Malformed("[0]");
+  if (!explicit0 || explicit0->cls != V_ASN1_CONTEXT_SPECIFIC || explicit0->tag != 0)
+    return Malformed("[0]");
   std::span<const uint8_t> e0 = explicit0->content;
   auto ed = ReadTlv(e0);
   if (!ed || !IsUniversal(*ed, V_ASN1_SEQUENCE)) return Malformed("EnvelopedData");
@@ -171,7 +174,8 @@ StatusOr<Envelope> ParseEnvelope(std::span<const uint8_t> der) {
       std::span<const uint8_t> ias = rid->content;
       auto issuer = ReadTlv(ias);
       auto serial = ReadTlv(ias);
-      if (!issuer || !serial || !IsUniversal(*serial, V_ASN1_INTEGER)) return Malformed("IssuerAndSerialNumber");
+      if (!issuer || !serial || !IsUniversal(*serial, V_ASN1_INTEGER))
+        return Malformed("IssuerAndSerialNumber");
       kt.issuer = issuer->whole;
       kt.serial = serial->whole;
     }  // else SubjectKeyIdentifier: never matches a certificate here
@@ -189,7 +193,8 @@ StatusOr<Envelope> ParseEnvelope(std::span<const uint8_t> der) {
   std::span<const uint8_t> ec = eci->content;
   auto ctype = ReadTlv(ec);
   auto calg = ReadTlv(ec);
-  if (!ctype || !calg || !IsUniversal(*calg, V_ASN1_SEQUENCE)) return Malformed("contentEncryptionAlgorithm");
+  if (!ctype || !calg || !IsUniversal(*calg, V_ASN1_SEQUENCE))
+    return Malformed("contentEncryptionAlgorithm");
   std::span<const uint8_t> ca = calg->content;
   auto coid = ReadTlv(ca);
   if (!coid) return Malformed("content algorithm OID");
@@ -207,7 +212,8 @@ StatusOr<Envelope> ParseEnvelope(std::span<const uint8_t> der) {
       return Malformed("encryptedContent");
     }
     if (content->constructed) {
-      if (!AppendOctets(content->content, env.ciphertext, 0)) return Malformed("encryptedContent octets");
+      if (!AppendOctets(content->content, env.ciphertext, 0))
+        return Malformed("encryptedContent octets");
     } else {
       env.ciphertext.assign(content->content.begin(), content->content.end());
     }
@@ -258,13 +264,20 @@ struct ContentAlg {
 
 std::optional<ContentAlg> ContentAlgOf(int nid) {
   switch (nid) {
-    case NID_aes_128_gcm: return ContentAlg{true, 16};
-    case NID_aes_192_gcm: return ContentAlg{true, 24};
-    case NID_aes_256_gcm: return ContentAlg{true, 32};
-    case NID_aes_128_cbc: return ContentAlg{false, 16};
-    case NID_aes_192_cbc: return ContentAlg{false, 24};
-    case NID_aes_256_cbc: return ContentAlg{false, 32};
-    default: return std::nullopt;
+    case NID_aes_128_gcm:
+      return ContentAlg{true, 16};
+    case NID_aes_192_gcm:
+      return ContentAlg{true, 24};
+    case NID_aes_256_gcm:
+      return ContentAlg{true, 32};
+    case NID_aes_128_cbc:
+      return ContentAlg{false, 16};
+    case NID_aes_192_cbc:
+      return ContentAlg{false, 24};
+    case NID_aes_256_cbc:
+      return ContentAlg{false, 32};
+    default:
+      return std::nullopt;
   }
 }
 
@@ -316,8 +329,8 @@ StatusOr<SecretBytes> DecryptContent(const Envelope& env, const ContentAlg& alg,
     kernels::AesGcmKey gk(cek.data(), cek.size());
     if (!gk.ok()) return Internal("AES-GCM key setup failed");
     SecretBytes out(ct_len);
-    if (!gk.open(params->nonce.data(), params->nonce.size(), nullptr, 0, env.ciphertext.data(), ct_len,
-                 env.ciphertext.data() + ct_len, 16, out.data())) {
+    if (!gk.open(params->nonce.data(), params->nonce.size(), nullptr, 0, env.ciphertext.data(),
+                 ct_len, env.ciphertext.data() + ct_len, 16, out.data())) {
       return KeyError("content authentication failed");
     }
     return out;
@@ -327,14 +340,15 @@ StatusOr<SecretBytes> DecryptContent(const Envelope& env, const ContentAlg& alg,
       env.content_params.content.size() != 16) {
     return DataError("pkcs7 CBC IV parameter is malformed");
   }
-  const EVP_CIPHER* cipher = alg.key_len == 16 ? EVP_aes_128_cbc()
+  const EVP_CIPHER* cipher = alg.key_len == 16   ? EVP_aes_128_cbc()
                              : alg.key_len == 24 ? EVP_aes_192_cbc()
                                                  : EVP_aes_256_cbc();
   kernels::UniquePtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
   SecretBytes out(env.ciphertext.size() + 16);
   int len = 0, fin = 0;
   if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, cek.data(), env.content_params.content.data()) != 1 ||
+      EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, cek.data(),
+                         env.content_params.content.data()) != 1 ||
       EVP_DecryptUpdate(ctx.get(), out.data(), &len, env.ciphertext.data(),
                         static_cast<int>(env.ciphertext.size())) != 1 ||
       EVP_DecryptFinal_ex(ctx.get(), out.data() + len, &fin) != 1) {
@@ -397,8 +411,9 @@ StatusOr<Pkcs7Summary> pkcs7_describe(std::span<const uint8_t> der) {
   return Summarize(env);
 }
 
-StatusOr<kernels::SecretBytes> pkcs7_decrypt(std::span<const uint8_t> der, std::span<const PrivateKey> keys,
-                                            std::span<const Certificate> certs) {
+StatusOr<kernels::SecretBytes> pkcs7_decrypt(std::span<const uint8_t> der,
+                                             std::span<const PrivateKey> keys,
+                                             std::span<const Certificate> certs) {
   ErrClear clear;
   LC_ASSIGN_OR_RETURN(Envelope env, ParseEnvelope(der));
   const std::string summary = Summarize(env).to_string();
@@ -408,11 +423,13 @@ StatusOr<kernels::SecretBytes> pkcs7_decrypt(std::span<const uint8_t> der, std::
                        " is not supported (AES-GCM or AES-CBC only)");
   }
   if (certs.empty()) {
-    return KeyError("pkcs7 (" + summary + ") needs the recipient certificate as well as the private key; " +
+    return KeyError("pkcs7 (" + summary +
+                    ") needs the recipient certificate as well as the private key; " +
                     std::to_string(keys.size()) + " private key(s) and no certificate given");
   }
   bool saw_rsa_transport = env.recipients.empty();
-  for (const KeyTrans& kt : env.recipients) saw_rsa_transport |= kt.key_alg_nid == NID_rsaEncryption;
+  for (const KeyTrans& kt : env.recipients)
+    saw_rsa_transport |= kt.key_alg_nid == NID_rsaEncryption;
   if (!saw_rsa_transport) {
     return Unsupported("pkcs7 key transport " + env.recipients[0].key_alg_name +
                        " is not supported (rsaEncryption only)");
@@ -431,8 +448,8 @@ StatusOr<kernels::SecretBytes> pkcs7_decrypt(std::span<const uint8_t> der, std::
     }
   }
   return KeyError("no key/certificate pair could unwrap the " + summary + "; tried " +
-                  std::to_string(keys.size()) + " private key(s) x " + std::to_string(certs.size()) +
-                  " certificate(s)");
+                  std::to_string(keys.size()) + " private key(s) x " +
+                  std::to_string(certs.size()) + " certificate(s)");
 }
 
 namespace {
@@ -537,7 +554,8 @@ StatusOr<std::vector<uint8_t>> pkcs7_encrypt(std::span<const uint8_t> content,
   // encryptedContent as Go's writers put it: [0] constructed around one
   // OCTET STRING. go.mozilla.org/pkcs7 (imgcrypt 1.1.x) declares the field
   // `tag:0,optional,explicit` and reads a primitive [0] IMPLICIT as empty.
-  const auto eci = der(0x30, cat({der_oid(NID_pkcs7_data), content_alg, der(0xA0, der(0x04, sealed))}));
+  const auto eci =
+      der(0x30, cat({der_oid(NID_pkcs7_data), content_alg, der(0xA0, der(0x04, sealed))}));
 
   const uint8_t version0[] = {0x02, 0x01, 0x00};
   const auto env = der(0x30, cat({version0, der(0x31, infos), eci}));
@@ -550,16 +568,16 @@ std::string pkcs7_recipient_id(const Certificate& cert) {
   const int in = i2d_X509_NAME(X509_get_issuer_name(cert.x509()), &issuer);
   unsigned char* serial = nullptr;
   const int sn = i2d_ASN1_INTEGER(X509_get0_serialNumber(cert.x509()), &serial);
-  std::string id = in > 0 && sn > 0
-                       ? RecipientId({issuer, static_cast<size_t>(in)}, {serial, static_cast<size_t>(sn)})
-                       : "";
+  std::string id = in > 0 && sn > 0 ? RecipientId({issuer, static_cast<size_t>(in)},
+                                                  {serial, static_cast<size_t>(sn)})
+                                    : "";
   OPENSSL_free(issuer);
   OPENSSL_free(serial);
   return id;
 }
 
-StatusOr<std::optional<std::vector<uint8_t>>> pkcs7_remove_recipients(std::span<const uint8_t> blob,
-                                                                     const std::vector<size_t>& drop) {
+StatusOr<std::optional<std::vector<uint8_t>>> pkcs7_remove_recipients(
+    std::span<const uint8_t> blob, const std::vector<size_t>& drop) {
   ErrClear clear;
   LC_ASSIGN_OR_RETURN(Envelope env, ParseEnvelope(blob));
   // pkcs7_describe lists key-transport recipients first, then the others;
@@ -582,7 +600,8 @@ StatusOr<std::optional<std::vector<uint8_t>>> pkcs7_remove_recipients(std::span<
   size_t kept = 0;
   for (size_t i = 0; i < env.recipient_infos.size(); ++i) {
     if (!keep[i]) continue;
-    set_content.insert(set_content.end(), env.recipient_infos[i].begin(), env.recipient_infos[i].end());
+    set_content.insert(set_content.end(), env.recipient_infos[i].begin(),
+                       env.recipient_infos[i].end());
     ++kept;
   }
   if (kept == 0) return std::optional<std::vector<uint8_t>>();

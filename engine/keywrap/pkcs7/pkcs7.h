@@ -49,15 +49,15 @@
 #include <string>
 #include <vector>
 
-#include "engine/keywrap/keys/private_key.h"
 #include "engine/core/status.h"
+#include "engine/keywrap/keys/private_key.h"
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
 
 // Pkcs7Summary describes an EnvelopedData for messages (no key material).
 struct Pkcs7Summary {
-  std::string content_alg;                  // "aes-128-gcm", ...
+  std::string content_alg;                   // "aes-128-gcm", ...
   std::vector<std::string> recipient_kinds;  // "rsaEncryption" per KeyTransRecipientInfo
   // recipient_ids names each recipient's certificate as pkcs7_recipient_id
   // does ("" for a recipient not named by issuer and serial).
@@ -80,8 +80,8 @@ std::string pkcs7_recipient_id(const Certificate& cert);
 // none would remain. The content key and ciphertext are shared by all
 // recipients and stay as they are; everything else is copied byte for
 // byte. kDataError if `der` does not parse.
-StatusOr<std::optional<std::vector<uint8_t>>> pkcs7_remove_recipients(std::span<const uint8_t> der,
-                                                                     const std::vector<size_t>& drop);
+StatusOr<std::optional<std::vector<uint8_t>>> pkcs7_remove_recipients(
+    std::span<const uint8_t> der, const std::vector<size_t>& drop);
 
 // pkcs7_decrypt decrypts the EnvelopedData `der` with the first (key,
 // certificate) pair that works, keys in order, certificates in order.
@@ -93,8 +93,8 @@ StatusOr<std::optional<std::vector<uint8_t>>> pkcs7_remove_recipients(std::span<
 // given" (the message says that pkcs7 needs the recipient certificate too)
 // and empty `keys`; the message names the summary and the counts tried.
 StatusOr<kernels::SecretBytes> pkcs7_decrypt(std::span<const uint8_t> der,
-                                            std::span<const PrivateKey> keys,
-                                            std::span<const Certificate> certs);
+                                             std::span<const PrivateKey> keys,
+                                             std::span<const Certificate> certs);
 
 // pkcs7_encrypt wraps `content` (the private-options JSON) for the RSA
 // certificates `recipients` exactly as smallstep/pkcs7 does for ocicrypt: a

@@ -36,11 +36,12 @@ class Pkcs7Wrapper final : public KeyWrapper {
     LC_ASSIGN_OR_RETURN(Pkcs7Summary s, pkcs7_describe(blob));
     std::vector<BlobRecipient> out;
     for (size_t i = 0; i < s.recipient_kinds.size(); ++i)
-      out.push_back({s.recipient_kinds[i], s.recipient_ids[i].empty() ? "" : "pkcs7:" + s.recipient_ids[i], ""});
+      out.push_back({s.recipient_kinds[i],
+                     s.recipient_ids[i].empty() ? "" : "pkcs7:" + s.recipient_ids[i], ""});
     return out;
   }
-  StatusOr<std::optional<std::vector<uint8_t>>> remove(std::span<const uint8_t> blob,
-                                                       const std::vector<size_t>& drop) const override {
+  StatusOr<std::optional<std::vector<uint8_t>>> remove(
+      std::span<const uint8_t> blob, const std::vector<size_t>& drop) const override {
     return pkcs7_remove_recipients(blob, drop);
   }
 };

@@ -83,7 +83,9 @@ struct CStr {
 
 // The plain layers of the Go-made images: layer 0 is tar+gzip, 1 a tar.
 json expected() { return layercrypt::testing::read_json(V("expected.json")); }
-Bytes plain_blob(const std::string& digest) { return read_file(V("images/plain/blobs/sha256/" + digest.substr(7))); }
+Bytes plain_blob(const std::string& digest) {
+  return read_file(V("images/plain/blobs/sha256/" + digest.substr(7)));
+}
 
 TEST(CApi, VersionAndNames) {
   EXPECT_STREQ(lc_version(), "0.1.0");
@@ -118,11 +120,10 @@ TEST(CApi, RoundTripEveryCompression) {
     EXPECT_EQ(lc_layer_size(layer.p), out.data.size());
     EXPECT_EQ(desc["digest"], lc_layer_digest(layer.p));
     EXPECT_EQ(std::string(lc_layer_diff_id(layer.p)), tar_layer["expected_diff_id"]);
-    const std::string want_type = std::string(compression) == "none"
-                                      ? "application/vnd.oci.image.layer.v1.tar+encrypted"
-                                  : compression[0] == 'g'
-                                      ? "application/vnd.oci.image.layer.v1.tar+gzip+encrypted"
-                                      : "application/vnd.oci.image.layer.v1.tar+zstd+encrypted";
+    const std::string want_type =
+        std::string(compression) == "none" ? "application/vnd.oci.image.layer.v1.tar+encrypted"
+        : compression[0] == 'g'            ? "application/vnd.oci.image.layer.v1.tar+gzip+encrypted"
+                                : "application/vnd.oci.image.layer.v1.tar+zstd+encrypted";
     EXPECT_EQ(desc["mediaType"], want_type);
     EXPECT_TRUE(desc["annotations"].contains("org.opencontainers.image.enc.keys.jwe"));
     EXPECT_TRUE(desc["annotations"].contains("org.opencontainers.image.enc.keys.pkcs7"));
@@ -130,9 +131,11 @@ TEST(CApi, RoundTripEveryCompression) {
     // Either recipient decrypts; with DECOMPRESS the tar comes back.
     for (const std::string key : {"keys/rsa2048.pem", "keys/pkcs7.key.pem"}) {
       DecCfg dec;
-      ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V(key).c_str(), nullptr), LC_OK) << lc_last_error();
+      ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V(key).c_str(), nullptr), LC_OK)
+          << lc_last_error();
       if (key == "keys/pkcs7.key.pem")
-        ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/pkcs7.cert.pem").c_str(), nullptr), LC_OK);
+        ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/pkcs7.cert.pem").c_str(), nullptr),
+                  LC_OK);
       MemIn cin{&out.data};
       MemOut plain;
       Layer pl;
@@ -156,7 +159,8 @@ TEST(CApi, DecryptsGoMadeLayers) {
       const Bytes blob = read_file(V(std::string("images/") + image + "/blobs/sha256/" +
                                      std::string(l["digest"]).substr(7)));
       DecCfg dec;
-      ASSERT_EQ(lc_decrypt_config_add_keys_dir(dec.p, V(img["key_dirs_that_decrypt"][0]).c_str()), LC_OK)
+      ASSERT_EQ(lc_decrypt_config_add_keys_dir(dec.p, V(img["key_dirs_that_decrypt"][0]).c_str()),
+                LC_OK)
           << lc_last_error();
       ASSERT_EQ(lc_check_layer_keys(dec.p, desc.c_str()), LC_OK) << lc_last_error();
       MemIn in{&blob};
@@ -178,7 +182,8 @@ class GoLayer : public ::testing::Test {
   void SetUp() override {
     const json l = expected()["images"]["enc-jwe-rsa2048"]["layers"][0];
     desc = read_text(V(l["payloads"]["desc"]));
-    blob = read_file(V("images/enc-jwe-rsa2048/blobs/sha256/" + std::string(l["digest"]).substr(7)));
+    blob =
+        read_file(V("images/enc-jwe-rsa2048/blobs/sha256/" + std::string(l["digest"]).substr(7)));
     plain = plain_blob(l["expected_output_digest"]);
     ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.pem").c_str(), nullptr), LC_OK);
   }
@@ -192,13 +197,15 @@ TEST_F(GoLayer, TamperedBlobReleasesNothing) {
   bad[bad.size() / 2] ^= 1;
   MemIn in{&bad};
   MemOut out;
-  EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr), LC_ERR_INTEGRITY);
+  EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr),
+            LC_ERR_INTEGRITY);
   EXPECT_NE(std::string(lc_last_error()).find("HMAC"), std::string::npos) << lc_last_error();
   EXPECT_EQ(out.calls, 0u);
   // Streaming writes first and fails at the end.
   MemIn in2{&bad};
   MemOut out2;
-  EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in2.reader(), out2.writer(), LC_DECRYPT_STREAM, nullptr),
+  EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in2.reader(), out2.writer(), LC_DECRYPT_STREAM,
+                             nullptr),
             LC_ERR_INTEGRITY);
   EXPECT_GT(out2.calls, 0u);
 }
@@ -208,10 +215,12 @@ TEST_F(GoLayer, WrongKeyAndBadDescriptors) {
   ASSERT_EQ(lc_decrypt_config_add_key_file(other.p, V("keys/ecp256.pem").c_str(), nullptr), LC_OK);
   MemIn in{&blob};
   MemOut out;
-  EXPECT_EQ(lc_decrypt_layer(other.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr), LC_ERR_KEY);
+  EXPECT_EQ(lc_decrypt_layer(other.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr),
+            LC_ERR_KEY);
   EXPECT_NE(std::string(lc_last_error()).find("jwe"), std::string::npos) << lc_last_error();
   EXPECT_EQ(lc_check_layer_keys(other.p, desc.c_str()), LC_ERR_KEY);
-  for (const char* bad : {"", "{", "[]", "{\"annotations\":{\"x\":1}}", "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+encrypted\"}"}) {
+  for (const char* bad : {"", "{", "[]", "{\"annotations\":{\"x\":1}}",
+                          "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+encrypted\"}"}) {
     SCOPED_TRACE(bad);
     MemIn i{&blob};
     MemOut o;
@@ -228,16 +237,20 @@ TEST_F(GoLayer, CallbacksThatFailMidway) {
     MemIn in{&blob};
     in.fail_after = blob.size() / 2;
     MemOut out;
-    EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr), LC_ERR_CALLBACK);
-    EXPECT_NE(std::string(lc_last_error()).find("reader callback"), std::string::npos) << lc_last_error();
+    EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr),
+              LC_ERR_CALLBACK);
+    EXPECT_NE(std::string(lc_last_error()).find("reader callback"), std::string::npos)
+        << lc_last_error();
     EXPECT_EQ(out.calls, 0u);
   }
   {  // the writer fails after 1000 bytes
     MemIn in{&blob};
     MemOut out;
     out.fail_after = 1000;
-    EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr), LC_ERR_CALLBACK);
-    EXPECT_NE(std::string(lc_last_error()).find("writer callback"), std::string::npos) << lc_last_error();
+    EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), in.reader(), out.writer(), 0, nullptr),
+              LC_ERR_CALLBACK);
+    EXPECT_NE(std::string(lc_last_error()).find("writer callback"), std::string::npos)
+        << lc_last_error();
   }
   {  // encrypting: the reader fails
     EncCfg enc;
@@ -246,7 +259,8 @@ TEST_F(GoLayer, CallbacksThatFailMidway) {
     in.fail_after = 70000;
     MemOut out;
     Layer layer;
-    EXPECT_EQ(lc_encrypt_layer(enc.p, nullptr, in.reader(), out.writer(), &layer.p), LC_ERR_CALLBACK);
+    EXPECT_EQ(lc_encrypt_layer(enc.p, nullptr, in.reader(), out.writer(), &layer.p),
+              LC_ERR_CALLBACK);
     EXPECT_EQ(layer.p, nullptr);
   }
   {  // a reader that claims more than it was asked for
@@ -254,14 +268,16 @@ TEST_F(GoLayer, CallbacksThatFailMidway) {
       static int64_t read(void*, uint8_t*, size_t cap) { return static_cast<int64_t>(cap) + 1; }
     };
     MemOut out;
-    EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), lc_reader{nullptr, &Liar::read}, out.writer(), 0, nullptr),
+    EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), lc_reader{nullptr, &Liar::read}, out.writer(),
+                               0, nullptr),
               LC_ERR_CALLBACK);
   }
 }
 
 TEST_F(GoLayer, AddRecipientsToADescriptor) {
   EncCfg more;
-  ASSERT_EQ(lc_encrypt_config_add_recipient(more.p, ("jwe:" + V("keys/ecp256.pub.pem")).c_str()), LC_OK);
+  ASSERT_EQ(lc_encrypt_config_add_recipient(more.p, ("jwe:" + V("keys/ecp256.pub.pem")).c_str()),
+            LC_OK);
   CStr out;
   ASSERT_EQ(lc_add_recipients(dec.p, more.p, desc.c_str(), &out.p), LC_OK) << lc_last_error();
   const json before = json::parse(desc), after = json::parse(out.p);
@@ -285,22 +301,29 @@ TEST(CApi, KeysAndPasswords) {
   DecCfg dec;
   const std::string pw = read_text(V("keys/rsa2048.enc.password"));
   const std::string pass = pw.substr(0, pw.find_first_of("\r\n"));
-  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.enc.pem").c_str(), nullptr), LC_ERR_KEY);
-  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.enc.pem").c_str(), "wrong"), LC_ERR_KEY);
-  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.enc.pem").c_str(), pass.c_str()), LC_OK)
+  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.enc.pem").c_str(), nullptr),
+            LC_ERR_KEY);
+  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.enc.pem").c_str(), "wrong"),
+            LC_ERR_KEY);
+  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.enc.pem").c_str(), pass.c_str()),
+            LC_OK)
       << lc_last_error();
   const Bytes jwk = read_file(V("keys/ecp256.jwk.json"));
-  EXPECT_EQ(lc_decrypt_config_add_key(dec.p, jwk.data(), jwk.size(), nullptr, 0), LC_OK) << lc_last_error();
+  EXPECT_EQ(lc_decrypt_config_add_key(dec.p, jwk.data(), jwk.size(), nullptr, 0), LC_OK)
+      << lc_last_error();
   const Bytes pub = read_file(V("keys/rsa2048.pub.pem"));
-  EXPECT_EQ(lc_decrypt_config_add_key(dec.p, pub.data(), pub.size(), nullptr, 0), LC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(lc_decrypt_config_add_key(dec.p, pub.data(), pub.size(), nullptr, 0),
+            LC_ERR_INVALID_ARGUMENT);
   const char junk[] = "not a key";
-  EXPECT_NE(lc_decrypt_config_add_key(dec.p, reinterpret_cast<const uint8_t*>(junk), sizeof junk, nullptr, 0),
+  EXPECT_NE(lc_decrypt_config_add_key(dec.p, reinterpret_cast<const uint8_t*>(junk), sizeof junk,
+                                      nullptr, 0),
             LC_OK);
   EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, "/nonexistent/key.pem", nullptr), LC_ERR_IO);
   EXPECT_NE(std::string(lc_last_error()).find("/nonexistent/key.pem"), std::string::npos);
   EXPECT_EQ(lc_decrypt_config_add_keys_dir(dec.p, "/nonexistent/dir"), LC_ERR_IO);
   EncCfg enc;
-  EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, V("keys/rsa2048.pem").c_str()), LC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, V("keys/rsa2048.pem").c_str()),
+            LC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, "pgp:someone"), LC_ERR_UNSUPPORTED);
   EXPECT_EQ(lc_encrypt_config_set_compression(enc.p, "gzip:9"), LC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(lc_encrypt_config_set_compression(enc.p, "brotli"), LC_ERR_INVALID_ARGUMENT);
@@ -312,21 +335,29 @@ TEST(CApi, RecipientsAsBytes) {
   const Bytes cert = read_file(V("keys/pkcs7.cert.pem"));
   const Bytes priv = read_file(V("keys/ecp256.pem"));
   EncCfg enc;
-  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", pub.data(), pub.size()), LC_OK) << lc_last_error();
-  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, nullptr, jwk.data(), jwk.size()), LC_OK) << lc_last_error();
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", pub.data(), pub.size()), LC_OK)
+      << lc_last_error();
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, nullptr, jwk.data(), jwk.size()), LC_OK)
+      << lc_last_error();
   EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "pkcs7", cert.data(), cert.size()), LC_OK);
-  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", cert.data(), cert.size()), LC_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "", priv.data(), priv.size()), LC_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(lc_last_error()).find("recipient key 4"), std::string::npos) << lc_last_error();
-  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "pgp", pub.data(), pub.size()), LC_ERR_UNSUPPORTED);
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", cert.data(), cert.size()),
+            LC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "", priv.data(), priv.size()),
+            LC_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(lc_last_error()).find("recipient key 4"), std::string::npos)
+      << lc_last_error();
+  EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "pgp", pub.data(), pub.size()),
+            LC_ERR_UNSUPPORTED);
   EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", pub.data(), 0), LC_ERR_DATA);
   EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", nullptr, 0), LC_ERR_INVALID_ARGUMENT);
   // The three recipients each open the layer.
-  const Bytes tar = plain_blob(expected()["images"]["enc-jwe-rsa2048"]["layers"][1]["expected_output_digest"]);
+  const Bytes tar =
+      plain_blob(expected()["images"]["enc-jwe-rsa2048"]["layers"][1]["expected_output_digest"]);
   MemIn in{&tar};
   MemOut out;
   Layer layer;
-  ASSERT_EQ(lc_encrypt_layer(enc.p, "application/vnd.oci.image.layer.v1.tar", in.reader(), out.writer(), &layer.p),
+  ASSERT_EQ(lc_encrypt_layer(enc.p, "application/vnd.oci.image.layer.v1.tar", in.reader(),
+                             out.writer(), &layer.p),
             LC_OK);
   for (const char* key : {"keys/ecp256.pem", "keys/rsa2048.pem"}) {
     DecCfg dec;
@@ -342,7 +373,8 @@ TEST(CApi, WholeImages) {
   const std::string src = "oci:" + V("images/plain") + ":v1";
   const std::string encd = "oci:" + dir.file("enc") + ":v1";
   CStr report;
-  ASSERT_EQ(lc_encrypt_image(enc.p, src.c_str(), encd.c_str(), &report.p), LC_OK) << lc_last_error();
+  ASSERT_EQ(lc_encrypt_image(enc.p, src.c_str(), encd.c_str(), &report.p), LC_OK)
+      << lc_last_error();
   const json rep = json::parse(report.p);
   EXPECT_EQ(rep["layers"].size(), 4u);
   EXPECT_TRUE(rep.contains("warnings"));
@@ -389,9 +421,11 @@ TEST(CApi, NullArguments) {
       {"recipient", lc_encrypt_config_add_recipient(enc.p, nullptr)},
       {"config", lc_encrypt_config_set_compression(nullptr, "gzip")},
       {"compression", lc_encrypt_config_set_compression(enc.p, nullptr)},
-      {"config", lc_decrypt_config_add_key(nullptr, reinterpret_cast<const uint8_t*>("k"), 1, nullptr, 0)},
+      {"config",
+       lc_decrypt_config_add_key(nullptr, reinterpret_cast<const uint8_t*>("k"), 1, nullptr, 0)},
       {"key", lc_decrypt_config_add_key(dec.p, nullptr, 0, nullptr, 0)},
-      {"password", lc_decrypt_config_add_key(dec.p, reinterpret_cast<const uint8_t*>("k"), 1, nullptr, 3)},
+      {"password",
+       lc_decrypt_config_add_key(dec.p, reinterpret_cast<const uint8_t*>("k"), 1, nullptr, 3)},
       {"config", lc_decrypt_config_add_key_file(nullptr, "f", nullptr)},
       {"path", lc_decrypt_config_add_key_file(dec.p, nullptr, nullptr)},
       {"config", lc_decrypt_config_add_keys_dir(nullptr, "d")},
@@ -434,15 +468,18 @@ TEST(CApi, NullArguments) {
   EXPECT_STREQ(lc_last_error(), "");
   // No recipients: an error, not an unreadable blob.
   EncCfg none;
-  const Bytes tar = plain_blob(expected()["images"]["enc-jwe-rsa2048"]["layers"][1]["expected_output_digest"]);
+  const Bytes tar =
+      plain_blob(expected()["images"]["enc-jwe-rsa2048"]["layers"][1]["expected_output_digest"]);
   MemIn tin{&tar};
-  EXPECT_EQ(lc_encrypt_layer(none.p, nullptr, tin.reader(), out.writer(), &layer), LC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(lc_encrypt_layer(none.p, nullptr, tin.reader(), out.writer(), &layer),
+            LC_ERR_INVALID_ARGUMENT);
 }
 
 TEST(CApi, FileDescriptorStreams) {
   TempDir dir;
   const json l = expected()["images"]["enc-jwe-rsa2048"]["layers"][0];
-  const std::string blob_path = V("images/enc-jwe-rsa2048/blobs/sha256/" + std::string(l["digest"]).substr(7));
+  const std::string blob_path =
+      V("images/enc-jwe-rsa2048/blobs/sha256/" + std::string(l["digest"]).substr(7));
   int in_fd = ::open(blob_path.c_str(), O_RDONLY);
   int out_fd = ::open(dir.file("out").c_str(), O_WRONLY | O_CREAT, 0600);
   ASSERT_GE(in_fd, 0);
@@ -450,7 +487,8 @@ TEST(CApi, FileDescriptorStreams) {
   DecCfg dec;
   ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.pem").c_str(), nullptr), LC_OK);
   const std::string desc = read_text(V(l["payloads"]["desc"]));
-  EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), lc_fd_reader(&in_fd), lc_fd_writer(&out_fd), 0, nullptr),
+  EXPECT_EQ(lc_decrypt_layer(dec.p, desc.c_str(), lc_fd_reader(&in_fd), lc_fd_writer(&out_fd), 0,
+                             nullptr),
             LC_OK)
       << lc_last_error();
   ::close(in_fd);

@@ -114,13 +114,15 @@ TEST(ContentStore, LimitsBoundTheScan) {
   s.put(std::string(70000, '{'));  // over the size cap below
   ContentStore store(s.root());
   ContentScanStats stats;
-  auto r = store.find_layer_descriptors("", "", {.max_manifest_size = 65536, .max_blobs_read = 20}, &stats);
+  auto r = store.find_layer_descriptors("", "", {.max_manifest_size = 65536, .max_blobs_read = 20},
+                                        &stats);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());  // the manifest is the 21st newest small blob
   EXPECT_EQ(stats.entries, 22u);
   EXPECT_EQ(stats.small_blobs, 21u);
   EXPECT_EQ(stats.blobs_read, 20u);
-  r = store.find_layer_descriptors("", "", {.max_manifest_size = 65536, .max_blobs_read = 21}, &stats);
+  r = store.find_layer_descriptors("", "", {.max_manifest_size = 65536, .max_blobs_read = 21},
+                                   &stats);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->size(), 4u);
 }
@@ -167,8 +169,9 @@ TEST(ContentStore, MissingRootIsAnErrorNamingIt) {
   auto r = store.find_layer_descriptors("", "", {}, nullptr);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kIoError);
-  EXPECT_NE(r.status().message().find("/nonexistent/ctd/io.containerd.content.v1.content/blobs/sha256"),
-            std::string::npos);
+  EXPECT_NE(
+      r.status().message().find("/nonexistent/ctd/io.containerd.content.v1.content/blobs/sha256"),
+      std::string::npos);
 }
 
 TEST(ContainerdFlags, RootAndConfig) {
@@ -186,7 +189,8 @@ TEST(ContainerdFlags, RootAndConfig) {
 }
 
 TEST(ContainerdConfig, TopLevelRootOfEitherVersion) {
-  auto v2 = root_from_config_toml("version = 2\nroot = \"/a\"\n[plugins.\"x\"]\n  root = \"/no\"\n", "v2");
+  auto v2 = root_from_config_toml("version = 2\nroot = \"/a\"\n[plugins.\"x\"]\n  root = \"/no\"\n",
+                                  "v2");
   ASSERT_TRUE(v2.ok());
   EXPECT_EQ(*v2, "/a");
   auto v3 = root_from_config_toml("version = 3\n[plugins.'io.containerd.cri.v1.images']\n", "v3");
@@ -227,7 +231,8 @@ pid_t run_named_containerd(const std::string& dir, const std::vector<std::string
   // machine; a child that died (exec failed) fails the test.
   for (int i = 0; i < 3000; ++i) {
     std::error_code ec;
-    if (fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename() == "containerd") break;
+    if (fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename() == "containerd")
+      break;
     int st;
     if (::waitpid(pid, &st, WNOHANG) == pid) {
       ADD_FAILURE() << "the process named containerd exited before it could be read";

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/ocicrypt/annotations.h"
 #include "engine/core/base64.h"
+#include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/media_types.h"
 #include "tests/support/ocicrypt_vectors.h"
 
@@ -131,13 +131,16 @@ TEST(Payload, EveryPayloadParsesAndReencodesByteIdentically) {
     const bool pkcs7_with_cert = name.find("key-pkcs7.") != std::string::npos;
     EXPECT_EQ(p->parameters.x509s().size(), pkcs7_with_cert ? 1u : 0u);
     if (pkcs7_with_cert) {
-      EXPECT_EQ(S(*p->parameters.x509s()[0]), read_text(ocicrypt_vectors_dir() + "keys/dirs/pkcs7/pkcs7.cert.pem"));
+      EXPECT_EQ(S(*p->parameters.x509s()[0]),
+                read_text(ocicrypt_vectors_dir() + "keys/dirs/pkcs7/pkcs7.cert.pem"));
       EXPECT_EQ(key, read_text(ocicrypt_vectors_dir() + "keys/dirs/pkcs7/pkcs7.key.pem"));
     }
     // "key-<dir>.payload" carries keys/dirs/<dir>/<dir>.pem.
-    const std::string dir = name.substr(name.find(".key-") + 5, name.size() - 8 - name.find(".key-") - 5);
+    const std::string dir =
+        name.substr(name.find(".key-") + 5, name.size() - 8 - name.find(".key-") - 5);
     if (fs::exists(ocicrypt_vectors_dir() + "keys/dirs/" + dir + "/" + dir + ".pem")) {
-      EXPECT_EQ(key, read_text(ocicrypt_vectors_dir() + "keys/dirs/" + dir + "/" + dir + ".pem")) << dir;
+      EXPECT_EQ(key, read_text(ocicrypt_vectors_dir() + "keys/dirs/" + dir + "/" + dir + ".pem"))
+          << dir;
     }
   }
   EXPECT_EQ(node, 37u);
@@ -187,10 +190,12 @@ TEST(Payload, FullDescriptorInImageSpecOrder) {
   d.artifact_type = "application/x";
   const std::string want =
       "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd+encrypted\",\"digest\":"
-      "\"sha256:cd\",\"size\":9007199254740993,\"urls\":[\"https://a/b?x=1\\u0026y=\\u003c2\\u003e\"],"
+      "\"sha256:cd\",\"size\":9007199254740993,\"urls\":[\"https://a/"
+      "b?x=1\\u0026y=\\u003c2\\u003e\"],"
       "\"annotations\":{\"a\":\"2\",\"org.opencontainers.image.enc.pubopts\":\"e30=\",\"z\":\"1\"},"
       "\"data\":\"AAEC\",\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"os.version\":"
-      "\"10.0\",\"os.features\":[\"a\",\"b\"],\"variant\":\"v8\"},\"artifactType\":\"application/x\"}";
+      "\"10.0\",\"os.features\":[\"a\",\"b\"],\"variant\":\"v8\"},\"artifactType\":\"application/"
+      "x\"}";
   EXPECT_EQ(encode_descriptor(d), want);
   auto back = parse_descriptor(want);
   ASSERT_TRUE(back.ok()) << back.status().message();
@@ -241,10 +246,10 @@ TEST(Payload, GoLeniency) {
   rev.erase(rev.begin(), rev.begin() + 2);
   ASSERT_EQ(rev[0], 0x12);
   const std::string t(kPayloadTypeUrl);
-  for (uint8_t b : {0x18, 0x96, 0x01}) rev.push_back(b);                  // field 3 varint 150
-  for (uint8_t b : {0x21, 1, 2, 3, 4, 5, 6, 7, 8}) rev.push_back(b);      // field 4 fixed64
-  for (uint8_t b : {0x2d, 1, 2, 3, 4}) rev.push_back(b);                  // field 5 fixed32
-  for (uint8_t b : {0x32, 0x02, 0x68, 0x69}) rev.push_back(b);              // field 6 bytes
+  for (uint8_t b : {0x18, 0x96, 0x01}) rev.push_back(b);              // field 3 varint 150
+  for (uint8_t b : {0x21, 1, 2, 3, 4, 5, 6, 7, 8}) rev.push_back(b);  // field 4 fixed64
+  for (uint8_t b : {0x2d, 1, 2, 3, 4}) rev.push_back(b);              // field 5 fixed32
+  for (uint8_t b : {0x32, 0x02, 0x68, 0x69}) rev.push_back(b);        // field 6 bytes
   rev.push_back(0x0a);
   rev.push_back(static_cast<uint8_t>(t.size()));
   rev.insert(rev.end(), t.begin(), t.end());
@@ -265,7 +270,8 @@ TEST(Payload, WrongTypeUrl) {
     auto p = parse_payload(Any(t, kMinimalJson));
     ASSERT_FALSE(p.ok()) << t;
     EXPECT_EQ(p.status().code(), StatusCode::kUnsupported);
-    EXPECT_TRUE(contains(p.status().message(), std::string("\"") + t + "\"")) << p.status().message();
+    EXPECT_TRUE(contains(p.status().message(), std::string("\"") + t + "\""))
+        << p.status().message();
     EXPECT_TRUE(contains(p.status().message(), "io.containerd.ocicrypt.v1.Payload"));
   }
   // Binary junk in the type_url is not echoed raw.
@@ -275,10 +281,12 @@ TEST(Payload, WrongTypeUrl) {
 }
 
 TEST(Payload, TruncatedAtEveryLengthIsAnErrorNotACrash) {
-  const std::string raw = read_text(ocicrypt_vectors_dir() + "payloads/enc-pkcs7/layer0.key-pkcs7.payload");
+  const std::string raw =
+      read_text(ocicrypt_vectors_dir() + "payloads/enc-pkcs7/layer0.key-pkcs7.payload");
   ASSERT_GT(raw.size(), 1000u);
   for (size_t n = 0; n < raw.size(); ++n) {
-    auto p = parse_payload(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(raw.data()), n));
+    auto p =
+        parse_payload(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(raw.data()), n));
     ASSERT_FALSE(p.ok()) << n;
     EXPECT_EQ(p.status().code(), StatusCode::kDataError) << n << ": " << p.status().message();
     // Key material never appears in a message.
@@ -318,7 +326,8 @@ TEST(Payload, MalformedProtobuf) {
     auto p = parse_payload(c.bytes);
     ASSERT_FALSE(p.ok()) << c.why;
     EXPECT_EQ(p.status().code(), StatusCode::kDataError) << c.why;
-    EXPECT_TRUE(contains(p.status().message(), "protobuf")) << c.why << ": " << p.status().message();
+    EXPECT_TRUE(contains(p.status().message(), "protobuf"))
+        << c.why << ": " << p.status().message();
   }
   // The right type_url and no value.
   std::vector<uint8_t> no_value = Any(kPayloadTypeUrl, "");
@@ -364,7 +373,8 @@ TEST(Payload, BadJson) {
     auto p = parse_payload(Any(kPayloadTypeUrl, j));
     ASSERT_FALSE(p.ok()) << "accepted: " << j;
     EXPECT_EQ(p.status().code(), StatusCode::kDataError) << j;
-    EXPECT_TRUE(contains(p.status().message(), "payload JSON")) << j << ": " << p.status().message();
+    EXPECT_TRUE(contains(p.status().message(), "payload JSON"))
+        << j << ": " << p.status().message();
   }
   auto n = parse_payload(Any(kPayloadTypeUrl, "null"));
   EXPECT_TRUE(contains(n.status().message(), "expected an object")) << n.status().message();

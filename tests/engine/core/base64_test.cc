@@ -21,8 +21,12 @@ struct Rfc4648 {
   const char* url;
 };
 constexpr Rfc4648 kRfc[] = {
-    {"", "", ""},           {"f", "Zg==", "Zg"},           {"fo", "Zm8=", "Zm8"},
-    {"foo", "Zm9v", "Zm9v"}, {"foob", "Zm9vYg==", "Zm9vYg"}, {"fooba", "Zm9vYmE=", "Zm9vYmE"},
+    {"", "", ""},
+    {"f", "Zg==", "Zg"},
+    {"fo", "Zm8=", "Zm8"},
+    {"foo", "Zm9v", "Zm9v"},
+    {"foob", "Zm9vYg==", "Zm9vYg"},
+    {"fooba", "Zm9vYmE=", "Zm9vYmE"},
     {"foobar", "Zm9vYmFy", "Zm9vYmFy"},
 };
 
@@ -48,9 +52,10 @@ TEST(Base64, Rfc4648Vectors) {
 
 TEST(Base64, OcicryptHmacVector) {
   // spec §1.5 row 1: the pubopts "hmac" member.
-  const std::vector<uint8_t> mac = {
-      0xbc, 0x40, 0x4a, 0xb2, 0x8e, 0x14, 0x96, 0x2f, 0x4b, 0x82, 0xf3, 0xba, 0x62, 0x8d, 0xb2, 0xf3,
-      0x24, 0x12, 0xfc, 0x6c, 0x8c, 0xa3, 0x30, 0x4b, 0x2e, 0xf9, 0xc5, 0x6e, 0x8d, 0x90, 0x4b, 0x40};
+  const std::vector<uint8_t> mac = {0xbc, 0x40, 0x4a, 0xb2, 0x8e, 0x14, 0x96, 0x2f,
+                                    0x4b, 0x82, 0xf3, 0xba, 0x62, 0x8d, 0xb2, 0xf3,
+                                    0x24, 0x12, 0xfc, 0x6c, 0x8c, 0xa3, 0x30, 0x4b,
+                                    0x2e, 0xf9, 0xc5, 0x6e, 0x8d, 0x90, 0x4b, 0x40};
   EXPECT_EQ(base64_encode(mac), "vEBKso4Uli9LgvO6Yo2y8yQS/GyMozBLLvnFbo2QS0A=");
   auto d = base64_decode("vEBKso4Uli9LgvO6Yo2y8yQS/GyMozBLLvnFbo2QS0A=");
   ASSERT_TRUE(d.ok());
@@ -85,8 +90,8 @@ TEST(Base64, LargeInputCrossesChunks) {
 }
 
 TEST(Base64, StdIgnoresNewlinesLikeGo) {
-  for (const char* in : {"Zm9v\nYmFy", "Zm9v\r\nYmFy\r\n", "\nZm9vYmFy", "Zm9vYg=\n=", "Zm9vYg==\n",
-                         "Z\rm\n9\nv"}) {
+  for (const char* in :
+       {"Zm9v\nYmFy", "Zm9v\r\nYmFy\r\n", "\nZm9vYmFy", "Zm9vYg=\n=", "Zm9vYg==\n", "Z\rm\n9\nv"}) {
     auto d = base64_decode(in);
     ASSERT_TRUE(d.ok()) << in << ": " << d.status().message();
   }

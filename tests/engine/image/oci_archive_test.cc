@@ -2,8 +2,8 @@
 // written whole, and OCI layouts backed by an archive.
 #include "engine/image/oci_archive.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>

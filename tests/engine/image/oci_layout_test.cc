@@ -1,10 +1,10 @@
 // tests/engine/oci_layout_test.cc: OCI layout references, verified reads
 // and crash-safe writes.
-#include "engine/core/hex.h"
 #include "engine/image/oci_layout.h"
+#include "engine/core/hex.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -177,7 +177,8 @@ TEST(OciLayout, NewLayoutAppearsOnlyWithItsIndex) {
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_TRUE(again->read_blob(*d, static_cast<int64_t>(data.size())).ok());
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()),
-                          std::filesystem::directory_iterator()), 1);
+                          std::filesystem::directory_iterator()),
+            1);
 }
 
 TEST(OciLayout, GarbageIsWhatNothingReaches) {
@@ -190,14 +191,17 @@ TEST(OciLayout, GarbageIsWhatNothingReaches) {
     ASSERT_TRUE(l.ok());
     layer_d = *l->put_blob(layer);
     junk_d = *l->put_blob(junk);
-    const Json manifest = {{"schemaVersion", 2},
-                           {"layers", Json::array({{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
-                                                    {"digest", layer_d}, {"size", layer.size()}}})}};
+    const Json manifest = {
+        {"schemaVersion", 2},
+        {"layers", Json::array({{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                                 {"digest", layer_d},
+                                 {"size", layer.size()}}})}};
     auto md = l->put_json_blob(manifest);
     ASSERT_TRUE(md.ok());
     Json idx = l->index();
     idx["manifests"].push_back({{"mediaType", std::string(kOciManifestMediaType)},
-                                {"digest", *md}, {"size", manifest.dump().size()}});
+                                {"digest", *md},
+                                {"size", manifest.dump().size()}});
     ASSERT_TRUE(l->write_index(idx).ok());
     std::vector<std::string> removed;
     ASSERT_TRUE(l->collect_garbage(&removed).ok());
@@ -230,7 +234,8 @@ TEST(OciLayout, ConcurrentBlobWritesOnOneLayout) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kBlobs; ++i) {
         // Blob i of every even thread is the same; odd threads write their own.
-        const Bytes data = testing::random_bytes(50000 + 997 * i, t % 2 == 0 ? 100 + i : 1000 * t + i);
+        const Bytes data =
+            testing::random_bytes(50000 + 997 * i, t % 2 == 0 ? 100 + i : 1000 * t + i);
         auto d = shared.put_blob(data);
         digests[t].push_back(d.ok() ? *d : "error: " + d.status().message());
       }
@@ -240,15 +245,18 @@ TEST(OciLayout, ConcurrentBlobWritesOnOneLayout) {
   Json idx = l->index();
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kBlobs; ++i) {
-      const Bytes data = testing::random_bytes(50000 + 997 * i, t % 2 == 0 ? 100 + i : 1000 * t + i);
+      const Bytes data =
+          testing::random_bytes(50000 + 997 * i, t % 2 == 0 ? 100 + i : 1000 * t + i);
       ASSERT_EQ(digests[t][i], digest_of(data));
       EXPECT_TRUE(l->read_blob(digests[t][i], static_cast<int64_t>(data.size())).ok());
-      idx["manifests"].push_back({{"mediaType", "x"}, {"digest", digests[t][i]}, {"size", data.size()}});
+      idx["manifests"].push_back(
+          {{"mediaType", "x"}, {"digest", digests[t][i]}, {"size", data.size()}});
     }
   }
   ASSERT_TRUE(l->write_index(idx).ok());
   // Nothing but the blobs: no temporary file was left by a race.
-  EXPECT_EQ(files_in(dir.file("img/blobs/sha256")), static_cast<size_t>(kBlobs + (kThreads / 2) * kBlobs));
+  EXPECT_EQ(files_in(dir.file("img/blobs/sha256")),
+            static_cast<size_t>(kBlobs + (kThreads / 2) * kBlobs));
 }
 
 TEST(VerifyingSource, ChecksSizeAndDigestAtTheEnd) {

@@ -32,7 +32,8 @@ std::string B64UrlDecodeStr(const std::string& s) {
 
 // JweBlobs returns the decoded JWE texts of layer `layer` of `image`.
 std::vector<std::string> JweBlobs(const std::string& image, size_t layer = 0) {
-  const std::string v = image_layers(image).at(layer).annotation("org.opencontainers.image.enc.keys.jwe");
+  const std::string v =
+      image_layers(image).at(layer).annotation("org.opencontainers.image.enc.keys.jwe");
   std::vector<std::string> out;
   size_t start = 0;
   for (;;) {
@@ -66,9 +67,12 @@ void ExpectPrivateOptions(const StatusOr<kernels::SecretBytes>& r) {
 
 TEST(Jwe, GoFlattenedRsaAndEc) {
   for (auto [image, key] : std::vector<std::pair<const char*, const char*>>{
-           {"enc-jwe-rsa2048", "rsa2048.pem"}, {"enc-jwe-rsa4096", "rsa4096.pem"},
-           {"enc-jwe-ecp256", "ecp256.pem"},   {"enc-jwe-ecp384", "ecp384.pem"},
-           {"enc-jwe-ecp521", "ecp521.pem"},   {"ctrenc-jwe-rsa2048", "rsa2048.pkcs1.der"}}) {
+           {"enc-jwe-rsa2048", "rsa2048.pem"},
+           {"enc-jwe-rsa4096", "rsa4096.pem"},
+           {"enc-jwe-ecp256", "ecp256.pem"},
+           {"enc-jwe-ecp384", "ecp384.pem"},
+           {"enc-jwe-ecp521", "ecp521.pem"},
+           {"ctrenc-jwe-rsa2048", "rsa2048.pkcs1.der"}}) {
     std::string text = JweBlobs(image)[0];
     auto s = jwe_describe(text);
     ASSERT_TRUE(s.ok()) << image;
@@ -83,8 +87,9 @@ TEST(Jwe, GoGeneralJsonEachRecipient) {
   std::string text = JweBlobs("enc-jwe-multi", 2)[0];
   auto s = jwe_describe(text);
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s->to_string(),
-            "general JSON JWE, enc A256GCM, 3 recipients (RSA-OAEP, ECDH-ES+A256KW, ECDH-ES+A256KW)");
+  EXPECT_EQ(
+      s->to_string(),
+      "general JSON JWE, enc A256GCM, 3 recipients (RSA-OAEP, ECDH-ES+A256KW, ECDH-ES+A256KW)");
   for (const char* k : {"rsa2048.pem", "ecp256.pem", "ecp521.pem"}) {
     std::vector<PrivateKey> keys{Priv("ecp384.pem"), Priv(k)};
     ExpectPrivateOptions(jwe_decrypt(text, keys));
@@ -98,12 +103,14 @@ TEST(Jwe, GoGeneralJsonEachRecipient) {
 
 TEST(Jwe, CompactAndWhitespace) {
   json j = json::parse(JweBlobs("enc-jwe-ecp256")[0]);
-  std::string compact = j["protected"].get<std::string>() + "." + j["encrypted_key"].get<std::string>() + "." +
-                        j["iv"].get<std::string>() + "." + j["ciphertext"].get<std::string>() + "." +
+  std::string compact = j["protected"].get<std::string>() + "." +
+                        j["encrypted_key"].get<std::string>() + "." + j["iv"].get<std::string>() +
+                        "." + j["ciphertext"].get<std::string>() + "." +
                         j["tag"].get<std::string>();
   std::vector<PrivateKey> keys{Priv("ecp256.jwk.json")};
   ExpectPrivateOptions(jwe_decrypt(compact, keys));
-  ExpectPrivateOptions(jwe_decrypt(" \n" + compact.substr(0, 10) + "\n" + compact.substr(10) + "\n", keys));
+  ExpectPrivateOptions(
+      jwe_decrypt(" \n" + compact.substr(0, 10) + "\n" + compact.substr(10) + "\n", keys));
   EXPECT_EQ(jwe_describe(compact)->serialization, "compact");
   ExpectPrivateOptions(jwe_decrypt("\n\t " + j.dump(2), keys));
 }
@@ -119,7 +126,8 @@ TEST(Jwe, TamperingFailsCleanly) {
     t[member] = base64url_encode(raw);
     auto r = jwe_decrypt(t.dump(), keys);
     ASSERT_FALSE(r.ok()) << member;
-    EXPECT_TRUE(r.status().code() == StatusCode::kKeyError || r.status().code() == StatusCode::kDataError)
+    EXPECT_TRUE(r.status().code() == StatusCode::kKeyError ||
+                r.status().code() == StatusCode::kDataError)
         << member << ": " << r.status().message();
   }
   // Truncations.
@@ -139,15 +147,16 @@ TEST(Jwe, TamperingFailsCleanly) {
   std::vector<PrivateKey> wrong{Priv("rsa4096.pem"), Priv("ecp256.pem")};
   auto w = jwe_decrypt(text, wrong);
   EXPECT_EQ(w.status().message(),
-            "no key could unwrap the flattened JSON JWE, enc A256GCM, 1 recipient (RSA-OAEP); tried 2 private keys");
+            "no key could unwrap the flattened JSON JWE, enc A256GCM, 1 recipient (RSA-OAEP); "
+            "tried 2 private keys");
   EXPECT_EQ(jwe_decrypt(text, {}).status().code(), StatusCode::kKeyError);
 }
 
 TEST(Jwe, MalformedAndUnsupported) {
   std::vector<PrivateKey> keys{Priv("rsa2048.pem")};
-  for (std::string bad : {std::string(""), std::string("{"), std::string("{\"protected\":5}"),
-                          std::string("a.b.c"), std::string("[1,2]"), std::string("{\"protected\":\"!!\"}"),
-                          std::string("{}")}) {
+  for (std::string bad :
+       {std::string(""), std::string("{"), std::string("{\"protected\":5}"), std::string("a.b.c"),
+        std::string("[1,2]"), std::string("{\"protected\":\"!!\"}"), std::string("{}")}) {
     auto r = jwe_decrypt(bad, keys);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), StatusCode::kDataError) << bad << ": " << r.status().message();
@@ -158,14 +167,19 @@ TEST(Jwe, MalformedAndUnsupported) {
     t["protected"] = base64url_encode(span_of(hdr));
     return jwe_decrypt(t.dump(), keys);
   };
-  EXPECT_EQ(with_header("{\"alg\":\"RSA1_5\",\"enc\":\"A256GCM\"}").status().code(), StatusCode::kUnsupported);
-  EXPECT_EQ(with_header("{\"alg\":\"dir\",\"enc\":\"A256GCM\"}").status().code(), StatusCode::kUnsupported);
-  EXPECT_EQ(with_header("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256CTR\"}").status().code(), StatusCode::kUnsupported);
-  EXPECT_EQ(with_header("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\",\"zip\":\"DEF\"}").status().code(),
+  EXPECT_EQ(with_header("{\"alg\":\"RSA1_5\",\"enc\":\"A256GCM\"}").status().code(),
             StatusCode::kUnsupported);
+  EXPECT_EQ(with_header("{\"alg\":\"dir\",\"enc\":\"A256GCM\"}").status().code(),
+            StatusCode::kUnsupported);
+  EXPECT_EQ(with_header("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256CTR\"}").status().code(),
+            StatusCode::kUnsupported);
+  EXPECT_EQ(
+      with_header("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\",\"zip\":\"DEF\"}").status().code(),
+      StatusCode::kUnsupported);
   EXPECT_EQ(with_header("{\"enc\":\"A256GCM\"}").status().code(), StatusCode::kDataError);
   // A valid header but the AAD changed: tag check fails.
-  EXPECT_EQ(with_header("{\"enc\":\"A256GCM\",\"alg\":\"RSA-OAEP\"}").status().code(), StatusCode::kKeyError);
+  EXPECT_EQ(with_header("{\"enc\":\"A256GCM\",\"alg\":\"RSA-OAEP\"}").status().code(),
+            StatusCode::kKeyError);
   // Extra aad member changes the AAD too.
   json t = j;
   t["aad"] = "AAAA";
@@ -179,10 +193,12 @@ TEST(Jwe, UnsupportedAlgorithmNamesInMessagesStayOnOneLine) {
        {std::string("{\"alg\":\"RSA\\nOAEP\",\"enc\":\"A256GCM\"}"),
         std::string("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256\\r\\nGCM\\u0000\"}"),
         "{\"alg\":\"" + long_name + "\",\"enc\":\"A256GCM\"}"}) {
-    const std::string text = "{\"header\":" + header + ",\"encrypted_key\":\"\",\"iv\":\"\",\"tag\":\"\"}";
+    const std::string text =
+        "{\"header\":" + header + ",\"encrypted_key\":\"\",\"iv\":\"\",\"tag\":\"\"}";
     for (const Status& s : {jwe_describe(text).status(), jwe_decrypt(text, keys).status()}) {
       EXPECT_EQ(s.code(), StatusCode::kUnsupported) << header;
-      EXPECT_EQ(s.message().find_first_of(std::string("\r\n\0", 3)), std::string::npos) << s.message();
+      EXPECT_EQ(s.message().find_first_of(std::string("\r\n\0", 3)), std::string::npos)
+          << s.message();
       EXPECT_LT(s.message().size(), 250u) << s.message();
     }
   }
@@ -206,7 +222,9 @@ std::string MakeCbcJwe(const PublicKey& pub, const char* enc, size_t cek_len, co
   EVP_PKEY_encrypt(ctx, ek.data(), &ek_len, cek.data(), cek.size());
   EVP_PKEY_CTX_free(ctx);
   const size_t half = cek_len / 2;
-  const EVP_CIPHER* c = half == 16 ? EVP_aes_128_cbc() : half == 24 ? EVP_aes_192_cbc() : EVP_aes_256_cbc();
+  const EVP_CIPHER* c = half == 16   ? EVP_aes_128_cbc()
+                        : half == 24 ? EVP_aes_192_cbc()
+                                     : EVP_aes_256_cbc();
   EVP_CIPHER_CTX* cc = EVP_CIPHER_CTX_new();
   EVP_EncryptInit_ex(cc, c, nullptr, cek.data() + half, iv.data());
   std::vector<uint8_t> ct(plaintext.size() + 16);
@@ -216,7 +234,8 @@ std::string MakeCbcJwe(const PublicKey& pub, const char* enc, size_t cek_len, co
   EVP_EncryptFinal_ex(cc, ct.data() + l1, &l2);
   ct.resize(static_cast<size_t>(l1 + l2));
   EVP_CIPHER_CTX_free(cc);
-  std::string prot = base64url_encode(span_of(std::string("{\"alg\":\"RSA-OAEP-256\",\"enc\":\"") + enc + "\"}"));
+  std::string prot =
+      base64url_encode(span_of(std::string("{\"alg\":\"RSA-OAEP-256\",\"enc\":\"") + enc + "\"}"));
   std::string aad = prot + (aad_member.empty() ? "" : "." + aad_member);
   std::vector<uint8_t> mac_in(aad.begin(), aad.end());
   mac_in.insert(mac_in.end(), iv.begin(), iv.end());
@@ -225,7 +244,8 @@ std::string MakeCbcJwe(const PublicKey& pub, const char* enc, size_t cek_len, co
   for (int s = 56; s >= 0; s -= 8) mac_in.push_back(static_cast<uint8_t>(al >> s));
   unsigned char mac[64];
   unsigned int mac_len = 0;
-  HMAC(EVP_get_digestbyname(md), cek.data(), static_cast<int>(half), mac_in.data(), mac_in.size(), mac, &mac_len);
+  HMAC(EVP_get_digestbyname(md), cek.data(), static_cast<int>(half), mac_in.data(), mac_in.size(),
+       mac, &mac_len);
   json j;
   j["protected"] = prot;
   if (!aad_member.empty()) j["aad"] = aad_member;
@@ -240,8 +260,10 @@ TEST(Jwe, CbcHmacContentAlgorithms) {
   PublicKey pub = Pub("rsa2048.pub.pem");
   std::vector<PrivateKey> keys{Priv("rsa2048.pem")};
   const std::string msg = "{\"symkey\":\"x\"} and some more bytes to pad";
-  for (auto [enc, len, md] : std::vector<std::tuple<const char*, size_t, const char*>>{
-           {"A128CBC-HS256", 32, "SHA256"}, {"A192CBC-HS384", 48, "SHA384"}, {"A256CBC-HS512", 64, "SHA512"}}) {
+  for (auto [enc, len, md] :
+       std::vector<std::tuple<const char*, size_t, const char*>>{{"A128CBC-HS256", 32, "SHA256"},
+                                                                 {"A192CBC-HS384", 48, "SHA384"},
+                                                                 {"A256CBC-HS512", 64, "SHA512"}}) {
     for (std::string aad : {std::string(""), std::string("ZXh0cmE")}) {
       std::string text = MakeCbcJwe(pub, enc, len, md, msg, aad);
       auto r = jwe_decrypt(text, keys);
@@ -259,15 +281,18 @@ TEST(Jwe, CbcHmacContentAlgorithms) {
 // ---- our encrypter -------------------------------------------------------------
 
 PrivateKey Fresh(const char* type, const char* param) {
-  EVP_PKEY* p = std::string(type) == "RSA" ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(std::stoi(param)))
-                                           : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", param);
+  EVP_PKEY* p =
+      std::string(type) == "RSA"
+          ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(std::stoi(param)))
+          : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", param);
   auto k = PrivateKey::from_evp(p);
   EXPECT_TRUE(k.ok());
   return *k;
 }
 
 const std::string kOpts =
-    "{\"symkey\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"digest\":\"sha256:00\",\"cipheroptions\":"
+    "{\"symkey\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"digest\":\"sha256:00\","
+    "\"cipheroptions\":"
     "{\"nonce\":\"AAECAwQFBgcICQoLDA0ODw==\"}}";
 
 TEST(jwe_encrypt, RoundTripsSingleRecipientGoJoseShape) {
@@ -282,15 +307,16 @@ TEST(jwe_encrypt, RoundTripsSingleRecipientGoJoseShape) {
     std::vector<std::string> order;
     for (auto it = j.begin(); it != j.end(); ++it) order.push_back(it.key());
     EXPECT_EQ(text->find("{\"protected\":\""), 0u);
-    size_t p_ek = text->find("\"encrypted_key\""), p_iv = text->find("\"iv\""), p_ct = text->find("\"ciphertext\""),
-           p_tag = text->find("\"tag\"");
+    size_t p_ek = text->find("\"encrypted_key\""), p_iv = text->find("\"iv\""),
+           p_ct = text->find("\"ciphertext\""), p_tag = text->find("\"tag\"");
     EXPECT_TRUE(p_ek < p_iv && p_iv < p_ct && p_ct < p_tag);
     EXPECT_EQ(j.size(), 5u);
     std::string prot = B64UrlDecodeStr(j["protected"]);
     if (std::string(type) == "RSA") {
       EXPECT_EQ(prot, "{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\"}");
     } else {
-      EXPECT_EQ(prot.find(std::string("{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"epk\":{\"kty\":\"EC\",\"crv\":\"") +
+      EXPECT_EQ(prot.find(std::string("{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"epk\":{"
+                                      "\"kty\":\"EC\",\"crv\":\"") +
                           param + "\",\"x\":\""),
                 0u)
           << prot;
@@ -312,7 +338,10 @@ TEST(jwe_encrypt, MultiRecipientGeneralJson) {
   ASSERT_TRUE(text.ok());
   json j = json::parse(*text);
   EXPECT_EQ(B64UrlDecodeStr(j["protected"]), "{\"enc\":\"A256GCM\"}");
-  EXPECT_TRUE(text->find("{\"protected\":") == 0 && text->find(",\"recipients\":[{\"header\":{\"alg\":\"RSA-OAEP\"},\"encrypted_key\":") != std::string::npos);
+  EXPECT_TRUE(
+      text->find("{\"protected\":") == 0 &&
+      text->find(",\"recipients\":[{\"header\":{\"alg\":\"RSA-OAEP\"},\"encrypted_key\":") !=
+          std::string::npos);
   EXPECT_LT(text->find("],\"encrypted_key\":"), text->find("\"iv\":"));
   EXPECT_EQ(j["encrypted_key"], j["recipients"][0]["encrypted_key"]);
   EXPECT_EQ(j["recipients"].size(), 3u);
@@ -342,7 +371,8 @@ TEST(jwe_encrypt, GoMultiShapeMatchesOurs) {
   // nlohmann sorts keys, so compare the raw textual order instead.
   auto raw_order = [](const std::string& t) {
     std::string s;
-    for (const char* k : {"\"protected\"", "\"recipients\"", "\"encrypted_key\":\"", "\"iv\"", "\"ciphertext\"", "\"tag\""}) {
+    for (const char* k : {"\"protected\"", "\"recipients\"", "\"encrypted_key\":\"", "\"iv\"",
+                          "\"ciphertext\"", "\"tag\""}) {
       s += std::to_string(t.rfind(k) != std::string::npos) + ",";
     }
     return s;
@@ -354,7 +384,8 @@ TEST(jwe_encrypt, GoMultiShapeMatchesOurs) {
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(g["recipients"][i]["header"]["alg"], o["recipients"][i]["header"]["alg"]);
     if (i > 0) {
-      EXPECT_EQ(g["recipients"][i]["header"]["epk"]["crv"], o["recipients"][i]["header"]["epk"]["crv"]);
+      EXPECT_EQ(g["recipients"][i]["header"]["epk"]["crv"],
+                o["recipients"][i]["header"]["epk"]["crv"]);
       EXPECT_EQ(B64UrlDecodeStr(g["recipients"][i]["header"]["epk"]["x"]).size(),
                 B64UrlDecodeStr(o["recipients"][i]["header"]["epk"]["x"]).size());
     }
@@ -388,7 +419,8 @@ TEST(jwe_encrypt, JwkAlgAndKid) {
   std::vector<PublicKey> r2{rp};
   auto t2 = jwe_encrypt(span_of(kOpts), r2);
   ASSERT_TRUE(t2.ok());
-  EXPECT_EQ(B64UrlDecodeStr(json::parse(*t2)["protected"]), "{\"alg\":\"RSA-OAEP-256\",\"enc\":\"A256GCM\"}");
+  EXPECT_EQ(B64UrlDecodeStr(json::parse(*t2)["protected"]),
+            "{\"alg\":\"RSA-OAEP-256\",\"enc\":\"A256GCM\"}");
   std::vector<PrivateKey> k2{rsa};
   EXPECT_TRUE(jwe_decrypt(*t2, k2).ok());
 
@@ -402,9 +434,12 @@ TEST(jwe_encrypt, JwkAlgAndKid) {
 TEST(jwk_thumbprint, Rfc7638Example) {
   // RFC 7638 section 3.1.
   const std::string jwk =
-      "{\"kty\":\"RSA\",\"n\":\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1"
-      "L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2Qvzq"
-      "Y368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr"
+      "{\"kty\":\"RSA\",\"n\":"
+      "\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1"
+      "L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-"
+      "65YGjQR0_FDW2Qvzq"
+      "Y368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"
+      "bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr"
       "3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\",\"e\":\"AQAB\",\"alg\":\"RS256\","
       "\"kid\":\"2011-04-29\"}";
   auto pub = parse_public_key(span_of(jwk));

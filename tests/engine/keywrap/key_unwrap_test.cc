@@ -47,12 +47,14 @@ kernels::SecretBytes Secret(const std::vector<uint8_t>& v) { return {v.begin(), 
 
 DecryptKeys Keys(std::initializer_list<const char*> files) {
   DecryptKeys k;
-  for (const char* f : files) k.private_keys.push_back(Secret(read_file(ocicrypt_vectors_dir() + "keys/" + f)));
+  for (const char* f : files)
+    k.private_keys.push_back(Secret(read_file(ocicrypt_vectors_dir() + "keys/" + f)));
   return k;
 }
 
 // CheckPrivateOptions: JSON with a 32-byte symkey and the expected digest.
-void CheckPrivateOptions(const kernels::SecretBytes& opts, const std::string& digest, const std::string& ctx) {
+void CheckPrivateOptions(const kernels::SecretBytes& opts, const std::string& digest,
+                         const std::string& ctx) {
   json j = json::parse(opts.begin(), opts.end(), nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << ctx;
   ASSERT_TRUE(j.contains("symkey")) << ctx;
@@ -73,18 +75,33 @@ struct ImageCase {
 const std::vector<ImageCase>& Cases() {
   static const std::vector<ImageCase> cases = {
       {"enc-jwe-rsa2048",
-       {{"rsa2048.pem"}, {"rsa2048.pkcs1.pem"}, {"rsa2048.pkcs1.der"}, {"rsa2048.pk8.der"}, {"rsa2048.jwk.json"}}},
+       {{"rsa2048.pem"},
+        {"rsa2048.pkcs1.pem"},
+        {"rsa2048.pkcs1.der"},
+        {"rsa2048.pk8.der"},
+        {"rsa2048.jwk.json"}}},
       {"enc-jwe-rsa4096", {{"rsa4096.pem"}}},
-      {"enc-jwe-ecp256", {{"ecp256.pem"}, {"ecp256.sec1.der"}, {"ecp256.sec1.pem"}, {"ecp256.jwk.json"}}},
+      {"enc-jwe-ecp256",
+       {{"ecp256.pem"}, {"ecp256.sec1.der"}, {"ecp256.sec1.pem"}, {"ecp256.jwk.json"}}},
       {"enc-jwe-ecp384", {{"ecp384.pem"}, {"ecp384.sec1.der"}, {"ecp384.sec1.pem"}}},
       {"enc-jwe-ecp521", {{"ecp521.pem"}, {"ecp521.sec1.der"}, {"ecp521.sec1.pem"}}},
       {"enc-jwe-multi",
-       {{"rsa2048.pem"}, {"ecp256.pem"}, {"ecp521.pem"}, {"ecp256.jwk.json"}, {"rsa2048.jwk.json"},
-        {"ecp256.sec1.der"}, {"ecp521.sec1.pem"}, {"ecp384.pem", "ecp521.pem"}}},
+       {{"rsa2048.pem"},
+        {"ecp256.pem"},
+        {"ecp521.pem"},
+        {"ecp256.jwk.json"},
+        {"rsa2048.jwk.json"},
+        {"ecp256.sec1.der"},
+        {"ecp521.sec1.pem"},
+        {"ecp384.pem", "ecp521.pem"}}},
       {"enc-jwe-lastlayer", {{"rsa2048.pem"}}},
       {"ctrenc-jwe-rsa2048", {{"rsa2048.pem"}, {"rsa2048.pkcs1.pem"}, {"rsa2048.jwk.json"}}},
       {"ctrenc-add-ecp256",
-       {{"rsa2048.pem"}, {"ecp256.pem"}, {"ecp256.jwk.json"}, {"ecp256.sec1.der"}, {"ecp384.pem", "ecp256.pem"}}},
+       {{"rsa2048.pem"},
+        {"ecp256.pem"},
+        {"ecp256.jwk.json"},
+        {"ecp256.sec1.der"},
+        {"ecp384.pem", "ecp256.pem"}}},
   };
   return cases;
 }
@@ -95,12 +112,15 @@ TEST(KeyUnwrap, EveryImageEveryKeyForm) {
     std::vector<Layer> layers = LoadLayers(c.image);
     for (const auto& set : c.key_sets) {
       DecryptKeys keys;
-      for (const char* f : set) keys.private_keys.push_back(Secret(read_file(ocicrypt_vectors_dir() + "keys/" + f)));
+      for (const char* f : set)
+        keys.private_keys.push_back(Secret(read_file(ocicrypt_vectors_dir() + "keys/" + f)));
       auto prepared = prepare_decrypt_keys(keys);
       ASSERT_TRUE(prepared.ok());
-      ASSERT_TRUE(prepared->problems.empty()) << c.image << " " << set[0] << ": " << prepared->problems[0];
+      ASSERT_TRUE(prepared->problems.empty())
+          << c.image << " " << set[0] << ": " << prepared->problems[0];
       for (size_t i = 0; i < layers.size(); ++i) {
-        std::string ctx = std::string(c.image) + " layer " + std::to_string(i) + " key " + set.back();
+        std::string ctx =
+            std::string(c.image) + " layer " + std::to_string(i) + " key " + set.back();
         auto r = unwrap_layer_key(layers[i].annotations, *prepared);
         if (!layers[i].encrypted) {
           EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << ctx;
@@ -154,7 +174,8 @@ TEST(KeyUnwrap, Pkcs7KeyWithoutCertFails) {
 }
 
 TEST(KeyUnwrap, WrongKey) {
-  auto r = unwrap_layer_key(LoadLayers("enc-jwe-rsa2048")[0].annotations, Keys({"ecp256.pem", "rsa4096.pem"}));
+  auto r = unwrap_layer_key(LoadLayers("enc-jwe-rsa2048")[0].annotations,
+                            Keys({"ecp256.pem", "rsa4096.pem"}));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kKeyError);
   const std::string& m = r.status().message();
@@ -178,7 +199,8 @@ TEST(KeyUnwrap, EncryptedPemWithoutOrWithWrongPassword) {
   auto none = unwrap_layer_key(a, Keys({"rsa2048.enc.pem"}));
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), StatusCode::kKeyError);
-  EXPECT_NE(none.status().message().find("needs a password"), std::string::npos) << none.status().message();
+  EXPECT_NE(none.status().message().find("needs a password"), std::string::npos)
+      << none.status().message();
 
   DecryptKeys wrong = Keys({"rsa2048.enc.pem"});
   const std::string pw = "wrong-pass";
@@ -202,10 +224,12 @@ TEST(KeyUnwrap, MisalignedPasswords) {
 }
 
 TEST(KeyUnwrap, PublicKeyGivenAsPrivate) {
-  auto r = unwrap_layer_key(LoadLayers("enc-jwe-rsa2048")[0].annotations, Keys({"rsa2048.pub.pem"}));
+  auto r =
+      unwrap_layer_key(LoadLayers("enc-jwe-rsa2048")[0].annotations, Keys({"rsa2048.pub.pem"}));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kKeyError);
-  EXPECT_NE(r.status().message().find("missing private key"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("missing private key"), std::string::npos)
+      << r.status().message();
   EXPECT_NE(r.status().message().find("public key"), std::string::npos) << r.status().message();
 }
 
@@ -221,7 +245,8 @@ TEST(KeyUnwrap, CorruptBlobBeforeValidOne) {
   const std::string valid = a[std::string(kJweKeysAnnotation)];
   const std::string garbage_jwe = base64_encode(span_of("{\"protected\":\"%%%\"}"));
   const std::string not_jwe = base64_encode(span_of("hello"));
-  for (const std::string& prefix : {std::string("!!!not-base64!!!"), garbage_jwe, not_jwe, std::string("")}) {
+  for (const std::string& prefix :
+       {std::string("!!!not-base64!!!"), garbage_jwe, not_jwe, std::string("")}) {
     a[std::string(kJweKeysAnnotation)] = prefix + "," + valid;
     auto r = unwrap_layer_key(a, Keys({"rsa2048.pem"}));
     ASSERT_TRUE(r.ok()) << prefix << ": " << r.status().message();
@@ -230,7 +255,8 @@ TEST(KeyUnwrap, CorruptBlobBeforeValidOne) {
   a[std::string(kJweKeysAnnotation)] = "!!!," + valid;
   auto r = unwrap_layer_key(a, Keys({"ecp256.pem"}));
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("blob 1/2: undecodable"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("blob 1/2: undecodable"), std::string::npos)
+      << r.status().message();
 }
 
 TEST(KeyUnwrap, OnlyUnsupportedSchemes) {
@@ -248,7 +274,8 @@ TEST(KeyUnwrap, OnlyUnsupportedSchemes) {
   EXPECT_TRUE(unwrap_layer_key(b, Keys({"rsa2048.pem"})).ok());
   auto c = unwrap_layer_key(b, Keys({"ecp256.pem"}));
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("pgp (not supported"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("pgp (not supported"), std::string::npos)
+      << c.status().message();
 }
 
 TEST(KeyUnwrap, NotEncrypted) {
@@ -272,7 +299,8 @@ TEST(KeyUnwrap, JweAndPkcs7OnOneLayer) {
   auto r2 = unwrap_layer_key(a, both);
   ASSERT_TRUE(r2.ok());
   // jwe first: the result is the JWE's private options.
-  auto jwe_only = unwrap_layer_key(LoadLayers("enc-jwe-rsa2048")[0].annotations, Keys({"rsa2048.pem"}));
+  auto jwe_only =
+      unwrap_layer_key(LoadLayers("enc-jwe-rsa2048")[0].annotations, Keys({"rsa2048.pem"}));
   ASSERT_TRUE(jwe_only.ok());
   EXPECT_EQ(*r2, *jwe_only);
 }

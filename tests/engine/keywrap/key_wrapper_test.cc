@@ -17,7 +17,8 @@ std::string key_path(const std::string& name) {
   return testing::ocicrypt_vectors_dir() + "keys/" + name;
 }
 
-PreparedKeys keys_from(const std::vector<std::string>& privs, const std::vector<std::string>& certs) {
+PreparedKeys keys_from(const std::vector<std::string>& privs,
+                       const std::vector<std::string>& certs) {
   DecryptKeys raw;
   for (const auto& p : privs) {
     const auto b = testing::read_file(key_path(p));
@@ -83,7 +84,8 @@ TEST(KeyWrapper, EachSchemeWrapsUnwrapsListsAndRemoves) {
     } else {
       ASSERT_TRUE(fewer->has_value());
       EXPECT_EQ(w->recipients(**fewer)->size(), c.count - 1);
-      EXPECT_EQ(w->unwrap(**fewer, keys_from({"rsa2048.pem"}, {})).status().code(), StatusCode::kOk);
+      EXPECT_EQ(w->unwrap(**fewer, keys_from({"rsa2048.pem"}, {})).status().code(),
+                StatusCode::kOk);
       EXPECT_EQ(w->unwrap(**fewer, c.opener).status().code(), StatusCode::kKeyError);
     }
     EXPECT_EQ(w->describe(std::vector<uint8_t>{1, 2, 3}).status().code(), StatusCode::kDataError);

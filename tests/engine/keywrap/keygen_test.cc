@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "engine/keywrap/jwe/jwe.h"
-#include "engine/keywrap/pkcs7/pkcs7.h"
 #include "engine/keywrap/keys/private_key.h"
+#include "engine/keywrap/pkcs7/pkcs7.h"
 #include "tests/support/ocicrypt_vectors.h"
 #include "tests/support/test_util.h"
 
@@ -58,7 +58,8 @@ mode_t ModeOf(const std::string& path) {
 
 std::vector<std::string> Listing(const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename());
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -129,10 +130,11 @@ TEST(Keygen, EachCallMakesANewKey) {
 
 TEST(Keygen, ParseKeyType) {
   const std::pair<const char*, KeyType> good[] = {
-      {"rsa:2048", KeyType::kRsa2048}, {"rsa:3072", KeyType::kRsa3072}, {"rsa:4096", KeyType::kRsa4096},
-      {"ec:p256", KeyType::kEcP256},   {"ec:p384", KeyType::kEcP384},   {"ec:p521", KeyType::kEcP521},
-      {"rsa", KeyType::kRsa4096},      {"ec", KeyType::kEcP256},        {"RSA:2048", KeyType::kRsa2048},
-      {"EC:P384", KeyType::kEcP384},
+      {"rsa:2048", KeyType::kRsa2048}, {"rsa:3072", KeyType::kRsa3072},
+      {"rsa:4096", KeyType::kRsa4096}, {"ec:p256", KeyType::kEcP256},
+      {"ec:p384", KeyType::kEcP384},   {"ec:p521", KeyType::kEcP521},
+      {"rsa", KeyType::kRsa4096},      {"ec", KeyType::kEcP256},
+      {"RSA:2048", KeyType::kRsa2048}, {"EC:P384", KeyType::kEcP384},
   };
   for (const auto& [spec, type] : good) {
     auto t = parse_key_type(spec);
@@ -141,12 +143,13 @@ TEST(Keygen, ParseKeyType) {
     // key_type_name round-trips.
     EXPECT_EQ(*parse_key_type(key_type_name(type)), type);
   }
-  for (const char* bad : {"", "rsa:1024", "rsa:2047", "rsa2048", "ec:p-256", "ec:secp256k1", "ed25519",
-                          "rsa:", "ec:", " rsa", "rsa:4096 "}) {
+  for (const char* bad : {"", "rsa:1024", "rsa:2047", "rsa2048", "ec:p-256", "ec:secp256k1",
+                          "ed25519", "rsa:", "ec:", " rsa", "rsa:4096 "}) {
     auto t = parse_key_type(bad);
     ASSERT_FALSE(t.ok()) << bad;
     EXPECT_EQ(t.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_TRUE(contains(t.status().message(), "rsa:2048, rsa:3072, rsa:4096, ec:p256, ec:p384 or ec:p521"))
+    EXPECT_TRUE(
+        contains(t.status().message(), "rsa:2048, rsa:3072, rsa:4096, ec:p256, ec:p384 or ec:p521"))
         << t.status().message();
   }
 }
@@ -269,8 +272,8 @@ using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 
 // ParsePem parses a PEM certificate with OpenSSL alone.
 X509Ptr ParsePem(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
-                                                 &BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
   return X509Ptr(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
 }
 
@@ -303,7 +306,8 @@ TEST(KeygenCertificate, SelfSignedForTheKeyAndAPkcs7Recipient) {
   EXPECT_EQ(ASN1_STRING_length(serial), 16);
   // Valid from now for 30 days.
   int days = 0, secs = 0;
-  ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x.get()), X509_get0_notAfter(x.get())), 1);
+  ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x.get()), X509_get0_notAfter(x.get())),
+            1);
   EXPECT_EQ(days, 30);
   EXPECT_EQ(secs, 0);
   EXPECT_LE(X509_cmp_current_time(X509_get0_notBefore(x.get())), 0);
@@ -338,9 +342,11 @@ TEST(KeygenCertificate, DefaultsAndFreshSerials) {
   ASSERT_TRUE(xa && xb);
   EXPECT_EQ(CommonName(X509_get_subject_name(xa.get())), "layercrypt recipient");
   int days = 0, secs = 0;
-  ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(xa.get()), X509_get0_notAfter(xa.get())), 1);
+  ASSERT_EQ(
+      ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(xa.get()), X509_get0_notAfter(xa.get())), 1);
   EXPECT_EQ(days, 3650);
-  EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(xa.get()), X509_get0_serialNumber(xb.get())), 0);
+  EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(xa.get()), X509_get0_serialNumber(xb.get())),
+            0);
 }
 
 TEST(KeygenCertificate, RefusesEcKeysAndBadOptions) {
@@ -348,17 +354,21 @@ TEST(KeygenCertificate, RefusesEcKeysAndBadOptions) {
     auto c = make_self_signed_certificate(Key(t));
     ASSERT_FALSE(c.ok());
     EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_TRUE(contains(c.status().message(), "pkcs7 recipients needs an RSA key, not EC")) << c.status().message();
+    EXPECT_TRUE(contains(c.status().message(), "pkcs7 recipients needs an RSA key, not EC"))
+        << c.status().message();
     EXPECT_TRUE(contains(c.status().message(), "rsa:4096")) << c.status().message();
   }
   const GeneratedKey& rsa = Key(KeyType::kRsa2048);
-  for (const CertificateOptions& o : {CertificateOptions{"", 10}, CertificateOptions{std::string(65, 'x'), 10},
-                                      CertificateOptions{"ok", 0}, CertificateOptions{"ok", -1},
-                                      CertificateOptions{"ok", 36501}}) {
+  for (const CertificateOptions& o :
+       {CertificateOptions{"", 10}, CertificateOptions{std::string(65, 'x'), 10},
+        CertificateOptions{"ok", 0}, CertificateOptions{"ok", -1},
+        CertificateOptions{"ok", 36501}}) {
     auto c = make_self_signed_certificate(rsa, o);
-    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << o.subject_cn.size() << " " << o.days;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument)
+        << o.subject_cn.size() << " " << o.days;
   }
-  EXPECT_TRUE(make_self_signed_certificate(rsa, CertificateOptions{std::string(64, 'x'), 36500}).ok());
+  EXPECT_TRUE(
+      make_self_signed_certificate(rsa, CertificateOptions{std::string(64, 'x'), 36500}).ok());
   GeneratedKey broken;
   broken.private_pem.assign(5, 'x');
   EXPECT_EQ(make_self_signed_certificate(broken).status().code(), StatusCode::kDataError);
@@ -375,7 +385,8 @@ TEST(KeygenFiles, WritesTheCertificateWithTheKeys) {
   Status s = write_key_files(k, base, /*overwrite=*/false);
   ::umask(old_umask);
   ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_EQ(Listing(dir.path()), (std::vector<std::string>{"node.crt.pem", "node.pem", "node.pub.pem"}));
+  EXPECT_EQ(Listing(dir.path()),
+            (std::vector<std::string>{"node.crt.pem", "node.pem", "node.pub.pem"}));
   EXPECT_EQ(ModeOf(base + ".pem"), 0600u);
   EXPECT_EQ(ModeOf(base + ".pub.pem"), 0644u);
   EXPECT_EQ(ModeOf(base + ".crt.pem"), 0644u);
@@ -396,7 +407,8 @@ TEST(KeygenFiles, WritesTheCertificateWithTheKeys) {
   // With overwrite all three are replaced.
   ASSERT_TRUE(write_key_files(k, other.file("node"), /*overwrite=*/true).ok());
   EXPECT_EQ(Str(read_file(other.file("node.crt.pem"))), *pem);
-  EXPECT_EQ(Listing(other.path()), (std::vector<std::string>{"node.crt.pem", "node.pem", "node.pub.pem"}));
+  EXPECT_EQ(Listing(other.path()),
+            (std::vector<std::string>{"node.crt.pem", "node.pem", "node.pub.pem"}));
 }
 
 }  // namespace

@@ -31,7 +31,8 @@ using testing::ocicrypt_vectors_dir;
 using testing::read_file;
 
 std::vector<uint8_t> Pkcs7Blob(size_t layer) {
-  auto d = base64_decode(image_layers("enc-pkcs7").at(layer).annotation("org.opencontainers.image.enc.keys.pkcs7"));
+  auto d = base64_decode(
+      image_layers("enc-pkcs7").at(layer).annotation("org.opencontainers.image.enc.keys.pkcs7"));
   EXPECT_TRUE(d.ok());
   return *d;
 }
@@ -40,8 +41,12 @@ std::string ExpectedDigest(size_t layer) {
   return ocicrypt_expected()["images"]["enc-pkcs7"]["layers"][layer]["expected_output_digest"];
 }
 
-PrivateKey Priv(const std::string& f) { return *parse_private_key(read_file(ocicrypt_vectors_dir() + "keys/" + f)); }
-Certificate Cert() { return *parse_certificate(read_file(ocicrypt_vectors_dir() + "keys/pkcs7.cert.pem")); }
+PrivateKey Priv(const std::string& f) {
+  return *parse_private_key(read_file(ocicrypt_vectors_dir() + "keys/" + f));
+}
+Certificate Cert() {
+  return *parse_certificate(read_file(ocicrypt_vectors_dir() + "keys/pkcs7.cert.pem"));
+}
 
 std::string Str(const kernels::SecretBytes& v) { return {v.begin(), v.end()}; }
 
@@ -80,7 +85,8 @@ bool ParseDerList(std::span<const uint8_t> in, std::vector<DerNode>& out, int de
     node.cls = id >> 6;
     node.constructed = (id & 0x20) != 0;
     node.tag = id & 0x1f;
-    node.content.assign(in.begin() + static_cast<long>(pos), in.begin() + static_cast<long>(pos + len));
+    node.content.assign(in.begin() + static_cast<long>(pos),
+                        in.begin() + static_cast<long>(pos + len));
     pos += len;
     if ((node.constructed || (node.cls == 0 && node.tag == 16)) &&
         !ParseDerList(node.content, node.children, depth + 1)) {
@@ -155,12 +161,14 @@ std::string PathName(const std::vector<size_t>& path) {
 // leaf whose contents differ unless its path is in `free_leaves`. Lengths
 // are not compared.
 void CompareTrees(const DerNode& ours, const DerNode& theirs, std::vector<size_t>& path,
-                  const std::vector<std::vector<size_t>>& free_leaves, std::vector<std::string>& diffs) {
+                  const std::vector<std::vector<size_t>>& free_leaves,
+                  std::vector<std::string>& diffs) {
   const std::string where = PathName(path);
   if (ours.cls != theirs.cls || ours.tag != theirs.tag || ours.constructed != theirs.constructed) {
-    diffs.push_back(where + ": ours is class " + std::to_string(ours.cls) + " tag " + std::to_string(ours.tag) +
-                    (ours.constructed ? " constructed" : " primitive") + ", Go's is class " +
-                    std::to_string(theirs.cls) + " tag " + std::to_string(theirs.tag) +
+    diffs.push_back(where + ": ours is class " + std::to_string(ours.cls) + " tag " +
+                    std::to_string(ours.tag) + (ours.constructed ? " constructed" : " primitive") +
+                    ", Go's is class " + std::to_string(theirs.cls) + " tag " +
+                    std::to_string(theirs.tag) +
                     (theirs.constructed ? " constructed" : " primitive"));
     return;
   }
@@ -222,16 +230,19 @@ std::optional<std::string> StrictGoDecrypt(std::span<const uint8_t> der, const P
   size_t cek_len = cek.size();
   if (!rsa || EVP_PKEY_decrypt_init(rsa.get()) != 1 ||
       EVP_PKEY_CTX_set_rsa_padding(rsa.get(), RSA_PKCS1_PADDING) != 1 ||
-      EVP_PKEY_decrypt(rsa.get(), cek.data(), &cek_len, ek->content.data(), ek->content.size()) != 1 ||
+      EVP_PKEY_decrypt(rsa.get(), cek.data(), &cek_len, ek->content.data(), ek->content.size()) !=
+          1 ||
       cek_len != 16) {
     return std::nullopt;
   }
   std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> gcm(EVP_CIPHER_CTX_new(),
-                                                                     &EVP_CIPHER_CTX_free);
+                                                                      &EVP_CIPHER_CTX_free);
   std::string plain(ct.size() - 16, '\0');
   int len = 0, fin = 0;
   std::vector<uint8_t> tag(ct.end() - 16, ct.end());
-  if (!gcm || EVP_DecryptInit_ex(gcm.get(), EVP_aes_128_gcm(), nullptr, cek.data(), nonce->content.data()) != 1 ||
+  if (!gcm ||
+      EVP_DecryptInit_ex(gcm.get(), EVP_aes_128_gcm(), nullptr, cek.data(),
+                         nonce->content.data()) != 1 ||
       EVP_DecryptUpdate(gcm.get(), reinterpret_cast<unsigned char*>(plain.data()), &len, ct.data(),
                         static_cast<int>(ct.size() - 16)) != 1 ||
       EVP_CIPHER_CTX_ctrl(gcm.get(), EVP_CTRL_GCM_SET_TAG, 16, tag.data()) != 1 ||
@@ -281,7 +292,8 @@ TEST(Pkcs7, DecryptsEveryLayerWithKeyAndCert) {
 TEST(Pkcs7, AllPairsTried) {
   std::vector<PrivateKey> keys{Priv("ecp256.pem"), Priv("rsa2048.pem"), Priv("pkcs7.key.pem")};
   // Keys that are not the recipient come first; the certificate is given twice (DER, PEM).
-  auto other = parse_certificate(read_file(std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/engine/keys/pkcs7.cert.der"));
+  auto other = parse_certificate(
+      read_file(std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/engine/keys/pkcs7.cert.der"));
   ASSERT_TRUE(other.ok());
   std::vector<Certificate> certs{*other, Cert()};
   auto r = pkcs7_decrypt(Pkcs7Blob(1), keys, certs);
@@ -305,7 +317,8 @@ TEST(Pkcs7, WrongKeyFailsUniformly) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kKeyError);
   EXPECT_EQ(r.status().message(),
-            "no key/certificate pair could unwrap the PKCS7 EnvelopedData, id-aes128-GCM, 1 recipient; tried 2 "
+            "no key/certificate pair could unwrap the PKCS7 EnvelopedData, id-aes128-GCM, 1 "
+            "recipient; tried 2 "
             "private key(s) x 1 certificate(s)");
 }
 
@@ -354,7 +367,8 @@ TEST(Pkcs7, UnsupportedContentAlgorithm) {
 
 TEST(Pkcs7, EncryptRoundTripsAndHasSmallstepsShape) {
   const std::string priv = R"({"symkey":"AAAA","digest":"sha256:00","cipheroptions":{}})";
-  const std::span<const uint8_t> content(reinterpret_cast<const uint8_t*>(priv.data()), priv.size());
+  const std::span<const uint8_t> content(reinterpret_cast<const uint8_t*>(priv.data()),
+                                         priv.size());
   const auto other = parse_certificate(
       read_file(std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/engine/keys/pkcs7.cert.der"));
   ASSERT_TRUE(other.ok());
@@ -446,7 +460,8 @@ TEST(Pkcs7Shape, StrictGoReaderDecryptsWhatWeWrite) {
 // writers and ours), primitive [0] IMPLICIT (older layercrypt), and a
 // constructed [0] holding the ciphertext in several OCTET STRINGs.
 TEST(Pkcs7, ReadsBothEncryptedContentForms) {
-  const std::string plain = R"({"symkey":"c2VjcmV0LWtleS1ieXRlcw==","digest":"sha256:ab","cipheroptions":{}})";
+  const std::string plain =
+      R"({"symkey":"c2VjcmV0LWtleS1ieXRlcw==","digest":"sha256:ab","cipheroptions":{}})";
   std::vector<Certificate> recipients{Cert()};
   auto der = pkcs7_encrypt(span_of(plain), recipients);
   ASSERT_TRUE(der.ok()) << der.status().message();
@@ -479,7 +494,8 @@ TEST(Pkcs7, ReadsBothEncryptedContentForms) {
     EXPECT_EQ(Str(*r), plain) << name;
   }
   EXPECT_NE(forms[1].second, *der);  // the rewrite did change the encoding
-  EXPECT_EQ((*der)[der->size() - ct.size() - 4], 0xA0);  // [0] constructed, 2-byte OCTET STRING header
+  EXPECT_EQ((*der)[der->size() - ct.size() - 4],
+            0xA0);  // [0] constructed, 2-byte OCTET STRING header
 }
 
 }  // namespace

@@ -22,7 +22,9 @@ using testing::contains;
 using testing::ocicrypt_vectors_dir;
 using testing::read_file;
 
-std::vector<uint8_t> Key(const std::string& name) { return read_file(ocicrypt_vectors_dir() + "keys/" + name); }
+std::vector<uint8_t> Key(const std::string& name) {
+  return read_file(ocicrypt_vectors_dir() + "keys/" + name);
+}
 std::vector<uint8_t> Extra(const std::string& name) {
   return read_file(std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/engine/keys/" + name);
 }
@@ -77,7 +79,8 @@ TEST(PrivateKey, UnusualDerFormsParseToTheSameKey) {
   EVP_PKEY* ec = EVP_EC_gen("P-256");
   ASSERT_NE(ec, nullptr);
   ASSERT_EQ(EVP_PKEY_set_utf8_string_param(ec, OSSL_PKEY_PARAM_EC_ENCODING,
-                                           OSSL_PKEY_EC_ENCODING_EXPLICIT), 1);
+                                           OSSL_PKEY_EC_ENCODING_EXPLICIT),
+            1);
   for (EVP_PKEY* original : {rsa3, ec}) {
     for (const char* structure : {"PrivateKeyInfo", "type-specific"}) {
       const std::string what = std::string(EVP_PKEY_get0_type_name(original)) + " " + structure;
@@ -113,7 +116,8 @@ INSTANTIATE_TEST_SUITE_P(
                       KeyCase{"ecp521.sec1.pem", KeyAlgorithm::kEcP521, "ecp521.pub.pem"}),
     [](const ::testing::TestParamInfo<KeyCase>& p) {
       std::string n = p.param.file;
-      for (char& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      for (char& ch : n)
+        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
       return n;
     });
 
@@ -140,7 +144,8 @@ TEST(PrivateKey, LegacyEncryptedPem) {
 
   auto missing = parse_private_key(data);
   EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(contains(missing.status().message(), "needs a password")) << missing.status().message();
+  EXPECT_TRUE(contains(missing.status().message(), "needs a password"))
+      << missing.status().message();
   auto wrong = parse_private_key(data, std::string_view("not-the-password"));
   EXPECT_EQ(wrong.status().code(), StatusCode::kKeyError);
   EXPECT_TRUE(contains(wrong.status().message(), "wrong password")) << wrong.status().message();
@@ -166,8 +171,9 @@ TEST(PrivateKey, EncryptedPkcs8PemAndDer) {
 }
 
 TEST(PrivateKey, PublicKeyGivenAsPrivate) {
-  for (auto data : {Key("rsa2048.pub.pem"), Key("ecp256.pub.pem"), Key("rsa2048.pub.jwk.json"),
-                    Key("ecp256.pub.jwk.json"), Extra("rsa2048.pkcs1pub.pem"), Extra("rsa2048.pub.der")}) {
+  for (auto data :
+       {Key("rsa2048.pub.pem"), Key("ecp256.pub.pem"), Key("rsa2048.pub.jwk.json"),
+        Key("ecp256.pub.jwk.json"), Extra("rsa2048.pkcs1pub.pem"), Extra("rsa2048.pub.der")}) {
     auto k = parse_private_key(data);
     ASSERT_FALSE(k.ok());
     EXPECT_EQ(k.status().code(), StatusCode::kInvalidArgument);
@@ -253,7 +259,8 @@ TEST(PublicKey, AcceptsOnlyGoRecipientForms) {
   auto cert = parse_public_key(Key("pkcs7.cert.pem"));
   EXPECT_EQ(cert.status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(contains(cert.status().message(), "certificate"));
-  EXPECT_EQ(parse_public_key(Extra("pkcs7.cert.der")).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(parse_public_key(Extra("pkcs7.cert.der")).status().code(),
+            StatusCode::kInvalidArgument);
   auto priv = parse_public_key(Key("rsa2048.pem"));
   EXPECT_EQ(priv.status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(contains(priv.status().message(), "private key"));

@@ -28,7 +28,8 @@ using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
 
-static_assert(std::is_copy_constructible_v<Recipients> && std::is_nothrow_move_constructible_v<Recipients>);
+static_assert(std::is_copy_constructible_v<Recipients> &&
+              std::is_nothrow_move_constructible_v<Recipients>);
 
 std::string Keys(const std::string& name) { return ocicrypt_vectors_dir() + "keys/" + name; }
 std::string Extra(const std::string& name) {
@@ -78,8 +79,8 @@ std::string SelfSignedEcCertPem() {
   X509_gmtime_adj(X509_getm_notAfter(x), 3600);
   X509_set_pubkey(x, pkey);
   X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("ec-test"), -1,
-                             -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("ec-test"), -1, -1, 0);
   X509_set_issuer_name(x, name);
   X509_sign(x, pkey, EVP_sha256());
   BIO* bio = BIO_new(BIO_s_mem());
@@ -139,7 +140,8 @@ TEST(Recipients, JwkMembersAreKept) {
 TEST(Recipients, SeveralRecipientsWrapAJwe) {
   Recipients r;
   for (const auto& c : kPublicKeys) {
-    ASSERT_TRUE(add_recipient("jwe:" + (c.extra ? Extra(c.file) : Keys(c.file)), &r).ok()) << c.file;
+    ASSERT_TRUE(add_recipient("jwe:" + (c.extra ? Extra(c.file) : Keys(c.file)), &r).ok())
+        << c.file;
   }
   ASSERT_TRUE(add_recipient("pkcs7:" + Keys("pkcs7.cert.pem"), &r).ok());
   EXPECT_EQ(r.jwe.size(), std::size(kPublicKeys));
@@ -191,7 +193,8 @@ TEST(Recipients, NonRsaPkcs7CertificateIsUnsupported) {
   TempDir dir;
   write_file(dir.file("ec.crt"), Bytes(SelfSignedEcCertPem()));
   for (const std::string& spec : {"pkcs7:" + dir.file("ec.crt"), dir.file("ec.crt")}) {
-    ExpectRefused(spec, StatusCode::kUnsupported, dir.file("ec.crt") + ": the certificate has EC key");
+    ExpectRefused(spec, StatusCode::kUnsupported,
+                  dir.file("ec.crt") + ": the certificate has EC key");
     ExpectRefused(spec, StatusCode::kUnsupported, "need an RSA certificate");
   }
 }
@@ -200,7 +203,8 @@ TEST(Recipients, Pkcs1RsaPublicKey) {
   // Refused for jwe: like Go, with the conversion command ...
   const std::string path = Extra("rsa2048.pkcs1pub.pem");
   ExpectRefused("jwe:" + path, StatusCode::kInvalidArgument, path + ": PKCS#1 RSA PUBLIC KEY");
-  ExpectRefused("jwe:" + path, StatusCode::kInvalidArgument, "openssl rsa -RSAPublicKey_in -pubout");
+  ExpectRefused("jwe:" + path, StatusCode::kInvalidArgument,
+                "openssl rsa -RSAPublicKey_in -pubout");
   // ... accepted as a bare FILE, PEM and DER.
   TempDir dir;
   std::string pem = testing::read_text(path);
@@ -245,7 +249,9 @@ TEST(Recipients, PrivateKeysAreRefused) {
       EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
       const bool jwk = path.ends_with(".json");
       EXPECT_EQ(s.message(),
-                path + " holds a private key; a recipient is a public key or certificate: use the matching " +
+                path +
+                    " holds a private key; a recipient is a public key or certificate: use the "
+                    "matching " +
                     (jwk ? "public JWK (the same key without \"d\" and the other private members)"
                          : ".pub.pem, or derive it with `openssl pkey -in " + path + " -pubout`"));
       EXPECT_TRUE(r.jwe.empty() && r.pkcs7.empty() && r.sources.empty());
@@ -263,13 +269,15 @@ TEST(Recipients, PrivateKeyAnywhereInTheFileIsRefused) {
   write_file(dir.file("pub+sec1.pem"), Bytes(pub + sec1));
   for (const char* f : {"cert+key.pem", "pub+sec1.pem"}) {
     for (const std::string& spec : {std::string("jwe:"), std::string("pkcs7:"), std::string()}) {
-      ExpectRefused(spec + dir.file(f), StatusCode::kInvalidArgument, dir.file(f) + " holds a private key");
+      ExpectRefused(spec + dir.file(f), StatusCode::kInvalidArgument,
+                    dir.file(f) + " holds a private key");
     }
   }
   // An unsupported private JWK (OKP) is still a private key.
-  write_file(dir.file("okp.jwk"),
-             Bytes(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",)"
-                   R"("d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"})"));
+  write_file(
+      dir.file("okp.jwk"),
+      Bytes(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",)"
+            R"("d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"})"));
   ExpectRefused(dir.file("okp.jwk"), StatusCode::kInvalidArgument,
                 dir.file("okp.jwk") + " holds a private key");
 }
@@ -282,13 +290,18 @@ TEST(Recipients, FileProblems) {
   }
   ExpectRefused("jwe:" + dir.path(), StatusCode::kIoError, dir.path() + " is a directory");
   write_file(dir.file("empty"), {});
-  ExpectRefused("jwe:" + dir.file("empty"), StatusCode::kDataError, dir.file("empty") + " is empty");
+  ExpectRefused("jwe:" + dir.file("empty"), StatusCode::kDataError,
+                dir.file("empty") + " is empty");
   write_file(dir.file("junk"), Bytes("hello, this is not a key\n"));
-  ExpectRefused(dir.file("junk"), StatusCode::kDataError, dir.file("junk") + " is neither a public key");
-  ExpectRefused("jwe:" + dir.file("junk"), StatusCode::kDataError, dir.file("junk") + ": unrecognised");
-  ExpectRefused("pkcs7:" + dir.file("junk"), StatusCode::kDataError, dir.file("junk") + ": unrecognised");
+  ExpectRefused(dir.file("junk"), StatusCode::kDataError,
+                dir.file("junk") + " is neither a public key");
+  ExpectRefused("jwe:" + dir.file("junk"), StatusCode::kDataError,
+                dir.file("junk") + ": unrecognised");
+  ExpectRefused("pkcs7:" + dir.file("junk"), StatusCode::kDataError,
+                dir.file("junk") + ": unrecognised");
   write_file(dir.file("huge"), std::vector<uint8_t>((1 << 20) + 1, 'A'));
-  ExpectRefused("jwe:" + dir.file("huge"), StatusCode::kIoError, dir.file("huge") + " is larger than 1 MiB");
+  ExpectRefused("jwe:" + dir.file("huge"), StatusCode::kIoError,
+                dir.file("huge") + " is larger than 1 MiB");
   if (::geteuid() != 0) {
     write_file(dir.file("noread"), Bytes(testing::read_text(Keys("ecp256.pub.pem"))));
     ::chmod(dir.file("noread").c_str(), 0);
@@ -304,7 +317,8 @@ TEST(Recipients, UnsupportedKeyType) {
   write_file(dir.file("ed.pub.pem"), Bytes(PubPemOf(ed)));
   EVP_PKEY_free(ed);
   for (const std::string& spec : {"jwe:" + dir.file("ed.pub.pem"), dir.file("ed.pub.pem")}) {
-    ExpectRefused(spec, StatusCode::kUnsupported, dir.file("ed.pub.pem") + ": key type is not supported");
+    ExpectRefused(spec, StatusCode::kUnsupported,
+                  dir.file("ed.pub.pem") + ": key type is not supported");
   }
 }
 
@@ -318,7 +332,8 @@ TEST(Recipients, SchemesAndSpecSyntax) {
   ExpectRefused("", StatusCode::kInvalidArgument, "empty recipient");
   ExpectRefused("jwe:", StatusCode::kInvalidArgument, "names no file; use jwe:FILE");
   ExpectRefused("pkcs7:", StatusCode::kInvalidArgument, "names no file; use pkcs7:FILE");
-  EXPECT_EQ(add_recipient("jwe:" + Keys("ecp256.pub.pem"), nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(add_recipient("jwe:" + Keys("ecp256.pub.pem"), nullptr).code(),
+            StatusCode::kInvalidArgument);
 
   // An existing file whose name looks like a scheme prefix is a bare FILE;
   // a path with '/' before the ':' is never a scheme.

@@ -187,10 +187,11 @@ TEST(Annotations, BadPubopts) {
   Annotations array = {{"org.opencontainers.image.enc.pubopts", base64_encode(B("[]"))}};
   EXPECT_FALSE(read_public_options(array).ok());
   // A public nonce parses but is refused at validation.
-  Annotations nonce = {{"org.opencontainers.image.enc.pubopts",
-                        base64_encode(B("{\"cipher\":\"AES_256_CTR_HMAC_SHA256\",\"hmac\":\"vEBKso4Uli9"
-                                        "LgvO6Yo2y8yQS/GyMozBLLvnFbo2QS0A=\",\"cipheroptions\":{"
-                                        "\"nonce\":\"AAECAwQFBgcICQoLDA0ODw==\"}}"))}};
+  Annotations nonce = {
+      {"org.opencontainers.image.enc.pubopts",
+       base64_encode(B("{\"cipher\":\"AES_256_CTR_HMAC_SHA256\",\"hmac\":\"vEBKso4Uli9"
+                       "LgvO6Yo2y8yQS/GyMozBLLvnFbo2QS0A=\",\"cipheroptions\":{"
+                       "\"nonce\":\"AAECAwQFBgcICQoLDA0ODw==\"}}"))}};
   auto c = read_public_options(nonce);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(validate_for_decryption(*c, DummyPrivate()).code(), StatusCode::kIntegrityError);
@@ -208,9 +209,8 @@ TEST(Annotations, SchemesSortedLikeLayerinfo) {
       {"org.opencontainers.image.enc.pubopts", "x"},
       {"org.opencontainers.image.title", "x"},
   };
-  EXPECT_EQ(encryption_schemes(ann),
-            (std::vector<std::string>{"jwe", "pgp", "pkcs11", "pkcs7", "provider.alpha",
-                                      "provider.zeta"}));
+  EXPECT_EQ(encryption_schemes(ann), (std::vector<std::string>{"jwe", "pgp", "pkcs11", "pkcs7",
+                                                               "provider.alpha", "provider.zeta"}));
   EXPECT_TRUE(encryption_schemes({{"org.opencontainers.image.enc.pubopts", "x"}}).empty());
   EXPECT_FALSE(has_wrapped_keys({{"org.opencontainers.image.enc.pubopts", "x"}}));
   Annotations stripped = strip_encryption_annotations(ann);

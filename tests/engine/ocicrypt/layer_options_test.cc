@@ -88,7 +88,8 @@ TEST(LayerOptions, SerializeFromScratchMatchesGoShape) {
             "{\"cipher\":\"AES_256_CTR_HMAC_SHA256\",\"hmac\":\"vEBKso4Uli9LgvO6Yo2y8yQS/"
             "GyMozBLLvnFbo2QS0A=\",\"cipheroptions\":{}}");
   PrivateLayerOptions priv;
-  priv.symkey = Secret(from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"));
+  priv.symkey =
+      Secret(from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"));
   priv.digest = "sha256:9b1c80359f11563c22eda75bd33f73fa48c4865abe40514fe6cf168ddfa8fcc9";
   priv.cipher_options["nonce"] = Secret(from_hex("000102030405060708090a0b0c0d0e0f"));
   const std::string got = S(serialize_private_options(priv));
@@ -100,21 +101,28 @@ TEST(LayerOptions, SerializeFromScratchMatchesGoShape) {
   // Map keys sorted; empty value is "" (Go's non-nil empty slice).
   pub.cipher_options["z"] = {};
   pub.cipher_options["a"] = {1};
-  EXPECT_TRUE(contains(serialize_public_options(pub), "\"cipheroptions\":{\"a\":\"AQ==\",\"z\":\"\"}"));
+  EXPECT_TRUE(
+      contains(serialize_public_options(pub), "\"cipheroptions\":{\"a\":\"AQ==\",\"z\":\"\"}"));
 }
 
 TEST(LayerOptions, GoHtmlEscapingInStrings) {
   PrivateLayerOptions priv = GoodPrivate();
-  priv.digest = "a<b>&c\"d\\e\n\r\t\b\f\x01\x1f\x7f" "\xe2\x80\xa8\xe2\x80\xa9" "\xff" "é";
+  priv.digest =
+      "a<b>&c\"d\\e\n\r\t\b\f\x01\x1f\x7f"
+      "\xe2\x80\xa8\xe2\x80\xa9"
+      "\xff"
+      "é";
   const std::string got = S(serialize_private_options(priv));
-  EXPECT_TRUE(contains(got, "\"digest\":\"a\\u003cb\\u003e\\u0026c\\\"d\\\\e\\n\\r\\t\\b\\f\\u0001"
-                            "\\u001f\x7f\\u2028\\u2029\\ufffdé\""))
+  EXPECT_TRUE(contains(got,
+                       "\"digest\":\"a\\u003cb\\u003e\\u0026c\\\"d\\\\e\\n\\r\\t\\b\\f\\u0001"
+                       "\\u001f\x7f\\u2028\\u2029\\ufffdé\""))
       << got;
   // And it parses back (invalid UTF-8 became U+FFFD).
   auto back = parse_private_options(got);
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->digest,
-            "a<b>&c\"d\\e\n\r\t\b\f\x01\x1f\x7f\xe2\x80\xa8\xe2\x80\xa9\xef\xbf\xbd" "é");
+            "a<b>&c\"d\\e\n\r\t\b\f\x01\x1f\x7f\xe2\x80\xa8\xe2\x80\xa9\xef\xbf\xbd"
+            "é");
   PublicLayerOptions pub = GoodPublic();
   pub.cipher = "<x>";
   EXPECT_TRUE(contains(serialize_public_options(pub), "\"cipher\":\"\\u003cx\\u003e\""));
@@ -144,7 +152,8 @@ TEST(LayerOptions, GoLeniencyCaseInsensitiveNames) {
 TEST(LayerOptions, GoFoldingOfLongSAndKelvin) {
   // Go's foldName maps U+017F (ſ) to 'S' and U+212A (Kelvin) to 'K'.
   auto priv = parse_private_options(
-      "{\"\xc5\xbfym\xe2\x84\xaa" "ey\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}");
+      "{\"\xc5\xbfym\xe2\x84\xaa"
+      "ey\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}");
   ASSERT_TRUE(priv.ok()) << priv.status().message();
   EXPECT_EQ(priv->symkey.size(), 32u);
   EXPECT_TRUE(gojson::name_matches("symkey", "symkey"));
@@ -204,7 +213,8 @@ TEST(LayerOptions, GoLeniencyUnknownMembersNullsAndArrays) {
 TEST(LayerOptions, GoDuplicateMembersLaterWins) {
   auto p = parse_private_options(
       "{\"symkey\":\"AAAA\",\"SYMKEY\":\"AQEB\",\"digest\":\"a\",\"Digest\":\"b\",\"digest\":null,"
-      "\"cipheroptions\":{\"nonce\":\"AA==\",\"x\":\"AA==\"},\"cipherOptions\":{\"nonce\":\"AQ==\"}}");
+      "\"cipheroptions\":{\"nonce\":\"AA==\",\"x\":\"AA==\"},\"cipherOptions\":{\"nonce\":\"AQ==\"}"
+      "}");
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(V(p->symkey), std::vector<uint8_t>({1, 1, 1}));
   EXPECT_EQ(p->digest, "b");  // Go ignores null for a string
@@ -241,10 +251,10 @@ TEST(LayerOptions, InvalidUtf8AndLoneSurrogatesAreRejected) {
       "{\"digest\":\"\\ud800x\"}",        // lone high surrogate
       "{\"digest\":\"\\udc00\"}",         // lone low surrogate
       "{\"digest\":\"\\ud800\\u0041\"}",  // high surrogate + non-surrogate
-      "{\"digest\":\"a\xff(b\"}",          // invalid byte
-      "{\"digest\":\"a\xc3(b\"}",          // truncated sequence
-      "{\"digest\":\"\xed\xa0\x80\"}",      // UTF-8-encoded surrogate
-      "{\"digest\":\"\xc0\xaf\"}",          // overlong
+      "{\"digest\":\"a\xff(b\"}",         // invalid byte
+      "{\"digest\":\"a\xc3(b\"}",         // truncated sequence
+      "{\"digest\":\"\xed\xa0\x80\"}",    // UTF-8-encoded surrogate
+      "{\"digest\":\"\xc0\xaf\"}",        // overlong
   };
   for (const char* in : bad) {
     auto r = parse_private_options(in);
@@ -269,7 +279,7 @@ TEST(LayerOptions, RejectsWhatGoRejects) {
       "42",
       "{\"cipher\":1}",
       "{\"cipher\":[\"AES\"]}",
-      "{\"hmac\":\"vEBKso4Uli9LgvO6Yo2y8yQS/GyMozBLLvnFbo2QS0A\"}",  // unpadded
+      "{\"hmac\":\"vEBKso4Uli9LgvO6Yo2y8yQS/GyMozBLLvnFbo2QS0A\"}",   // unpadded
       "{\"hmac\":\"vEBKso4Uli9LgvO6Yo2y8yQS_GyMozBLLvnFbo2QS0A=\"}",  // base64url
       "{\"hmac\":[256]}",
       "{\"hmac\":[-1]}",
@@ -284,7 +294,7 @@ TEST(LayerOptions, RejectsWhatGoRejects) {
       "{\"cipheroptions\":\"\"}",
       "{\"cipheroptions\":{\"nonce\":5}}",
       "{'cipher':'x'}",
-      "{\"cipher\":\"a\x01\"}",   // raw control character
+      "{\"cipher\":\"a\x01\"}",    // raw control character
       "{\"cipher\":\"\\x\"}",      // bad escape
       "{\"cipher\":\"\\u12G4\"}",  // bad \u
       "{\"n\":01}",
@@ -295,12 +305,12 @@ TEST(LayerOptions, RejectsWhatGoRejects) {
       "{\"n\":NaN}",
       "{\"n\":tru}",
       "/*c*/{}",
-      "\xef\xbb\xbf{}",             // byte order mark (nlohmann alone would skip it)
-      "{\"hmac\":[-0]}",            // Go's ParseUint rejects a sign
+      "\xef\xbb\xbf{}",   // byte order mark (nlohmann alone would skip it)
+      "{\"hmac\":[-0]}",  // Go's ParseUint rejects a sign
       "{\"hmac\":[1E0]}",
       "{\"hmac\":[0255]}",
       "{\"hmac\":[18446744073709551616]}",
-      "{\"n\":1e400}",              // stricter than Go: not finite as a double
+      "{\"n\":1e400}",  // stricter than Go: not finite as a double
   };
   for (const char* in : bad_pub) {
     auto r = parse_public_options(in);
@@ -338,9 +348,15 @@ TEST(GoJson, ParseKeepsDocumentOrderDuplicatesAndLiterals) {
   EXPECT_EQ(v->members[1].value.kind, gojson::Value::Kind::kObject);
   EXPECT_EQ(v->members[2].value.kind, gojson::Value::Kind::kNull);
   EXPECT_TRUE(v->members[3].value.boolean);
-  const std::vector<std::string> want = {"0",    "-0",    "255", "18446744073709551615",
-                                         "-9223372036854775808", "-9223372036854775809",
-                                         "1.50", "-1E-2", "1e+2"};
+  const std::vector<std::string> want = {"0",
+                                         "-0",
+                                         "255",
+                                         "18446744073709551615",
+                                         "-9223372036854775808",
+                                         "-9223372036854775809",
+                                         "1.50",
+                                         "-1E-2",
+                                         "1e+2"};
   const auto& items = v->members[0].value.items;
   ASSERT_EQ(items.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
@@ -396,7 +412,8 @@ TEST(LayerOptions, CipherOptionNamesInMessagesStayOnOneLine) {
   const std::string name = "a\\nb\\u0007" + std::string(200, 'x');
   for (bool priv : {false, true}) {
     const std::string json = "{\"cipheroptions\":{\"" + name + "\":5}}";
-    const Status s = priv ? parse_private_options(json).status() : parse_public_options(json).status();
+    const Status s =
+        priv ? parse_private_options(json).status() : parse_public_options(json).status();
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.code(), StatusCode::kDataError);
     EXPECT_EQ(s.message().find_first_of("\r\n\a"), std::string::npos) << s.message();

@@ -148,7 +148,8 @@ TEST(LayerSniff, RefusesEmptyRandomAndZipWithTheFirstBytes) {
   }
   // A blob cut inside a magic number is judged by what it holds.
   EXPECT_EQ(sniff(Bytes{0x1f}), LayerBlobKind::kUnknown);
-  EXPECT_EQ(media_type_or_message(Bytes{0x1f}), "INPUT is not a tar, gzip or zstd stream (first bytes: 1f)");
+  EXPECT_EQ(media_type_or_message(Bytes{0x1f}),
+            "INPUT is not a tar, gzip or zstd stream (first bytes: 1f)");
   EXPECT_EQ(sniff(Bytes{0x28, 0xb5, 0x2f}), LayerBlobKind::kUnknown);
   EXPECT_STREQ(layer_blob_kind_name(LayerBlobKind::kZstd), "zstd");
 }
@@ -181,14 +182,16 @@ Bytes read_all(ByteSource& s, size_t step) {
 
 TEST(PeekSource, ReplaysThePeekedBytesThenTheRest) {
   const Bytes data = random_bytes(5000, 9);
-  for (size_t len : {size_t{0}, size_t{1}, size_t{1024}, size_t{4999}, size_t{5000}, size_t{9000}}) {
+  for (size_t len :
+       {size_t{0}, size_t{1}, size_t{1024}, size_t{4999}, size_t{5000}, size_t{9000}}) {
     for (size_t step : {size_t{1}, size_t{100}, size_t{4096}}) {
       SCOPED_TRACE(std::to_string(len) + " peeked, reads of " + std::to_string(step));
       OneByteSource inner(data);
       auto p = PeekSource::make(inner, len);
       ASSERT_TRUE(p.ok());
       ASSERT_EQ((*p)->head_len(), std::min(len, data.size()));
-      if ((*p)->head_len() > 0) EXPECT_EQ(std::memcmp((*p)->head(), data.data(), (*p)->head_len()), 0);
+      if ((*p)->head_len() > 0)
+        EXPECT_EQ(std::memcmp((*p)->head(), data.data(), (*p)->head_len()), 0);
       EXPECT_FALSE((*p)->can_rewind());
       EXPECT_TRUE(read_all(**p, step) == data);
     }

@@ -81,7 +81,8 @@ TEST(MediaTypes, EncryptMapping) {
     const char* out;
   };
   const E rows[] = {
-      {"application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+encrypted"},
+      {"application/vnd.oci.image.layer.v1.tar",
+       "application/vnd.oci.image.layer.v1.tar+encrypted"},
       {"application/vnd.oci.image.layer.v1.tar+gzip",
        "application/vnd.oci.image.layer.v1.tar+gzip+encrypted"},
       {"application/vnd.oci.image.layer.v1.tar+zstd",
@@ -112,10 +113,10 @@ TEST(MediaTypes, EncryptMapping) {
     EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(e.status().message().find("already encrypted"), std::string::npos);
   }
-  for (const char* t : {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-                        "application/vnd.in-toto+json",
-                        "application/vnd.oci.image.config.v1+json",
-                        "application/vnd.oci.image.manifest.v1+json", "application/octet-stream", ""}) {
+  for (const char* t :
+       {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", "application/vnd.in-toto+json",
+        "application/vnd.oci.image.config.v1+json", "application/vnd.oci.image.manifest.v1+json",
+        "application/octet-stream", ""}) {
     auto e = encrypted_media_type(t);
     ASSERT_FALSE(e.ok()) << t;
     EXPECT_EQ(e.status().code(), StatusCode::kUnsupported) << t;
@@ -124,7 +125,8 @@ TEST(MediaTypes, EncryptMapping) {
 
 TEST(MediaTypes, CompressionOfPlainTypes) {
   EXPECT_EQ(*compression_of("application/vnd.docker.image.rootfs.diff.tar"), Compression::kNone);
-  EXPECT_EQ(*compression_of("application/vnd.docker.image.rootfs.diff.tar.gzip"), Compression::kGzip);
+  EXPECT_EQ(*compression_of("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+            Compression::kGzip);
   EXPECT_EQ(*compression_of("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"),
             Compression::kGzip);
   for (const char* t : {"application/vnd.oci.image.config.v1+json", "application/json", "",
@@ -142,7 +144,8 @@ TEST(MediaTypes, Constants) {
   EXPECT_EQ(std::string(kOciLayerTarGzip) + std::string(kEncryptedSuffix), kOciLayerTarGzipEnc);
   EXPECT_EQ(std::string(kOciLayerTar) + std::string(kEncryptedSuffix), kOciLayerTarEnc);
   EXPECT_EQ(std::string(kOciLayerTarZstd) + std::string(kEncryptedSuffix), kOciLayerTarZstdEnc);
-  EXPECT_EQ(std::string(kDockerLayerTarGzip) + std::string(kEncryptedSuffix), kDockerLayerTarGzipEnc);
+  EXPECT_EQ(std::string(kDockerLayerTarGzip) + std::string(kEncryptedSuffix),
+            kDockerLayerTarGzipEnc);
 }
 
 // Compressing an uncompressed tar layer: OCI types keep their family,

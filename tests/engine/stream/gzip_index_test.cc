@@ -71,15 +71,17 @@ TEST(GzipIndex, RefusesWhatDoesNotDescribeTheBlob) {
   };
   EXPECT_TRUE(refused(with("chunk=1048576", "chunk=01048576"), size));
   EXPECT_TRUE(refused(with("chunk=1048576", "chunk=-1"), size));
-  EXPECT_TRUE(refused(with("chunk=1048576", "chunk=1000"), size));        // below 64 KiB
-  EXPECT_TRUE(refused(with("chunk=1048576", "chunk=536870912"), size));   // above 256 MiB
-  EXPECT_TRUE(refused(with("chunk=1048576", "chunk=2097152"), size));     // wrong count
+  EXPECT_TRUE(refused(with("chunk=1048576", "chunk=1000"), size));       // below 64 KiB
+  EXPECT_TRUE(refused(with("chunk=1048576", "chunk=536870912"), size));  // above 256 MiB
+  EXPECT_TRUE(refused(with("chunk=1048576", "chunk=2097152"), size));    // wrong count
   EXPECT_TRUE(refused(with("size=3145828", "size=99999999999999999999"), size));
   EXPECT_TRUE(refused(with("deflate=", "deflate=!"), size));
   EXPECT_TRUE(refused(with("deflate=", "inflate="), size));
   // Sizes: too few, too many, one impossible for its chunk, a cut varint,
   // a varint beyond 64 bits.
-  auto sizes = [&](std::vector<uint8_t> raw) { return with(good.substr(good.find("deflate=")), "deflate=" + base64_encode(raw)); };
+  auto sizes = [&](std::vector<uint8_t> raw) {
+    return with(good.substr(good.find("deflate=")), "deflate=" + base64_encode(raw));
+  };
   EXPECT_TRUE(refused(sizes({0x80}), size));
   EXPECT_TRUE(refused(sizes({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f}), size));
   GzipIndex bad = ix;

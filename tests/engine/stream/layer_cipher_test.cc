@@ -15,9 +15,9 @@
 namespace layercrypt {
 namespace {
 
+using layercrypt::testing::random_bytes;
 using testing::from_hex;
 using testing::to_hex;
-using layercrypt::testing::random_bytes;
 
 constexpr size_t kChunk = 64 << 10;  // the pipeline's minimum chunk size
 
@@ -33,7 +33,8 @@ std::vector<uint8_t> ref_ctr(const LayerKey& key, const std::vector<uint8_t>& in
   std::vector<uint8_t> out(in.size());
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   int len = 0;
-  EXPECT_EQ(1, EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), nullptr, key.symkey.data(), key.nonce.data()));
+  EXPECT_EQ(
+      1, EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), nullptr, key.symkey.data(), key.nonce.data()));
   if (!in.empty()) {
     EXPECT_EQ(1, EVP_EncryptUpdate(ctx, out.data(), &len, in.data(), static_cast<int>(in.size())));
   }

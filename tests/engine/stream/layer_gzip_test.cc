@@ -92,11 +92,10 @@ struct Encrypted {
 
 // encrypt_compressed runs a fused tar -> compress -> encrypt function
 // (encrypt_layer_gzip or encrypt_layer_zstd) over `tar`.
-using CompressEncryptFn = StatusOr<LayerEncryptResult> (*)(ByteSource&, ByteSink&,
-                                                           const LayerKey&, int,
-                                                           const PipelineOptions&);
-Encrypted encrypt_compressed(CompressEncryptFn fn, const Bytes& tar, const LayerKey& key,
-                             int level, size_t threads) {
+using CompressEncryptFn = StatusOr<LayerEncryptResult> (*)(ByteSource&, ByteSink&, const LayerKey&,
+                                                           int, const PipelineOptions&);
+Encrypted encrypt_compressed(CompressEncryptFn fn, const Bytes& tar, const LayerKey& key, int level,
+                             size_t threads) {
   MemorySource src(tar.data(), tar.size());
   VectorSink sink;
   PipelineOptions po;
@@ -163,8 +162,8 @@ TEST(LayerGzip, OnePassGivesAStandardMemberAndEveryDigest) {
     for (bool with_index : {true, false}) {
       Bytes t;
       LayerDecryptResult res;
-      ASSERT_TRUE(decrypt(e, key, Compression::kGzip, with_index ? std::optional(*ix) : std::nullopt,
-                          &t, &res)
+      ASSERT_TRUE(decrypt(e, key, Compression::kGzip,
+                          with_index ? std::optional(*ix) : std::nullopt, &t, &res)
                       .ok());
       EXPECT_TRUE(t == tar) << with_index;
       EXPECT_EQ(res.tar_bytes, n);
@@ -390,19 +389,20 @@ bool libzstd_decompress(const Bytes& frame, size_t expected, Bytes* out) {
 bool zstd_cli_decompress(const Bytes& frame, Bytes* out) {
   layercrypt::testing::TempDir dir;
   layercrypt::testing::write_file(dir.file("layer.tar.zst"), frame);
-  const std::string cmd = "zstd -q -d -c '" + dir.file("layer.tar.zst") + "' > '" +
-                          dir.file("layer.tar") + "'";
+  const std::string cmd =
+      "zstd -q -d -c '" + dir.file("layer.tar.zst") + "' > '" + dir.file("layer.tar") + "'";
   if (std::system(cmd.c_str()) != 0) return false;
   *out = layercrypt::testing::read_file(dir.file("layer.tar"));
   return true;
 }
 
 TEST(LayerZstd, OnePassGivesAStandardFrameAndEveryDigest) {
-  ASSERT_TRUE(layercrypt::testing::have_tool("zstd")) << "zstd(1) missing (tools/run.sh installs it)";
+  ASSERT_TRUE(layercrypt::testing::have_tool("zstd"))
+      << "zstd(1) missing (tools/run.sh installs it)";
   const LayerKey key = fixed_key(1);
   for (int level : {1, 19}) {
-    for (size_t n : {size_t{0}, size_t{1}, kChunk - 1, kChunk, kChunk + 1,
-                     (size_t{3} << 20) + 333}) {
+    for (size_t n :
+         {size_t{0}, size_t{1}, kChunk - 1, kChunk, kChunk + 1, (size_t{3} << 20) + 333}) {
       SCOPED_TRACE("level " + std::to_string(level) + ", " + std::to_string(n) + " bytes");
       const Bytes tar = make_tar_like_corpus(n, 11 + n);
       const Encrypted e = encrypt_zstd(tar, key, level);

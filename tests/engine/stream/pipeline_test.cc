@@ -126,7 +126,8 @@ TEST(Pipeline, SecondBufferCarriesATransformThroughParallelStages) {
     ASSERT_TRUE(run_pipeline(src, stages, po, nullptr).ok()) << threads;
     ASSERT_EQ(got.size(), 2 * data.size());
     bool same = true;
-    for (size_t i = 0; i < data.size(); ++i) same &= got[2 * i] == data[i] && got[2 * i + 1] == data[i];
+    for (size_t i = 0; i < data.size(); ++i)
+      same &= got[2 * i] == data[i] && got[2 * i + 1] == data[i];
     EXPECT_TRUE(same) << threads;
   }
 }

@@ -28,6 +28,7 @@ int main() {
     std::fprintf(stderr, "decrypt failed\n");
     return 1;
   }
-  std::printf("consumer ok: layercrypt %s, %zu bytes\n", layercrypt::version_string(), layer.size());
+  std::printf("consumer ok: layercrypt %s, %zu bytes\n", layercrypt::version_string(),
+              layer.size());
   return 0;
 }
