@@ -19,6 +19,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev
   gzip pigz isal zstd openssl jq python3 skopeo tar time
   containerd docker-registry umoci python3-grpcio util-linux mount
+  golang-go golang-github-containers-ocicrypt-dev golang-github-opencontainers-image-spec-dev
+  golang-github-opencontainers-go-digest-dev
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

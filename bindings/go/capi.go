@@ -1,0 +1,168 @@
+package layercrypt
+
+// #include <stdlib.h>
+// #include "bridge.h"
+import "C"
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unsafe"
+)
+
+// call turns the outcome of an lcgo_* function into an error; errMsg (the
+// library's message, malloc'ed by the bridge) is released.
+func call(st C.lc_status, errMsg *C.char, op string) error {
+	if st == C.LC_OK {
+		return nil
+	}
+	msg := ""
+	if errMsg != nil {
+		msg = C.GoString(errMsg)
+		C.free(unsafe.Pointer(errMsg))
+	}
+	return newError(Status(st), op, msg)
+}
+
+// bytesArg returns a pointer and length for b (nil for none). Go memory is
+// passed to the library only for the duration of a call; the library
+// copies what it keeps.
+func bytesArg(b []byte) (*C.uint8_t, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&b[0])), C.size_t(len(b))
+}
+
+// hasPlainDigest reports whether the loaded library returns a layer's
+// plaintext digest before decrypting it (lc_layer_plain_digest).
+func hasPlainDigest() bool { return C.lcgo_has_plain_digest() != 0 }
+
+// encryptParameters are the EncryptConfig parameters layercrypt encrypts
+// for, with their scheme; any other non-empty parameter is refused, so
+// that no recipient a caller asked for is silently left out.
+var encryptParameters = []struct{ param, scheme string }{
+	{ParamPubKeys, "jwe"},
+	{ParamX509s, "pkcs7"},
+}
+
+// ignoredEncryptParameters carry no recipient by themselves.
+var ignoredEncryptParameters = map[string]bool{"gpg-pubkeyringfile": true}
+
+// newEncryptConfig makes the library's config for ec's recipients (and
+// compression, if not ""). The caller frees it with lc_encrypt_config_free.
+func newEncryptConfig(ec *EncryptConfig, compression string) (*C.lc_encrypt_config, error) {
+	const op = "encrypt config"
+	if ec == nil {
+		return nil, newError(StatusInvalidArgument, op, "EncryptConfig must not be nil")
+	}
+	if err := refuseUnknown(ec.Parameters, op); err != nil {
+		return nil, err
+	}
+	cfg := C.lc_encrypt_config_new()
+	if cfg == nil {
+		return nil, newError(StatusInternal, op, "out of memory")
+	}
+	n := 0
+	for _, p := range encryptParameters {
+		for i, key := range ec.Parameters[p.param] {
+			if err := addRecipientKey(cfg, p.scheme, key, fmt.Sprintf("%s[%d]", p.param, i)); err != nil {
+				C.lc_encrypt_config_free(cfg)
+				return nil, err
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		C.lc_encrypt_config_free(cfg)
+		return nil, newError(StatusInvalidArgument, op,
+			"no recipients (EncryptConfig parameters "+ParamPubKeys+" and "+ParamX509s+" are empty)")
+	}
+	if compression != "" {
+		cs := C.CString(compression)
+		defer C.free(unsafe.Pointer(cs))
+		var msg *C.char
+		if err := call(C.lcgo_encrypt_config_set_compression(cfg, cs, &msg), msg, op); err != nil {
+			C.lc_encrypt_config_free(cfg)
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+func refuseUnknown(params map[string][][]byte, op string) error {
+	var unknown []string
+	for k, v := range params {
+		if len(v) == 0 || ignoredEncryptParameters[k] {
+			continue
+		}
+		known := false
+		for _, p := range encryptParameters {
+			known = known || p.param == k
+		}
+		if !known {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return newError(StatusUnsupported, op, "unsupported recipient parameters "+strings.Join(unknown, ", ")+
+		" (layercrypt encrypts for "+ParamPubKeys+" (jwe) and "+ParamX509s+" (pkcs7))")
+}
+
+// addRecipientKey adds one recipient given as bytes; name ("pubkeys[0]")
+// stands for it in messages.
+func addRecipientKey(cfg *C.lc_encrypt_config, scheme string, key []byte, name string) error {
+	op := "add recipient " + name
+	cs := C.CString(scheme)
+	defer C.free(unsafe.Pointer(cs))
+	var msg *C.char
+	p, n := bytesArg(key)
+	return call(C.lcgo_encrypt_config_add_recipient_key(cfg, cs, p, n, &msg), msg, op)
+}
+
+// newDecryptConfig makes the library's config for dc's private keys and
+// certificates. The caller frees it with lc_decrypt_config_free.
+func newDecryptConfig(dc *DecryptConfig) (*C.lc_decrypt_config, error) {
+	const op = "decrypt config"
+	if dc == nil {
+		return nil, newError(StatusInvalidArgument, op, "DecryptConfig must not be nil")
+	}
+	cfg := C.lc_decrypt_config_new()
+	if cfg == nil {
+		return nil, newError(StatusInternal, op, "out of memory")
+	}
+	keys := dc.Parameters[ParamPrivKeys]
+	passwords := dc.Parameters[ParamPrivKeysPasswords]
+	add := func(key, password []byte, name string) error {
+		kp, kn := bytesArg(key)
+		pp, pn := bytesArg(password)
+		var msg *C.char
+		return call(C.lcgo_decrypt_config_add_key(cfg, kp, kn, pp, pn, &msg), msg, "add "+name)
+	}
+	for i, key := range keys {
+		var pw []byte
+		if i < len(passwords) {
+			pw = passwords[i]
+		}
+		if err := add(key, pw, fmt.Sprintf("%s[%d]", ParamPrivKeys, i)); err != nil {
+			C.lc_decrypt_config_free(cfg)
+			return nil, err
+		}
+	}
+	for i, cert := range dc.Parameters[ParamX509s] {
+		if err := add(cert, nil, fmt.Sprintf("%s[%d]", ParamX509s, i)); err != nil {
+			C.lc_decrypt_config_free(cfg)
+			return nil, err
+		}
+	}
+	if len(keys) == 0 {
+		C.lc_decrypt_config_free(cfg)
+		return nil, newError(StatusKey, op, "missing private key needed for decryption (DecryptConfig parameter "+
+			ParamPrivKeys+" is empty)")
+	}
+	return cfg, nil
+}

@@ -1,0 +1,138 @@
+package layercrypt
+
+// The configuration types and constructors of Go's
+// github.com/containers/ocicrypt/config, with the same names, fields and
+// parameter keys, so code that builds an EncryptConfig or DecryptConfig for
+// ocicrypt builds one for layercrypt unchanged. The subpackage config
+// re-exports them under ocicrypt's package name.
+
+import "errors"
+
+// Parameter keys of EncryptConfig.Parameters and DecryptConfig.Parameters,
+// as ocicrypt spells them.
+const (
+	ParamPubKeys           = "pubkeys"            // JWE recipients: public keys (PEM, DER or JWK)
+	ParamX509s             = "x509s"              // PKCS#7: certificates (recipients; and for decryption)
+	ParamPrivKeys          = "privkeys"           // private keys (PEM, DER or JWK)
+	ParamPrivKeysPasswords = "privkeys-passwords" // one per private key; empty for none
+)
+
+// EncryptConfig holds the recipients a layer is encrypted for
+// (Parameters[ParamPubKeys], Parameters[ParamX509s]) and the keys that open
+// an already encrypted layer when recipients are added to it.
+type EncryptConfig struct {
+	Parameters    map[string][][]byte
+	DecryptConfig DecryptConfig
+}
+
+// DecryptConfig holds the private keys (Parameters[ParamPrivKeys] with
+// Parameters[ParamPrivKeysPasswords]) and, for PKCS#7, the certificates
+// (Parameters[ParamX509s]) that decrypt layers.
+type DecryptConfig struct {
+	Parameters map[string][][]byte
+}
+
+// CryptoConfig pairs an EncryptConfig and a DecryptConfig.
+type CryptoConfig struct {
+	EncryptConfig *EncryptConfig
+	DecryptConfig *DecryptConfig
+}
+
+// InitDecryption returns a CryptoConfig that decrypts with dcparameters.
+func InitDecryption(dcparameters map[string][][]byte) CryptoConfig {
+	return CryptoConfig{DecryptConfig: &DecryptConfig{Parameters: dcparameters}}
+}
+
+// InitEncryption returns a CryptoConfig that encrypts with parameters and
+// opens already encrypted layers with dcparameters.
+func InitEncryption(parameters, dcparameters map[string][][]byte) CryptoConfig {
+	return CryptoConfig{EncryptConfig: &EncryptConfig{
+		Parameters:    parameters,
+		DecryptConfig: DecryptConfig{Parameters: dcparameters},
+	}}
+}
+
+// CombineCryptoConfigs merges the parameters of every config in ccs.
+func CombineCryptoConfigs(ccs []CryptoConfig) CryptoConfig {
+	enc, encDec, dec := map[string][][]byte{}, map[string][][]byte{}, map[string][][]byte{}
+	for _, cc := range ccs {
+		if cc.EncryptConfig != nil {
+			mergeParameters(enc, cc.EncryptConfig.Parameters)
+			mergeParameters(encDec, cc.EncryptConfig.DecryptConfig.Parameters)
+		}
+		if cc.DecryptConfig != nil {
+			mergeParameters(dec, cc.DecryptConfig.Parameters)
+		}
+	}
+	return CryptoConfig{
+		EncryptConfig: &EncryptConfig{Parameters: enc, DecryptConfig: DecryptConfig{Parameters: encDec}},
+		DecryptConfig: &DecryptConfig{Parameters: dec},
+	}
+}
+
+// AttachDecryptConfig adds dc's keys to ec, so that EncryptLayer can add
+// ec's recipients to a layer dc opens.
+func (ec *EncryptConfig) AttachDecryptConfig(dc *DecryptConfig) {
+	if dc == nil {
+		return
+	}
+	if ec.DecryptConfig.Parameters == nil {
+		ec.DecryptConfig.Parameters = map[string][][]byte{}
+	}
+	mergeParameters(ec.DecryptConfig.Parameters, dc.Parameters)
+}
+
+func mergeParameters(dst, src map[string][][]byte) {
+	for k, v := range src {
+		dst[k] = append(dst[k], v...)
+	}
+}
+
+// encryptOnly and decryptOnly build a CryptoConfig whose other half is
+// empty, as ocicrypt's constructors do.
+func encryptOnly(parameters map[string][][]byte) CryptoConfig {
+	dc := DecryptConfig{}
+	return CryptoConfig{
+		EncryptConfig: &EncryptConfig{Parameters: parameters, DecryptConfig: dc},
+		DecryptConfig: &dc,
+	}
+}
+
+func decryptOnly(parameters map[string][][]byte) CryptoConfig {
+	dc := DecryptConfig{Parameters: parameters}
+	return CryptoConfig{
+		EncryptConfig: &EncryptConfig{Parameters: map[string][][]byte{}, DecryptConfig: dc},
+		DecryptConfig: &dc,
+	}
+}
+
+// EncryptWithJwe returns a CryptoConfig that encrypts for the JWE
+// recipients pubKeys (RSA or EC public keys: PEM, DER or JWK).
+func EncryptWithJwe(pubKeys [][]byte) (CryptoConfig, error) {
+	return encryptOnly(map[string][][]byte{ParamPubKeys: pubKeys}), nil
+}
+
+// EncryptWithPkcs7 returns a CryptoConfig that encrypts for the PKCS#7
+// recipients x509s (X.509 certificates, PEM or DER).
+func EncryptWithPkcs7(x509s [][]byte) (CryptoConfig, error) {
+	return encryptOnly(map[string][][]byte{ParamX509s: x509s}), nil
+}
+
+// DecryptWithPrivKeys returns a CryptoConfig that decrypts with privKeys;
+// privKeysPasswords holds one password per key (empty for an unencrypted
+// key).
+func DecryptWithPrivKeys(privKeys, privKeysPasswords [][]byte) (CryptoConfig, error) {
+	if len(privKeys) != len(privKeysPasswords) {
+		return CryptoConfig{}, errors.New("length of privKeys should match length of privKeysPasswords")
+	}
+	return decryptOnly(map[string][][]byte{
+		ParamPrivKeys:          privKeys,
+		ParamPrivKeysPasswords: privKeysPasswords,
+	}), nil
+}
+
+// DecryptWithX509s returns a CryptoConfig with the certificates that
+// PKCS#7 decryption needs besides the private keys.
+func DecryptWithX509s(x509s [][]byte) (CryptoConfig, error) {
+	return decryptOnly(map[string][][]byte{ParamX509s: x509s}), nil
+}

@@ -1,0 +1,4 @@
+package layercrypt
+
+// Internals the external tests look at.
+var HasPlainDigest = hasPlainDigest

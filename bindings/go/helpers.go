@@ -1,0 +1,215 @@
+package layercrypt
+
+// #include <stdlib.h>
+// #include "bridge.h"
+import "C"
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+)
+
+// The command-line spellings of recipients and keys, as skopeo, buildah and
+// ctr-enc take them (ocicrypt's helpers package). The subpackage helpers
+// re-exports these under ocicrypt's package name.
+
+// CreateCryptoConfig returns the config for the recipients ("jwe:FILE",
+// "pkcs7:FILE", or "FILE": the scheme its content selects, a certificate
+// being pkcs7) and the private keys ("FILE" or "FILE:PASSWORD", see
+// CreateDecryptCryptoConfig), which also let EncryptLayer add recipients
+// to layers they open. Files are read and checked now. PGP ("pgp:...") and
+// other schemes are refused with ErrUnsupported.
+func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error) {
+	var ccs []CryptoConfig
+	var decrypt *DecryptConfig
+	if len(keys) > 0 {
+		dcc, err := CreateDecryptCryptoConfig(keys, nil)
+		if err != nil {
+			return CryptoConfig{}, err
+		}
+		decrypt = dcc.DecryptConfig
+		ccs = append(ccs, dcc)
+	}
+	if len(recipients) > 0 {
+		pubKeys, x509s, err := readRecipients(recipients)
+		if err != nil {
+			return CryptoConfig{}, err
+		}
+		pkcs7, _ := EncryptWithPkcs7(x509s)
+		jwe, _ := EncryptWithJwe(pubKeys)
+		ecc := CombineCryptoConfigs([]CryptoConfig{pkcs7, jwe})
+		ecc.EncryptConfig.AttachDecryptConfig(decrypt)
+		ccs = append(ccs, ecc)
+	}
+	if len(ccs) == 0 {
+		return CryptoConfig{}, nil
+	}
+	return CombineCryptoConfigs(ccs), nil
+}
+
+// CreateDecryptCryptoConfig returns the config that decrypts with keys,
+// each "FILE" or "FILE:PASSWORD" where PASSWORD is "pass=SECRET",
+// "file=PATH", "fd=N" or the password itself (a FILE that exists is taken
+// whole, so a path may contain ':'). Certificates among keys, and the
+// "pkcs7:FILE" entries of decRecipients, are the certificates PKCS#7
+// decryption needs. Files that hold neither a private key nor a
+// certificate are skipped, as ocicrypt skips them; a wrong or missing
+// password is an error (ErrKey).
+func CreateDecryptCryptoConfig(keys []string, decRecipients []string) (CryptoConfig, error) {
+	_, x509s, err := readRecipients(decRecipients)
+	if err != nil {
+		return CryptoConfig{}, err
+	}
+	var privKeys, passwords [][]byte
+	for _, spec := range keys {
+		path, password, err := splitKeySpec(spec)
+		if err != nil {
+			return CryptoConfig{}, err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return CryptoConfig{}, &Error{Status: StatusIO, Op: "read key", Message: path, Err: err}
+		}
+		if isCertificate(data) {
+			x509s = append(x509s, data)
+			continue
+		}
+		switch err := checkPrivateKey(data, password, path); {
+		case err == nil:
+			privKeys = append(privKeys, data)
+			passwords = append(passwords, password)
+		case errorStatus(err) == StatusKey:
+			return CryptoConfig{}, err
+		default: // not a private key
+		}
+	}
+	x509Cc, _ := DecryptWithX509s(x509s)
+	privCc, _ := DecryptWithPrivKeys(privKeys, passwords)
+	return CombineCryptoConfigs([]CryptoConfig{x509Cc, privCc}), nil
+}
+
+func errorStatus(err error) Status {
+	if e, ok := err.(*Error); ok {
+		return e.Status
+	}
+	return StatusInternal
+}
+
+// splitKeySpec splits "FILE[:PASSWORD]" and resolves PASSWORD.
+func splitKeySpec(spec string) (string, []byte, error) {
+	if _, err := os.Stat(spec); err == nil {
+		return spec, nil, nil
+	}
+	i := strings.Index(spec, ":")
+	if i < 0 {
+		return spec, nil, nil
+	}
+	password, err := resolvePassword(spec[i+1:])
+	if err != nil {
+		return "", nil, &Error{Status: StatusInvalidArgument, Op: "key password", Message: spec[:i], Err: err}
+	}
+	return spec[:i], password, nil
+}
+
+// resolvePassword reads "file=PATH", "pass=SECRET", "fd=N" or SECRET.
+func resolvePassword(s string) ([]byte, error) {
+	switch {
+	case strings.HasPrefix(s, "file="):
+		return os.ReadFile(s[len("file="):])
+	case strings.HasPrefix(s, "pass="):
+		return []byte(s[len("pass="):]), nil
+	case strings.HasPrefix(s, "fd="):
+		fd, err := strconv.Atoi(s[len("fd="):])
+		if err != nil {
+			return nil, fmt.Errorf("could not parse file descriptor %q", s[len("fd="):])
+		}
+		f := os.NewFile(uintptr(fd), "password")
+		if f == nil {
+			return nil, fmt.Errorf("%d is not a valid file descriptor", fd)
+		}
+		defer f.Close()
+		buf := make([]byte, 64)
+		n, err := f.Read(buf)
+		if err != nil {
+			return nil, fmt.Errorf("could not read from file descriptor %d: %w", fd, err)
+		}
+		return buf[:n], nil
+	}
+	return []byte(s), nil
+}
+
+// readRecipients reads recipient files into JWE public keys and PKCS#7
+// certificates, checking each with the library.
+func readRecipients(recipients []string) (pubKeys, x509s [][]byte, err error) {
+	for _, r := range recipients {
+		scheme, path := "", r
+		if i := strings.Index(r, ":"); i >= 0 {
+			switch r[:i] {
+			case "jwe", "pkcs7":
+				scheme, path = r[:i], r[i+1:]
+			case "pgp", "pkcs11", "provider":
+				return nil, nil, newError(StatusUnsupported, "recipient "+r,
+					"layercrypt encrypts for jwe and pkcs7 recipients only")
+			}
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, &Error{Status: StatusIO, Op: "read recipient", Message: path, Err: err}
+		}
+		if scheme == "" {
+			scheme = "jwe"
+			if isCertificate(data) {
+				scheme = "pkcs7"
+			}
+		}
+		if err := checkRecipient(scheme + ":" + path); err != nil {
+			return nil, nil, err
+		}
+		if scheme == "pkcs7" {
+			x509s = append(x509s, data)
+		} else {
+			pubKeys = append(pubKeys, data)
+		}
+	}
+	return pubKeys, x509s, nil
+}
+
+// isCertificate reports whether data is an X.509 certificate, PEM or DER.
+func isCertificate(data []byte) bool {
+	if block, _ := pem.Decode(data); block != nil {
+		return block.Type == "CERTIFICATE"
+	}
+	_, err := x509.ParseCertificate(data)
+	return err == nil
+}
+
+// checkRecipient has the library read one recipient spelling.
+func checkRecipient(spelling string) error {
+	cfg := C.lc_encrypt_config_new()
+	if cfg == nil {
+		return newError(StatusInternal, "recipient", "out of memory")
+	}
+	defer C.lc_encrypt_config_free(cfg)
+	cs := C.CString(spelling)
+	defer C.free(unsafe.Pointer(cs))
+	var msg *C.char
+	return call(C.lcgo_encrypt_config_add_recipient(cfg, cs, &msg), msg, "recipient "+spelling)
+}
+
+// checkPrivateKey has the library parse one private key.
+func checkPrivateKey(key, password []byte, name string) error {
+	cfg := C.lc_decrypt_config_new()
+	if cfg == nil {
+		return newError(StatusInternal, "key", "out of memory")
+	}
+	defer C.lc_decrypt_config_free(cfg)
+	kp, kn := bytesArg(key)
+	pp, pn := bytesArg(password)
+	var msg *C.char
+	return call(C.lcgo_decrypt_config_add_key(cfg, kp, kn, pp, pn, &msg), msg, "key "+name)
+}

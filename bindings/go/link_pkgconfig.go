@@ -1,0 +1,6 @@
+//go:build layercrypt_pkgconfig
+
+package layercrypt
+
+// #cgo pkg-config: layercrypt
+import "C"
