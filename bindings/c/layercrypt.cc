@@ -463,6 +463,21 @@ lc_status lc_check_layer_keys(const lc_decrypt_config* config, const char* descr
   });
 }
 
+lc_status lc_layer_plain_digest(const lc_decrypt_config* config, const char* descriptor_json,
+                                char** digest_out) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (descriptor_json == nullptr) return null_argument("descriptor_json");
+    if (digest_out == nullptr) return null_argument("digest_out");
+    auto desc = parse_descriptor_arg(descriptor_json);
+    if (!desc.ok()) return fail(desc.status());
+    auto opened = layercrypt::open_layer_key(desc->annotations, config->keys);
+    if (!opened.ok()) return fail(opened.status().with_context("layer " + desc->digest));
+    *digest_out = copy_out(opened->plain_digest);
+    return LC_OK;
+  });
+}
+
 lc_status lc_add_recipients(const lc_decrypt_config* keys, const lc_encrypt_config* recipients,
                             const char* descriptor_json, char** descriptor_out) {
   return guard([&] {

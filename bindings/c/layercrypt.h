@@ -54,7 +54,7 @@ extern "C" {
 /* The C API's version: changes to this header bump it (added functions:
  * minor; changed or removed ones: major, with a new SONAME). */
 #define LC_API_VERSION_MAJOR 0
-#define LC_API_VERSION_MINOR 2
+#define LC_API_VERSION_MINOR 3
 
 typedef enum lc_status {
   LC_OK = 0,
@@ -218,6 +218,15 @@ LC_EXPORT lc_status lc_decrypt_layer(const lc_decrypt_config* config, const char
  * `descriptor_json` (ocicrypt's DecryptLayer with unwrapOnly). */
 LC_EXPORT lc_status lc_check_layer_keys(const lc_decrypt_config* config,
                                         const char* descriptor_json);
+
+/* lc_layer_plain_digest unwraps the layer key of `descriptor_json` with
+ * `config`'s keys and returns through `*digest_out` (release with lc_free)
+ * the plaintext blob's digest recorded in the layer's private options (""
+ * if the producer recorded none): what Go ocicrypt's DecryptLayer returns,
+ * before any data is read. Nothing is checked against the blob. Errors as
+ * lc_check_layer_keys. */
+LC_EXPORT lc_status lc_layer_plain_digest(const lc_decrypt_config* config,
+                                          const char* descriptor_json, char** digest_out);
 
 /* lc_add_recipients unwraps the layer key of `descriptor_json` with
  * `keys` and wraps it again for `recipients` too; `*descriptor_out`

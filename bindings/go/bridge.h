@@ -17,26 +17,25 @@
  * lc_layer_plain_digest (proposed; see README.md), looked up with dlsym. */
 int lcgo_has_plain_digest(void);
 
-lc_status lcgo_encrypt_config_add_recipient(lc_encrypt_config *config, const char *recipient,
-                                            char **err);
-lc_status lcgo_encrypt_config_add_recipient_key(lc_encrypt_config *config, const char *scheme,
-                                                const uint8_t *key, size_t key_len, char **err);
-lc_status lcgo_encrypt_config_set_compression(lc_encrypt_config *config, const char *compression,
-                                              char **err);
-lc_status lcgo_decrypt_config_add_key(lc_decrypt_config *config, const uint8_t *key,
-                                      size_t key_len, const uint8_t *password,
-                                      size_t password_len, char **err);
-lc_status lcgo_check_layer_keys(const lc_decrypt_config *config, const char *descriptor_json,
-                                char **err);
-lc_status lcgo_layer_plain_digest(const lc_decrypt_config *config, const char *descriptor_json,
-                                  char **digest_out, char **err);
-lc_status lcgo_add_recipients(const lc_decrypt_config *keys, const lc_encrypt_config *recipients,
-                              const char *descriptor_json, char **descriptor_out, char **err);
+lc_status lcgo_encrypt_config_add_recipient(lc_encrypt_config* config, const char* recipient,
+                                            char** err);
+lc_status lcgo_encrypt_config_add_recipient_key(lc_encrypt_config* config, const char* scheme,
+                                                const uint8_t* key, size_t key_len, char** err);
+lc_status lcgo_encrypt_config_set_compression(lc_encrypt_config* config, const char* compression,
+                                              char** err);
+lc_status lcgo_decrypt_config_add_key(lc_decrypt_config* config, const uint8_t* key, size_t key_len,
+                                      const uint8_t* password, size_t password_len, char** err);
+lc_status lcgo_check_layer_keys(const lc_decrypt_config* config, const char* descriptor_json,
+                                char** err);
+lc_status lcgo_layer_plain_digest(const lc_decrypt_config* config, const char* descriptor_json,
+                                  char** digest_out, char** err);
+lc_status lcgo_add_recipients(const lc_decrypt_config* keys, const lc_encrypt_config* recipients,
+                              const char* descriptor_json, char** descriptor_out, char** err);
 /* in and out are runtime/cgo handles of the Go stream. */
-lc_status lcgo_encrypt_layer(const lc_encrypt_config *config, const char *media_type,
-                             uintptr_t in, uintptr_t out, lc_layer **layer, char **err);
-lc_status lcgo_decrypt_layer(const lc_decrypt_config *config, const char *descriptor_json,
-                             uintptr_t in, uintptr_t out, unsigned flags, lc_layer **layer,
-                             char **err);
+lc_status lcgo_encrypt_layer(const lc_encrypt_config* config, const char* media_type, uintptr_t in,
+                             uintptr_t out, lc_layer** layer, char** err);
+lc_status lcgo_decrypt_layer(const lc_decrypt_config* config, const char* descriptor_json,
+                             uintptr_t in, uintptr_t out, unsigned flags, lc_layer** layer,
+                             char** err);
 
 #endif /* LAYERCRYPT_GO_BRIDGE_H_ */

@@ -163,6 +163,9 @@ TEST(CApi, DecryptsGoMadeLayers) {
                 LC_OK)
           << lc_last_error();
       ASSERT_EQ(lc_check_layer_keys(dec.p, desc.c_str()), LC_OK) << lc_last_error();
+      CStr plain_digest;
+      ASSERT_EQ(lc_layer_plain_digest(dec.p, desc.c_str(), &plain_digest.p), LC_OK);
+      EXPECT_EQ(std::string(plain_digest.p), l["expected_output_digest"]);
       MemIn in{&blob};
       MemOut out;
       Layer pl;
@@ -441,6 +444,9 @@ TEST(CApi, NullArguments) {
       {"flags", lc_decrypt_layer(dec.p, desc, in.reader(), out.writer(), 64, nullptr)},
       {"config", lc_check_layer_keys(nullptr, desc)},
       {"descriptor_json", lc_check_layer_keys(dec.p, nullptr)},
+      {"config", lc_layer_plain_digest(nullptr, desc, &s)},
+      {"descriptor_json", lc_layer_plain_digest(dec.p, nullptr, &s)},
+      {"digest_out", lc_layer_plain_digest(dec.p, desc, nullptr)},
       {"keys", lc_add_recipients(nullptr, enc.p, desc, &s)},
       {"recipients", lc_add_recipients(dec.p, nullptr, desc, &s)},
       {"descriptor_json", lc_add_recipients(dec.p, enc.p, nullptr, &s)},
