@@ -19,6 +19,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev
   gzip pigz isal zstd openssl jq python3 skopeo tar time
   containerd docker-registry umoci python3-grpcio util-linux mount
+  pybind11-dev python3-pybind11 python3-dev python3-pytest python3-setuptools python3-wheel python3-pip
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
