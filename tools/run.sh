@@ -21,6 +21,7 @@ PACKAGES=(
   containerd docker-registry umoci python3-grpcio util-linux mount
   golang-go golang-github-containers-ocicrypt-dev golang-github-opencontainers-image-spec-dev
   golang-github-opencontainers-go-digest-dev
+  pybind11-dev python3-pybind11 python3-dev python3-pytest python3-setuptools python3-wheel python3-pip
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
