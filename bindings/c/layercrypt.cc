@@ -29,6 +29,7 @@
 #include "engine/keywrap/keys/private_key.h"
 #include "engine/keywrap/keys_dir.h"
 #include "engine/keywrap/recipients.h"
+#include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/media_types.h"
 #include "engine/stream/layer_cipher.h"
 
@@ -215,6 +216,58 @@ layercrypt::StatusOr<layercrypt::Descriptor> parse_descriptor_arg(const char* js
   return d;
 }
 
+// decrypt_one is lc_decrypt_layer on any source and sink; `cb_in` and
+// `cb_out` (may be null) are the callback adapters, to tell a failing
+// callback apart.
+lc_status decrypt_one(const lc_decrypt_config* config, const char* descriptor_json,
+                      layercrypt::ByteSource& src, layercrypt::ByteSink& sink, unsigned flags,
+                      lc_layer** layer, const CallbackSource* cb_in, const CallbackSink* cb_out) {
+  if (config == nullptr) return null_argument("config");
+  if (descriptor_json == nullptr) return null_argument("descriptor_json");
+  if ((flags & ~(LC_DECRYPT_STREAM | LC_DECRYPT_DECOMPRESS)) != 0)
+    return fail(LC_ERR_INVALID_ARGUMENT, "unknown flags " + std::to_string(flags));
+  auto desc = parse_descriptor_arg(descriptor_json);
+  if (!desc.ok()) return fail(desc.status());
+  const std::string name =
+      desc->digest.empty() ? std::string("the layer") : "layer " + desc->digest;
+  auto plain_type = layercrypt::decrypted_media_type(desc->media_type);
+  if (!plain_type.ok()) return fail(plain_type.status().with_context(name));
+  if (layercrypt::encryption_schemes(desc->annotations).empty())
+    return fail(LC_ERR_DATA, name +
+                                 " has no wrapped-key annotations "
+                                 "(org.opencontainers.image.enc.keys.*): the descriptor is not "
+                                 "that of an encrypted layer");
+  auto opened = layercrypt::open_layer_key(desc->annotations, config->keys);
+  if (!opened.ok()) return fail(opened.status().with_context(name));
+  layercrypt::LayerDecryptOptions options;
+  options.policy = (flags & LC_DECRYPT_STREAM) ? layercrypt::ReleasePolicy::kStream
+                                               : layercrypt::ReleasePolicy::kVerifyFirst;
+  if (flags & LC_DECRYPT_DECOMPRESS) {
+    const Status st = layercrypt::set_decompress_options(*desc, &options, nullptr);
+    if (!st.ok()) return fail(st.with_context(name));
+  }
+  auto result = layercrypt::decrypt_layer(src, sink, opened->key, opened->hmac, options);
+  if (!result.ok()) {
+    const Status st = result.status().with_context(name);
+    if ((cb_in != nullptr && cb_in->failed) || (cb_out != nullptr && cb_out->failed))
+      return fail(LC_ERR_CALLBACK, st.message());
+    return fail(st);
+  }
+  if (layer != nullptr) {
+    auto out_layer = std::make_unique<lc_layer>();
+    layercrypt::Descriptor d;
+    d.media_type = *plain_type;
+    d.digest = opened->plain_digest;
+    d.size = static_cast<int64_t>(result->bytes);
+    out_layer->descriptor_json = layercrypt::encode_descriptor(d);
+    out_layer->media_type = d.media_type;
+    out_layer->digest = d.digest;
+    out_layer->size = result->bytes;
+    *layer = out_layer.release();
+  }
+  return LC_OK;
+}
+
 // run_image_operation parses `src` and `dst`, runs `op` on them and returns
 // its report as JSON through `report_json` (may be null).
 template <typename Op>
@@ -264,6 +317,11 @@ const char* lc_status_name(lc_status status) {
 }
 
 void lc_free(void* p) { std::free(p); }
+
+void lc_api_version(int* major, int* minor) {
+  if (major != nullptr) *major = LC_API_VERSION_MAJOR;
+  if (minor != nullptr) *minor = LC_API_VERSION_MINOR;
+}
 
 const char* lc_version(void) { return layercrypt::version_string(); }
 
@@ -409,43 +467,22 @@ lc_status lc_encrypt_layer(const lc_encrypt_config* config, const char* media_ty
 lc_status lc_decrypt_layer(const lc_decrypt_config* config, const char* descriptor_json,
                            lc_reader in, lc_writer out, unsigned flags, lc_layer** layer) {
   return guard([&] {
-    if (config == nullptr) return null_argument("config");
-    if (descriptor_json == nullptr) return null_argument("descriptor_json");
     if (in.read == nullptr) return null_argument("in.read");
     if (out.write == nullptr) return null_argument("out.write");
-    if ((flags & ~(LC_DECRYPT_STREAM | LC_DECRYPT_DECOMPRESS)) != 0)
-      return fail(LC_ERR_INVALID_ARGUMENT, "unknown flags " + std::to_string(flags));
-    auto desc = parse_descriptor_arg(descriptor_json);
-    if (!desc.ok()) return fail(desc.status());
-    const std::string name = desc->digest.empty() ? std::string("layer") : "layer " + desc->digest;
-    auto plain_type = layercrypt::decrypted_media_type(desc->media_type);
-    if (!plain_type.ok()) return fail(plain_type.status().with_context(name));
-    auto opened = layercrypt::open_layer_key(desc->annotations, config->keys);
-    if (!opened.ok()) return fail(opened.status().with_context(name));
-    layercrypt::LayerDecryptOptions options;
-    options.policy = (flags & LC_DECRYPT_STREAM) ? layercrypt::ReleasePolicy::kStream
-                                                 : layercrypt::ReleasePolicy::kVerifyFirst;
-    if (flags & LC_DECRYPT_DECOMPRESS) {
-      const Status st = layercrypt::set_decompress_options(*desc, &options, nullptr);
-      if (!st.ok()) return fail(st.with_context(name));
-    }
     CallbackSource src(in);
     CallbackSink sink(out);
-    auto result = layercrypt::decrypt_layer(src, sink, opened->key, opened->hmac, options);
-    if (!result.ok()) return fail_io(result.status().with_context(name), src, &sink);
-    if (layer != nullptr) {
-      auto out_layer = std::make_unique<lc_layer>();
-      layercrypt::Descriptor d;
-      d.media_type = *plain_type;
-      d.digest = opened->plain_digest;
-      d.size = static_cast<int64_t>(result->bytes);
-      out_layer->descriptor_json = layercrypt::encode_descriptor(d);
-      out_layer->media_type = d.media_type;
-      out_layer->digest = d.digest;
-      out_layer->size = result->bytes;
-      *layer = out_layer.release();
-    }
-    return LC_OK;
+    return decrypt_one(config, descriptor_json, src, sink, flags, layer, &src, &sink);
+  });
+}
+
+lc_status lc_decrypt_layer_fd(const lc_decrypt_config* config, const char* descriptor_json,
+                              int in_fd, int out_fd, unsigned flags, lc_layer** layer) {
+  return guard([&] {
+    if (in_fd < 0) return fail(LC_ERR_INVALID_ARGUMENT, "in_fd is not a file descriptor");
+    if (out_fd < 0) return fail(LC_ERR_INVALID_ARGUMENT, "out_fd is not a file descriptor");
+    layercrypt::FdSource src(in_fd, "fd " + std::to_string(in_fd));
+    layercrypt::FdSink sink(out_fd, "fd " + std::to_string(out_fd));
+    return decrypt_one(config, descriptor_json, src, sink, flags, layer, nullptr, nullptr);
   });
 }
 

@@ -54,7 +54,7 @@ extern "C" {
 /* The C API's version: changes to this header bump it (added functions:
  * minor; changed or removed ones: major, with a new SONAME). */
 #define LC_API_VERSION_MAJOR 0
-#define LC_API_VERSION_MINOR 3
+#define LC_API_VERSION_MINOR 4
 
 typedef enum lc_status {
   LC_OK = 0,
@@ -80,6 +80,11 @@ LC_EXPORT const char* lc_status_name(lc_status status);
  * no-op. */
 LC_EXPORT void lc_free(void* p);
 
+/* lc_api_version returns the LC_API_VERSION_MAJOR and _MINOR the library
+ * was built with, to check at run time that the header a caller was
+ * compiled with is not newer than the library it loaded. */
+LC_EXPORT void lc_api_version(int* major, int* minor);
+
 /* lc_version returns the library's version ("0.1.0"). */
 LC_EXPORT const char* lc_version(void);
 
@@ -92,7 +97,12 @@ LC_EXPORT const char* lc_cpu_paths(void);
 /* lc_reader supplies bytes: read() copies up to `cap` bytes into `buf` and
  * returns how many, 0 at the end of the stream, or -1 on an error (the
  * operation then fails with LC_ERR_CALLBACK). It may return fewer than
- * `cap` before the end. Called from the thread that called the operation. */
+ * `cap` before the end.
+ *
+ * Threads: the operation's pipeline calls read() and write() from its own
+ * worker threads, not necessarily the caller's, and possibly read() and
+ * write() at the same time on two threads; but never read() (or write())
+ * twice at once, and every call returns before the operation does. */
 typedef struct lc_reader {
   void* ctx;
   int64_t (*read)(void* ctx, uint8_t* buf, size_t cap);
@@ -101,14 +111,16 @@ typedef struct lc_reader {
 /* lc_writer takes bytes: write() consumes all `len` bytes and returns 0,
  * or returns non-zero on an error (the operation stops and fails with
  * LC_ERR_CALLBACK; what was written before is the caller's to discard).
- * Called from the thread that called the operation. */
+ * Threads: as for lc_reader. */
 typedef struct lc_writer {
   void* ctx;
   int (*write)(void* ctx, const uint8_t* buf, size_t len);
 } lc_writer;
 
 /* lc_fd_reader / lc_fd_writer make a reader or writer over a file
- * descriptor the caller keeps open (and closes). */
+ * descriptor the caller keeps open (and closes). Such a reader cannot be
+ * read twice: to decrypt from a regular file without spooling it, use
+ * lc_decrypt_layer_fd. */
 LC_EXPORT lc_reader lc_fd_reader(int* fd);
 LC_EXPORT lc_writer lc_fd_writer(int* fd);
 
@@ -206,11 +218,21 @@ LC_EXPORT lc_status lc_encrypt_layer(const lc_encrypt_config* config, const char
  * manifest: mediaType, digest, size, annotations), to `out`. `*layer`
  * (may be NULL) receives the plaintext's descriptor. Errors: LC_ERR_DATA (a
  * descriptor that does not parse or lacks the ocicrypt annotations),
+ * LC_ERR_UNSUPPORTED (a media type that is not an encrypted layer),
  * LC_ERR_KEY (no key opens it: the message lists the layer's recipients),
  * LC_ERR_INTEGRITY (the HMAC failed: nothing was written unless
  * LC_DECRYPT_STREAM), LC_ERR_CALLBACK, LC_ERR_IO. */
 LC_EXPORT lc_status lc_decrypt_layer(const lc_decrypt_config* config, const char* descriptor_json,
                                      lc_reader in, lc_writer out, unsigned flags, lc_layer** layer);
+
+/* lc_decrypt_layer_fd is lc_decrypt_layer reading file descriptor `in_fd`
+ * and writing `out_fd` (both the caller's to close). When `in_fd` is a
+ * regular file it is read twice from its current offset (MAC pass, then
+ * decryption) instead of being spooled; a pipe is spooled as
+ * lc_decrypt_layer spools. */
+LC_EXPORT lc_status lc_decrypt_layer_fd(const lc_decrypt_config* config,
+                                        const char* descriptor_json, int in_fd, int out_fd,
+                                        unsigned flags, lc_layer** layer);
 
 /* ---- descriptors only (no bulk data) --------------------------------------- */
 
@@ -242,8 +264,10 @@ LC_EXPORT lc_status lc_add_recipients(const lc_decrypt_config* keys,
  * "oci-archive:FILE[:TAG]", or "PATH[:TAG]". The destination is written
  * whole and published atomically; on any error it is unchanged. Each
  * returns a JSON report through `report_json` (may be NULL; release with
- * lc_free): {"layers":[{"index","platform","action","from_digest",
- * "to_digest","bytes"}...],"warnings":[...]}. */
+ * lc_free), as `layercrypt encrypt --json` prints it: {"operation",
+ * "source","destination","bytes","seconds","manifests":[...],"layers":
+ * [{"platform","index","action","from","to","fromMediaType","toMediaType",
+ * "bytes","seconds"}...],"warnings":[...]}. */
 LC_EXPORT lc_status lc_encrypt_image(const lc_encrypt_config* config, const char* src,
                                      const char* dst, char** report_json);
 LC_EXPORT lc_status lc_decrypt_image(const lc_decrypt_config* config, const char* src,

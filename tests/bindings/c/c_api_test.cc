@@ -235,6 +235,21 @@ TEST_F(GoLayer, WrongKeyAndBadDescriptors) {
   }
 }
 
+TEST_F(GoLayer, ADescriptorWithoutWrappedKeysIsADataError) {
+  const char* plain = "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+encrypted\"}";
+  MemIn in{&blob};
+  MemOut out;
+  EXPECT_EQ(lc_decrypt_layer(dec.p, plain, in.reader(), out.writer(), 0, nullptr), LC_ERR_DATA);
+  EXPECT_EQ(std::string(lc_last_error()),
+            "the layer has no wrapped-key annotations (org.opencontainers.image.enc.keys.*): the "
+            "descriptor is not that of an encrypted layer");
+  EXPECT_EQ(out.calls, 0u);
+  const char* not_encrypted = "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\"}";
+  MemIn in2{&blob};
+  EXPECT_EQ(lc_decrypt_layer(dec.p, not_encrypted, in2.reader(), out.writer(), 0, nullptr),
+            LC_ERR_UNSUPPORTED);
+}
+
 TEST_F(GoLayer, CallbacksThatFailMidway) {
   {  // the reader fails halfway: nothing is written
     MemIn in{&blob};
@@ -479,6 +494,43 @@ TEST(CApi, NullArguments) {
   MemIn tin{&tar};
   EXPECT_EQ(lc_encrypt_layer(none.p, nullptr, tin.reader(), out.writer(), &layer),
             LC_ERR_INVALID_ARGUMENT);
+}
+
+TEST(CApi, DecryptFromARegularFileDescriptor) {
+  // A regular file is read twice, not spooled: the output is right, and a
+  // tampered file still releases nothing.
+  TempDir dir;
+  const json l = expected()["images"]["enc-jwe-ecp256"]["layers"][0];
+  const Bytes blob =
+      read_file(V("images/enc-jwe-ecp256/blobs/sha256/" + std::string(l["digest"]).substr(7)));
+  const std::string desc = read_text(V(l["payloads"]["desc"]));
+  DecCfg dec;
+  ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/ecp256.pem").c_str(), nullptr), LC_OK);
+  for (bool tamper : {false, true}) {
+    SCOPED_TRACE(tamper);
+    Bytes in_bytes = blob;
+    if (tamper) in_bytes[in_bytes.size() - 1] ^= 1;
+    layercrypt::testing::write_file(dir.file("in"), in_bytes);
+    int in_fd = ::open(dir.file("in").c_str(), O_RDONLY);
+    int out_fd = ::open(dir.file("out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    Layer pl;
+    const lc_status st = lc_decrypt_layer_fd(dec.p, desc.c_str(), in_fd, out_fd, 0, &pl.p);
+    ::close(in_fd);
+    ::close(out_fd);
+    if (tamper) {
+      EXPECT_EQ(st, LC_ERR_INTEGRITY);
+      EXPECT_TRUE(read_file(dir.file("out")).empty());
+    } else {
+      ASSERT_EQ(st, LC_OK) << lc_last_error();
+      EXPECT_EQ(read_file(dir.file("out")), plain_blob(l["expected_output_digest"]));
+      EXPECT_EQ(lc_layer_size(pl.p), blob.size());
+    }
+  }
+  EXPECT_EQ(lc_decrypt_layer_fd(dec.p, desc.c_str(), -1, 1, 0, nullptr), LC_ERR_INVALID_ARGUMENT);
+  int major = -1, minor = -1;
+  lc_api_version(&major, &minor);
+  EXPECT_EQ(major, LC_API_VERSION_MAJOR);
+  EXPECT_EQ(minor, LC_API_VERSION_MINOR);
 }
 
 TEST(CApi, FileDescriptorStreams) {
