@@ -36,14 +36,19 @@ LAYER = "application/vnd.oci.image.layer.v1.tar"
 LAYER_GZIP = LAYER + "+gzip"
 LAYER_ENC = LAYER + "+encrypted"
 LAYER_GZIP_ENC = LAYER_GZIP + "+encrypted"
-# containerd hands the fd-3 payload only to processors with these ids.
+LAYER_ZSTD = LAYER + "+zstd"
+LAYER_ZSTD_ENC = LAYER_ZSTD + "+encrypted"
+# containerd hands the fd-3 payload only to processors with these ids (and
+# only on a client-side unpack that asks for decryption: CRI's local pull).
 PROCESSOR_TAR_GZIP = "io.containerd.ocicrypt.decoder.v1.tar.gzip"
 PROCESSOR_TAR = "io.containerd.ocicrypt.decoder.v1.tar"
+# Ours for zstd layers: no payload ever (imgcrypt knows only the two above).
+PROCESSOR_TAR_ZSTD = "io.containerd.ocicrypt.decoder.v1.tar.zstd"
 
 # Debian package of each program (or Python module) the peers need.
 REQUIRED = {"containerd": "containerd", "ctr": "containerd",
             "docker-registry": "docker-registry", "skopeo": "skopeo", "umoci": "umoci",
-            "unshare": "util-linux", "setpriv": "util-linux", "mount": "mount"}
+            "unshare": "util-linux", "setpriv": "util-linux", "mount": "mount", "zstd": "zstd"}
 SCRATCH_PREFIX = "layercrypt-e2e-"
 
 
@@ -281,14 +286,17 @@ http:
         return ref
 
 
-def stream_processors(decoder, keys_dir, returns_tar=False):
+def stream_processors(decoder, keys_dir, returns_tar=False, zstd=False):
     """The [stream_processors] of containerd's config for layercrypt-decoder.
     returns_tar: the decoder also decompresses (`--decompress`) and hands
-    containerd the plain tar; otherwise containerd gets tar+gzip back and
-    decompresses it itself."""
+    containerd the plain tar; otherwise containerd gets tar+gzip (tar+zstd)
+    back and decompresses it itself. zstd: a third processor for
+    tar+zstd+encrypted layers."""
     args = ["--decryption-keys-path", keys_dir] + (["--decompress"] if returns_tar else [])
     entries = [(PROCESSOR_TAR_GZIP, LAYER_GZIP_ENC, LAYER if returns_tar else LAYER_GZIP),
                (PROCESSOR_TAR, LAYER_ENC, LAYER)]
+    if zstd:
+        entries.append((PROCESSOR_TAR_ZSTD, LAYER_ZSTD_ENC, LAYER if returns_tar else LAYER_ZSTD))
     out = "[stream_processors]\n"
     for pid, accepts, returns in entries:
         out += (f'  [stream_processors."{pid}"]\n'
@@ -301,7 +309,9 @@ def stream_processors(decoder, keys_dir, returns_tar=False):
 
 class Containerd:
     """containerd with the CRI plugin, everything under scratch/NAME:
-    root, state, sockets, registry hosts and an empty CNI config dir."""
+    root, state, sockets, registry hosts and an empty CNI config dir.
+    This class runs Debian 12's containerd 1.6 (config version 2)."""
+    CONTAINERD, CTR = "containerd", "ctr"
 
     def __init__(self, scratch, name, registry_host, processors="", env=None):
         self.dir = scratch.sub(name)
@@ -313,9 +323,21 @@ class Containerd:
         self.hosts_dir = certs
         for sub in ("root", "state", "opt", "cni"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        self.root = os.path.join(self.dir, "root")
         self.config = os.path.join(self.dir, "config.toml")
         with open(self.config, "w") as f:
-            f.write(f"""version = 2
+            f.write(self.config_text(processors))
+        self.process = Process("containerd", [self.CONTAINERD, "--config", self.config],
+                               os.path.join(self.dir, "containerd.log"),
+                               env=dict(os.environ, **(env or {})))
+        scratch.processes.append(self.process)
+        self.pid = self.process.pid
+        import containerd_client
+        self.client = containerd_client.Client(self.socket)
+        self._wait_ready()
+
+    def config_text(self, processors):
+        return f"""version = 2
 root = "{self.dir}/root"
 state = "{self.dir}/state"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
@@ -338,20 +360,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".image_decryption]
     key_model = "node"
   [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "{certs}"
+    config_path = "{self.hosts_dir}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     conf_dir = "{self.dir}/cni"
     bin_dir = "{self.dir}/cni"
 
-{processors}""")
-        self.process = Process("containerd", ["containerd", "--config", self.config],
-                               os.path.join(self.dir, "containerd.log"),
-                               env=dict(os.environ, **(env or {})))
-        scratch.processes.append(self.process)
-        self.pid = self.process.pid
-        import containerd_client
-        self.client = containerd_client.Client(self.socket)
-        self._wait_ready()
+{processors}"""
 
     def _wait_ready(self, timeout=60):
         import grpc
@@ -373,7 +387,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                            + self.process.log_tail())
 
     def ctr(self, *args, namespace="k8s.io", check=True, timeout=300):
-        r = subprocess.run(["ctr", "--address", self.socket, "-n", namespace, *args],
+        r = subprocess.run([self.CTR, "--address", self.socket, "-n", namespace, *args],
                            capture_output=True, text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError(f"ctr {' '.join(args)} failed: {r.stderr.strip()}\n"
