@@ -37,7 +37,8 @@ config file: `ctd-decoder` from PATH with `--decryption-keys-path
 with `containerd config dump`; `ctd-decoder` is a symlink to DECODER in the
 temp dir, put first on containerd's PATH, and the temp keys directory is
 bind-mounted over /etc/containerd/ocicrypt/keys in the test's private mount
-namespace only (a missing mount point is created and removed afterwards).
+namespace only (a missing mount point is made under an overlay whose upper
+layer is in the temp dir: nothing outside it changes; peers.Scratch.shield).
 
 Exit status 77 (CTest: skipped) only when the machine cannot run containerd
 at all (not root, no overlayfs); a containerd 2 that cannot be fetched is a

@@ -14,8 +14,12 @@ Cleanup on every exit path:
     KeyboardInterrupt so it runs) stops them by PID, unmounts whatever is
     still mounted under the scratch directory and removes it;
   - scratch directories left by a killed run (their owner PID is gone) are
-    removed by the next run, with the mount points it made elsewhere
-    (Scratch.bind_over).
+    removed by the next run;
+  - what must change outside the scratch directory (containerd 2 makes
+    /run/containerd whatever its config says; a bind mount over
+    /etc/containerd/ocicrypt/keys) changes only inside the private mount
+    namespace, under an overlay whose upper layer is in the scratch
+    directory (Scratch.shield).
 """
 
 import contextlib
@@ -170,41 +174,7 @@ def remove_stale_scratch():
         if not pid_alive(int(owner)):
             log(f"removing {d} left by a killed run (pid {owner})")
             unmount_all(d)
-            remove_created_outside(d)
             shutil.rmtree(d, ignore_errors=True)
-
-
-OUTSIDE_LIST = "created-outside"  # in a scratch dir: directories it made elsewhere
-
-
-def remove_created_outside(scratch_dir, locked=False):
-    """Removes the (empty) directories a run made outside its scratch
-    directory for a mount point, deepest first, as listed in OUTSIDE_LIST.
-    locked: the caller holds mount_point_lock()."""
-    try:
-        with open(os.path.join(scratch_dir, OUTSIDE_LIST)) as f:
-            dirs = [l.rstrip("\n") for l in f if l.strip()]
-    except FileNotFoundError:
-        return
-    with contextlib.nullcontext() if locked else mount_point_lock():
-        for d in sorted(dirs, key=len, reverse=True):
-            try:
-                os.rmdir(d)
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                log(f"could not remove {d}, made for a mount point: {e}")
-
-
-@contextlib.contextmanager
-def mount_point_lock():
-    """Serialises runs that make, mount over or remove mount points outside
-    their scratch directory (two runs must not remove each other's)."""
-    import fcntl
-    os.makedirs(PEERS_CACHE, exist_ok=True)
-    with open(os.path.join(PEERS_CACHE, "mount-points.lock"), "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
 
 
 class Process:
@@ -250,7 +220,7 @@ class Scratch:
         remove_stale_scratch()
         self.path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         self.processes = []
-        self.outside_mounts, self.outside_dirs, self.outside_lock = [], [], None
+        self.outside_mounts, self.shielded = [], set()
         self.closed = False
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
@@ -264,27 +234,57 @@ class Scratch:
         os.makedirs(p, exist_ok=True)
         return p
 
+    def shield(self, path):
+        """Mounts an overlay on the directory `path` (outside the scratch
+        directory) whose upper layer is in the scratch directory, in this
+        program's private mount namespace only: what we and our children
+        write below `path` lands in the scratch directory and vanishes
+        with it, and nothing outside changes. Once per path; until close()."""
+        path = os.path.realpath(path)
+        if path in self.shielded:
+            return
+        if os.environ.get("LAYERCRYPT_E2E_MOUNT_NS") != "1":
+            raise RuntimeError(f"will not mount over {path}: no private mount namespace "
+                               "(unshare --mount failed), the mount would be the host's")
+        if path == "/" or path == self.path or path.startswith(self.path + "/"):
+            raise RuntimeError(f"will not shield {path}")
+        d = self.sub("shield", path.strip("/").replace("/", "_"))
+        upper, work, orig = (os.path.join(d, n) for n in ("upper", "work", "orig"))
+        # The overlay would hide the mounts below path (/run/lock,
+        # /run/user/0, ...): reach them through a recursive bind of path
+        # first, and bind them back on the overlay.
+        below = sorted({mp for mp in mounts_under(path) if mp != path}, key=len)
+        tops = [mp for mp in below if not any(mp.startswith(o + "/") for o in below)]
+        if tops:
+            os.makedirs(orig, exist_ok=True)
+            run_checked(["mount", "--rbind", path, orig])
+        os.makedirs(upper, exist_ok=True)
+        os.makedirs(work, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                            f"lowerdir={path},upperdir={upper},workdir={work}", path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"cannot mount an overlay on {path}: {r.stderr.strip()}")
+        self.outside_mounts.append(path)
+        self.shielded.add(path)
+        for mp in tops:
+            run_checked(["mount", "--rbind", os.path.join(orig, os.path.relpath(mp, path)), mp])
+            self.outside_mounts.append(mp)
+
     def bind_over(self, source, target):
         """Bind-mounts source on target (outside the scratch directory) in
-        this program's private mount namespace only, until close(). The
-        directories of target that are missing are made, listed in
-        OUTSIDE_LIST first (so that the next run removes them if this one
-        is killed), and removed again by close()."""
-        if os.environ.get("LAYERCRYPT_E2E_MOUNT_NS") != "1":
-            raise RuntimeError(f"will not mount over {target}: no private mount namespace "
-                               "(unshare --mount failed), the mount would be the host's")
-        if self.outside_lock is None:
-            self.outside_lock = mount_point_lock()
-            self.outside_lock.__enter__()  # held until close()
-        missing, p = [], target
-        while not os.path.lexists(p):
-            missing.append(p)
-            p = os.path.dirname(p)
-        with open(os.path.join(self.path, OUTSIDE_LIST), "a") as f:
-            f.writelines(d + "\n" for d in missing)
-        self.outside_dirs += missing
-        for d in reversed(missing):
-            os.mkdir(d, 0o755)
+        this program's private mount namespace only, until close(). Missing
+        directories of target are made under a shield() of its deepest
+        existing ancestor, so that they exist only for us."""
+        target = os.path.abspath(target)
+        ancestor = target
+        while not os.path.lexists(ancestor):
+            ancestor = os.path.dirname(ancestor)
+        if ancestor != target:
+            if ancestor == "/":
+                raise RuntimeError(f"will not shield / to make {target}")
+            self.shield(ancestor)
+            os.makedirs(target, 0o755)
         r = subprocess.run(["mount", "--bind", source, target], capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"mount --bind {source} {target} failed: {r.stderr.strip()}")
@@ -299,10 +299,6 @@ class Scratch:
         for mp in reversed(self.outside_mounts):
             if subprocess.run(["umount", mp], capture_output=True).returncode != 0:
                 subprocess.run(["umount", "-l", mp], capture_output=True)
-        if self.outside_dirs:
-            remove_created_outside(self.path, locked=True)
-        if self.outside_lock is not None:
-            self.outside_lock.__exit__(None, None, None)
         unmount_all(self.path)
         left = mounts_under(self.path)
         if left:
@@ -633,6 +629,9 @@ class Containerd2(Containerd):
     def __init__(self, scratch, name, registry_host, processors=None, env=None,
                  use_local_image_pull=False):
         bin_dir = containerd2_bin_dir()
+        # containerd 2 makes /run/containerd (the default directory of shim
+        # sockets and fifos) whatever its state directory is.
+        scratch.shield("/run")
         self.CONTAINERD = os.path.join(bin_dir, "containerd")
         self.CTR = os.path.join(bin_dir, "ctr")
         self.use_local_image_pull = use_local_image_pull
