@@ -32,7 +32,8 @@ transfer-service pull fails and containerd's error carries the decoder's
 one-line message.
 
 DefaultConfig: containerd's built-in [stream_processors] (none in the
-config file: `ctd-decoder` from PATH with `--decryption-keys-path
+config file, whose strings are single-quoted as `containerd config default`
+writes them: `ctd-decoder` from PATH with `--decryption-keys-path
 /etc/containerd/ocicrypt/keys` and OCICRYPT_KEYPROVIDER_CONFIG), checked
 with `containerd config dump`; `ctd-decoder` is a symlink to DECODER in the
 temp dir, put first on containerd's PATH, and the temp keys directory is
@@ -195,10 +196,13 @@ class DefaultConfig(PullChecks, unittest.TestCase):
         Run.scratch.bind_over(WORLD.keys_dir, DEFAULT_KEYS)
         env = {"PATH": bin_dir + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")}
         host = WORLD.registry.host
-        cls.transfer = peers.Containerd2(Run.scratch, "default", host, None, env=env)
+        # Configs written as `containerd config default` writes them
+        # (root = '...'): the decoder reads the root from there.
+        cls.transfer = peers.Containerd2(Run.scratch, "default", host, None, env=env,
+                                         literal_strings=True)
         cls.nodes.append(cls.transfer)
         cls.local = peers.Containerd2(Run.scratch, "default-local", host, None, env=env,
-                                      use_local_image_pull=True)
+                                      use_local_image_pull=True, literal_strings=True)
         cls.nodes.append(cls.local)
 
     @classmethod

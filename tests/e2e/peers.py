@@ -624,10 +624,13 @@ class Containerd2(Containerd):
     processors their payload; otherwise through the transfer service (the
     2.1 default), which hands them none. processors None: no
     [stream_processors] table, so containerd's built-in defaults apply
-    (`ctd-decoder` on PATH, keys in /etc/containerd/ocicrypt/keys)."""
+    (`ctd-decoder` on PATH, keys in /etc/containerd/ocicrypt/keys).
+    literal_strings: the config's strings in single quotes, as
+    `containerd config default` writes them."""
 
     def __init__(self, scratch, name, registry_host, processors=None, env=None,
-                 use_local_image_pull=False):
+                 use_local_image_pull=False, literal_strings=False):
+        self.literal_strings = literal_strings
         bin_dir = containerd2_bin_dir()
         # containerd 2 makes /run/containerd (the default directory of shim
         # sockets and fifos) whatever its state directory is.
@@ -641,7 +644,7 @@ class Containerd2(Containerd):
         d = self.dir
         os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
         local = "true" if self.use_local_image_pull else "false"
-        return f"""version = 3
+        text = f"""version = 3
 root = "{d}/root"
 state = "{d}/state"
 temp = "{d}/tmp"
@@ -679,6 +682,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     bin_dir = "{d}/opt/image-verifier"
 
 {processors}"""
+        return text.replace('"', "'") if self.literal_strings else text
 
     def pull_with_ctr(self, ref, namespace, local=False, timeout=300):
         """`ctr images pull` into namespace, unpacked into overlayfs: through
