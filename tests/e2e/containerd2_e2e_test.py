@@ -58,9 +58,9 @@ import e2e_common  # noqa: E402
 
 WORLD = None
 VARIANTS = ("layercrypt", "skopeo", "compressed", "zstd", "layercrypt-zstd", "skopeo-zstd")
-# containerd's built-in stream processors (cmd/containerd/server/config:
-# streamProcessors(), DefaultConfigDir /etc/containerd), what
-# `containerd config default` prints.
+# containerd's built-in stream processors (cmd/containerd/command/config.go:
+# streamProcessors(), under defaults.DefaultConfigDir /etc/containerd), as
+# `containerd config default` prints them.
 DEFAULT_KEYS = "/etc/containerd/ocicrypt/keys"
 DEFAULT_PROCESSOR_ARGS = ["--decryption-keys-path", DEFAULT_KEYS]
 DEFAULT_PROCESSOR_ENV = [
