@@ -19,7 +19,8 @@ content store). The ways, for each containerd (2.x ones prefixed `c2-`):
 
   plain      the unencrypted image
   enc-targz  encrypted; layercrypt-decoder returns tar+gzip and containerd
-             decompresses (with unpigz when pigz is installed)
+             decompresses (1.6 with unpigz when pigz is installed; 2.x with
+             ISA-L's igzip when isal is installed, else unpigz)
   enc-tar    encrypted; `layercrypt-decoder --decompress` returns the tar
 
 For each pull it reports the wall time of the PullImage call and the CPU
@@ -153,16 +154,17 @@ def bench(scratch, lc, decoder, a):
                 results[name].append((wall, cpu))
 
     base_mb = layers[0]["size"] / 1e6
-    pigz = "unpigz" if shutil.which("unpigz") else "Go gzip (no pigz installed)"
+    pigz = "unpigz" if shutil.which("unpigz") else "Go gzip"
     versions = []
     if a.containerd != "2":
-        versions.append(f"containerd {run('containerd', '--version').split()[2]}")
+        versions.append(f"containerd {run('containerd', '--version').split()[2]} "
+                        f"(gunzip by {pigz})")
     if a.containerd != "1.6":
         c2 = os.path.join(peers.containerd2_bin_dir(), "containerd")
-        versions.append(f"containerd {run(c2, '--version').split()[2]} (c2-, transfer service)")
+        versions.append(f"containerd {run(c2, '--version').split()[2]} (c2-, transfer service, "
+                        f"gunzip by {'igzip' if shutil.which('igzip') else pigz})")
     print()
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; {', '.join(versions)}; "
-          f"overlayfs, gunzip by {pigz}; "
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; {', '.join(versions)}; overlayfs; "
           f"{run(decoder, '--version').strip()}; {time.strftime('%Y-%m-%d')}")
     if base_mb < 200:
         print(f"note: the base layer is {base_mb:.0f} MB, under 200 MB: raise --base-mb")
