@@ -2,6 +2,7 @@
 """bench/pull_bench.py: what an encrypted pull costs containerd, against a plain one.
 
 Usage: bench/pull_bench.py BIN_DIR [--base-mb N] [--repeats N] [--warmup N]
+                           [--containerd {1.6,2,both}]
 
 BIN_DIR holds tools/layercrypt and tools/layercrypt-decoder (a build
 directory). The script builds the deterministic sample image
@@ -9,20 +10,26 @@ directory). The script builds the deterministic sample image
 N MB of tar, default 600, plus two small layers), encrypts it with
 `layercrypt encrypt`, pushes the plain and the encrypted image to Debian's
 docker-registry on 127.0.0.1, and pulls through CRI (as the kubelet does),
-each pull into a fresh containerd 1.6 (overlayfs snapshotter), interleaved:
+each pull into a fresh containerd (overlayfs snapshotter), interleaved:
+Debian 12's containerd 1.6, and containerd 2.x from Debian sid (fetched
+once into /var/cache/layercrypt-peers, see tests/e2e/peers.py) pulling
+through its transfer service, its default, which runs the decoder without
+a payload (the decoder reads the layer's descriptor from containerd's
+content store). The ways, for each containerd (2.x ones prefixed `c2-`):
 
   plain      the unencrypted image
   enc-targz  encrypted; layercrypt-decoder returns tar+gzip and containerd
-             decompresses (with unpigz when pigz is installed)
+             decompresses (1.6 with unpigz when pigz is installed; 2.x with
+             ISA-L's igzip when isal is installed, else unpigz)
   enc-tar    encrypted; `layercrypt-decoder --decompress` returns the tar
 
 For each pull it reports the wall time of the PullImage call and the CPU
 seconds of containerd plus its children (utime+stime+cutime+cstime from
 /proc/PID/stat, before and after: the decoder, unpigz and containerd's own
-untar and digest work); then the medians and their ratios to the plain
-pull. Wall time is noisy on a shared host; CPU is the steadier figure. Needs
-root (overlayfs); installs containerd, docker-registry, skopeo, umoci and
-python3-grpcio if missing.
+untar and digest work); then, per containerd, the medians and their ratios
+to that containerd's plain pull. Wall time is noisy on a shared host; CPU
+is the steadier figure. Needs root (overlayfs); installs containerd,
+docker-registry, skopeo, umoci and python3-grpcio if missing.
 """
 
 import argparse
@@ -60,6 +67,8 @@ def main():
     ap.add_argument("--base-mb", type=int, default=600)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--containerd", choices=("1.6", "2", "both"), default="both",
+                    help="which containerd pulls (default both, interleaved)")
     a = ap.parse_args()
     bin_dir = os.path.abspath(a.bin_dir)
     lc = os.path.join(bin_dir, "tools", "layercrypt")
@@ -69,6 +78,8 @@ def main():
         peers.check_machine()
     except peers.CannotRun as e:
         sys.exit(f"pull_bench: this machine cannot run containerd: {e}")
+    if a.containerd != "1.6":
+        peers.containerd2_bin_dir()  # fetched before anything is timed
     scratch = peers.Scratch()
     try:
         bench(scratch, lc, decoder, a)
@@ -95,17 +106,28 @@ def bench(scratch, lc, decoder, a):
             "enc": registry.push(enc, "v1", "bench/enc")}
     subprocess.run(["sync"])
 
-    ways = [("plain", refs["plain"], ""),
-            ("enc-targz", refs["enc"], peers.stream_processors(decoder, keys, False)),
-            ("enc-tar", refs["enc"], peers.stream_processors(decoder, keys, True))]
+    # (name, containerd, reference, [stream_processors])
+    ways = []
+    if a.containerd != "2":
+        ways += [("plain", peers.Containerd, refs["plain"], ""),
+                 ("enc-targz", peers.Containerd, refs["enc"],
+                  peers.stream_processors(decoder, keys, False)),
+                 ("enc-tar", peers.Containerd, refs["enc"],
+                  peers.stream_processors(decoder, keys, True))]
+    if a.containerd != "1.6":
+        ways += [("c2-plain", peers.Containerd2, refs["plain"], ""),
+                 ("c2-enc-targz", peers.Containerd2, refs["enc"],
+                  peers.stream_processors(decoder, keys, False, zstd=True)),
+                 ("c2-enc-tar", peers.Containerd2, refs["enc"],
+                  peers.stream_processors(decoder, keys, True, zstd=True))]
 
-    results = {name: [] for name, _, _ in ways}
+    results = {name: [] for name, _, _, _ in ways}
     rounds = [("warmup", i) for i in range(a.warmup)] + [("run", i) for i in range(a.repeats)]
     n = 0
     for kind, i in rounds:
-        for name, ref, procs in ways:
+        for name, containerd, ref, procs in ways:
             n += 1
-            node = peers.Containerd(scratch, f"pull-{n}", registry.host, procs)
+            node = containerd(scratch, f"pull-{n}", registry.host, procs)
             try:
                 time.sleep(1)  # let start-up work settle
                 node.wait_no_children()
@@ -127,15 +149,22 @@ def bench(scratch, lc, decoder, a):
                 shutil.rmtree(node.dir, ignore_errors=True)
                 subprocess.run(["sync"])
             tag = "warm-up" if kind == "warmup" else f"round {i + 1}"
-            print(f"  {tag:8} {name:10} wall {wall:7.2f} s   CPU {cpu:7.2f} s", flush=True)
+            print(f"  {tag:8} {name:12} wall {wall:7.2f} s   CPU {cpu:7.2f} s", flush=True)
             if kind == "run":
                 results[name].append((wall, cpu))
 
     base_mb = layers[0]["size"] / 1e6
-    pigz = "unpigz" if shutil.which("unpigz") else "Go gzip (no pigz installed)"
+    pigz = "unpigz" if shutil.which("unpigz") else "Go gzip"
+    versions = []
+    if a.containerd != "2":
+        versions.append(f"containerd {run('containerd', '--version').split()[2]} "
+                        f"(gunzip by {pigz})")
+    if a.containerd != "1.6":
+        c2 = os.path.join(peers.containerd2_bin_dir(), "containerd")
+        versions.append(f"containerd {run(c2, '--version').split()[2]} (c2-, transfer service, "
+                        f"gunzip by {'igzip' if shutil.which('igzip') else pigz})")
     print()
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; containerd "
-          f"{run('containerd', '--version').split()[2]}, overlayfs, gunzip by {pigz}; "
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; {', '.join(versions)}; overlayfs; "
           f"{run(decoder, '--version').strip()}; {time.strftime('%Y-%m-%d')}")
     if base_mb < 200:
         print(f"note: the base layer is {base_mb:.0f} MB, under 200 MB: raise --base-mb")
@@ -143,21 +172,29 @@ def bench(scratch, lc, decoder, a):
           f"({layers[0]['size']} B, encrypted {enc_layers[0]['size']} B) + "
           f"{', '.join('%.2f MB' % (l['size'] / 1e6) for l in layers[1:])}; "
           f"{a.repeats} interleaved rounds after {a.warmup} warm-up, fresh containerd root each pull")
-    print(f"{'way':12} {'wall median s':>14} {'CPU median s':>13} {'wall ÷ plain':>13} {'CPU ÷ plain':>12}")
+    print(f"{'way':14} {'wall median s':>14} {'CPU median s':>13} {'wall ÷ plain':>13} {'CPU ÷ plain':>12}")
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
            for k, v in results.items()}
+
+    def plain_of(name):  # each containerd's ways against its own plain pull
+        return "c2-plain" if name.startswith("c2-") else "plain"
     for name, (w, c) in med.items():
-        print(f"{name:12} {w:14.2f} {c:13.2f} {w / med['plain'][0]:13.3f} {c / med['plain'][1]:12.3f}")
+        pw, pc = med[plain_of(name)]
+        print(f"{name:14} {w:14.2f} {c:13.2f} {w / pw:13.3f} {c / pc:12.3f}")
     # Per-round ratios (each encrypted pull against the plain pull of its round).
     for name in med:
-        if name == "plain":
+        if name == plain_of(name):
             continue
-        cr = [c / p[1] for (_, c), p in zip(results[name], results["plain"])]
-        wr = [w / p[0] for (w, _), p in zip(results[name], results["plain"])]
+        plain = results[plain_of(name)]
+        cr = [c / p[1] for (_, c), p in zip(results[name], plain)]
+        wr = [w / p[0] for (w, _), p in zip(results[name], plain)]
         print(f"{name}: per-round CPU ratios {', '.join(f'{r:.3f}' for r in cr)} "
               f"(median {statistics.median(cr):.3f}); wall ratios "
               f"{', '.join(f'{r:.3f}' for r in wr)} (median {statistics.median(wr):.3f})")
-
+    if "plain" in med and "c2-plain" in med:
+        print(f"c2-plain ÷ plain (containerd 2 against 1.6, unencrypted): wall "
+              f"{med['c2-plain'][0] / med['plain'][0]:.3f}, CPU "
+              f"{med['c2-plain'][1] / med['plain'][1]:.3f}")
 
 if __name__ == "__main__":
     main()

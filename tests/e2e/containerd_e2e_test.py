@@ -28,14 +28,8 @@ all (not root, no overlayfs), or when every selected test was skipped;
 missing packages are installed.
 """
 
-import gzip
-import io
-import json
 import os
-import random
-import subprocess
 import sys
-import tarfile
 import time
 import unittest
 
@@ -44,183 +38,22 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 import ocitest  # noqa: E402
 import peers  # noqa: E402
+from e2e_common import EMPTY_DIGEST, GC_ROOT, GZIP_INDEX, PullChecks, Run  # noqa: E402
+import e2e_common  # noqa: E402
 
-LAYERCRYPT = DECODER = None
-SCRATCH = None
-WORLD = None
 NS_PAYLOAD = "e2e-payload"
-# Snapshots we make outside a lease: without this label containerd's garbage
-# collector may remove them (and their directories) at any moment.
-GC_ROOT = {"containerd.io/gc.root": "e2e"}
-# Tries until containerd reports a failing decoder's message (see
-# expect_decoder_message); each try fails in well under a second.
-ATTEMPTS = 10
-EMPTY_DIGEST = ocitest.sha256_digest(b"")
-
-
-def sh(*cmd, timeout=600):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if r.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
-    return r.stdout
-
-
-def make_tar(entries):
-    """A tar from (kind, name, ...) entries: ("dir", name, mode, uid, gid),
-    ("file", name, data, mode, uid, gid), ("symlink", name, target),
-    ("hardlink", name, target)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for kind, name, *rest in entries:
-            info = tarfile.TarInfo(name)
-            info.mtime = 1700000000
-            data = None
-            if kind == "dir":
-                info.type, (info.mode, info.uid, info.gid) = tarfile.DIRTYPE, rest
-            elif kind == "file":
-                data, info.mode, info.uid, info.gid = rest
-                info.size = len(data)
-            elif kind == "symlink":
-                info.type, info.linkname, info.mode = tarfile.SYMTYPE, rest[0], 0o777
-            elif kind == "hardlink":
-                info.type, info.linkname, info.mode = tarfile.LNKTYPE, rest[0], 0o755
-            else:
-                raise ValueError(kind)
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buf.getvalue()
-
-
-def make_plain_image(layout, variant, all_tar=False):
-    """Three layers: tar+gzip base, uncompressed tar with a whiteout and an
-    opaque directory, small tar+gzip with another whiteout (with `all_tar`,
-    all three uncompressed tar, as builders write fresh layers). `variant`
-    goes into /etc/image-id, so that two variants share no snapshot
-    (containerd skips layers whose chain it already has)."""
-    rnd = random.Random(variant)
-    binary = rnd.randbytes(3 << 20)  # spans many decoder chunks
-    text = b"".join(b"%d: the quick brown fox jumps over the lazy dog\n" % i for i in range(40000))
-    base = make_tar([
-        ("dir", "etc", 0o755, 0, 0), ("dir", "usr", 0o755, 0, 0), ("dir", "usr/bin", 0o755, 0, 0),
-        ("dir", "usr/share", 0o755, 0, 0), ("dir", "opt", 0o755, 0, 0),
-        ("dir", "opt/app", 0o750, 0, 0), ("dir", "opt/app/cache", 0o755, 0, 0),
-        ("dir", "var", 0o755, 0, 0), ("dir", "var/lib", 0o755, 0, 0),
-        ("dir", "var/lib/data", 0o755, 0, 0), ("dir", "home", 0o755, 0, 0),
-        ("dir", "home/user", 0o700, 1000, 1000),
-        ("file", "usr/bin/tool", binary, 0o755, 0, 0),
-        ("hardlink", "usr/bin/tool-again", "usr/bin/tool"),
-        ("symlink", "usr/bin/alias", "tool"),
-        ("file", "usr/share/words", text, 0o644, 0, 0),
-        ("file", "etc/config", b"setting = 1\n", 0o644, 0, 0),
-        ("file", "etc/image-id", variant.encode() + b"\n", 0o644, 0, 0),
-        ("file", "opt/app/cache/a", b"cached a\n", 0o644, 0, 0),
-        ("file", "opt/app/cache/b", b"cached b\n", 0o644, 0, 0),
-        ("file", "var/lib/data/old", b"to be deleted\n", 0o644, 0, 0),
-        ("file", "var/lib/data/keep", b"kept\n", 0o644, 0, 0),
-        ("file", "home/user/secret", b"user data\n", 0o600, 1000, 1000),
-    ])
-    middle = make_tar([
-        ("file", "var/lib/data/.wh.old", b"", 0o644, 0, 0),
-        ("file", "opt/app/cache/.wh..wh..opq", b"", 0o644, 0, 0),
-        ("file", "opt/app/cache/c", b"cached c\n", 0o644, 0, 0),
-        ("file", "etc/config", b"setting = 2\n", 0o600, 0, 0),
-        ("dir", "var/lib/data/added", 0o755, 0, 0),
-        ("file", "var/lib/data/added/f", rnd.randbytes(70000), 0o644, 0, 0),
-    ])
-    top = make_tar([
-        ("file", "usr/bin/.wh.alias", b"", 0o644, 0, 0),
-        ("dir", "usr/local", 0o755, 0, 0), ("dir", "usr/local/bin", 0o755, 0, 0),
-        ("file", "usr/local/bin/late", b"#!/bin/sh\necho late\n", 0o755, 0, 0),
-    ])
-    def gz(t):
-        return (t, peers.LAYER, t) if all_tar else (gzip.compress(t, mtime=0), peers.LAYER_GZIP, t)
-    ocitest.write_image(layout, [gz(base), (middle, peers.LAYER, middle), gz(top)])
-
-
-# layercrypt's chunk index annotation on the layers it gzipped.
-GZIP_INDEX = "dev.layercrypt.gzip.index"
-
-# Removed by the whiteouts and the opaque directory of the upper layers.
-WHITED_OUT = ("var/lib/data/old", "opt/app/cache/a", "opt/app/cache/b", "usr/bin/alias")
-
-
-class Image:
-    """One encrypted image: its layout, plaintext tree, registry reference."""
-
-    def __init__(self, layout, plain_layout, key_file, ref, media_types):
-        self.media_types = media_types
-        self.layout = ocitest.Layout(layout)
-        manifest = next(self.layout.manifests())
-        self.layers = manifest["layers"]
-        config = json.loads(self.layout.blob(manifest["config"]["digest"]))
-        self.diff_ids = config["rootfs"]["diff_ids"]
-        self.chains = peers.chain_ids(self.diff_ids)
-        with open(key_file, "rb") as f:
-            self.key = f.read()
-        self.ref = ref
-        bundle = os.path.join(os.path.dirname(layout), os.path.basename(layout) + "-bundle")
-        sh("umoci", "unpack", "--image", f"{plain_layout}:v1", bundle)
-        self.plain_tree = peers.tree(os.path.join(bundle, "rootfs"))
-
-
-class World:
-    """What every test shares: keys, images, the registry."""
-
-    def __init__(self):
-        t0 = time.monotonic()
-        d = SCRATCH.sub("world")
-        keys = SCRATCH.sub("keys")
-        self.keys_dir, self.wrong_keys_dir = SCRATCH.sub("keys", "node"), SCRATCH.sub("keys", "wrong")
-        sh(LAYERCRYPT, "keygen", "--type", "ec:p256", "--out", os.path.join(keys, "ec"))
-        sh(LAYERCRYPT, "keygen", "--type", "ec:p256", "--out", os.path.join(self.wrong_keys_dir, "stranger"))
-        os.remove(os.path.join(self.wrong_keys_dir, "stranger.pub.pem"))
-        sh("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-           "-out", os.path.join(keys, "rsa.pem"))
-        sh("openssl", "pkey", "-in", os.path.join(keys, "rsa.pem"), "-pubout",
-           "-out", os.path.join(keys, "rsa.pub.pem"))
-        for k in ("ec.pem", "rsa.pem"):
-            with open(os.path.join(keys, k), "rb") as src, \
-                    open(os.path.join(self.keys_dir, k), "wb") as dst:
-                dst.write(src.read())
-        self.registry = peers.Registry(SCRATCH)
-        self.images = {}
-        mixed = [peers.LAYER_GZIP_ENC, peers.LAYER_ENC, peers.LAYER_GZIP_ENC]
-        for variant in ("layercrypt", "skopeo", "compressed"):
-            plain, enc = os.path.join(d, variant + "-plain"), os.path.join(d, variant + "-enc")
-            make_plain_image(plain, variant, all_tar=variant == "compressed")
-            types = mixed
-            if variant == "layercrypt":
-                key = os.path.join(keys, "ec.pem")
-                sh(LAYERCRYPT, "encrypt", "--recipient", "jwe:" + os.path.join(keys, "ec.pub.pem"),
-                   f"{plain}:v1", f"{enc}:v1")
-            elif variant == "compressed":
-                # Every layer is a tar: layercrypt gzips them while encrypting
-                # (one chunked gzip member each, with the chunk index); Go's
-                # gunzip reads them in one configuration, our parallel
-                # inflater in the other.
-                key = os.path.join(keys, "ec.pem")
-                sh(LAYERCRYPT, "encrypt", "--compress", "gzip", "--recipient",
-                   "jwe:" + os.path.join(keys, "ec.pub.pem"), f"{plain}:v1", f"{enc}:v1")
-                types = [peers.LAYER_GZIP_ENC] * 3
-            else:
-                key = os.path.join(keys, "rsa.pem")
-                sh("skopeo", "--insecure-policy", "copy", "-q", "--dest-oci-accept-uncompressed-layers",
-                   "--encryption-key", "jwe:" + os.path.join(keys, "rsa.pub.pem"),
-                   f"oci:{plain}:v1", f"oci:{enc}:v1")
-            ref = self.registry.push(enc, "v1", f"e2e/{variant}")
-            self.images[variant] = Image(enc, plain, key, ref, types)
-        peers.log(f"world ready in {time.monotonic() - t0:.1f} s: registry {self.registry.host}, "
-                  f"images {', '.join(i.ref for i in self.images.values())}")
+WORLD = None
+# Debian 12's containerd 1.6 has no processor for zstd layers here.
+VARIANTS = ("layercrypt", "skopeo", "compressed")
 
 
 def build_world():
-    """The shared World, built by the first test class that needs it."""
     global WORLD
-    if WORLD is None:
-        WORLD = World()
+    WORLD = e2e_common.world(VARIANTS)
     return WORLD
 
 
-class CriPulls:
+class CriPulls(PullChecks):
     """The tests, for one processor configuration (RETURNS_TAR)."""
     RETURNS_TAR = False
 
@@ -228,10 +61,10 @@ class CriPulls:
     def setUpClass(cls):
         build_world()
         name = "tar" if cls.RETURNS_TAR else "targz"
-        procs = peers.stream_processors(DECODER, WORLD.keys_dir, cls.RETURNS_TAR)
-        cls.node = peers.Containerd(SCRATCH, f"node-{name}", WORLD.registry.host, procs)
-        procs = peers.stream_processors(DECODER, WORLD.wrong_keys_dir, cls.RETURNS_TAR)
-        cls.stranger = peers.Containerd(SCRATCH, f"stranger-{name}", WORLD.registry.host, procs)
+        procs = peers.stream_processors(Run.decoder, WORLD.keys_dir, cls.RETURNS_TAR)
+        cls.node = peers.Containerd(Run.scratch, f"node-{name}", WORLD.registry.host, procs)
+        procs = peers.stream_processors(Run.decoder, WORLD.wrong_keys_dir, cls.RETURNS_TAR)
+        cls.stranger = peers.Containerd(Run.scratch, f"stranger-{name}", WORLD.registry.host, procs)
 
     @classmethod
     def tearDownClass(cls):
@@ -239,91 +72,24 @@ class CriPulls:
             if hasattr(cls, c):
                 getattr(cls, c).stop()
 
-    def decoder_args(self, keys_dir):
-        return ["--decryption-keys-path", keys_dir] + (["--decompress"] if self.RETURNS_TAR else [])
-
-    def assert_snapshot_tree(self, node, namespace, image):
-        """The top snapshot, mounted, equals umoci unpack of the plaintext."""
-        key = f"e2e-view-{time.monotonic_ns()}"
-        mounts = node.client.view(namespace, "overlayfs", key, image.chains[-1], GC_ROOT)
-        target = os.path.join(SCRATCH.sub("mnt"), key)
-        peers.mount(mounts, target)
-        try:
-            got = peers.tree(target)
-        finally:
-            peers.umount(target)
-            node.client.remove_snapshot(namespace, "overlayfs", key)
-        entries, links = got
-        for gone in WHITED_OUT:
-            self.assertNotIn(gone, entries, "a whiteout was not applied")
-        for kept in ("opt/app/cache/c", "var/lib/data/keep", "usr/local/bin/late", "etc/image-id"):
-            self.assertIn(kept, entries)
-        self.assertIn(("usr/bin/tool", "usr/bin/tool-again"), links)
-        diffs = peers.tree_differences(got, image.plain_tree)
-        self.assertEqual(diffs, [], "the unpacked snapshot differs from umoci unpack:\n"
-                         + "\n".join(diffs[:20]))
-
-    def check_cri_pull(self, image):
-        self.assertEqual([l["mediaType"] for l in image.layers], image.media_types)
-        with self.node.explain():
-            t0 = time.monotonic()
-            self.node.client.pull(image.ref)
-            peers.log(f"  CRI pull of {image.ref}: {time.monotonic() - t0:.2f} s")
-            lines = [l.split() for l in self.node.ctr("images", "check").stdout.splitlines()]
-            row = [l for l in lines if l and l[0] == image.ref]
-            self.assertEqual(len(row), 1, lines)
-            self.assertEqual(row[0][3], "complete", row[0])
-            self.assertEqual(row[0][-1], "true", f"not unpacked: {row[0]}")
-            self.assert_snapshot_tree(self.node, "k8s.io", image)
+    def extra_args(self):
+        return ["--decompress"] if self.RETURNS_TAR else []
 
     def test_image_encrypted_by_layercrypt(self):
-        self.check_cri_pull(WORLD.images["layercrypt"])
+        self.check_cri_pull(self.node, WORLD.images["layercrypt"])
 
     def test_image_encrypted_by_skopeo(self):
-        self.check_cri_pull(WORLD.images["skopeo"])
+        self.check_cri_pull(self.node, WORLD.images["skopeo"])
 
     def test_image_compressed_and_encrypted_by_layercrypt(self):
         image = WORLD.images["compressed"]
         self.assertTrue(all(GZIP_INDEX in l.get("annotations", {}) for l in image.layers))
-        self.check_cri_pull(image)
-
-    def decoder_message(self, image, keys_dir):
-        """What the decoder says about the base layer with keys_dir, run
-        directly the way containerd runs it."""
-        desc = image.layers[0]
-        run = ocitest.run_decoder(DECODER, image.layout.blob(desc["digest"]),
-                                  ocitest.make_payload(desc), self.decoder_args(keys_dir),
-                                  media_type=desc["mediaType"])
-        self.assertNotEqual(run.rc, 0, run)
-        self.assertEqual(len(run.err_lines), 1, run)
-        return run.err_lines[0]
-
-    def expect_decoder_message(self, attempt, want):
-        """Runs attempt() until a failure carries the decoder's message.
-
-        containerd 1.6 checks a stream processor's exit status without
-        waiting for it (containerd issue #6914): when the decoder's exit is
-        reaped late, the message is lost and containerd only sees the
-        empty stream the decoder wrote. attempt() returns None when the
-        message was lost but the failure was still caught, or raises."""
-        import grpc
-        outcomes = []
-        for _ in range(ATTEMPTS):
-            try:
-                lost = attempt()
-            except grpc.RpcError as e:
-                self.assertIn(want, e.details())
-                peers.log(f"  failed with the decoder's message after {len(outcomes)} "
-                          f"attempts that lost it: {e.details().strip()}")
-                return
-            outcomes.append(lost)
-        self.fail(f"in {ATTEMPTS} attempts containerd never reported the decoder's message "
-                  f"{want!r}: {outcomes}")
+        self.check_cri_pull(self.node, image)
 
     def test_missing_key_fails_with_the_decoder_message(self):
         import grpc
         image = WORLD.images["layercrypt"]
-        want = self.decoder_message(image, WORLD.wrong_keys_dir)
+        want = self.decoder_message(image, WORLD.wrong_keys_dir, self.extra_args())
 
         def attempt():
             try:
@@ -370,7 +136,8 @@ class CriPulls:
                     return applied
 
                 self.expect_decoder_message(attempt,
-                                            self.decoder_message(image, WORLD.wrong_keys_dir))
+                                            self.decoder_message(image, WORLD.wrong_keys_dir,
+                                                                 self.extra_args()))
                 # With the key in the payload, layer by layer as the unpacker does.
                 for i, desc in enumerate(image.layers):
                     key = f"e2e-{name}-extract-{i}"
@@ -394,30 +161,5 @@ class ReturnsTar(CriPulls, unittest.TestCase):
     RETURNS_TAR = True
 
 
-def main():
-    global LAYERCRYPT, DECODER, SCRATCH
-    if len(sys.argv) < 3:
-        print(__doc__, file=sys.stderr)
-        sys.exit(2)
-    LAYERCRYPT, DECODER = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    peers.enter_private_mount_namespace()
-    try:
-        peers.check_machine()
-    except peers.CannotRun as e:
-        print(f"SKIPPED: this machine cannot run containerd: {e}", file=sys.stderr)
-        sys.exit(77)
-    SCRATCH = peers.Scratch()
-    status = 1
-    try:
-        result = unittest.main(argv=[sys.argv[0], *sys.argv[3:]], exit=False,
-                               verbosity=2).result
-        if result.wasSuccessful():
-            # Everything selected was skipped: say so to CTest.
-            status = 77 if result.testsRun == 0 and result.skipped else 0
-    finally:
-        SCRATCH.close()
-    sys.exit(status)
-
-
 if __name__ == "__main__":
-    main()
+    e2e_common.main(__doc__)

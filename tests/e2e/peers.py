@@ -1,6 +1,7 @@
-"""Real peers for the containerd end-to-end test and the pull benchmark:
-Debian's docker-registry (Docker Distribution) and containerd 1.6 with its
-CRI plugin, both on 127.0.0.1 or on unix sockets under one scratch
+"""Real peers for the containerd end-to-end tests and the pull benchmark:
+Debian's docker-registry (Docker Distribution) and containerd with its CRI
+plugin (Debian 12's 1.6, or 2.x from Debian sid, fetched once into
+PEERS_CACHE), both on 127.0.0.1 or on unix sockets under one scratch
 directory, configured to run layercrypt-decoder as their stream processor.
 
 Cleanup on every exit path:
@@ -13,7 +14,12 @@ Cleanup on every exit path:
     KeyboardInterrupt so it runs) stops them by PID, unmounts whatever is
     still mounted under the scratch directory and removes it;
   - scratch directories left by a killed run (their owner PID is gone) are
-    removed by the next run.
+    removed by the next run;
+  - what must change outside the scratch directory (containerd 2 makes
+    /run/containerd whatever its config says; a bind mount over
+    /etc/containerd/ocicrypt/keys) changes only inside the private mount
+    namespace, under an overlay whose upper layer is in the scratch
+    directory (Scratch.shield).
 """
 
 import contextlib
@@ -36,14 +42,19 @@ LAYER = "application/vnd.oci.image.layer.v1.tar"
 LAYER_GZIP = LAYER + "+gzip"
 LAYER_ENC = LAYER + "+encrypted"
 LAYER_GZIP_ENC = LAYER_GZIP + "+encrypted"
-# containerd hands the fd-3 payload only to processors with these ids.
+LAYER_ZSTD = LAYER + "+zstd"
+LAYER_ZSTD_ENC = LAYER_ZSTD + "+encrypted"
+# containerd hands the fd-3 payload only to processors with these ids (and
+# only on a client-side unpack that asks for decryption: CRI's local pull).
 PROCESSOR_TAR_GZIP = "io.containerd.ocicrypt.decoder.v1.tar.gzip"
 PROCESSOR_TAR = "io.containerd.ocicrypt.decoder.v1.tar"
+# Ours for zstd layers: no payload ever (imgcrypt knows only the two above).
+PROCESSOR_TAR_ZSTD = "io.containerd.ocicrypt.decoder.v1.tar.zstd"
 
 # Debian package of each program (or Python module) the peers need.
 REQUIRED = {"containerd": "containerd", "ctr": "containerd",
             "docker-registry": "docker-registry", "skopeo": "skopeo", "umoci": "umoci",
-            "unshare": "util-linux", "setpriv": "util-linux", "mount": "mount"}
+            "unshare": "util-linux", "setpriv": "util-linux", "mount": "mount", "zstd": "zstd"}
 SCRATCH_PREFIX = "layercrypt-e2e-"
 
 
@@ -53,6 +64,14 @@ class CannotRun(Exception):
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+def run_checked(argv, timeout=120):
+    """argv's stdout; AssertionError with its stderr when it fails."""
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout
 
 
 def missing_packages():
@@ -201,6 +220,7 @@ class Scratch:
         remove_stale_scratch()
         self.path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         self.processes = []
+        self.outside_mounts, self.shielded = [], set()
         self.closed = False
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
@@ -214,12 +234,71 @@ class Scratch:
         os.makedirs(p, exist_ok=True)
         return p
 
+    def shield(self, path):
+        """Mounts an overlay on the directory `path` (outside the scratch
+        directory) whose upper layer is in the scratch directory, in this
+        program's private mount namespace only: what we and our children
+        write below `path` lands in the scratch directory and vanishes
+        with it, and nothing outside changes. Once per path; until close()."""
+        path = os.path.realpath(path)
+        if path in self.shielded:
+            return
+        if os.environ.get("LAYERCRYPT_E2E_MOUNT_NS") != "1":
+            raise RuntimeError(f"will not mount over {path}: no private mount namespace "
+                               "(unshare --mount failed), the mount would be the host's")
+        if path == "/" or path == self.path or path.startswith(self.path + "/"):
+            raise RuntimeError(f"will not shield {path}")
+        d = self.sub("shield", path.strip("/").replace("/", "_"))
+        upper, work, orig = (os.path.join(d, n) for n in ("upper", "work", "orig"))
+        # The overlay would hide the mounts below path (/run/lock,
+        # /run/user/0, ...): reach them through a recursive bind of path
+        # first, and bind them back on the overlay.
+        below = sorted({mp for mp in mounts_under(path) if mp != path}, key=len)
+        tops = [mp for mp in below if not any(mp.startswith(o + "/") for o in below)]
+        if tops:
+            os.makedirs(orig, exist_ok=True)
+            run_checked(["mount", "--rbind", path, orig])
+        os.makedirs(upper, exist_ok=True)
+        os.makedirs(work, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                            f"lowerdir={path},upperdir={upper},workdir={work}", path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"cannot mount an overlay on {path}: {r.stderr.strip()}")
+        self.outside_mounts.append(path)
+        self.shielded.add(path)
+        for mp in tops:
+            run_checked(["mount", "--rbind", os.path.join(orig, os.path.relpath(mp, path)), mp])
+            self.outside_mounts.append(mp)
+
+    def bind_over(self, source, target):
+        """Bind-mounts source on target (outside the scratch directory) in
+        this program's private mount namespace only, until close(). Missing
+        directories of target are made under a shield() of its deepest
+        existing ancestor, so that they exist only for us."""
+        target = os.path.abspath(target)
+        ancestor = target
+        while not os.path.lexists(ancestor):
+            ancestor = os.path.dirname(ancestor)
+        if ancestor != target:
+            if ancestor == "/":
+                raise RuntimeError(f"will not shield / to make {target}")
+            self.shield(ancestor)
+            os.makedirs(target, 0o755)
+        r = subprocess.run(["mount", "--bind", source, target], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"mount --bind {source} {target} failed: {r.stderr.strip()}")
+        self.outside_mounts.append(target)
+
     def close(self):
         if self.closed:
             return
         self.closed = True
         for p in reversed(self.processes):
             p.stop()
+        for mp in reversed(self.outside_mounts):
+            if subprocess.run(["umount", mp], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", mp], capture_output=True)
         unmount_all(self.path)
         left = mounts_under(self.path)
         if left:
@@ -281,14 +360,17 @@ http:
         return ref
 
 
-def stream_processors(decoder, keys_dir, returns_tar=False):
+def stream_processors(decoder, keys_dir, returns_tar=False, zstd=False):
     """The [stream_processors] of containerd's config for layercrypt-decoder.
     returns_tar: the decoder also decompresses (`--decompress`) and hands
-    containerd the plain tar; otherwise containerd gets tar+gzip back and
-    decompresses it itself."""
+    containerd the plain tar; otherwise containerd gets tar+gzip (tar+zstd)
+    back and decompresses it itself. zstd: a third processor for
+    tar+zstd+encrypted layers."""
     args = ["--decryption-keys-path", keys_dir] + (["--decompress"] if returns_tar else [])
     entries = [(PROCESSOR_TAR_GZIP, LAYER_GZIP_ENC, LAYER if returns_tar else LAYER_GZIP),
                (PROCESSOR_TAR, LAYER_ENC, LAYER)]
+    if zstd:
+        entries.append((PROCESSOR_TAR_ZSTD, LAYER_ZSTD_ENC, LAYER if returns_tar else LAYER_ZSTD))
     out = "[stream_processors]\n"
     for pid, accepts, returns in entries:
         out += (f'  [stream_processors."{pid}"]\n'
@@ -301,7 +383,10 @@ def stream_processors(decoder, keys_dir, returns_tar=False):
 
 class Containerd:
     """containerd with the CRI plugin, everything under scratch/NAME:
-    root, state, sockets, registry hosts and an empty CNI config dir."""
+    root, state, sockets, registry hosts and an empty CNI config dir.
+    This class runs Debian 12's containerd 1.6 (config version 2);
+    Containerd2 runs containerd 2.x."""
+    CONTAINERD, CTR = "containerd", "ctr"
 
     def __init__(self, scratch, name, registry_host, processors="", env=None):
         self.dir = scratch.sub(name)
@@ -313,9 +398,21 @@ class Containerd:
         self.hosts_dir = certs
         for sub in ("root", "state", "opt", "cni"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        self.root = os.path.join(self.dir, "root")
         self.config = os.path.join(self.dir, "config.toml")
         with open(self.config, "w") as f:
-            f.write(f"""version = 2
+            f.write(self.config_text(processors))
+        self.process = Process("containerd", [self.CONTAINERD, "--config", self.config],
+                               os.path.join(self.dir, "containerd.log"),
+                               env=dict(os.environ, **(env or {})))
+        scratch.processes.append(self.process)
+        self.pid = self.process.pid
+        import containerd_client
+        self.client = containerd_client.Client(self.socket)
+        self._wait_ready()
+
+    def config_text(self, processors):
+        return f"""version = 2
 root = "{self.dir}/root"
 state = "{self.dir}/state"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
@@ -338,20 +435,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".image_decryption]
     key_model = "node"
   [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "{certs}"
+    config_path = "{self.hosts_dir}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     conf_dir = "{self.dir}/cni"
     bin_dir = "{self.dir}/cni"
 
-{processors}""")
-        self.process = Process("containerd", ["containerd", "--config", self.config],
-                               os.path.join(self.dir, "containerd.log"),
-                               env=dict(os.environ, **(env or {})))
-        scratch.processes.append(self.process)
-        self.pid = self.process.pid
-        import containerd_client
-        self.client = containerd_client.Client(self.socket)
-        self._wait_ready()
+{processors}"""
 
     def _wait_ready(self, timeout=60):
         import grpc
@@ -373,7 +462,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                            + self.process.log_tail())
 
     def ctr(self, *args, namespace="k8s.io", check=True, timeout=300):
-        r = subprocess.run(["ctr", "--address", self.socket, "-n", namespace, *args],
+        r = subprocess.run([self.CTR, "--address", self.socket, "-n", namespace, *args],
                            capture_output=True, text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError(f"ctr {' '.join(args)} failed: {r.stderr.strip()}\n"
@@ -418,6 +507,190 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     def stop(self):
         self.client.close()
         self.process.stop()
+
+
+# containerd 2.x: Debian sid's package, fetched and unpacked (not installed)
+# into a cache that outlives the test runs; its binaries run on Debian 12.
+PEERS_CACHE = os.environ.get("LAYERCRYPT_PEERS_CACHE", "/var/cache/layercrypt-peers")
+SID_SOURCE = "deb http://deb.debian.org/debian sid main"
+_containerd2_bin = None
+
+
+def _apt_options(cache):
+    # A private apt state: sid's lists never reach the system's apt, and
+    # sid's archive metadata is a dated snapshot (no Valid-Until check).
+    return ["-o", f"Dir::Etc::sourcelist={cache}/sources.list", "-o", "Dir::Etc::sourceparts=-",
+            "-o", f"Dir::State::Lists={cache}/lists", "-o", f"Dir::Cache={cache}",
+            "-o", "Acquire::Check-Valid-Until=false", "-o", "APT::Sandbox::User=root"]
+
+
+def _run_version(binary):
+    try:
+        r = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    except OSError:
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def containerd2_bin_dir():
+    """The directory of containerd 2.x's `containerd` and `ctr`: Debian
+    sid's containerd package, downloaded with a private apt state and
+    unpacked (`dpkg-deb -x`) under PEERS_CACHE/containerd-sid on first use;
+    later runs reuse it (LAYERCRYPT_REFRESH_PEERS=1 fetches it again).
+    Raises RuntimeError, saying why, when it cannot be fetched: a machine
+    that runs containerd 1.6 must not pass these tests by skipping them."""
+    global _containerd2_bin
+    if isinstance(_containerd2_bin, Exception):
+        raise RuntimeError(str(_containerd2_bin))  # tried once already
+    if _containerd2_bin:
+        return _containerd2_bin
+    try:
+        _containerd2_bin = _containerd2_bin_dir()
+    except Exception as e:
+        _containerd2_bin = e
+        raise
+    return _containerd2_bin
+
+
+def _containerd2_bin_dir():
+    import fcntl
+    cache = PEERS_CACHE
+    unpacked = os.path.join(cache, "containerd-sid")
+    bin_dir = os.path.join(unpacked, "usr", "bin")
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, "lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent test runs fetch once
+        version = _run_version(os.path.join(bin_dir, "containerd"))
+        if version is None or os.environ.get("LAYERCRYPT_REFRESH_PEERS") == "1":
+            _fetch_containerd2(cache, unpacked)
+            version = _run_version(os.path.join(bin_dir, "containerd"))
+            if version is None:
+                raise RuntimeError(f"containerd from Debian sid, unpacked in {unpacked}, "
+                                   "does not run (--version failed)")
+    if "/v2 " not in version:
+        raise RuntimeError(f"{bin_dir}/containerd is not containerd 2.x: {version}")
+    log(f"containerd 2: {version} ({bin_dir})")
+    return bin_dir
+
+
+def _fetch_containerd2(cache, unpacked):
+    t0 = time.monotonic()
+    log(f"fetching containerd from Debian sid into {cache} (once; later runs reuse it)")
+    for d in ("lists/partial", "archives/partial"):
+        os.makedirs(os.path.join(cache, d), exist_ok=True)
+    with open(os.path.join(cache, "sources.list"), "w") as f:
+        f.write(SID_SOURCE + "\n")
+    opts = _apt_options(cache)
+
+    def apt(*args):
+        try:
+            r = subprocess.run(["apt-get", *opts, *args], cwd=cache, capture_output=True,
+                               text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise RuntimeError(f"cannot fetch containerd 2 from Debian sid: apt-get {args[0]}: {e}")
+        if r.returncode != 0:
+            raise RuntimeError(f"cannot fetch containerd 2 from Debian sid ({SID_SOURCE}): "
+                               f"apt-get {' '.join(args)} failed: {r.stderr.strip()[-800:]}")
+        return r
+    r = apt("update")
+    lists = os.path.join(cache, "lists")
+    if not any(n.endswith("_Packages") or "_Packages." in n for n in os.listdir(lists)):
+        # apt-get update exits 0 when it cannot reach the archive.
+        raise RuntimeError(f"cannot fetch containerd 2 from Debian sid ({SID_SOURCE}): "
+                           f"apt-get update got no package list: {r.stderr.strip()[-800:]}")
+    for old in os.listdir(cache):
+        if old.startswith("containerd_") and old.endswith(".deb"):
+            os.remove(os.path.join(cache, old))
+    apt("download", "containerd")
+    debs = [n for n in os.listdir(cache) if n.startswith("containerd_") and n.endswith(".deb")]
+    if len(debs) != 1:
+        raise RuntimeError(f"apt-get download containerd left {debs} in {cache}")
+    tmp = f"{unpacked}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    r = subprocess.run(["dpkg-deb", "-x", os.path.join(cache, debs[0]), tmp],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"dpkg-deb -x {debs[0]} failed: {r.stderr.strip()}")
+    shutil.rmtree(unpacked, ignore_errors=True)
+    os.rename(tmp, unpacked)  # appears whole
+    log(f"fetched and unpacked {debs[0]} in {time.monotonic() - t0:.1f} s")
+
+
+class Containerd2(Containerd):
+    """containerd 2.x (containerd2_bin_dir()), config version 3, everything
+    under scratch/NAME as for 1.6; the erofs, blockfile snapshotters and NRI
+    (a socket under /var/run) are off. use_local_image_pull: CRI pulls with
+    the client-side unpacker of 2.0 and 1.x, which hands the ocicrypt
+    processors their payload; otherwise through the transfer service (the
+    2.1 default), which hands them none. processors None: no
+    [stream_processors] table, so containerd's built-in defaults apply
+    (`ctd-decoder` on PATH, keys in /etc/containerd/ocicrypt/keys).
+    literal_strings: the config's strings in single quotes, as
+    `containerd config default` writes them."""
+
+    def __init__(self, scratch, name, registry_host, processors=None, env=None,
+                 use_local_image_pull=False, literal_strings=False):
+        self.literal_strings = literal_strings
+        bin_dir = containerd2_bin_dir()
+        # containerd 2 makes /run/containerd (the default directory of shim
+        # sockets and fifos) whatever its state directory is.
+        scratch.shield("/run")
+        self.CONTAINERD = os.path.join(bin_dir, "containerd")
+        self.CTR = os.path.join(bin_dir, "ctr")
+        self.use_local_image_pull = use_local_image_pull
+        super().__init__(scratch, name, registry_host, processors or "", env)
+
+    def config_text(self, processors):
+        d = self.dir
+        os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
+        local = "true" if self.use_local_image_pull else "false"
+        text = f"""version = 3
+root = "{d}/root"
+state = "{d}/state"
+temp = "{d}/tmp"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.erofs",
+                    "io.containerd.snapshotter.v1.blockfile", "io.containerd.nri.v1.nri"]
+
+[grpc]
+  address = "{self.socket}"
+[ttrpc]
+  address = "{self.socket}.ttrpc"
+[debug]
+  level = "info"
+
+[plugins]
+  [plugins.'io.containerd.internal.v1.opt']
+    path = "{d}/opt"
+  [plugins.'io.containerd.grpc.v1.cri']
+    stream_server_address = '127.0.0.1'
+    stream_server_port = '0'
+  [plugins.'io.containerd.cri.v1.images']
+    snapshotter = 'overlayfs'
+    use_local_image_pull = {local}
+    [plugins.'io.containerd.cri.v1.images'.image_decryption]
+      key_model = 'node'
+    [plugins.'io.containerd.cri.v1.images'.registry]
+      config_path = "{self.hosts_dir}"
+  [plugins.'io.containerd.cri.v1.runtime']
+    enable_cdi = false
+    cdi_spec_dirs = ["{d}/cdi"]
+    [plugins.'io.containerd.cri.v1.runtime'.cni]
+      conf_dir = "{d}/cni"
+      bin_dirs = ["{d}/cni"]
+  [plugins.'io.containerd.image-verifier.v1.bindir']
+    bin_dir = "{d}/opt/image-verifier"
+
+{processors}"""
+        return text.replace('"', "'") if self.literal_strings else text
+
+    def pull_with_ctr(self, ref, namespace, local=False, timeout=300):
+        """`ctr images pull` into namespace, unpacked into overlayfs: through
+        the transfer service (ctr 2.x's default) or, with local, with the
+        client-side puller and unpacker (`--local`)."""
+        args = ["images", "pull", "--plain-http", "--hosts-dir", self.hosts_dir,
+                "--snapshotter", "overlayfs"] + (["--local"] if local else []) + [ref]
+        return self.ctr(*args, namespace=namespace, timeout=timeout)
 
 
 def mount(mounts, target):
