@@ -22,6 +22,10 @@ content store). The ways, for each containerd (2.x ones prefixed `c2-`):
              decompresses (1.6 with unpigz when pigz is installed; 2.x with
              ISA-L's igzip when isal is installed, else unpigz)
   enc-tar    encrypted; `layercrypt-decoder --decompress` returns the tar
+The decoder runs with --stats (through a wrapper that logs its stderr): each
+encrypted pull also reports the bytes the decoder spooled to $TMPDIR (small
+layers are kept in memory until their MAC verifies) and how many layers it
+read from containerd's content store instead.
 
 For each pull it reports the wall time of the PullImage call and the CPU
 seconds of containerd plus its children (utime+stime+cutime+cstime from
@@ -34,6 +38,7 @@ docker-registry, skopeo, umoci and python3-grpcio if missing.
 
 import argparse
 import os
+import re
 import platform
 import shutil
 import statistics
@@ -106,6 +111,18 @@ def bench(scratch, lc, decoder, a):
             "enc": registry.push(enc, "v1", "bench/enc")}
     subprocess.run(["sync"])
 
+    # The decoder runs with --stats through a wrapper that execs it (so its
+    # parent stays containerd) and appends its stderr to a log: after each
+    # pull the log says how many layers were read from containerd's content
+    # store and how many bytes were spooled.
+    stats_log = os.path.join(scratch.path, "decoder-stats.log")
+    wrapper = os.path.join(scratch.path, "layercrypt-decoder-stats")
+    with open(wrapper, "w") as f:
+        f.write(f'#!/bin/sh\nexec {decoder} --stats "$@" 2>>{stats_log}\n')
+    os.chmod(wrapper, 0o755)
+    spooled = {}  # name -> [(bytes spooled, layers read from the content store)] per run
+    decoder = wrapper
+
     # (name, containerd, reference, [stream_processors])
     ways = []
     if a.containerd != "2":
@@ -148,10 +165,23 @@ def bench(scratch, lc, decoder, a):
                 peers.unmount_all(node.dir)
                 shutil.rmtree(node.dir, ignore_errors=True)
                 subprocess.run(["sync"])
+            spool, from_store = 0, 0
+            if os.path.exists(stats_log):
+                with open(stats_log) as f:
+                    for line in f:
+                        m = re.search(r"spooled (\d+) bytes", line)
+                        if m and "in $TMPDIR" in line:
+                            spool += int(m.group(1))
+                            from_store += "content store's blob file" in line
+                os.remove(stats_log)
             tag = "warm-up" if kind == "warmup" else f"round {i + 1}"
-            print(f"  {tag:8} {name:12} wall {wall:7.2f} s   CPU {cpu:7.2f} s", flush=True)
+            extra = (f"   spooled to $TMPDIR {spool} B, {from_store} layers from the content store"
+                     if procs else "")
+            print(f"  {tag:8} {name:12} wall {wall:7.2f} s   CPU {cpu:7.2f} s{extra}", flush=True)
             if kind == "run":
                 results[name].append((wall, cpu))
+                if procs:
+                    spooled.setdefault(name, []).append((spool, from_store))
 
     base_mb = layers[0]["size"] / 1e6
     pigz = "unpigz" if shutil.which("unpigz") else "Go gzip"
@@ -191,6 +221,10 @@ def bench(scratch, lc, decoder, a):
         print(f"{name}: per-round CPU ratios {', '.join(f'{r:.3f}' for r in cr)} "
               f"(median {statistics.median(cr):.3f}); wall ratios "
               f"{', '.join(f'{r:.3f}' for r in wr)} (median {statistics.median(wr):.3f})")
+    for name, runs in spooled.items():
+        print(f"{name}: spooled to $TMPDIR {max(b for b, _ in runs)} bytes at most per pull; "
+              f"layers read from containerd's content store per pull: "
+              f"{', '.join(str(n) for _, n in runs)}")
     if "plain" in med and "c2-plain" in med:
         print(f"c2-plain ÷ plain (containerd 2 against 1.6, unencrypted): wall "
               f"{med['c2-plain'][0] / med['plain'][0]:.3f}, CPU "

@@ -378,7 +378,10 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
     std::array<uint8_t, 32> d{};
     if (!hash.final(d.data(), d.size())) return Internal("sha256 failed");
     const std::string digest = sha256_digest_string(d);
-    if (spool) rep.spool_bytes = spool->size();
+    if (spool) {
+      rep.spool_bytes = spool->size();
+      rep.spool_spilled = spool->spilled();
+    }
     std::erase_if(candidates,
                   [&](const LayerCandidate& c) { return c.descriptor.digest != digest; });
     if (candidates.empty()) {
@@ -445,7 +448,10 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
   if (!result.ok()) return result.status().with_context(layer);
   if (checked != nullptr) LC_RETURN_IF_ERROR(checked->finish().with_context(layer));
   rep.result = std::move(*result);
-  if (rep.result.spooled) rep.spool_bytes = rep.result.verify_stats.bytes;
+  if (rep.result.spooled) {
+    rep.spool_bytes = rep.result.verify_stats.bytes;
+    rep.spool_spilled = rep.result.spool_spilled;
+  }
   return Status::Ok();
 }
 

@@ -95,7 +95,8 @@ struct StreamProcessorReport {
   // The ciphertext was read from the content store's file, not spooled;
   // stdin was drained and its digest checked.
   bool read_from_content_store = false;
-  uint64_t spool_bytes = 0;  // bytes of ciphertext spooled (memory or $TMPDIR)
+  uint64_t spool_bytes = 0;    // bytes of ciphertext spooled (memory or $TMPDIR)
+  bool spool_spilled = false;  // ... and the spool went to a file in $TMPDIR
   LayerDecryptResult result;
 };
 

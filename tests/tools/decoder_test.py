@@ -417,7 +417,12 @@ class ContentStore(Base):
         layer, blob = self.layer("enc-jwe-ecp256", 0)
         run = self.decode(blob, None, self.args("keys/dirs/ecp256"), media_type=layer["mediaType"])
         self.assert_ok(run, layer["expected_output_digest"])
-        self.assertIn(f"input: stdin; spooled {len(blob)} bytes", run.err.decode())
+        self.assertIn(f"input: stdin; spooled {len(blob)} bytes (in memory)", run.err.decode())
+        # Past the memory bound the spool is a file in $TMPDIR.
+        run = self.decode(blob, None, self.args("keys/dirs/ecp256", "--spool-memory", "0"),
+                          media_type=layer["mediaType"])
+        self.assert_ok(run, layer["expected_output_digest"])
+        self.assertIn(f"spooled {len(blob)} bytes (to a file in $TMPDIR)", run.err.decode())
 
     def test_no_payload_regular_file_stdin(self):
         self.put_image("enc-jwe-ecp256", with_layers=False)

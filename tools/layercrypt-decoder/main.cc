@@ -153,11 +153,14 @@ int main(int argc, char** argv) {
                    report.scan->entries, report.scan->small_blobs, report.scan->blobs_read,
                    report.scan->manifests, report.scan->rejected, report.candidates,
                    report.scan->seconds * 1e3);
-    std::fprintf(stderr, "input: %s; spooled %llu bytes\n",
+    std::fprintf(stderr, "input: %s; spooled %llu bytes%s\n",
                  report.read_from_content_store
                      ? "the content store's blob file, stdin drained and its digest checked"
                      : "stdin",
-                 static_cast<unsigned long long>(report.spool_bytes));
+                 static_cast<unsigned long long>(report.spool_bytes),
+                 report.spool_bytes == 0 ? ""
+                 : report.spool_spilled  ? " (to a file in $TMPDIR)"
+                                         : " (in memory)");
     if (report.result.verify_stats.bytes != 0 || report.result.verify_stats.chunks != 0 ||
         report.result.spooled)
       std::fprintf(stderr, "verify pass:\n%s", report.result.verify_stats.to_string().c_str());
