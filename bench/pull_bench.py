@@ -172,7 +172,7 @@ def bench(scratch, lc, decoder, a):
                         m = re.search(r"spooled (\d+) bytes", line)
                         if m and "in $TMPDIR" in line:
                             spool += int(m.group(1))
-                            from_store += "content store's blob file" in line
+                        from_store += m is not None and "content store's blob file" in line
                 os.remove(stats_log)
             tag = "warm-up" if kind == "warmup" else f"round {i + 1}"
             extra = (f"   spooled to $TMPDIR {spool} B, {from_store} layers from the content store"
