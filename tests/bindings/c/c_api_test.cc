@@ -236,10 +236,10 @@ TEST_F(GoLayer, WrongKeyAndBadDescriptors) {
 }
 
 TEST_F(GoLayer, ADescriptorWithoutWrappedKeysIsADataError) {
-  const char* plain = "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+encrypted\"}";
+  const char* no_keys = "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+encrypted\"}";
   MemIn in{&blob};
   MemOut out;
-  EXPECT_EQ(lc_decrypt_layer(dec.p, plain, in.reader(), out.writer(), 0, nullptr), LC_ERR_DATA);
+  EXPECT_EQ(lc_decrypt_layer(dec.p, no_keys, in.reader(), out.writer(), 0, nullptr), LC_ERR_DATA);
   EXPECT_EQ(std::string(lc_last_error()),
             "the layer has no wrapped-key annotations (org.opencontainers.image.enc.keys.*): the "
             "descriptor is not that of an encrypted layer");
