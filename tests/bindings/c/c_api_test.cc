@@ -133,9 +133,10 @@ TEST(CApi, RoundTripEveryCompression) {
       DecCfg dec;
       ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V(key).c_str(), nullptr), LC_OK)
           << lc_last_error();
-      if (key == "keys/pkcs7.key.pem")
+      if (key == "keys/pkcs7.key.pem") {
         ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/pkcs7.cert.pem").c_str(), nullptr),
                   LC_OK);
+      }
       MemIn cin{&out.data};
       MemOut plain;
       Layer pl;

@@ -293,7 +293,9 @@ TEST(DiscoverContainerdRoot, AParentThatIsNotContainerd) {
   // This test's own process: not containerd, so its flags are not read.
   std::vector<std::string> notes;
   ContainerdRoot r = discover_containerd_root(::getpid(), &notes);
-  if (!fs::exists(kDefaultContainerdConfig)) EXPECT_EQ(r.path, kDefaultContainerdRoot);
+  if (!fs::exists(kDefaultContainerdConfig)) {
+    EXPECT_EQ(r.path, kDefaultContainerdRoot);
+  }
   EXPECT_FALSE(r.path.empty());
 }
 

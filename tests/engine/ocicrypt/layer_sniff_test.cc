@@ -190,8 +190,9 @@ TEST(PeekSource, ReplaysThePeekedBytesThenTheRest) {
       auto p = PeekSource::make(inner, len);
       ASSERT_TRUE(p.ok());
       ASSERT_EQ((*p)->head_len(), std::min(len, data.size()));
-      if ((*p)->head_len() > 0)
+      if ((*p)->head_len() > 0) {
         EXPECT_EQ(std::memcmp((*p)->head(), data.data(), (*p)->head_len()), 0);
+      }
       EXPECT_FALSE((*p)->can_rewind());
       EXPECT_TRUE(read_all(**p, step) == data);
     }
