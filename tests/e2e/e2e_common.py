@@ -311,6 +311,29 @@ class PullChecks:
         self.fail(f"in {ATTEMPTS} attempts containerd never reported the decoder's message "
                   f"{want!r}: {outcomes}")
 
+    def check_missing_key_fails(self, world):
+        """A CRI pull by self.stranger (a containerd whose keys directory
+        lacks the key) fails, containerd's error carries the decoder's one
+        line, and nothing is unpacked."""
+        import grpc
+        image = world.images["layercrypt"]
+        want = self.decoder_message(image, world.wrong_keys_dir, self.extra_args())
+
+        def attempt():
+            try:
+                self.stranger.client.pull(image.ref)
+            except grpc.RpcError as e:
+                if "wrong diff id calculated on extraction" not in e.details():
+                    raise
+                return e.details()  # the message was lost; the diff_id check failed the pull
+            self.fail("the pull succeeded without the key")
+
+        with self.stranger.explain():
+            self.expect_decoder_message(attempt, want)
+            with self.assertRaises(grpc.RpcError) as cm:  # nothing was unpacked
+                self.stranger.client.view("k8s.io", "overlayfs", "e2e-absent", image.chains[0])
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+
 
 def main(doc, what="containerd", prepare=None):
     """Runs the unittest classes named on the command line (after
