@@ -13,7 +13,9 @@
 #include "engine/containerd/payload.h"
 #include "engine/core/hex.h"
 #include "engine/keywrap/key_unwrap.h"
+#include "engine/keywrap/key_wrapper.h"
 #include "engine/keywrap/keys_dir.h"
+#include "engine/keywrap/provider/key_providers.h"
 #include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/layer_options.h"
 #include "engine/ocicrypt/media_types.h"
@@ -162,16 +164,27 @@ StatusOr<PreparedKeys> load_keys(const StreamProcessorOptions& options,
                                  const DecryptParameters* params, StreamProcessorReport& rep,
                                  std::vector<std::string>* dir_problems) {
   PreparedKeys keys;
+  keys.key_providers = options.key_providers;
   if (options.keys_dir) {
     auto dir = load_keys_dir(*options.keys_dir);
     if (!dir.ok()) {
       dir_problems->push_back(dir.status().message());
     } else {
-      keys = std::move(dir->keys);
+      keys.private_keys = std::move(dir->keys.private_keys);
+      keys.certificates = std::move(dir->keys.certificates);
+      keys.problems = std::move(dir->keys.problems);
       for (auto& s : dir->skipped) rep.warnings.push_back("skipped " + s);
     }
   }
   if (params == nullptr) return keys;
+  if (options.key_providers) {  // each provider gets its own parameters only
+    for (const KeyWrapper* w : options.key_providers->wrappers()) {
+      const std::string name(w->scheme().substr(kProviderSchemePrefix.size()));
+      if (const DecryptParameters::List* list = params->find(name))
+        for (const auto& v : *list)
+          keys.provider_params[name].push_back(v ? *v : kernels::SecretBytes{});
+    }
+  }
   auto from_payload = payload_keys(*params);
   if (!from_payload.ok()) return from_payload.status().with_context("bad decryption payload");
   if (!from_payload->private_keys.empty() || !from_payload->certificates.empty()) {
@@ -304,7 +317,7 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
       PreparedKeys keys,
       load_keys(options, payload ? &payload->parameters : nullptr, rep, &dir_problems));
   rep.keys_tried = keys.private_keys.size();
-  if (keys.private_keys.empty() && keys.problems.empty()) {
+  if (!keys.can_unwrap() && keys.problems.empty()) {
     std::string why = dir_problems.empty()
                           ? (options.keys_dir ? "no usable private key in " + *options.keys_dir
                                               : std::string("no --decryption-keys-path given"))

@@ -37,6 +37,7 @@
 #define LAYERCRYPT_ENGINE_CONTAINERD_STREAM_PROCESSOR_H_
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -45,6 +46,7 @@
 #include "engine/containerd/content_store.h"
 #include "engine/core/io.h"
 #include "engine/core/status.h"
+#include "engine/keywrap/provider/key_providers.h"
 #include "engine/stream/layer_cipher.h"
 #include "kernels/secure_memory.h"
 
@@ -53,8 +55,12 @@ namespace layercrypt {
 // StreamProcessorOptions configures one decoder run.
 struct StreamProcessorOptions {
   std::optional<std::string> keys_dir;  // --decryption-keys-path
-  std::string env_media_type;           // STREAM_PROCESSOR_MEDIATYPE ("" if unset)
-  LayerDecryptOptions decrypt;          // release policy, spool bound, pipeline
+  // key_providers: the configured key providers (OCICRYPT_KEYPROVIDER_CONFIG
+  // or --keyprovider-config); a provider.NAME blob goes to provider NAME with
+  // the payload's NAME parameters only (ctr-enc --key provider:NAME:PARAMS).
+  std::shared_ptr<const KeyProviders> key_providers;
+  std::string env_media_type;   // STREAM_PROCESSOR_MEDIATYPE ("" if unset)
+  LayerDecryptOptions decrypt;  // release policy, spool bound, pipeline
   // decompress: write the layer's tar, not its (gzip/zstd) blob
   // (--decompress): the compression comes from the descriptor's media type
   // and a layercrypt chunk index annotation, if any, is used to inflate in

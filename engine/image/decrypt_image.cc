@@ -30,7 +30,7 @@ using namespace image_internal;
 
 StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
                                     const DecryptImageOptions& options) {
-  if (options.keys == nullptr || options.keys->private_keys.empty()) {
+  if (options.keys == nullptr || !options.keys->can_unwrap()) {
     std::string why = "no usable private key given";
     if (options.keys != nullptr && !options.keys->problems.empty())
       why += ": " + options.keys->problems.front();

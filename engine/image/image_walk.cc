@@ -16,6 +16,7 @@
 #include "engine/core/base64.h"
 #include "engine/core/ordered_jobs.h"
 #include "engine/keywrap/key_wrapper.h"
+#include "engine/keywrap/provider/key_providers.h"
 #include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/layer_options.h"
 #include "engine/ocicrypt/layer_sniff.h"
@@ -130,7 +131,16 @@ Status wrap_for_recipients(std::span<const uint8_t> priv_json, const Recipients&
     const auto it = ann->find(key);
     (*ann)[key] = append_wrapped_key(it == ann->end() ? "" : it->second, blob);
   };
-  for (const KeyWrapper* w : key_wrappers()) {
+  for (const auto& p : rcpt.providers) {  // stricter than Go, which drops them
+    const std::string scheme = std::string(kProviderSchemePrefix) + p.name;
+    if (find_key_wrapper(scheme, rcpt.key_providers.get()) == nullptr) {
+      const KeyProviders none{KeyProviderConfig{}};
+      return InvalidArgument(
+          "recipient provider:" + p.name + ": " +
+          (rcpt.key_providers ? *rcpt.key_providers : none).not_configured(scheme));
+    }
+  }
+  for (const KeyWrapper* w : key_wrappers(rcpt.key_providers.get())) {
     if (w->recipient_count(rcpt) == 0) continue;
     LC_ASSIGN_OR_RETURN(std::vector<uint8_t> blob, w->wrap(priv_json, rcpt));
     append(keys_annotation(w->scheme()), blob);
@@ -184,7 +194,7 @@ StatusOr<Recipients> new_recipients(const Recipients& rcpt, const Annotations& a
   for (const auto& r : layer_recipients(ann))
     if (!r.id.empty()) have.push_back(r.id);
   std::map<std::string, std::vector<std::string>> ids;  // scheme -> ids of rcpt's
-  for (const KeyWrapper* w : key_wrappers()) {
+  for (const KeyWrapper* w : key_wrappers(rcpt.key_providers.get())) {
     LC_ASSIGN_OR_RETURN(ids[std::string(w->scheme())], w->recipient_ids(rcpt));
   }
   return filter_recipients(rcpt, [&](std::string_view scheme, size_t i) {

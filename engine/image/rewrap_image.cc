@@ -94,7 +94,7 @@ StatusOr<ImageReport> rewrap_image(const OciRef& src, const OciRef& dst,
                                    const RewrapImageOptions& options) {
   if (options.mode == RewrapMode::kRemove) return remove_recipients_image(src, dst, options);
   if (options.recipients == nullptr || options.recipients->empty()) return NoRecipients();
-  if (options.keys == nullptr || options.keys->private_keys.empty())
+  if (options.keys == nullptr || !options.keys->can_unwrap())
     return KeyError(
         "no usable private key given: rewrapping needs a key "
         "that opens the layers");

@@ -1,9 +1,10 @@
 // engine/keywrap/key_unwrap.cc: see key_unwrap.h.
 #include "engine/keywrap/key_unwrap.h"
 
-#include "engine/keywrap/key_wrapper.h"
-
 #include <string_view>
+
+#include "engine/keywrap/key_wrapper.h"
+#include "engine/keywrap/provider/key_providers.h"
 
 #include "engine/ocicrypt/layer_options.h"
 
@@ -29,6 +30,11 @@ std::string JoinProblems(const std::vector<std::string>& problems) {
 
 }  // namespace
 
+bool PreparedKeys::can_unwrap() const {
+  return !private_keys.empty() || !provider_params.empty() ||
+         (key_providers && !key_providers->wrappers().empty());
+}
+
 StatusOr<PreparedKeys> prepare_decrypt_keys(const DecryptKeys& keys) {
   if (!keys.passwords.empty() && keys.passwords.size() != keys.private_keys.size()) {
     return InvalidArgument("got " + std::to_string(keys.passwords.size()) + " passwords for " +
@@ -36,6 +42,8 @@ StatusOr<PreparedKeys> prepare_decrypt_keys(const DecryptKeys& keys) {
                            " private keys; give one (possibly null) password per key");
   }
   PreparedKeys out;
+  out.provider_params = keys.provider_params;
+  out.key_providers = keys.key_providers;
   for (size_t i = 0; i < keys.private_keys.size(); ++i) {
     std::optional<std::string_view> pw;
     if (!keys.passwords.empty() && keys.passwords[i].has_value()) {
@@ -73,9 +81,11 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
   std::vector<std::string> seen;         // what the layer has, per blob
   std::vector<std::string> unsupported;  // schemes this build cannot handle
   bool any_supported = false;
+  size_t providers_called = 0;
+  const KeyProviders* providers = keys.key_providers.get();
 
-  // The registry's fixed order (key_wrapper.h).
-  for (const KeyWrapper* wrapper : key_wrappers()) {
+  // The registry's fixed order (key_wrapper.h), then the key providers.
+  for (const KeyWrapper* wrapper : key_wrappers(providers)) {
     const std::string scheme(wrapper->scheme());
     auto it = annotations.find(keys_annotation(scheme));
     if (it == annotations.end()) continue;
@@ -98,32 +108,51 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
       if (!keys.private_keys.empty() && !missing.empty()) line += " (" + missing + ")";
       seen.push_back(line);
       if (!missing.empty()) continue;
+      const bool provider = is_provider_scheme(scheme);
+      providers_called += provider;
       auto plain = wrapper->unwrap(blob.data, keys);
       if (plain.ok()) return std::move(plain).value();
-      if (plain.status().code() == StatusCode::kUnsupported) {
+      // A provider's failure names its cause (refused, timed out, ...);
+      // a key scheme's says nothing about why RSA failed.
+      if (provider || plain.status().code() == StatusCode::kUnsupported) {
         seen.back() += " (" + plain.status().message() + ")";
       }
     }
   }
+  std::vector<std::string> unconfigured;  // provider.NAME without provider NAME
   for (const std::string& s : schemes) {
-    if (find_key_wrapper(s) == nullptr) unsupported.push_back(s);
+    if (find_key_wrapper(s, providers) != nullptr) continue;
+    if (is_provider_scheme(s)) {
+      const KeyProviders none{KeyProviderConfig{}};
+      unconfigured.push_back(s + " (" + (providers ? providers : &none)->not_configured(s) + ")");
+    } else {
+      unsupported.push_back(s);
+    }
   }
-  std::string unsupported_text;
-  for (size_t i = 0; i < unsupported.size(); ++i)
-    unsupported_text += (i ? ", " : "") + unsupported[i];
-
-  if (!any_supported) {
-    return Unsupported("layer key is wrapped only with " + unsupported_text +
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];
+    return out;
+  };
+  if (!any_supported && unsupported.empty()) {
+    return KeyError("layer key is wrapped only for key providers that are not configured: " +
+                    join(unconfigured));
+  }
+  if (!any_supported && unconfigured.empty()) {
+    return Unsupported("layer key is wrapped only with " + join(unsupported) +
                        ", which this build does not support (" + supported_schemes() + ")");
   }
   std::string layer;
   for (size_t i = 0; i < seen.size(); ++i) layer += (i ? "; " : "") + seen[i];
+  if (!unconfigured.empty()) layer += (layer.empty() ? "" : "; ") + join(unconfigured);
   if (!unsupported.empty())
-    layer += "; also " + unsupported_text + " (not supported by this build)";
-  const std::string tried =
-      "tried " + Plural(keys.private_keys.size(), "private key", "private keys") + " and " +
-      Plural(keys.certificates.size(), "certificate", "certificates");
-  if (keys.private_keys.empty()) {
+    layer +=
+        (layer.empty() ? "" : "; also ") + join(unsupported) + " (not supported by this build)";
+  std::string tried = "tried " + Plural(keys.private_keys.size(), "private key", "private keys") +
+                      " and " + Plural(keys.certificates.size(), "certificate", "certificates");
+  if (providers_called > 0)
+    tried += " and " + Plural(providers_called, "key provider call", "key provider calls");
+  if (keys.private_keys.empty() && providers_called == 0) {
     return KeyError("missing private key needed for decryption: layer has " + layer + "; " + tried +
                     JoinProblems(keys.problems));
   }

@@ -14,9 +14,11 @@
 //     parse (e.g. an encrypted PEM without its password) is skipped and
 //     reported in the final error instead of aborting the whole JWE attempt
 //     as Go does; a later good key still works;
-//   * pgp, pkcs11 and provider.<name> annotations are not handled by this
-//     build; when they are the only schemes present the error says so
-//     (kUnsupported).
+//   * provider.<name> blobs go only to the configured provider <name>, after
+//     jwe and pkcs7, in name order; a provider that fails (refusal, timeout,
+//     garbage) fails its blob only, and the final error names the cause;
+//   * pgp and pkcs11 annotations are not handled by this build; when they
+//     are the only schemes present the error says so (kUnsupported).
 // Error messages are one line: the schemes and recipients the layer has, how
 // many keys/certificates were tried, and what to supply; never key bytes.
 //
@@ -26,6 +28,7 @@
 #define LAYERCRYPT_ENGINE_KEYWRAP_KEY_UNWRAP_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,10 +36,13 @@
 #include "engine/core/layer_key.h"
 #include "engine/core/status.h"
 #include "engine/keywrap/keys/private_key.h"
+#include "engine/keywrap/provider/keyprovider_protocol.h"
 #include "engine/ocicrypt/annotations.h"
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
+
+class KeyProviders;
 
 // DecryptKeys is the raw decryption key material of a DecryptConfig: key
 // file contents in order (`privkeys`), optional passwords aligned with them
@@ -49,6 +55,11 @@ struct DecryptKeys {
   // Optional names for messages, aligned with private_keys (e.g. the file
   // a key came from); a key without one is called "private key N".
   std::vector<std::string> key_names;
+  // Parameters for key providers (provider:NAME[:PARAMS] keys, or the
+  // payload's NAME entries), and the configured providers: a layer's
+  // provider.NAME blobs go to provider NAME with only its own parameters.
+  ProviderParams provider_params;
+  std::shared_ptr<const KeyProviders> key_providers;
 };
 
 // PreparedKeys holds parsed keys plus one line per unusable input.
@@ -57,6 +68,13 @@ struct PreparedKeys {
   std::vector<Certificate> certificates;
   std::vector<std::string>
       problems;  // e.g. "private key 2: encrypted private key needs a password..."
+  ProviderParams provider_params;                     // from DecryptKeys
+  std::shared_ptr<const KeyProviders> key_providers;  // from DecryptKeys; may be null
+
+  // can_unwrap says whether anything could open a layer: a private key, a
+  // configured key provider (which needs no key of ours), or parameters for
+  // one (whose absence the unwrap error then explains).
+  bool can_unwrap() const;
 };
 
 // prepare_decrypt_keys parses every key (with its password) and certificate.

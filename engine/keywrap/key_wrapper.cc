@@ -5,6 +5,7 @@
 
 #include "engine/keywrap/jwe/jwe_wrapper.h"
 #include "engine/keywrap/pkcs7/pkcs7_wrapper.h"
+#include "engine/keywrap/provider/key_providers.h"
 
 namespace layercrypt {
 
@@ -17,10 +18,17 @@ std::span<const KeyWrapper* const> key_wrappers() {
   return registry;
 }
 
-const KeyWrapper* find_key_wrapper(std::string_view scheme) {
+std::vector<const KeyWrapper*> key_wrappers(const KeyProviders* providers) {
+  std::vector<const KeyWrapper*> out(key_wrappers().begin(), key_wrappers().end());
+  if (providers != nullptr)
+    out.insert(out.end(), providers->wrappers().begin(), providers->wrappers().end());
+  return out;
+}
+
+const KeyWrapper* find_key_wrapper(std::string_view scheme, const KeyProviders* providers) {
   for (const KeyWrapper* w : key_wrappers())
     if (w->scheme() == scheme) return w;
-  return nullptr;
+  return providers != nullptr ? providers->find(scheme) : nullptr;
 }
 
 }  // namespace layercrypt

@@ -13,8 +13,10 @@
 // some of them off.
 //
 // The registry (key_wrappers) holds the schemes in the fixed order
-// layercrypt tries them when it unwraps: jwe, then pkcs7 (then pgp, pkcs11
-// and provider.* as they are added). Go iterates a map, so its order is
+// layercrypt tries them when it unwraps: jwe, then pkcs7 (then pgp and
+// pkcs11 as they are added). The key providers (provider.NAME) exist only
+// with a config, so they come from a KeyProviders object, after the fixed
+// schemes (provider/key_providers.h). Go iterates a map, so its order is
 // random; ours is fixed so that messages and fixed costs are repeatable.
 // Adding a scheme adds a folder under keywrap/ with its wrapper and one line
 // in key_wrapper.cc.
@@ -37,6 +39,8 @@
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
+
+class KeyProviders;
 
 // BlobRecipient is one recipient inside one wrapped-key blob.
 struct BlobRecipient {
@@ -101,9 +105,16 @@ class KeyWrapper {
 // key_wrappers returns every scheme this build has, in the fixed order.
 std::span<const KeyWrapper* const> key_wrappers();
 
+// key_wrappers(providers) returns the fixed schemes, then the configured
+// key providers' (provider/key_providers.h) in name order; `providers`
+// may be null.
+std::vector<const KeyWrapper*> key_wrappers(const KeyProviders* providers);
+
 // find_key_wrapper returns the wrapper of `scheme`, or nullptr when this
-// build has none (pgp, pkcs11 and provider.* today).
-const KeyWrapper* find_key_wrapper(std::string_view scheme);
+// build has none (pgp and pkcs11 today) or, for provider.NAME, when
+// `providers` (may be null) has no provider NAME.
+const KeyWrapper* find_key_wrapper(std::string_view scheme,
+                                   const KeyProviders* providers = nullptr);
 
 }  // namespace layercrypt
 

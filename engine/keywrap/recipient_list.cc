@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/keywrap/key_wrapper.h"
+#include "engine/keywrap/provider/key_providers.h"
 
 namespace layercrypt {
 namespace {
@@ -71,7 +72,11 @@ std::vector<LayerRecipient> layer_recipients(const Annotations& annotations) {
     const auto blobs = split_wrapped_keys(it->second);
     for (size_t b = 0; b < blobs.size(); ++b) {
       LayerRecipient r{scheme, b, 0, "", ""};
-      if (w == nullptr) {  // a scheme this build cannot read
+      if (w == nullptr) {                  // a scheme this build cannot read
+        if (is_provider_scheme(scheme)) {  // a provider is its own recipient
+          r.alg = "provider";
+          r.id = "provider:" + scheme.substr(kProviderSchemePrefix.size());
+        }
         out.push_back(r);
         continue;
       }
@@ -97,7 +102,7 @@ std::vector<LayerRecipient> layer_recipients(const Annotations& annotations) {
 
 StatusOr<std::vector<std::string>> recipient_ids(const Recipients& recipients) {
   std::vector<std::string> out;
-  for (const KeyWrapper* w : key_wrappers()) {
+  for (const KeyWrapper* w : key_wrappers(recipients.key_providers.get())) {
     LC_ASSIGN_OR_RETURN(auto ids, w->recipient_ids(recipients));
     out.insert(out.end(), ids.begin(), ids.end());
   }
@@ -106,7 +111,7 @@ StatusOr<std::vector<std::string>> recipient_ids(const Recipients& recipients) {
 
 Status note_recipients(std::string_view scheme, std::span<const uint8_t> blob,
                        const Recipients& recipients, Annotations* annotations) {
-  const KeyWrapper* w = find_key_wrapper(scheme);
+  const KeyWrapper* w = find_key_wrapper(scheme, recipients.key_providers.get());
   if (w == nullptr) return Internal("no wrapper for scheme " + std::string(scheme));
   LC_ASSIGN_OR_RETURN(auto rs, w->recipients(blob));
   if (rs.size() != w->recipient_count(recipients))

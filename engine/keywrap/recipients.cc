@@ -13,12 +13,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine/keywrap/provider/key_providers.h"
 #include "kernels/openssl_ptr.h"
 
 namespace layercrypt {
@@ -67,8 +69,8 @@ StatusOr<ParsedSpec> SplitSpec(std::string_view spec) {
   if (IsSchemeLike(prefix) && !PathExists(std::string(spec))) {
     return Unsupported(
         "recipient scheme \"" + std::string(prefix) + "\" (in \"" + std::string(spec) +
-        "\") is not supported; only jwe:FILE and pkcs7:FILE recipients are (or a bare "
-        "FILE holding a public key or certificate)");
+        "\") is not supported; only jwe:FILE, pkcs7:FILE and provider:NAME recipients are (or "
+        "a bare FILE holding a public key or certificate)");
   }
   return ParsedSpec{Scheme::kAuto, std::string(spec)};
 }
@@ -279,8 +281,29 @@ Status AddRecipientData(Scheme scheme_given, std::span<const uint8_t> data, cons
 
 }  // namespace
 
+StatusOr<ProviderRecipient> parse_provider_spec(std::string_view spec) {
+  std::string_view rest = spec.substr(spec.find(':') + 1);
+  const size_t colon = rest.find(':');
+  const std::string_view name = rest.substr(0, colon);
+  if (name.empty())
+    return InvalidArgument("\"" + std::string(spec.substr(0, 9)) +
+                           "\" names no key provider; use provider:NAME[:PARAMS]");
+  ProviderRecipient r;
+  r.name = std::string(name);
+  const std::string_view params =
+      colon == std::string_view::npos ? std::string_view("Enabled") : rest.substr(colon + 1);
+  r.params.assign(params.begin(), params.end());
+  return r;
+}
+
 Status add_recipient(std::string_view spec, Recipients* out) {
   if (out == nullptr) return InvalidArgument("add_recipient: no output given");
+  if (spec.rfind("provider:", 0) == 0) {
+    LC_ASSIGN_OR_RETURN(ProviderRecipient r, parse_provider_spec(spec));
+    out->sources.push_back("provider:" + r.name);
+    out->providers.push_back(std::move(r));
+    return Status::Ok();
+  }
   LC_ASSIGN_OR_RETURN(ParsedSpec ps, SplitSpec(spec));
   LC_ASSIGN_OR_RETURN(std::vector<uint8_t> data, ReadRecipientFile(ps.path));
   return AddRecipientData(ps.scheme, data, ps.path, out);
@@ -308,6 +331,13 @@ Recipients filter_recipients(const Recipients& in,
     if (keep("jwe", i)) out.jwe.push_back(in.jwe[i]);
   for (size_t i = 0; i < in.pkcs7.size(); ++i)
     if (keep("pkcs7", i)) out.pkcs7.push_back(in.pkcs7[i]);
+  std::map<std::string, bool> kept;  // one decision per provider name
+  for (const auto& p : in.providers) {
+    auto [it, fresh] = kept.try_emplace(p.name, false);
+    if (fresh) it->second = keep(std::string(kProviderSchemePrefix) + p.name, 0);
+    if (it->second) out.providers.push_back(p);
+  }
+  out.key_providers = in.key_providers;
   return out;
 }
 

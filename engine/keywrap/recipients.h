@@ -9,12 +9,19 @@
 //               here, with the command that converts them;
 //   pkcs7:FILE  an X.509 certificate, PEM or DER, with an RSA key (ocicrypt's
 //               PKCS7 wrapping uses RSA key transport only);
+//   provider:NAME[:PARAMS]
+//               the key provider NAME of the key-provider config
+//               (provider/key_providers.h), with PARAMS (everything after
+//               the second ':', "Enabled" when absent, as in Go) as its
+//               parameter. Several for one NAME make one call with all their
+//               PARAMS. Whether NAME is configured is checked when wrapping;
 //   FILE        (our extension) decided by content: a certificate is a pkcs7
 //               recipient; a public key (SubjectPublicKeyInfo PEM or DER, a
 //               JWK, or a PKCS#1 RSA public key, PEM or DER) is a jwe one.
-// A spec whose text before the first ':' is not jwe or pkcs7 but looks like
-// a scheme name (letters, digits, '.', '-', '_') is an unsupported scheme
-// (pgp:, pkcs11:, provider:...) unless the whole spec names an existing file.
+// A spec whose text before the first ':' is not jwe, pkcs7 or provider but
+// looks like a scheme name (letters, digits, '.', '-', '_') is an
+// unsupported scheme (pgp:, pkcs11:) unless the whole spec names an
+// existing file.
 //
 // A file that holds a private key is always refused, even though the public
 // key could be derived from it: handing private keys to the encrypting side
@@ -27,6 +34,7 @@
 #define LAYERCRYPT_ENGINE_KEYWRAP_RECIPIENTS_H_
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,26 +42,41 @@
 
 #include "engine/core/status.h"
 #include "engine/keywrap/keys/private_key.h"
+#include "engine/keywrap/provider/keyprovider_protocol.h"
 
 namespace layercrypt {
 
+class KeyProviders;
+
+// ProviderRecipient is one provider:NAME[:PARAMS] recipient.
+struct ProviderRecipient {
+  std::string name;             // the provider's name in the config
+  kernels::SecretBytes params;  // PARAMS, or "Enabled"
+};
+
 // Recipients collects the keys a layer's options are wrapped for.
 struct Recipients {
-  std::vector<PublicKey> jwe;      // for the JWE wrapper, in the order given
-  std::vector<Certificate> pkcs7;  // for the PKCS7 wrapper, in the order given
+  std::vector<PublicKey> jwe;                // for the JWE wrapper, in the order given
+  std::vector<Certificate> pkcs7;            // for the PKCS7 wrapper, in the order given
+  std::vector<ProviderRecipient> providers;  // for the provider.NAME wrappers
+  // The configured providers (provider/key_providers.h); needed to wrap for
+  // `providers` and kept for the image operations that unwrap first.
+  std::shared_ptr<const KeyProviders> key_providers;
   // One entry per recipient added, in the order given: the scheme it was
   // used with and the file, e.g. "jwe:keys/a.pub.pem", "pkcs7:cert.pem"
   // (a bare FILE shows the scheme its content selected).
   std::vector<std::string> sources;
 
   // size returns how many recipients there are, of every scheme.
-  size_t size() const { return jwe.size() + pkcs7.size(); }
+  size_t size() const { return jwe.size() + pkcs7.size() + providers.size(); }
   bool empty() const { return size() == 0; }
 };
 
 // filter_recipients returns the recipients of `in` for which
 // keep(scheme, i) is true, i counting each scheme's recipients from 0 in
-// the order its wrapper takes them (sources are not carried over).
+// the order its wrapper takes them (sources are not carried over; the key
+// providers are). A provider is one recipient of scheme provider.NAME
+// (i = 0) however many PARAMS it was given.
 Recipients filter_recipients(const Recipients& in,
                              const std::function<bool(std::string_view scheme, size_t i)>& keep);
 
@@ -73,6 +96,11 @@ Recipients filter_recipients(const Recipients& in,
 //                     than 1 MiB (pipes such as jwe:<(...) are read);
 //   kDataError        the file is empty, or neither a key nor a certificate.
 Status add_recipient(std::string_view spec, Recipients* out);
+
+// parse_provider_spec parses "provider:NAME[:PARAMS]" (a recipient, or a
+// decryption key as ctr-enc's --key takes it). kInvalidArgument when NAME
+// is empty. The PARAMS are not quoted in any message.
+StatusOr<ProviderRecipient> parse_provider_spec(std::string_view spec);
 
 // add_recipient_data is add_recipient for a key or certificate given as
 // bytes (PEM, DER or JWK), as library callers hold them: `scheme` is "jwe",

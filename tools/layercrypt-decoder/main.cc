@@ -77,6 +77,16 @@ int main(int argc, char** argv) {
                  "containerd's root directory, whose content store supplies the layer's descriptor "
                  "when there is no payload and the layer file that saves spooling it (default: "
                  "from the parent containerd's command line and config)");
+  std::string keyprovider_config;
+  double keyprovider_timeout = 30;
+  app.add_option("--keyprovider-config", keyprovider_config,
+                 "Key-provider config file (ocicrypt's format; default: the file "
+                 "$OCICRYPT_KEYPROVIDER_CONFIG names, which containerd passes in the processor's "
+                 "env)");
+  app.add_option("--keyprovider-timeout", keyprovider_timeout,
+                 "Seconds a key provider may take to answer")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 3600.0));
   app.add_flag("--stats", stats, "Print pipeline statistics to stderr after a successful run");
   app.add_flag("--version", version, "Print the version and exit");
   app.add_flag("-v,--verbose", verbose, "With --version: also print the CPU paths in use");
@@ -108,6 +118,11 @@ int main(int argc, char** argv) {
 
   layercrypt::StreamProcessorOptions options;
   if (!keys_dir.empty()) options.keys_dir = keys_dir;
+  auto providers = layercrypt::load_key_providers(
+      keyprovider_config,
+      std::chrono::milliseconds(static_cast<int64_t>(keyprovider_timeout * 1000)));
+  if (!providers.ok()) return fail(providers.status().message());
+  options.key_providers = std::move(*providers);
   if (const char* mt = std::getenv("STREAM_PROCESSOR_MEDIATYPE")) options.env_media_type = mt;
   std::vector<std::string> root_notes;
   if (!containerd_root.empty()) {

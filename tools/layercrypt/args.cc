@@ -74,6 +74,11 @@ layercrypt::StatusOr<layercrypt::kernels::SecretBytes> prompt_password(const std
 // (its first line) or fd=N (at most 64 bytes read from descriptor N). An
 // encrypted key given without one is asked for on the terminal.
 layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* keys) {
+  if (arg.rfind("provider:", 0) == 0) {  // parameters for a key provider (ctr-enc's --key)
+    LC_ASSIGN_OR_RETURN(layercrypt::ProviderRecipient p, layercrypt::parse_provider_spec(arg));
+    keys->provider_params[p.name].push_back(std::move(p.params));
+    return layercrypt::Status::Ok();
+  }
   std::string path = arg;
   std::optional<layercrypt::kernels::SecretBytes> password;
   const size_t colon = arg.find(':');
@@ -161,12 +166,50 @@ LayerSelection selection(const std::vector<int>& layers,
 layercrypt::StatusOr<layercrypt::PreparedKeys> prepare_keys(const std::vector<std::string>& args) {
   layercrypt::DecryptKeys raw;
   for (const auto& k : args) LC_RETURN_IF_ERROR(add_key_arg(k, &raw));
+  LC_ASSIGN_OR_RETURN(raw.key_providers, key_providers());
   LC_ASSIGN_OR_RETURN(layercrypt::PreparedKeys prepared, layercrypt::prepare_decrypt_keys(raw));
-  if (prepared.private_keys.empty() && !prepared.problems.empty())
+  if (prepared.private_keys.empty() && raw.provider_params.empty() && !prepared.problems.empty())
     return layercrypt::KeyError(prepared.problems.front());
   for (const auto& p : prepared.problems)
     std::fprintf(stderr, "layercrypt: warning: %s\n", p.c_str());
   return prepared;
+}
+
+namespace {
+std::string g_keyprovider_config;
+double g_keyprovider_timeout = 30;
+}  // namespace
+
+void add_keyprovider_options(CLI::App& app) {
+  app.add_option("--keyprovider-config", g_keyprovider_config,
+                 "Key-provider config file (ocicrypt's format); default: the file "
+                 "$OCICRYPT_KEYPROVIDER_CONFIG names")
+      ->check(CLI::ExistingFile);
+  app.add_option("--keyprovider-timeout", g_keyprovider_timeout,
+                 "Seconds a key provider may take to answer one request")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 3600.0));
+}
+
+layercrypt::StatusOr<std::shared_ptr<const layercrypt::KeyProviders>> key_providers() {
+  static std::shared_ptr<const layercrypt::KeyProviders> loaded;
+  if (loaded) return loaded;
+  auto p = layercrypt::load_key_providers(
+      g_keyprovider_config,
+      std::chrono::milliseconds(static_cast<int64_t>(g_keyprovider_timeout * 1000)));
+  if (!p.ok()) return p.status();
+  loaded = *p;
+  return loaded;
+}
+
+layercrypt::StatusOr<layercrypt::Recipients> parse_recipients(
+    const std::vector<std::string>& specs) {
+  layercrypt::Recipients rcpt;
+  for (const auto& r : specs) LC_RETURN_IF_ERROR(layercrypt::add_recipient(r, &rcpt));
+  if (!rcpt.providers.empty()) {
+    LC_ASSIGN_OR_RETURN(rcpt.key_providers, key_providers());
+  }
+  return rcpt;
 }
 
 // one_value_per_flag makes every repeatable option take one value per

@@ -12,12 +12,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/image/image_crypt.h"
 #include "engine/keywrap/key_unwrap.h"
+#include "engine/keywrap/provider/key_providers.h"
+#include "engine/keywrap/recipients.h"
 
 namespace layercrypt::cli {
 
@@ -55,6 +58,15 @@ int run_selfcheck(bool verbose);
 // prepare_keys parses --key values (see add_key_arg in args.cc); a key that
 // cannot be used is a warning while another can, else the error.
 StatusOr<PreparedKeys> prepare_keys(const std::vector<std::string>& args);
+// add_keyprovider_options adds --keyprovider-config and
+// --keyprovider-timeout (options of every subcommand: the app falls through).
+void add_keyprovider_options(CLI::App& app);
+// key_providers returns the key providers those options (or
+// OCICRYPT_KEYPROVIDER_CONFIG) configure, loaded once.
+StatusOr<std::shared_ptr<const KeyProviders>> key_providers();
+// parse_recipients parses --recipient values (add_recipient), with the key
+// providers attached when a provider: recipient is among them.
+StatusOr<Recipients> parse_recipients(const std::vector<std::string>& specs);
 // parse_compress parses gzip[:LEVEL] or zstd[:LEVEL].
 StatusOr<LayerCompression> parse_compress(const std::string& arg);
 // check_dst refuses a registry as DST, saying how to get there.

@@ -16,9 +16,9 @@ std::vector<Command> add_decrypt_commands(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* dec =
       app.add_subcommand("decrypt", "Decrypt the layers of an OCI image (layout or archive)");
-  dec->add_option(
-         "-k,--key", o->keys,
-         "PRIVATE_KEY[:PASSWORD|:file=PASSWORD_FILE], or a certificate for pkcs7; repeatable")
+  dec->add_option("-k,--key", o->keys,
+                  "PRIVATE_KEY[:PASSWORD|:file=PASSWORD_FILE], a certificate for pkcs7, or "
+                  "provider:NAME[:PARAMS]; repeatable")
       ->required();
   dec->add_option("-l,--layer", o->layers, "Layer index to decrypt; repeatable; default all");
   dec->add_option("--platform", o->platforms, "os/arch[/variant]; repeatable; default all");

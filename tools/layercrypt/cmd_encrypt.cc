@@ -21,8 +21,9 @@ std::vector<Command> add_encrypt_commands(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* enc = app.add_subcommand(
       "encrypt", "Encrypt the layers of an OCI image (layout or archive) for recipients");
-  enc->add_option("-r,--recipient", o->recipients,
-                  "jwe:PUBLIC_KEY (PEM/DER SPKI or JWK) or pkcs7:CERT; repeatable")
+  enc->add_option(
+         "-r,--recipient", o->recipients,
+         "jwe:PUBLIC_KEY (PEM/DER SPKI or JWK), pkcs7:CERT or provider:NAME[:PARAMS]; repeatable")
       ->required();
   enc->add_option("-l,--layer", o->layers,
                   "Layer index to encrypt (0 = bottom, -1 = top); repeatable; default all");
@@ -55,7 +56,8 @@ std::vector<Command> add_encrypt_commands(CLI::App& app) {
       app.add_subcommand("encrypt-layer",
                          "Encrypt one layer (a tar, or a layer blob) for recipients, outside an "
                          "image; print its descriptor and diff_id as JSON");
-  el->add_option("-r,--recipient", l->recipients, "jwe:PUBLIC_KEY or pkcs7:CERT; repeatable")
+  el->add_option("-r,--recipient", l->recipients,
+                 "jwe:PUBLIC_KEY, pkcs7:CERT or provider:NAME[:PARAMS]; repeatable")
       ->required();
   el->add_option("--compress", l->compress,
                  "gzip[:LEVEL] or zstd[:LEVEL]: compress the tar on the way");
@@ -75,11 +77,9 @@ std::vector<Command> add_encrypt_commands(CLI::App& app) {
   return {
       {enc,
        [o]() -> int {
-         layercrypt::Recipients rcpt;
-         for (const auto& r : o->recipients) {
-           const auto st = layercrypt::add_recipient(r, &rcpt);
-           if (!st.ok()) return fail(st);
-         }
+         auto parsed = parse_recipients(o->recipients);
+         if (!parsed.ok()) return fail(parsed.status());
+         const layercrypt::Recipients& rcpt = *parsed;
          auto src = layercrypt::parse_oci_ref(o->src);
          if (!src.ok()) return fail(src.status());
          if (auto st = check_dst(o->dst); !st.ok()) return fail(st);
@@ -105,11 +105,9 @@ std::vector<Command> add_encrypt_commands(CLI::App& app) {
        }},
       {el,
        [l]() -> int {
-         layercrypt::Recipients rcpt;
-         for (const auto& r : l->recipients) {
-           const auto st = layercrypt::add_recipient(r, &rcpt);
-           if (!st.ok()) return fail(st);
-         }
+         auto parsed = parse_recipients(l->recipients);
+         if (!parsed.ok()) return fail(parsed.status());
+         const layercrypt::Recipients& rcpt = *parsed;
          std::optional<layercrypt::LayerCompression> compress;
          if (!l->compress.empty()) {
            auto c = parse_compress(l->compress);

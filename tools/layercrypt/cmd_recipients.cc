@@ -34,9 +34,11 @@ std::vector<Command> add_recipients_commands(CLI::App& app) {
   auto add_rc = [&, o](const char* name, const char* what, const char* example) {
     auto* c = rc->add_subcommand(name, what);
     c->add_option("-k,--key", o->keys,
-                  "A private key that opens the layers (FILE[:PASSWORD]); repeatable")
+                  "A private key that opens the layers (FILE[:PASSWORD]), or "
+                  "provider:NAME[:PARAMS]; repeatable")
         ->required();
-    c->add_option("-r,--recipient", o->recipients, "jwe:PUBLIC_KEY or pkcs7:CERT; repeatable")
+    c->add_option("-r,--recipient", o->recipients,
+                  "jwe:PUBLIC_KEY, pkcs7:CERT or provider:NAME[:PARAMS]; repeatable")
         ->required();
     c->add_option("-l,--layer", o->layers, "Layer index; repeatable; default all");
     c->add_option("--platform", o->platforms, "os/arch[/variant]; repeatable; default all");
@@ -93,11 +95,9 @@ std::vector<Command> add_recipients_commands(CLI::App& app) {
   auto add_or_set = [o, rc_set]() -> int {
     auto prepared = prepare_keys(o->keys);
     if (!prepared.ok()) return fail(prepared.status());
-    layercrypt::Recipients rcpt;
-    for (const auto& r : o->recipients) {
-      const auto st = layercrypt::add_recipient(r, &rcpt);
-      if (!st.ok()) return fail(st);
-    }
+    auto parsed = parse_recipients(o->recipients);
+    if (!parsed.ok()) return fail(parsed.status());
+    const layercrypt::Recipients& rcpt = *parsed;
     auto refs = image_and_output(o->image, o->dst);
     if (!refs.ok()) return fail(refs.status());
     const auto& [src, dst] = *refs;

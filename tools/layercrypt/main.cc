@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   bool version = false, verbose = false;
   app.add_flag("--version", version, "Print the version and exit");
   app.add_flag("-v,--verbose", verbose, "With --version: also print the CPU paths in use");
+  cli::add_keyprovider_options(app);
+  app.fallthrough();  // --keyprovider-* after the subcommand's name too
 
   auto* selfcheck = app.add_subcommand(
       "selfcheck", "Run known-answer tests of the AES, HMAC and gzip kernels on this CPU");

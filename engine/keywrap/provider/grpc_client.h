@@ -34,18 +34,18 @@ extern "C" {
 #define LAYERCRYPT_KEYPROVIDER_GRPC_SYMBOL "layercrypt_keyprovider_grpc_call_v1"
 
 typedef struct LcGrpcCall {
-  const char* target;       /* as grpc.Dial takes it: host:port, unix:///path */
-  int unwrap;               /* 0: WrapKey, 1: UnWrapKey */
-  const uint8_t* request;   /* the protocol JSON (field 1 of the message) */
+  const char* target;     /* as grpc.Dial takes it: host:port, unix:///path */
+  int unwrap;             /* 0: WrapKey, 1: UnWrapKey */
+  const uint8_t* request; /* the protocol JSON (field 1 of the message) */
   size_t request_len;
   int64_t timeout_ms;       /* the call's deadline, connection included */
   int use_tls;              /* 0: h2c (Go's grpc.WithInsecure) */
   const char* root_ca_file; /* NULL or "": the system's CA store */
   const char* cert_file;    /* client certificate: sent when both set */
   const char* key_file;
-  const char* server_name;  /* NULL or "": the target's host */
+  const char* server_name; /* NULL or "": the target's host */
   int insecure_skip_verify;
-  size_t max_reply;         /* larger replies fail */
+  size_t max_reply; /* larger replies fail */
 } LcGrpcCall;
 
 typedef enum LcGrpcError {

@@ -35,8 +35,7 @@
 namespace layercrypt {
 
 // call_key_provider sends `request` to `entry` and returns its reply.
-StatusOr<kernels::SecretBytes> call_key_provider(const KeyProviderEntry& entry,
-                                                 KeyProviderOp op,
+StatusOr<kernels::SecretBytes> call_key_provider(const KeyProviderEntry& entry, KeyProviderOp op,
                                                  std::span<const uint8_t> request,
                                                  std::chrono::milliseconds timeout);
 

@@ -60,9 +60,9 @@ struct KeyProviderGrpcTls {
 };
 
 struct KeyProviderEntry {
-  std::string name;                       // the config key: scheme provider.NAME
-  std::optional<KeyProviderCommand> cmd;  // set: the cmd transport (wins)
-  std::string grpc;                       // else the gRPC target, as grpc.Dial takes it
+  std::string name;                            // the config key: scheme provider.NAME
+  std::optional<KeyProviderCommand> cmd;       // set: the cmd transport (wins)
+  std::string grpc;                            // else the gRPC target, as grpc.Dial takes it
   std::optional<KeyProviderGrpcTls> grpc_tls;  // with grpc: TLS instead of h2c
 
   bool uses_grpc() const { return !cmd.has_value(); }

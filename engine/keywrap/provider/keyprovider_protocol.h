@@ -54,9 +54,9 @@ enum class KeyProviderOp { kWrap, kUnwrap };
 // KeyProviderRequest is a parsed request (the provider's side).
 struct KeyProviderRequest {
   KeyProviderOp op = KeyProviderOp::kWrap;
-  ProviderParams params;              // ec.Parameters (wrap) / dc.Parameters (unwrap)
-  kernels::SecretBytes optsdata;      // wrap: the private options JSON
-  std::vector<uint8_t> annotation;    // unwrap: the blob as stored (its base64 text)
+  ProviderParams params;            // ec.Parameters (wrap) / dc.Parameters (unwrap)
+  kernels::SecretBytes optsdata;    // wrap: the private options JSON
+  std::vector<uint8_t> annotation;  // unwrap: the bytes this provider's wrap returned
 };
 
 // keywrap_request / keyunwrap_request build a request for provider `name`
