@@ -3,9 +3,10 @@
 only; the gRPC mode needs python3-grpcio).
 
 Usage:
-  keyprovider_capture.py cmd RECORD_DIR [--reply-encoding E]
+  keyprovider_capture.py cmd RECORD_DIR [--reply-encoding E] [--delay S]
       one request on stdin, one reply on stdout (ocicrypt's `cmd` provider)
   keyprovider_capture.py grpc RECORD_DIR --port-file FILE [--port N] [--reply-encoding E]
+                         [--delay S]
       service keyprovider.KeyProviderService (WrapKey, UnWrapKey) on
       127.0.0.1:N (N=0: any free port, written to FILE once serving) until
       SIGTERM or SIGINT
@@ -19,7 +20,9 @@ record what a client sends and to give it something it can unwrap again.
 Reply encodings of the bytes fields (--reply-encoding): base64 (padded, as
 Go writes []byte; the default), array (JSON array of byte values, as Rust
 providers write Vec<u8>), unpadded (base64 without '=', which Go rejects),
-null.
+null. --delay S: wait S seconds (after recording) before replying, as a
+provider that hangs; a cmd provider marks its PID in RECORD_DIR/sleeping/
+meanwhile.
 
 Every exchange is recorded in RECORD_DIR as NNN-TRANSPORT-OP.request.json
 (the exact JSON bytes received) and NNN-TRANSPORT-OP.reply.json (the exact
@@ -35,12 +38,14 @@ import os
 import signal
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ocitest import varint  # noqa: E402
 
 MARKER = b"layercrypt-capture-wrap:"
 SERVICE = "keyprovider.KeyProviderService"
+DELAY = 0
 
 
 class Refused(Exception):
@@ -129,6 +134,13 @@ def run_cmd(recorder, encoding):
         out, err = b"", str(e)
     files = {".request.json": request, ".reply.json": out}
     recorder.record("cmd", op_of(request), files)
+    if DELAY:
+        sleeping = os.path.join(recorder.dir, "sleeping")
+        os.makedirs(sleeping, exist_ok=True)
+        mark = os.path.join(sleeping, str(os.getpid()))
+        open(mark, "w").close()
+        time.sleep(DELAY)
+        os.remove(mark)
     if err is not None:
         print(f"keyprovider_capture: {err}", file=sys.stderr)
         return 1
@@ -165,6 +177,7 @@ def run_grpc(recorder, encoding, port, port_file):
             recorder.record("grpc", op_of(request), {
                 ".request.json": request, ".reply.json": out,
                 ".request.pb": message, ".reply.pb": response})
+            time.sleep(DELAY)
             if err is not None:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{method}: {err}")
             return response
@@ -187,7 +200,7 @@ def run_grpc(recorder, encoding, port, port_file):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     server.stop(grace=1).wait()
-    return 0
+    os._exit(0)  # not waiting for handlers still in their --delay
 
 
 def main():
@@ -196,9 +209,12 @@ def main():
     ap.add_argument("record_dir")
     ap.add_argument("--reply-encoding", default="base64",
                     choices=("base64", "array", "unpadded", "null"))
+    ap.add_argument("--delay", type=float, default=0)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     args = ap.parse_args()
+    global DELAY
+    DELAY = args.delay
     recorder = Recorder(args.record_dir)
     if args.mode == "cmd":
         return run_cmd(recorder, args.reply_encoding)
