@@ -107,6 +107,7 @@ class Recorder:
     def record(self, transport, op, files):
         """Writes files {suffix: bytes} under the next free number."""
         import fcntl
+        os.makedirs(self.dir, exist_ok=True)
         with self.lock, open(os.path.join(self.dir, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent cmd providers
             taken = {n[:3] for n in os.listdir(self.dir) if n[:3].isdigit()}
