@@ -18,7 +18,7 @@ PACKAGES=(
   libisal-dev libipsec-mb-dev libssl-dev libtbb-dev zlib1g-dev libzstd-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev
   gzip pigz isal zstd openssl jq python3 skopeo tar time
-  containerd docker-registry umoci python3-grpcio util-linux mount
+  containerd docker-registry umoci python3-grpcio util-linux mount mmdebstrap
   golang-go golang-github-containers-ocicrypt-dev golang-github-opencontainers-image-spec-dev
   golang-github-opencontainers-go-digest-dev
   pybind11-dev python3-pybind11 python3-dev python3-pytest python3-setuptools python3-wheel python3-pip

@@ -2,7 +2,9 @@
 Debian's docker-registry (Docker Distribution) and containerd with its CRI
 plugin (Debian 12's 1.6, or 2.x from Debian sid, fetched once into
 PEERS_CACHE), both on 127.0.0.1 or on unix sockets under one scratch
-directory, configured to run layercrypt-decoder as their stream processor.
+directory, configured to run layercrypt-decoder as their stream processor;
+and skopeo 1.22 (Go ocicrypt 1.1.10), gnupg and softhsm2 of Debian sid in a
+sid root file system made once under PEERS_CACHE (sid_root(), SidSkopeo).
 
 Cleanup on every exit path:
   - the program re-executes itself in a private mount namespace
@@ -513,7 +515,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 # into a cache that outlives the test runs; its binaries run on Debian 12.
 PEERS_CACHE = os.environ.get("LAYERCRYPT_PEERS_CACHE", "/var/cache/layercrypt-peers")
 SID_SOURCE = "deb http://deb.debian.org/debian sid main"
-_containerd2_bin = None
+_fetched = {}
+
+
+def _once(name, make):
+    """make()'s result, made once per process; a failure is raised again
+    (as RuntimeError) on later calls without trying again."""
+    if name not in _fetched:
+        try:
+            _fetched[name] = make()
+        except Exception as e:
+            _fetched[name] = e
+            raise
+    if isinstance(_fetched[name], Exception):
+        raise RuntimeError(str(_fetched[name]))  # tried once already
+    return _fetched[name]
 
 
 def _apt_options(cache):
@@ -539,17 +555,7 @@ def containerd2_bin_dir():
     later runs reuse it (LAYERCRYPT_REFRESH_PEERS=1 fetches it again).
     Raises RuntimeError, saying why, when it cannot be fetched: a machine
     that runs containerd 1.6 must not pass these tests by skipping them."""
-    global _containerd2_bin
-    if isinstance(_containerd2_bin, Exception):
-        raise RuntimeError(str(_containerd2_bin))  # tried once already
-    if _containerd2_bin:
-        return _containerd2_bin
-    try:
-        _containerd2_bin = _containerd2_bin_dir()
-    except Exception as e:
-        _containerd2_bin = e
-        raise
-    return _containerd2_bin
+    return _once("containerd2", _containerd2_bin_dir)
 
 
 def _containerd2_bin_dir():
@@ -614,6 +620,115 @@ def _fetch_containerd2(cache, unpacked):
     shutil.rmtree(unpacked, ignore_errors=True)
     os.rename(tmp, unpacked)  # appears whole
     log(f"fetched and unpacked {debs[0]} in {time.monotonic() - t0:.1f} s")
+
+
+# skopeo 1.22 (Go ocicrypt 1.1.10), gnupg and softhsm2 of Debian sid need
+# sid's libraries: they run in a sid root file system (mmdebstrap), made
+# once under PEERS_CACHE/sid-root and entered with chroot (SidChroot).
+SID_ROOT_PACKAGES = ("skopeo", "ca-certificates", "gnupg", "softhsm2")
+SID_MIRROR = "http://deb.debian.org/debian"
+SID_SKOPEO_VERSION = "1.22"
+
+
+def sid_root():
+    """The path of a Debian sid root file system holding SID_ROOT_PACKAGES,
+    made with mmdebstrap under PEERS_CACHE/sid-root on first use (250 to
+    375 MB, about a minute) and reused by later runs
+    (LAYERCRYPT_REFRESH_PEERS=1 makes it again). Never change it: enter it
+    through SidChroot, which puts an overlay on it. Raises RuntimeError,
+    saying why, when it cannot be made or its skopeo is not 1.22: a test
+    that needs it must fail, not skip."""
+    return _once("sid-root", _sid_root_path)
+
+
+def _chroot_version(root, program):
+    if not os.path.isfile(os.path.join(root, "usr", "bin", program)):
+        return None
+    try:
+        r = subprocess.run(["chroot", root, program, "--version"], capture_output=True,
+                           text=True, timeout=60, env=SidChroot.BASE_ENV)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def _sid_root_path():
+    import fcntl
+    cache = PEERS_CACHE
+    root = os.path.join(cache, "sid-root")
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, "lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent test runs build once
+        _remove_stale_sid_roots(cache)
+        version = _chroot_version(root, "skopeo")
+        if version is None or os.environ.get("LAYERCRYPT_REFRESH_PEERS") == "1":
+            _build_sid_root(cache, root)
+            version = _chroot_version(root, "skopeo")
+            if version is None:
+                raise RuntimeError(f"the Debian sid root {root} was made but "
+                                   "`chroot ROOT skopeo --version` fails in it")
+    if not version.startswith(f"skopeo version {SID_SKOPEO_VERSION}."):
+        raise RuntimeError(f"{root} has {version!r}, not skopeo {SID_SKOPEO_VERSION} "
+                           "(LAYERCRYPT_REFRESH_PEERS=1 makes the root again)")
+    log(f"Debian sid root: {version} ({root})")
+    return root
+
+
+def _remove_tree(path):
+    """rm -rf of a directory that must have nothing mounted below it (it
+    would remove what the mount shows)."""
+    left = mounts_under(path)
+    if left:
+        raise RuntimeError(f"will not remove {path}: mounted below it: {' '.join(left)}")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_stale_sid_roots(cache):
+    """Half-made or replaced roots (sid-root.tmp-PID, sid-root.old-PID)
+    left by a run that is gone."""
+    for name in os.listdir(cache):
+        if not name.startswith(("sid-root.tmp-", "sid-root.old-")):
+            continue
+        owner = name.rsplit("-", 1)[1]
+        if owner.isdigit() and not pid_alive(int(owner)):
+            path = os.path.join(cache, name)
+            log(f"removing {path} left by a killed run (pid {owner})")
+            unmount_all(path)
+            _remove_tree(path)
+
+
+def _build_sid_root(cache, root):
+    if shutil.which("mmdebstrap") is None:
+        raise RuntimeError("cannot make the Debian sid root: mmdebstrap is not installed "
+                           "(apt-get install mmdebstrap; ./tools/run.sh test installs it)")
+    t0 = time.monotonic()
+    log(f"making a Debian sid root with {', '.join(SID_ROOT_PACKAGES)} in {root} "
+        "(once; later runs reuse it)")
+    tmp = f"{root}.tmp-{os.getpid()}"
+    if os.path.lexists(tmp):
+        unmount_all(tmp)
+        _remove_tree(tmp)
+    argv = ["mmdebstrap", "--mode=root", "--variant=apt",
+            "--aptopt=Acquire::Check-Valid-Until \"false\"",
+            f"--include={','.join(SID_ROOT_PACKAGES)}", "sid", tmp, SID_MIRROR]
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        unmount_all(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RuntimeError(f"cannot make the Debian sid root: {' '.join(argv)}: {e}")
+    if r.returncode != 0:
+        unmount_all(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RuntimeError(f"cannot make the Debian sid root ({SID_MIRROR} sid): "
+                           f"{' '.join(argv)} failed ({r.returncode}): "
+                           f"{(r.stderr or r.stdout).strip()[-1500:]}")
+    if os.path.lexists(root):  # LAYERCRYPT_REFRESH_PEERS=1 or a broken root
+        old = f"{root}.old-{os.getpid()}"
+        os.rename(root, old)
+        _remove_tree(old)
+    os.rename(tmp, root)  # appears whole
+    log(f"made the Debian sid root in {time.monotonic() - t0:.1f} s")
 
 
 class Containerd2(Containerd):
@@ -761,3 +876,162 @@ def chain_ids(diff_ids):
         out.append(d if not out else
                    "sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
     return out
+
+
+class SidChroot:
+    """Runs programs of the Debian sid root (sid_root(): skopeo 1.22, gpg,
+    softhsm2-util) on files of the host.
+
+    The cached root is never changed: it is the lower layer of an overlay
+    mounted in a scratch directory (SCRATCH_PREFIX, PID), whose upper layer
+    takes whatever the programs write (/var/tmp, /root). `shared` host
+    directories (or files) are bind-mounted read-write, `read_only` ones
+    read-only, at the same path inside, so that every path means the same
+    file inside and out; /proc (a new proc mount) and /dev (the host's) are
+    there too. Needs the private mount namespace of
+    enter_private_mount_namespace(): the mounts vanish with the program
+    even after SIGKILL; close() unmounts them before that.
+
+    Host programs from inside (key-provider `cmd` binaries): a program built
+    on Debian 12 cannot be relied on to run in the sid root itself (it may
+    need host-only libraries, e.g. libgrpc++1.51, whose soname sid lacks,
+    or read the host's OpenSSL config and modules), and loading it with the
+    host's ld.so and libraries still leaves it sid's /etc and
+    /proc/self/exe pointing at ld.so. host_command() writes a wrapper
+    script instead, `exec chroot /proc/PID/root env -C "$PWD" PROGRAM...`,
+    PID being this process: the program runs on the host's own file system
+    view (this mount namespace's), with the host's libraries, config and
+    paths, its stdin, stdout, stderr, arguments and environment passed
+    through. The wrapper lies in a directory shared at the same path, so
+    one key-provider config serves skopeo inside and host programs outside
+    (on the host, chroot /proc/PID/root is the same root)."""
+
+    BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME": "/root", "LANG": "C.UTF-8"}
+    # Taken from our environment when set (run()'s env adds or overrides).
+    PASS_ENV = ("OCICRYPT_KEYPROVIDER_CONFIG", "OCICRYPT_OAEP_HASHALG", "SOFTHSM2_CONF",
+                "GNUPGHOME")
+
+    def __init__(self, shared=(), read_only=(), root=None):
+        if os.environ.get("LAYERCRYPT_E2E_MOUNT_NS") != "1":
+            raise RuntimeError("SidChroot needs a private mount namespace "
+                               "(enter_private_mount_namespace(), as root): its mounts "
+                               "would otherwise be the host's and outlive a killed test")
+        lower = root or sid_root()
+        remove_stale_scratch()
+        self.dir = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-sid-")
+        self.root = os.path.join(self.dir, "root")
+        self.bin_dir = os.path.join(self.dir, "bin")
+        self.closed = False
+        try:
+            for d in ("upper", "work", "root", "bin"):
+                os.makedirs(os.path.join(self.dir, d))
+            self._mount(["-t", "overlay", "overlay", "-o",
+                         f"lowerdir={lower},upperdir={self.dir}/upper,workdir={self.dir}/work",
+                         self.root])
+            self._mount(["-t", "proc", "proc", os.path.join(self.root, "proc")])
+            self._mount(["--rbind", "/dev", os.path.join(self.root, "dev")])
+            binds = [(p, False) for p in shared] + [(p, True) for p in read_only]
+            binds.append((self.bin_dir, True))
+            for path, ro in sorted(binds, key=lambda b: len(os.path.realpath(b[0]))):
+                self.bind(path, read_only=ro)
+        except BaseException:
+            self.close()
+            raise
+
+    def _mount(self, args):
+        r = subprocess.run(["mount", *args], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"mount {' '.join(args)} failed: {r.stderr.strip()}")
+
+    def inside(self, path):
+        """Where the host path `path` is seen from outside the root."""
+        return os.path.join(self.root, os.path.realpath(path).lstrip("/"))
+
+    def bind(self, path, read_only=False):
+        """Bind-mounts the host file or directory `path` at the same path in
+        the root (until close())."""
+        path = os.path.realpath(path)
+        if not os.path.exists(path):
+            raise RuntimeError(f"cannot share {path} with the sid root: it does not exist")
+        target = self.inside(path)
+        if os.path.isdir(path):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if not os.path.exists(target):
+                open(target, "a").close()
+        self._mount(["--bind", path, target])
+        if read_only:
+            self._mount(["-o", "remount,bind,ro", target])
+
+    def host_command(self, name, argv):
+        """A wrapper script, at a path valid inside the root and outside,
+        that runs the host program argv (plus the wrapper's own arguments)
+        on the host's file system (see the class comment). Use it as a
+        key-provider `cmd` path."""
+        import shlex
+        path = os.path.join(self.bin_dir, name)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n"
+                    "# Runs a host program from the Debian sid root: back to the root\n"
+                    "# file system of the process that made the chroot.\n"
+                    f"exec /usr/sbin/chroot /proc/{os.getpid()}/root /usr/bin/env "
+                    f"-C \"$PWD\" {' '.join(shlex.quote(a) for a in argv)} \"$@\"\n")
+        os.chmod(path, 0o755)
+        return path
+
+    def environment(self, env=None):
+        full = dict(self.BASE_ENV)
+        full.update({k: os.environ[k] for k in self.PASS_ENV if k in os.environ})
+        full.update(env or {})
+        return full
+
+    def run(self, argv, env=None, cwd="/", input=None, timeout=600):
+        """Runs argv (a program of the sid root, or a shared path) inside the
+        root, in cwd (a path inside), with BASE_ENV, the PASS_ENV variables
+        we have and env. Returns the CompletedProcess (text stdout, stderr,
+        returncode); input is text for its stdin."""
+        if self.closed:
+            raise RuntimeError("SidChroot used after close()")
+        return subprocess.run(["chroot", self.root, "/usr/bin/env", "-C", cwd, *argv],
+                              env=self.environment(env), input=input, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        unmount_all(self.dir)
+        left = mounts_under(self.dir)
+        if left:
+            log(f"could not unmount: {' '.join(left)}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SidSkopeo(SidChroot):
+    """skopeo 1.22 (Go ocicrypt 1.1.10) of the Debian sid root, on host
+    files (SidChroot's shared and read_only paths)."""
+
+    def skopeo(self, *args, env=None, timeout=600):
+        """`skopeo --insecure-policy ARGS` inside: the CompletedProcess."""
+        return self.run(["skopeo", "--insecure-policy", *args], env=env, timeout=timeout)
+
+    def copy(self, src, dst, *options, env=None, timeout=600):
+        """`skopeo copy OPTIONS SRC DST`; AssertionError with skopeo's
+        stderr when it fails."""
+        r = self.skopeo("copy", "-q", *options, src, dst, env=env, timeout=timeout)
+        if r.returncode != 0:
+            raise AssertionError(f"skopeo {SID_SKOPEO_VERSION} copy {' '.join(options)} {src} "
+                                 f"{dst} failed ({r.returncode}): {r.stderr.strip()}")
+        return r
+
+    def version(self):
+        return self.skopeo("--version").stdout.strip()

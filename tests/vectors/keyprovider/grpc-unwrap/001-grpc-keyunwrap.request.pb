@@ -1,0 +1,2 @@
+
+Œ{"op":"keyunwrap","keywrapparams":{"ec":null,"optsdata":null},"keyunwrapparams":{"dc":{"Parameters":{"capg":["RW5hYmxlZA=="]}},"annotation":"bGF5ZXJjcnlwdC1jYXB0dXJlLXdyYXA6ZXlKemVXMXJaWGtpT2lKeFpFaHVNbk41VTNSQ1pVTnZiRlJXV0ZGNFJtb3dSbkJFYkhsNWVIWTNNRzVNTm1ZeFpFWjZLemQzUFNJc0ltUnBaMlZ6ZENJNkluTm9ZVEkxTmpwbU5EQXlOall5TlRNeU1qRXlabVppTldRNFlURXpZelkyTkRBME4yTmtNMlUzWXpBNE1tRmxNak01WkRGa01tTTBOV0UzWkRVMFlUTmxPV1U0WkdObElpd2lZMmx3YUdWeWIzQjBhVzl1Y3lJNmV5SnViMjVqWlNJNklrbEpRM05yYzJaVmNYQm1aalpzZVhscmNsbHFSSGM5UFNKOWZRPT0="}}

@@ -1,0 +1,2 @@
+
+Œ{"op":"keyunwrap","keywrapparams":{"ec":null,"optsdata":null},"keyunwrapparams":{"dc":{"Parameters":{"capg":["RW5hYmxlZA=="]}},"annotation":"bGF5ZXJjcnlwdC1jYXB0dXJlLXdyYXA6ZXlKemVXMXJaWGtpT2lKelZWWXpZMjVXZVVoT09VeFpXVmsyUzBJdlZIazJhR3hwV210TVpuSmFVVkpMVkdrNEwyVkJkM2R6UFNJc0ltUnBaMlZ6ZENJNkluTm9ZVEkxTmpwak1XSTFObUk0TW1ZeU9Ua3daV00yWVRWaE5UQTBaV0l3TlRkaE9ETTJaakppTURZMU5tRXpOR0UwTURVeE9UbGtOamxpWlRBM01XTTJNemhpTVRsa0lpd2lZMmx3YUdWeWIzQjBhVzl1Y3lJNmV5SnViMjVqWlNJNklqZEdURUk1TW1WaFVIZEVkekJLVWxnM2FrRTRlbWM5UFNKOWZRPT0="}}

@@ -1,0 +1,2 @@
+
+´{"op":"keywrap","keywrapparams":{"ec":{"Parameters":{"capg":["RW5hYmxlZA=="]},"DecryptConfig":{"Parameters":{}}},"optsdata":"eyJzeW1rZXkiOiJxZEhuMnN5U3RCZUNvbFRWWFF4RmowRnBEbHl5eHY3MG5MNmYxZEZ6Kzd3PSIsImRpZ2VzdCI6InNoYTI1NjpmNDAyNjYyNTMyMjEyZmZiNWQ4YTEzYzY2NDA0N2NkM2U3YzA4MmFlMjM5ZDFkMmM0NWE3ZDU0YTNlOWU4ZGNlIiwiY2lwaGVyb3B0aW9ucyI6eyJub25jZSI6IklJQ3Nrc2ZVcXBmZjZseXlrcllqRHc9PSJ9fQ=="},"keyunwrapparams":{"dc":null,"annotation":null}}

@@ -1,0 +1,2 @@
+
+´{"op":"keywrap","keywrapparams":{"ec":{"Parameters":{"capg":["RW5hYmxlZA=="]},"DecryptConfig":{"Parameters":{}}},"optsdata":"eyJzeW1rZXkiOiJzVVYzY25WeUhOOUxZWVk2S0IvVHk2aGxpWmtMZnJaUVJLVGk4L2VBd3dzPSIsImRpZ2VzdCI6InNoYTI1NjpjMWI1NmI4MmYyOTkwZWM2YTVhNTA0ZWIwNTdhODM2ZjJiMDY1NmEzNGE0MDUxOTlkNjliZTA3MWM2MzhiMTlkIiwiY2lwaGVyb3B0aW9ucyI6eyJub25jZSI6IjdGTEI5MmVhUHdEdzBKUlg3akE4emc9PSJ9fQ=="},"keyunwrapparams":{"dc":null,"annotation":null}}
