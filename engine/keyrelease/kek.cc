@@ -74,35 +74,43 @@ class Pkcs11Kek final : public Kek {
   StatusOr<std::vector<uint8_t>> seal(std::span<const uint8_t> nonce, std::span<const uint8_t> aad,
                                       std::span<const uint8_t> plaintext) const override {
     std::vector<uint8_t> out;
-    LC_RETURN_IF_ERROR(run([&](std::string* error) {
-      return session_->aes_gcm_seal(key_, nonce, aad, plaintext, &out, error);
-    }));
+    LC_RETURN_IF_ERROR(run(
+        [&](std::string* error) {
+          return session_->aes_gcm_seal(key_, nonce, aad, plaintext, &out, error);
+        },
+        false));
     return out;
   }
 
   StatusOr<kernels::SecretBytes> open(std::span<const uint8_t> nonce, std::span<const uint8_t> aad,
                                       std::span<const uint8_t> sealed) const override {
     kernels::SecretBytes out;
-    LC_RETURN_IF_ERROR(run([&](std::string* error) {
-      return session_->aes_gcm_open(key_, nonce, aad, sealed, &out, error);
-    }));
+    LC_RETURN_IF_ERROR(run(
+        [&](std::string* error) {
+          return session_->aes_gcm_open(key_, nonce, aad, sealed, &out, error);
+        },
+        true));
     return out;
   }
 
  private:
   Status connect_locked() const;
 
+  // run runs `op` on the session, reconnecting once after a failure. An
+  // open that fails again on a fresh, logged-in session is the data's
+  // fault: PKCS#11 says CKR_ENCRYPTED_DATA_INVALID for a tag that does not
+  // verify, but SoftHSM2 says CKR_GENERAL_ERROR.
   template <typename Op>
-  Status run(Op op) const {
+  Status run(Op op, bool opening) const {
     std::lock_guard<std::mutex> lock(mu_);
     std::string error;
     for (int attempt = 0; attempt < 2; ++attempt) {
       LC_RETURN_IF_ERROR(connect_locked());
       if (op(&error)) return Status::Ok();
-      // A tag that does not verify is the data's fault, not the session's.
-      if (error.find("CKR_ENCRYPTED_DATA_INVALID") != std::string::npos ||
-          error.find("CKR_ENCRYPTED_DATA_LEN_RANGE") != std::string::npos)
-        return IntegrityError("the token says the wrapped key does not verify (" + error + ")");
+      const bool data_fault = error.find("CKR_ENCRYPTED_DATA_INVALID") != std::string::npos ||
+                              error.find("CKR_ENCRYPTED_DATA_LEN_RANGE") != std::string::npos;
+      if (opening && (data_fault || attempt == 1))
+        return IntegrityError("the token does not open the wrapped key (" + error + ")");
       session_.reset();
     }
     return IoError(spec_.describe() + ": " + error);
