@@ -26,7 +26,8 @@
 // "wrap-by" (wrap) list the identities allowed, each one of:
 //   cn:NAME         a TLS client certificate whose subject CN is NAME
 //   san:NAME        ... with NAME among its subject alternative names
-//                   (DNS name, URI, e-mail or IP address, as written)
+//                   (DNS name, URI, e-mail, as written; the gRPC transport
+//                   also gives them typed, so san:DNS:NAME matches too)
 //   sha256:HEX      ... whose DER encoding has SHA-256 HEX (64 hex digits,
 //                   colons allowed): pins one certificate
 //   local           the process that ran us in cmd mode (containerd's
