@@ -1,7 +1,7 @@
 # Every dependency comes from a Debian 12 package (tools/run.sh installs them):
 #   libipsec-mb-dev (1.3)  libisal-dev (2.30)  libssl-dev (3.0)  libtbb-dev (2021.8)
 #   zlib1g-dev  libzstd-dev (1.5)  nlohmann-json3-dev  libcli11-dev  libtomlplusplus-dev (3.3)
-#   libgtest-dev  libbenchmark-dev
+#   libgtest-dev  libbenchmark-dev  libp11-kit-dev (its PKCS#11 header only)
 #   with LAYERCRYPT_WITH_GRPC: libgrpc++-dev (1.51), protobuf-compiler-grpc, protobuf-compiler,
 #   libprotobuf-dev; only the key-provider module and server link them
 # ipsec-mb ships no pkg-config file or CMake package, so it is found by hand.
@@ -14,6 +14,9 @@ pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd>=1.4)
 find_package(TBB 2021 REQUIRED CONFIG)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3.11 REQUIRED)
+# kernels/pkcs11.cc compiles against p11-kit's <p11-kit/pkcs11.h>; modules are
+# loaded with dlopen at run time, so nothing is linked.
+pkg_check_modules(P11KIT REQUIRED p11-kit-1)
 
 find_path(IPSECMB_INCLUDE_DIR intel-ipsec-mb.h REQUIRED)
 find_library(IPSECMB_LIBRARY NAMES IPSec_MB REQUIRED)
@@ -58,6 +61,7 @@ function(layercrypt_print_dependency_summary)
   message(STATUS "  zstd      ${ZSTD_VERSION}")
   message(STATUS "  json      nlohmann_json ${nlohmann_json_VERSION}")
   message(STATUS "  CLI11     ${CLI11_INCLUDE_DIR}")
+  message(STATUS "  PKCS#11   p11-kit ${P11KIT_VERSION} header (modules dlopen'ed)")
   message(STATUS "  toml++    ${TOMLPLUSPLUS_INCLUDE_DIR} (header-only)")
   if(LAYERCRYPT_WITH_GRPC)
     message(STATUS "  gRPC      ${gRPC_VERSION}, protobuf ${Protobuf_VERSION} (key-provider module only)")

@@ -8,6 +8,7 @@
     engine/keywrap   -> keywrap, ocicrypt, core, kernels
     engine/image     -> image, stream, keywrap, ocicrypt, core, kernels
     engine/containerd-> containerd, image, stream, keywrap, ocicrypt, core, kernels
+    engine/keyrelease-> keyrelease, keywrap, ocicrypt, core, kernels
     tools, bindings  -> engine folders (and tools/), never kernels
 
 Tests and benchmarks may include anything. Prints one line per violation
@@ -26,6 +27,7 @@ ENGINE_ALLOWED = {
     "keywrap": {"keywrap", "ocicrypt", "core"},
     "image": {"image", "stream", "keywrap", "ocicrypt", "core"},
     "containerd": {"containerd", "image", "stream", "keywrap", "ocicrypt", "core"},
+    "keyrelease": {"keyrelease", "keywrap", "ocicrypt", "core"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
