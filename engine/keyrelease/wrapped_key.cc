@@ -73,9 +73,10 @@ StatusOr<WrappedKey> parse_wrapped_key(std::span<const uint8_t> annotation) {
   if (annotation.size() > kMaxWrappedKeySize)
     return invalid(std::to_string(annotation.size()) + " bytes, more than the " +
                    std::to_string(kMaxWrappedKeySize) + " allowed");
-  LC_ASSIGN_OR_RETURN(
-      gojson::Value root,
-      gojson::parse({reinterpret_cast<const char*>(annotation.data()), annotation.size()}));
+  auto parsed =
+      gojson::parse({reinterpret_cast<const char*>(annotation.data()), annotation.size()});
+  if (!parsed.ok()) return invalid(parsed.status().message());
+  const gojson::Value& root = *parsed;
   if (root.kind != gojson::Value::Kind::kObject)
     return invalid(std::string("a JSON ") + gojson::kind_name(root.kind) + ", not an object");
   static constexpr const char* kNames[] = {"v", "key", "kek", "nonce", "ct"};

@@ -276,6 +276,7 @@ int main(int argc, char** argv) {
   if (!st.ok()) return fail(st.message());
   return 0;
 #else
-  return fail("this build has no gRPC transport (configured with LAYERCRYPT_WITH_GRPC=OFF): use cmd");
+  return fail(
+      "this build has no gRPC transport (configured with LAYERCRYPT_WITH_GRPC=OFF): use cmd");
 #endif
 }

@@ -323,12 +323,21 @@ TEST(Recipients, UnsupportedKeyType) {
 }
 
 TEST(Recipients, SchemesAndSpecSyntax) {
-  for (const char* spec : {"pgp:alice@example.com", "provider:attestation-agent:some-params",
-                           "pkcs11:/etc/key.yaml", "jwk:/tmp/k.json", "PKCS7:/tmp/cert.pem"}) {
+  for (const char* spec : {"pgp:alice@example.com", "pkcs11:/etc/key.yaml", "jwk:/tmp/k.json",
+                           "PKCS7:/tmp/cert.pem", "Provider:x"}) {
     const std::string scheme = std::string(spec).substr(0, std::string(spec).find(':'));
     ExpectRefused(spec, StatusCode::kUnsupported, "recipient scheme \"" + scheme + "\"");
-    ExpectRefused(spec, StatusCode::kUnsupported, "only jwe:FILE and pkcs7:FILE");
+    ExpectRefused(spec, StatusCode::kUnsupported,
+                  "only jwe:FILE, pkcs7:FILE and provider:NAME recipients are");
   }
+  // A provider recipient is parsed here; whether it is configured is
+  // checked when wrapping (provider/key_providers.h).
+  Recipients prov;
+  ASSERT_TRUE(add_recipient("provider:attestation-agent:some-params", &prov).ok());
+  ASSERT_EQ(prov.providers.size(), 1u);
+  EXPECT_EQ(prov.providers[0].name, "attestation-agent");
+  EXPECT_EQ(prov.size(), 1u);
+  ExpectRefused("provider:", StatusCode::kInvalidArgument, "names no key provider");
   ExpectRefused("", StatusCode::kInvalidArgument, "empty recipient");
   ExpectRefused("jwe:", StatusCode::kInvalidArgument, "names no file; use jwe:FILE");
   ExpectRefused("pkcs7:", StatusCode::kInvalidArgument, "names no file; use pkcs7:FILE");
