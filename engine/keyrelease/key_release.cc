@@ -53,8 +53,14 @@ StatusOr<std::string> chosen_key(const std::vector<kernels::SecretBytes>& entrie
 
 KeyRelease::KeyRelease(KeyReleaseOptions options)
     : options_(std::move(options)), store_(options_.policy_path, [this](const std::string& line) {
-        if (options_.log) options_.log(utc_now() + " " + line);
+        emit(utc_now() + " " + line);
       }) {}
+
+void KeyRelease::emit(const std::string& line) {
+  if (!options_.log) return;
+  std::lock_guard<std::mutex> lock(log_mutex_);
+  options_.log(line);
+}
 
 void KeyRelease::decide(const char* op, const Caller& who, const std::string& key,
                         const Status& outcome) {
@@ -71,7 +77,7 @@ void KeyRelease::decide(const char* op, const Caller& who, const std::string& ke
   }
   for (char& c : line)
     if (c == '\n' || c == '\r') c = ' ';
-  options_.log(line);
+  emit(line);
 }
 
 StatusOr<std::vector<uint8_t>> KeyRelease::wrap(const ProviderParams& params,

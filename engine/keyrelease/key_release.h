@@ -39,6 +39,7 @@
 #define LAYERCRYPT_ENGINE_KEYRELEASE_KEY_RELEASE_H_
 
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -58,7 +59,8 @@ struct KeyReleaseOptions {
   // name is the provider's key in ocicrypt's config (its parameters are
   // Parameters[name]).
   std::string name = kDefaultProviderName;
-  // log receives each decision and policy event, one line, no newline.
+  // log receives each decision and policy event, one line, no newline;
+  // never from two threads at once (calls are serialised).
   std::function<void(const std::string&)> log;
 };
 
@@ -84,7 +86,9 @@ class KeyRelease {
 
  private:
   void decide(const char* op, const Caller& who, const std::string& key, const Status& outcome);
+  void emit(const std::string& line);
   KeyReleaseOptions options_;
+  std::mutex log_mutex_;  // serialises options_.log
   PolicyStore store_;
 };
 
