@@ -55,10 +55,11 @@ StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
       if (!schemes.empty()) {
         auto pub = read_public_options(a);
         row.cipher = pub.ok() ? pub->cipher : "unreadable pubopts";
-        // "jwe:RSA-OAEP", "pkcs7:rsaEncryption" per recipient; a scheme this
-        // build cannot read, once per blob.
+        // "jwe:RSA-OAEP", "pkcs7:rsaEncryption" per recipient; a key
+        // provider, or a scheme this build cannot read, once per blob.
         for (const auto& w : row.who)
-          row.recipients.push_back(w.alg.empty() ? w.scheme : w.scheme + ":" + w.alg);
+          row.recipients.push_back(w.alg.empty() || w.alg == "provider" ? w.scheme
+                                                                        : w.scheme + ":" + w.alg);
       }
       rows.push_back(std::move(row));
     }

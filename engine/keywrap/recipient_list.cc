@@ -160,6 +160,7 @@ StatusOr<size_t> remove_layer_recipients(Annotations* annotations,
         value += (value.empty() ? "" : ",") + std::string(b < parts.size() ? parts[b] : "");
         continue;
       }
+      if (is_provider_scheme(scheme)) continue;  // a provider's blob is its one recipient
       const KeyWrapper* w = find_key_wrapper(scheme);
       if (w == nullptr) return Internal("no wrapper for scheme " + scheme);
       LC_ASSIGN_OR_RETURN(auto kept, w->remove(blobs[b].data, drop));

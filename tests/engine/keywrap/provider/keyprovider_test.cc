@@ -19,6 +19,7 @@
 #include "engine/keywrap/provider/keyprovider_call.h"
 #include "engine/keywrap/provider/keyprovider_config.h"
 #include "engine/keywrap/provider/keyprovider_protocol.h"
+#include "engine/keywrap/recipient_list.h"
 #include "engine/keywrap/recipients.h"
 #include "engine/ocicrypt/annotations.h"
 
@@ -446,6 +447,25 @@ TEST(KeyProviders, ProviderRecipientsAndRegistry) {
   auto filtered = filter_recipients(
       r, [](std::string_view scheme, size_t) { return scheme != "provider.other"; });
   EXPECT_EQ(filtered.providers.size(), 2u);
+}
+
+// A provider's blob is one recipient, named provider:NAME, listed and
+// removed without the provider being configured.
+TEST(KeyProviders, ListAndRemoveWithoutConfig) {
+  Annotations ann;
+  ann["org.opencontainers.image.enc.keys.provider.kms"] = base64_encode(bytes("blob"));
+  ann["org.opencontainers.image.enc.keys.provider.geo"] = base64_encode(bytes("other"));
+  const auto who = layer_recipients(ann);
+  ASSERT_EQ(who.size(), 2u);
+  EXPECT_EQ(who[1].scheme, "provider.kms");
+  EXPECT_EQ(who[1].id, "provider:kms");
+  auto removed = remove_layer_recipients(&ann, {"provider:kms"});
+  ASSERT_TRUE(removed.ok()) << removed.status().message();
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_EQ(ann.count("org.opencontainers.image.enc.keys.provider.kms"), 0u);
+  EXPECT_EQ(ann.count("org.opencontainers.image.enc.keys.provider.geo"), 1u);
+  auto last = remove_layer_recipients(&ann, {"provider:geo"});
+  EXPECT_FALSE(last.ok());  // never leaves a layer without a recipient
 }
 
 }  // namespace
