@@ -28,6 +28,7 @@
 #include "engine/keywrap/key_unwrap.h"
 #include "engine/keywrap/keys/private_key.h"
 #include "engine/keywrap/keys_dir.h"
+#include "engine/keywrap/provider/key_providers.h"
 #include "engine/keywrap/recipients.h"
 #include "engine/ocicrypt/annotations.h"
 #include "engine/ocicrypt/media_types.h"
@@ -173,6 +174,14 @@ char* copy_out(const std::string& s) {
   if (p == nullptr) throw std::bad_alloc();
   std::memcpy(p, s.c_str(), s.size() + 1);
   return p;
+}
+
+// load_providers loads a key-provider config (NULL path: the environment's).
+layercrypt::StatusOr<std::shared_ptr<const layercrypt::KeyProviders>> load_providers(
+    const char* path, uint32_t timeout_ms) {
+  return layercrypt::load_key_providers(
+      path ? path : "",
+      timeout_ms ? std::chrono::milliseconds(timeout_ms) : layercrypt::kDefaultKeyProviderTimeout);
 }
 
 // add_prepared parses one key (and password) into `config`.
@@ -348,8 +357,56 @@ lc_status lc_encrypt_config_add_recipient(lc_encrypt_config* config, const char*
   return guard([&] {
     if (config == nullptr) return null_argument("config");
     if (recipient == nullptr) return null_argument("recipient");
-    const Status st = layercrypt::add_recipient(recipient, &config->recipients);
-    return st.ok() ? LC_OK : fail(st);
+    layercrypt::Recipients added = config->recipients;
+    const Status st = layercrypt::add_recipient(recipient, &added);
+    if (!st.ok()) return fail(st);
+    if (!added.providers.empty() && !added.key_providers) {
+      auto p = layercrypt::load_key_providers("");
+      if (!p.ok()) return fail(p.status());
+      added.key_providers = std::move(*p);
+    }
+    config->recipients = std::move(added);
+    return LC_OK;
+  });
+}
+
+lc_status lc_encrypt_config_set_keyprovider_config(lc_encrypt_config* config, const char* path,
+                                                   uint32_t timeout_ms) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    auto p = load_providers(path, timeout_ms);
+    if (!p.ok()) return fail(p.status());
+    config->recipients.key_providers = std::move(*p);
+    return LC_OK;
+  });
+}
+
+lc_status lc_decrypt_config_set_keyprovider_config(lc_decrypt_config* config, const char* path,
+                                                   uint32_t timeout_ms) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    auto p = load_providers(path, timeout_ms);
+    if (!p.ok()) return fail(p.status());
+    config->keys.key_providers = std::move(*p);
+    return LC_OK;
+  });
+}
+
+lc_status lc_decrypt_config_add_provider(lc_decrypt_config* config, const char* key) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (key == nullptr) return null_argument("key");
+    if (std::string_view(key).rfind("provider:", 0) != 0)
+      return fail(LC_ERR_INVALID_ARGUMENT, "a provider key is provider:NAME[:PARAMS]");
+    auto r = layercrypt::parse_provider_spec(key);
+    if (!r.ok()) return fail(r.status());
+    if (!config->keys.key_providers) {
+      auto p = layercrypt::load_key_providers("");
+      if (!p.ok()) return fail(p.status());
+      config->keys.key_providers = std::move(*p);
+    }
+    config->keys.provider_params[r->name].push_back(std::move(r->params));
+    return LC_OK;
   });
 }
 

@@ -54,7 +54,7 @@ extern "C" {
 /* The C API's version: changes to this header bump it (added functions:
  * minor; changed or removed ones: major, with a new SONAME). */
 #define LC_API_VERSION_MAJOR 0
-#define LC_API_VERSION_MINOR 4
+#define LC_API_VERSION_MINOR 5
 
 typedef enum lc_status {
   LC_OK = 0,
@@ -173,6 +173,29 @@ LC_EXPORT lc_status lc_decrypt_config_add_key_file(lc_decrypt_config* config, co
  * unusable files are skipped. Fails if `dir` cannot be read or holds no
  * usable key. */
 LC_EXPORT lc_status lc_decrypt_config_add_keys_dir(lc_decrypt_config* config, const char* dir);
+
+/* ---- key providers (docs/keyproviders.md) --------------------------------- */
+
+/* A "provider:NAME[:PARAMS]" recipient (lc_encrypt_config_add_recipient) or
+ * key (lc_decrypt_config_add_provider) goes to the key provider NAME of
+ * ocicrypt's config file. Which file: the one set here (`path`; NULL = the
+ * file OCICRYPT_KEYPROVIDER_CONFIG names), else, when the first provider
+ * recipient or key is added, the one OCICRYPT_KEYPROVIDER_CONFIG names (Go
+ * ocicrypt reads it once at start). `timeout_ms` bounds every provider call
+ * (0: 30 s). A malformed file, or a `path` that does not exist, is
+ * LC_ERR_DATA / LC_ERR_IO naming the file and member. A decrypt config
+ * whose providers are set calls each of them for its provider.NAME blobs
+ * even without a provider key (as Go does); one without calls none.
+ * (Since API 0.5.) */
+LC_EXPORT lc_status lc_encrypt_config_set_keyprovider_config(lc_encrypt_config* config,
+                                                             const char* path, uint32_t timeout_ms);
+LC_EXPORT lc_status lc_decrypt_config_set_keyprovider_config(lc_decrypt_config* config,
+                                                             const char* path, uint32_t timeout_ms);
+
+/* lc_decrypt_config_add_provider adds "provider:NAME[:PARAMS]": PARAMS
+ * (or "Enabled") is sent to provider NAME, and only to it, when it unwraps
+ * (ctr-enc's --key provider:NAME:PARAMS). (Since API 0.5.) */
+LC_EXPORT lc_status lc_decrypt_config_add_provider(lc_decrypt_config* config, const char* key);
 
 /* ---- one layer ------------------------------------------------------------ */
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -556,3 +557,82 @@ TEST(CApi, FileDescriptorStreams) {
 }
 
 }  // namespace
+
+// Key providers through the C API: a cmd provider (a toy that reverses the
+// options; it protects nothing) wraps and unwraps; a decrypt config without
+// providers cannot open the layer; PARAMS reach the provider.
+TEST(CApi, KeyProviders) {
+  const std::string dir = std::filesystem::temp_directory_path() / "lc-capi-kp";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string prov = dir + "/prov.py";
+  {
+    std::ofstream f(prov);
+    f << "#!/usr/bin/python3\n"
+         "import base64, json, sys\n"
+         "r = json.load(sys.stdin)\n"
+         "open('"
+      << dir
+      << "/params', 'a').write(json.dumps(r['keyunwrapparams']['dc']) + '\\n'"
+         " if r['op'] == 'keyunwrap' else '')\n"
+         "if r['op'] == 'keywrap':\n"
+         "    d = base64.b64decode(r['keywrapparams']['optsdata'])\n"
+         "    print(json.dumps({'keywrapresults': {'annotation': list(d[::-1])}}))\n"
+         "else:\n"
+         "    a = base64.b64decode(r['keyunwrapparams']['annotation'])\n"
+         "    print(json.dumps({'keyunwrapresults': {'optsdata': "
+         "base64.b64encode(a[::-1]).decode()}}))\n";
+  }
+  std::filesystem::permissions(prov, std::filesystem::perms::owner_all);
+  const std::string conf = dir + "/kp.json";
+  std::ofstream(conf) << R"({"key-providers":{"toy":{"cmd":{"path":")" << prov << R"("}}}})";
+
+  const json e = expected();
+  const Bytes tar =
+      plain_blob(e["images"]["enc-jwe-rsa2048"]["layers"][1]["expected_output_digest"]);
+  EncCfg enc;
+  // Not configured: the recipient is refused when the config is read.
+  ASSERT_EQ(lc_encrypt_config_set_keyprovider_config(enc.p, (dir + "/none.json").c_str(), 0),
+            LC_ERR_IO);
+  ASSERT_EQ(lc_encrypt_config_set_keyprovider_config(enc.p, conf.c_str(), 5000), LC_OK)
+      << lc_last_error();
+  ASSERT_EQ(lc_encrypt_config_add_recipient(enc.p, "provider:toy:key=eu"), LC_OK)
+      << lc_last_error();
+  MemIn in{&tar};
+  MemOut out;
+  Layer layer;
+  ASSERT_EQ(lc_encrypt_layer(enc.p, nullptr, in.reader(), out.writer(), &layer.p), LC_OK)
+      << lc_last_error();
+  const json desc = json::parse(lc_layer_descriptor_json(layer.p));
+  ASSERT_TRUE(desc["annotations"].contains("org.opencontainers.image.enc.keys.provider.toy"));
+
+  {  // No providers: nothing opens it.
+    DecCfg dec;
+    ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V("keys/rsa2048.pem").c_str(), nullptr), LC_OK);
+    MemIn cin{&out.data};
+    MemOut plain;
+    Layer pl;
+    EXPECT_EQ(lc_decrypt_layer(dec.p, lc_layer_descriptor_json(layer.p), cin.reader(),
+                               plain.writer(), 0, &pl.p),
+              LC_ERR_KEY);
+    EXPECT_TRUE(plain.data.empty());
+  }
+  DecCfg dec;
+  ASSERT_EQ(lc_decrypt_config_set_keyprovider_config(dec.p, conf.c_str(), 0), LC_OK);
+  ASSERT_EQ(lc_decrypt_config_add_provider(dec.p, "provider:toy:node-7"), LC_OK);
+  ASSERT_EQ(lc_decrypt_config_add_provider(dec.p, "toy"), LC_ERR_INVALID_ARGUMENT);
+  MemIn cin{&out.data};
+  MemOut plain;
+  Layer pl;
+  ASSERT_EQ(lc_decrypt_layer(dec.p, lc_layer_descriptor_json(layer.p), cin.reader(), plain.writer(),
+                             LC_DECRYPT_DECOMPRESS, &pl.p),
+            LC_OK)
+      << lc_last_error();
+  EXPECT_EQ(plain.data, tar);
+  // The provider got its own parameter only ("node-7"), as base64.
+  std::ifstream params(dir + "/params");
+  std::string line;
+  std::getline(params, line);
+  EXPECT_EQ(line, R"({"Parameters": {"toy": ["bm9kZS03"]}})");
+  std::filesystem::remove_all(dir);
+}
