@@ -317,7 +317,14 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
       PreparedKeys keys,
       load_keys(options, payload ? &payload->parameters : nullptr, rep, &dir_problems));
   rep.keys_tried = keys.private_keys.size();
-  if (!keys.can_unwrap() && keys.problems.empty()) {
+  // A layer wrapped for key providers gets the key search's own error,
+  // which names the provider and the config it was looked for in.
+  const bool for_providers = std::any_of(candidates.begin(), candidates.end(), [](const auto& c) {
+    for (const auto& s : encryption_schemes(c.descriptor.annotations))
+      if (is_provider_scheme(s)) return true;
+    return false;
+  });
+  if (!keys.can_unwrap() && keys.problems.empty() && !for_providers) {
     std::string why = dir_problems.empty()
                           ? (options.keys_dir ? "no usable private key in " + *options.keys_dir
                                               : std::string("no --decryption-keys-path given"))
