@@ -115,6 +115,11 @@ class Keys:
         password = None
         if isinstance(item, Key):
             item, password = item.source, item.password
+        if isinstance(item, str) and item.startswith("provider:"):
+            if password is not None:
+                raise InvalidArgumentError("a provider key takes no password")
+            self._config.add_provider(item)  # the providers of OCICRYPT_KEYPROVIDER_CONFIG
+            return
         if isinstance(item, _BYTES):
             if isinstance(password, str):
                 password = password.encode()

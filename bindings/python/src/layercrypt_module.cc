@@ -105,6 +105,13 @@ T* made(T* p) {
   return p;
 }
 
+// timeout_ms turns a key-provider timeout in seconds (0: the default) into
+// the C API's milliseconds.
+uint32_t timeout_ms(double seconds) {
+  if (!(seconds >= 0) || seconds > 3600) throw py::value_error("timeout must be 0..3600 seconds");
+  return static_cast<uint32_t>(seconds * 1000);
+}
+
 // EncryptConfig and DecryptConfig own an lc_encrypt_config / lc_decrypt_config.
 // The Python layer fills one completely before any operation uses it, so an
 // operation may share it with others on other threads (layercrypt.h).
@@ -117,6 +124,12 @@ class EncryptConfig {
   void set_compression(const std::string& compression) {
     check(call_without_gil(
         [&] { return lc_encrypt_config_set_compression(get(), compression.c_str()); }));
+  }
+  void set_keyprovider_config(const std::optional<std::string>& path, double timeout) {
+    const uint32_t ms = timeout_ms(timeout);
+    check(call_without_gil([&] {
+      return lc_encrypt_config_set_keyprovider_config(get(), path ? path->c_str() : nullptr, ms);
+    }));
   }
   lc_encrypt_config* get() const { return p_.get(); }
 
@@ -148,6 +161,15 @@ class DecryptConfig {
   }
   void add_keys_dir(const std::string& dir) {
     check(call_without_gil([&] { return lc_decrypt_config_add_keys_dir(get(), dir.c_str()); }));
+  }
+  void add_provider(const std::string& key) {
+    check(call_without_gil([&] { return lc_decrypt_config_add_provider(get(), key.c_str()); }));
+  }
+  void set_keyprovider_config(const std::optional<std::string>& path, double timeout) {
+    const uint32_t ms = timeout_ms(timeout);
+    check(call_without_gil([&] {
+      return lc_decrypt_config_set_keyprovider_config(get(), path ? path->c_str() : nullptr, ms);
+    }));
   }
   lc_decrypt_config* get() const { return p_.get(); }
 
@@ -452,14 +474,19 @@ PYBIND11_MODULE(_layercrypt, m) {
   py::class_<EncryptConfig>(m, "EncryptConfig")
       .def(py::init<>())
       .def("add_recipient", &EncryptConfig::add_recipient, py::arg("recipient"))
-      .def("set_compression", &EncryptConfig::set_compression, py::arg("compression"));
+      .def("set_compression", &EncryptConfig::set_compression, py::arg("compression"))
+      .def("set_keyprovider_config", &EncryptConfig::set_keyprovider_config,
+           py::arg("path") = py::none(), py::arg("timeout") = 0.0);
 
   py::class_<DecryptConfig>(m, "DecryptConfig")
       .def(py::init<>())
       .def("add_key", &DecryptConfig::add_key, py::arg("key"), py::arg("password") = py::none())
       .def("add_key_file", &DecryptConfig::add_key_file, py::arg("path"),
            py::arg("password") = py::none())
-      .def("add_keys_dir", &DecryptConfig::add_keys_dir, py::arg("dir"));
+      .def("add_keys_dir", &DecryptConfig::add_keys_dir, py::arg("dir"))
+      .def("add_provider", &DecryptConfig::add_provider, py::arg("key"))
+      .def("set_keyprovider_config", &DecryptConfig::set_keyprovider_config,
+           py::arg("path") = py::none(), py::arg("timeout") = 0.0);
 
   m.def(
       "encrypt_layer",

@@ -226,3 +226,42 @@ def test_descriptor_spellings(tar_layer):
         out = io.BytesIO()
         layercrypt.decrypt_layer(io.BytesIO(enc.getvalue()), out, d, key("rsa2048.pem"))
         assert out.getvalue() == data
+
+
+TOY_PROVIDER = r'''#!/usr/bin/python3
+import base64, json, sys
+r = json.load(sys.stdin)
+if r["op"] == "keywrap":
+    d = base64.b64decode(r["keywrapparams"]["optsdata"])
+    print(json.dumps({"keywrapresults": {"annotation": list(d[::-1])}}))
+else:
+    assert r["keyunwrapparams"]["dc"]["Parameters"] == {"toy": ["bm9kZS03"]}, r
+    a = base64.b64decode(r["keyunwrapparams"]["annotation"])
+    print(json.dumps({"keyunwrapresults": {"optsdata": list(a[::-1])}}))
+'''
+
+
+def test_key_provider_from_the_environment(tmp_path, tar, monkeypatch):
+    """provider:NAME recipients and keys use the providers of
+    OCICRYPT_KEYPROVIDER_CONFIG, as Go ocicrypt does; the provider gets
+    its own parameters only. The provider here is a toy that protects
+    nothing."""
+    src, data = tar
+    prov = tmp_path / "prov.py"
+    prov.write_text(TOY_PROVIDER)
+    prov.chmod(0o755)
+    conf = tmp_path / "kp.json"
+    conf.write_text(json.dumps({"key-providers": {"toy": {"cmd": {"path": str(prov)}}}}))
+    monkeypatch.setenv("OCICRYPT_KEYPROVIDER_CONFIG", str(conf))
+    enc = tmp_path / "layer.enc"
+    desc = layercrypt.encrypt_layer(src, enc, ["provider:toy", RSA])
+    assert "org.opencontainers.image.enc.keys.provider.toy" in desc["annotations"]
+    out = tmp_path / "layer.tar"
+    layercrypt.decrypt_layer(enc, out, desc, "provider:toy:node-7")
+    assert out.read_bytes() == data
+    with pytest.raises(layercrypt.InvalidArgumentError):
+        layercrypt.Keys(layercrypt.Key("provider:toy", password="x"))
+    monkeypatch.setenv("OCICRYPT_KEYPROVIDER_CONFIG", str(tmp_path / "absent.json"))
+    with pytest.raises(layercrypt.KeyUnavailableError, match="absent.json"):
+        layercrypt.decrypt_layer(enc, tmp_path / "never.tar", desc, "provider:toy")
+    assert not (tmp_path / "never.tar").exists()
