@@ -116,17 +116,21 @@ class Geofencing(PullChecks, unittest.TestCase):
         cls.policy = os.path.join(provider_dir, "policy.json")
         cls.write_policy([f"cn:{EU}"])
         cls.decisions = os.path.join(provider_dir, "decisions.log")
-        cls.port = peers.free_port()
-        process = peers.Process(
-            "layercrypt-keyprovider",
-            [Run.keyprovider, "serve", "--name", PROVIDER, "--policy", cls.policy,
-             "--log-file", cls.decisions,
-             "--listen", f"127.0.0.1:{cls.port}", "--tls-cert", server[0], "--tls-key", server[1],
-             "--client-ca", cls.ca],
-            os.path.join(provider_dir, "provider.log"))
-        Run.scratch.processes.append(process)
-        peers.wait_port(cls.port, process)
-        cls.provider = process
+        for attempt in range(5):  # another program may take the free port first
+            cls.port = peers.free_port()
+            cls.provider = peers.Process(
+                "layercrypt-keyprovider",
+                [Run.keyprovider, "serve", "--name", PROVIDER, "--policy", cls.policy,
+                 "--log-file", cls.decisions, "--listen", f"127.0.0.1:{cls.port}",
+                 "--tls-cert", server[0], "--tls-key", server[1], "--client-ca", cls.ca],
+                os.path.join(provider_dir, "provider.log"))
+            Run.scratch.processes.append(cls.provider)
+            try:
+                peers.wait_port(cls.port, cls.provider)
+                break
+            except RuntimeError:
+                if attempt == 4:
+                    raise
 
         # The image, encrypted for the provider's key only, in the registry.
         plain, enc = os.path.join(d, "plain"), os.path.join(d, "enc")
@@ -181,11 +185,11 @@ class Geofencing(PullChecks, unittest.TestCase):
                              "server-name": SERVER_NAME}}}}, f, indent=2)
         return path
 
-    def decisions_of(self, identity):
-        """The provider's keyunwrap decision lines for cn:identity."""
+    def decisions_of(self, identity, op="keyunwrap"):
+        """The provider's `op` decision lines for cn:identity."""
         with open(self.decisions) as f:
             lines = f.read().splitlines()
-        return [l for l in lines if " keyunwrap " in l and f"cn:{identity}" in l]
+        return [l for l in lines if f" {op} " in l and f"cn:{identity}" in l]
 
     def assert_no_key_material(self):
         with open(self.kek) as f:
@@ -207,6 +211,12 @@ class Geofencing(PullChecks, unittest.TestCase):
             self.assertEqual(sorted(k for k in layer.get("annotations", {})
                                     if k.startswith("org.opencontainers.image.enc.keys.")),
                              [f"org.opencontainers.image.enc.keys.provider.{PROVIDER}"])
+
+        # The builder wrapped each layer's key.
+        wraps = self.decisions_of(BUILDER, "keywrap")
+        self.assertEqual(len(wraps), len(image.layers), wraps)
+        for line in wraps:
+            self.assertTrue(line.endswith(f" key={KEY} allowed"), line)
 
         # eu-node-1 may run it.
         self.check_cri_pull(eu, image)
