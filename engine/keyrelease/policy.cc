@@ -116,7 +116,7 @@ struct Reader {
 };
 
 std::string short_hex(const std::string& hex) {
-  return hex.size() > 16 ? hex.substr(0, 16) + "…" : hex;
+  return hex.size() > 16 ? hex.substr(0, 16) + "..." : hex;
 }
 
 std::string normalised_fingerprint(std::string_view s) {

@@ -88,7 +88,9 @@ struct Caller {
   // matches says whether identity pattern `pattern` (above) names this caller.
   bool matches(std::string_view pattern) const;
   // identity returns how the caller is known, for logs and messages:
-  // "cn:node-1 sha256:0123abcd…", "local uid:0", "unauthenticated".
+  // "cn:node-1 sha256:0123456789abcdef...", "local uid:0", "unauthenticated".
+  // Printable ASCII only (the CN aside): it travels in refusals, which
+  // clients and logs show with other bytes replaced by '?'.
   std::string identity() const;
 };
 

@@ -277,14 +277,15 @@ class PullChecks:
             peers.log(f"  CRI pull of {image.ref}: {time.monotonic() - t0:.2f} s")
             self.assert_pulled(node, "k8s.io", image)
 
-    def decoder_message(self, image, keys_dir, args=()):
-        """What the decoder says about the base layer with keys_dir, run
-        directly the way containerd runs it (with the payload)."""
+    def decoder_message(self, image, keys_dir, args=(), env=None):
+        """What the decoder says about the base layer with keys_dir (None:
+        no keys directory), run directly the way containerd runs it (with
+        the payload) with env added to its environment."""
         desc = image.layers[0]
+        keys = ["--decryption-keys-path", keys_dir] if keys_dir is not None else []
         run = ocitest.run_decoder(Run.decoder, image.layout.blob(desc["digest"]),
-                                  ocitest.make_payload(desc),
-                                  ["--decryption-keys-path", keys_dir, *args],
-                                  media_type=desc["mediaType"])
+                                  ocitest.make_payload(desc), [*keys, *args],
+                                  media_type=desc["mediaType"], env_extra=env)
         self.assertNotEqual(run.rc, 0, run)
         self.assertEqual(len(run.err_lines), 1, run)
         return run.err_lines[0]
@@ -311,41 +312,48 @@ class PullChecks:
         self.fail(f"in {ATTEMPTS} attempts containerd never reported the decoder's message "
                   f"{want!r}: {outcomes}")
 
-    def check_missing_key_fails(self, world):
-        """A CRI pull by self.stranger (a containerd whose keys directory
-        lacks the key) fails, containerd's error carries the decoder's one
-        line, and nothing is unpacked."""
+    def check_cri_pull_fails(self, node, image, want):
+        """A CRI pull by node fails, containerd's error carries the decoder's
+        one line `want`, and nothing is unpacked."""
         import grpc
-        image = world.images["layercrypt"]
-        want = self.decoder_message(image, world.wrong_keys_dir, self.extra_args())
 
         def attempt():
             try:
-                self.stranger.client.pull(image.ref)
+                node.client.pull(image.ref)
             except grpc.RpcError as e:
                 if "wrong diff id calculated on extraction" not in e.details():
                     raise
                 return e.details()  # the message was lost; the diff_id check failed the pull
-            self.fail("the pull succeeded without the key")
+            self.fail(f"the pull of {image.ref} succeeded")
 
-        with self.stranger.explain():
+        with node.explain():
             self.expect_decoder_message(attempt, want)
             with self.assertRaises(grpc.RpcError) as cm:  # nothing was unpacked
-                self.stranger.client.view("k8s.io", "overlayfs", "e2e-absent", image.chains[0])
+                node.client.view("k8s.io", "overlayfs", "e2e-absent", image.chains[0])
             self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
 
+    def check_missing_key_fails(self, world):
+        """A CRI pull by self.stranger (a containerd whose keys directory
+        lacks the key) fails with the decoder's one line (check_cri_pull_fails)."""
+        image = world.images["layercrypt"]
+        want = self.decoder_message(image, world.wrong_keys_dir, self.extra_args())
+        self.check_cri_pull_fails(self.stranger, image, want)
 
-def main(doc, what="containerd", prepare=None):
+
+def main(doc, what="containerd", prepare=None, programs=()):
     """Runs the unittest classes named on the command line (after
-    LAYERCRYPT DECODER) of __main__ in a private mount namespace and one
+    LAYERCRYPT DECODER and one path per name in `programs`, set as that
+    attribute of Run) of __main__ in a private mount namespace and one
     scratch directory. Exit status 77 (CTest: skipped) when the machine
     cannot run containerd at all (peers.CannotRun) or when every selected
     test was skipped; anything else that stops the tests is a failure,
     prepare() (fetching a peer) raising included."""
-    if len(sys.argv) < 3:
+    names = ("layercrypt", "decoder", *programs)
+    if len(sys.argv) < 1 + len(names):
         print(doc, file=sys.stderr)
         sys.exit(2)
-    Run.layercrypt, Run.decoder = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    for i, name in enumerate(names):
+        setattr(Run, name, os.path.abspath(sys.argv[1 + i]))
     peers.enter_private_mount_namespace()
     try:
         peers.check_machine()
@@ -362,7 +370,7 @@ def main(doc, what="containerd", prepare=None):
     status = 1
     t0 = time.monotonic()
     try:
-        result = unittest.main(argv=[sys.argv[0], *sys.argv[3:]], exit=False,
+        result = unittest.main(argv=[sys.argv[0], *sys.argv[1 + len(names):]], exit=False,
                                verbosity=2).result
         if result.wasSuccessful():
             # Everything selected was skipped: say so to CTest.

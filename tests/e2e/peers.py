@@ -26,6 +26,7 @@ Cleanup on every exit path:
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -177,6 +178,24 @@ def remove_stale_scratch():
             log(f"removing {d} left by a killed run (pid {owner})")
             unmount_all(d)
             shutil.rmtree(d, ignore_errors=True)
+
+
+def wait_port(port, process, timeout=30):
+    """Waits until `process` (a Process) accepts connections on
+    127.0.0.1:port; stops it and raises RuntimeError with its log tail when
+    it exits or does not listen within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.alive():
+            break
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    process.stop()
+    raise RuntimeError(f"{process.name} did not listen on 127.0.0.1:{port}:\n"
+                       + process.log_tail())
 
 
 class Process:
@@ -361,14 +380,31 @@ http:
             raise AssertionError(f"skopeo push of {layout}:{tag} failed: {r.stderr.strip()}")
         return ref
 
+    def manifest_digest(self, name, tag):
+        """The digest the registry serves for name:tag (an OCI manifest)."""
+        req = urllib.request.Request(
+            f"http://{self.host}/v2/{name}/manifests/{tag}", method="HEAD",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.headers["Docker-Content-Digest"]
 
-def stream_processors(decoder, keys_dir, returns_tar=False, zstd=False):
+
+def toml_strings(values):
+    """A TOML array of basic strings."""
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def stream_processors(decoder, keys_dir, returns_tar=False, zstd=False, env=None):
     """The [stream_processors] of containerd's config for layercrypt-decoder.
-    returns_tar: the decoder also decompresses (`--decompress`) and hands
-    containerd the plain tar; otherwise containerd gets tar+gzip (tar+zstd)
-    back and decompresses it itself. zstd: a third processor for
-    tar+zstd+encrypted layers."""
-    args = ["--decryption-keys-path", keys_dir] + (["--decompress"] if returns_tar else [])
+    keys_dir None: no --decryption-keys-path (keys come from key providers
+    only). returns_tar: the decoder also decompresses (`--decompress`) and
+    hands containerd the plain tar; otherwise containerd gets tar+gzip
+    (tar+zstd) back and decompresses it itself. zstd: a third processor for
+    tar+zstd+encrypted layers. env: {NAME: VALUE} for the processors' `env`
+    (containerd adds it to its own environment), e.g.
+    OCICRYPT_KEYPROVIDER_CONFIG."""
+    args = (["--decryption-keys-path", keys_dir] if keys_dir is not None else []) + \
+        (["--decompress"] if returns_tar else [])
     entries = [(PROCESSOR_TAR_GZIP, LAYER_GZIP_ENC, LAYER if returns_tar else LAYER_GZIP),
                (PROCESSOR_TAR, LAYER_ENC, LAYER)]
     if zstd:
@@ -378,8 +414,10 @@ def stream_processors(decoder, keys_dir, returns_tar=False, zstd=False):
         out += (f'  [stream_processors."{pid}"]\n'
                 f'    accepts = ["{accepts}"]\n'
                 f'    returns = "{returns}"\n'
-                f'    path = "{decoder}"\n'
-                f'    args = [{", ".join(chr(34) + a + chr(34) for a in args)}]\n')
+                f'    path = {json.dumps(decoder)}\n'
+                f'    args = {toml_strings(args)}\n')
+        if env:
+            out += f'    env = {toml_strings(f"{k}={v}" for k, v in sorted(env.items()))}\n'
     return out
 
 

@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -82,21 +81,6 @@ def shape(value):
     if isinstance(value, list):
         return [shape(v) for v in value[:1]]
     return type(value).__name__
-
-
-def wait_port(port, process, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not process.alive():
-            break
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    process.stop()
-    raise RuntimeError(f"{process.name} did not listen on 127.0.0.1:{port}:\n"
-                       + process.log_tail())
 
 
 class Env:
@@ -206,7 +190,7 @@ def start_grpc(name, argv_for_port, record_dir=None):
     process = peers.Process(f"gRPC key provider {name}", argv_for_port(port),
                             e.fresh(f"{name}.grpc") + ".log")
     e.processes.append(process)
-    wait_port(port, process)
+    peers.wait_port(port, process)
     return Provider(name, {"grpc": f"127.0.0.1:{port}"}, record_dir, process)
 
 
