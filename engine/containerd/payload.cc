@@ -399,7 +399,7 @@ StatusOr<Payload> parse_payload_json(std::span<const uint8_t> json) {
   if (!doc.ok()) return doc.status().with_context("payload JSON");
   if (doc->kind != Value::Kind::kObject)
     return DataError(
-        "payload JSON: expected an object {\"DecryptConfig\":…,\"Descriptor\":…}, got " +
+        "payload JSON: expected an object {\"DecryptConfig\":...,\"Descriptor\":...}, got " +
         std::string(gojson::kind_name(doc->kind)));
   Payload p;
   for (const gojson::Member& m : doc->members) {

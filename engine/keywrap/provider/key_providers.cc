@@ -65,7 +65,7 @@ class ProviderKeyWrapper final : public KeyWrapper {
   }
 
   StatusOr<std::string> describe(std::span<const uint8_t> blob) const override {
-    return "key provider " + entry_.name + ", " + std::to_string(blob.size()) + " bytes";
+    return std::to_string(blob.size()) + " bytes";
   }
 
   StatusOr<std::vector<BlobRecipient>> recipients(std::span<const uint8_t>) const override {
