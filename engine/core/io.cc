@@ -127,16 +127,22 @@ std::optional<uint64_t> FdSource::size_hint() const {
 
 FdSink::FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
 
-Status FdSink::write(const uint8_t* data, size_t len) {
+int write_fully(int fd, const uint8_t* data, size_t len) {
   while (len > 0) {
-    const ssize_t n = ::write(fd_, data, len);
+    const ssize_t n = ::write(fd, data, len);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return IoError("write " + name_ + ": " + errno_text(errno));
+      return errno;
     }
     data += n;
     len -= static_cast<size_t>(n);
   }
+  return 0;
+}
+
+Status FdSink::write(const uint8_t* data, size_t len) {
+  if (const int err = write_fully(fd_, data, len); err != 0)
+    return IoError("write " + name_ + ": " + errno_text(err));
   return Status::Ok();
 }
 

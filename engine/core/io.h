@@ -50,6 +50,11 @@ class ByteSink {
   virtual Status write(const uint8_t* data, size_t len) = 0;
 };
 
+// write_fully writes all `len` bytes at `data` to `fd`, retrying short
+// writes and EINTR. Returns 0, or the errno of the write(2) that failed
+// (the caller words the message). Thread-safe.
+int write_fully(int fd, const uint8_t* data, size_t len);
+
 // read_full reads until `cap` bytes are in `out` or the source ends, and
 // returns the count (less than `cap` only at the end of the stream).
 StatusOr<size_t> read_full(ByteSource& source, uint8_t* out, size_t cap);
