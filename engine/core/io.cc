@@ -127,16 +127,22 @@ std::optional<uint64_t> FdSource::size_hint() const {
 
 FdSink::FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
 
-Status FdSink::write(const uint8_t* data, size_t len) {
+int write_fully(int fd, const uint8_t* data, size_t len) {
   while (len > 0) {
-    const ssize_t n = ::write(fd_, data, len);
+    const ssize_t n = ::write(fd, data, len);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return IoError("write " + name_ + ": " + errno_text(errno));
+      return errno;
     }
     data += n;
     len -= static_cast<size_t>(n);
   }
+  return 0;
+}
+
+Status FdSink::write(const uint8_t* data, size_t len) {
+  if (const int err = write_fully(fd_, data, len); err != 0)
+    return IoError("write " + name_ + ": " + errno_text(err));
   return Status::Ok();
 }
 
@@ -221,51 +227,26 @@ std::unique_ptr<ByteSource> Spool::source() {
 }
 
 StatusOr<std::unique_ptr<AtomicFileSink>> AtomicFileSink::create(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  std::string tmpl =
-      (slash == std::string::npos ? std::string() : dir) + "." + base + ".tmp-XXXXXX";
-  int fd;
-  {
-    TemporaryRegistration reg;
-    fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-    if (fd >= 0) reg.add(tmpl);
-  }
-  if (fd < 0) return IoError("cannot create a file in " + dir + ": " + errno_text(errno));
-  if (::fchmod(fd, 0644) != 0) {
-    const int err = errno;
-    ::close(fd);
-    remove_temporary(tmpl);
-    return IoError("cannot set the mode of " + tmpl + ": " + errno_text(err));
-  }
-  return std::unique_ptr<AtomicFileSink>(new AtomicFileSink(fd, tmpl, path));
+  LC_ASSIGN_OR_RETURN(TempFile tmp,
+                      TempFile::create(path, {.mode = 0644, .register_temporary = true}));
+  return std::unique_ptr<AtomicFileSink>(new AtomicFileSink(std::move(tmp), path));
 }
 
-AtomicFileSink::AtomicFileSink(int fd, std::string tmp, std::string path)
-    : fd_(fd), tmp_(std::move(tmp)), path_(std::move(path)) {}
+AtomicFileSink::AtomicFileSink(TempFile tmp, std::string path)
+    : tmp_(std::move(tmp)), path_(std::move(path)) {}
 
-AtomicFileSink::~AtomicFileSink() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_) remove_temporary(tmp_);
-}
+AtomicFileSink::~AtomicFileSink() = default;  // ~TempFile removes an uncommitted file
 
 Status AtomicFileSink::write(const uint8_t* data, size_t len) {
-  if (committed_ || fd_ < 0) return Internal("write after commit");
-  FdSink sink(fd_, path_);
+  if (committed_ || tmp_.fd() < 0) return Internal("write after commit");
+  FdSink sink(tmp_.fd(), path_);
   return sink.write(data, len);
 }
 
 Status AtomicFileSink::commit() {
   if (committed_) return Status::Ok();
-  if (::fsync(fd_) != 0) return IoError("cannot sync " + path_ + ": " + errno_text(errno));
-  if (::close(fd_) != 0) {
-    fd_ = -1;
-    return IoError("cannot write " + path_ + ": " + errno_text(errno));
-  }
-  fd_ = -1;
-  if (rename_temporary(tmp_, path_) != 0)
-    return IoError("cannot rename " + tmp_ + " to " + path_ + ": " + errno_text(errno));
+  // The file is synced before the rename; the directory is not.
+  LC_RETURN_IF_ERROR(tmp_.publish(path_, Durability::kFile));
   committed_ = true;
   return Status::Ok();
 }

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/atomic_file.h"
 #include "engine/core/status.h"
 #include "kernels/secure_memory.h"
 
@@ -49,6 +50,11 @@ class ByteSink {
   // write writes all `len` bytes or returns an error.
   virtual Status write(const uint8_t* data, size_t len) = 0;
 };
+
+// write_fully writes all `len` bytes at `data` to `fd`, retrying short
+// writes and EINTR. Returns 0, or the errno of the write(2) that failed
+// (the caller words the message). Thread-safe.
+int write_fully(int fd, const uint8_t* data, size_t len);
 
 // read_full reads until `cap` bytes are in `out` or the source ends, and
 // returns the count (less than `cap` only at the end of the stream).
@@ -174,11 +180,11 @@ class Spool final : public ByteSink {
 };
 
 // AtomicFileSink writes a file that appears complete or not at all: the
-// bytes go to a temporary file (mode 0644, in the target's directory), and
-// commit() syncs it and renames it over `path`. Destroyed without a
-// successful commit() (an error, a crash), it leaves no file behind: the
-// temporary is unlinked, and a killed process leaves only a hidden
-// ".NAME.tmp-XXXXXX". Not thread-safe.
+// bytes go to a TempFile (engine/core/atomic_file.h: mode 0644, in the
+// target's directory, registered as a temporary), and commit() syncs it and
+// renames it over `path`. Destroyed without a successful commit() (an
+// error, a crash), it leaves no file behind: the temporary is unlinked, and
+// a killed process leaves only a hidden ".NAME.tmp-<hex>". Not thread-safe.
 class AtomicFileSink final : public ByteSink {
  public:
   // create starts writing `path`; kIoError naming the directory if the
@@ -193,9 +199,9 @@ class AtomicFileSink final : public ByteSink {
   Status commit();
 
  private:
-  AtomicFileSink(int fd, std::string tmp, std::string path);
-  int fd_;
-  std::string tmp_, path_;
+  AtomicFileSink(TempFile tmp, std::string path);
+  TempFile tmp_;
+  std::string path_;
   bool committed_ = false;
 };
 

@@ -9,7 +9,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <random>
 
 namespace layercrypt {
 namespace {
@@ -137,13 +136,6 @@ Status parse_pax(std::string_view data, std::optional<std::string>* path,
     data.remove_prefix(len);
   }
   return Status::Ok();
-}
-
-std::string dir_of(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 void put_octal(uint8_t* block, size_t off, size_t len, uint64_t v) {
@@ -313,23 +305,15 @@ std::string archive_temp_prefix(const std::string& final_path) {
 }
 
 StatusOr<std::shared_ptr<ArchiveWriter>> ArchiveWriter::create(const std::string& final_path) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char rnd[32];
-  std::snprintf(rnd, sizeof rnd, "%016llx", static_cast<unsigned long long>(rng()));
   auto w = std::shared_ptr<ArchiveWriter>(new ArchiveWriter());
   w->final_path_ = final_path;
-  w->tmp_path_ = dir_of(final_path) + "/" + archive_temp_prefix(final_path) + rnd + ".tmp";
-  {
-    TemporaryRegistration reg;
-    reg.add(w->tmp_path_);
-    w->fd_ = ::open(w->tmp_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  }
-  if (w->fd_ < 0) {
-    const Status st = IoError("cannot create " + w->tmp_path_ + ": " + errno_text());
-    unregister_temporary(w->tmp_path_);
-    w->tmp_path_.clear();
-    return st;
-  }
+  LC_ASSIGN_OR_RETURN(w->tmp_,
+                      TempFile::create(final_path, {.mode = 0644,
+                                                    .apply_umask = true,
+                                                    .name_prefix = archive_temp_prefix(final_path),
+                                                    .name_suffix = ".tmp",
+                                                    .register_temporary = true,
+                                                    .readable = true}));
   uint64_t unused = 0;
   LC_RETURN_IF_ERROR(w->write_header(0, "blobs/", 0, '5', &unused));
   LC_RETURN_IF_ERROR(w->write_header(kBlock, "blobs/sha256/", 0, '5', &unused));
@@ -341,10 +325,7 @@ StatusOr<std::shared_ptr<ArchiveWriter>> ArchiveWriter::create(const std::string
   return w;
 }
 
-ArchiveWriter::~ArchiveWriter() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_ && !tmp_path_.empty()) remove_temporary(tmp_path_);
-}
+ArchiveWriter::~ArchiveWriter() = default;  // ~TempFile removes an uncommitted archive
 
 Status ArchiveWriter::write_header(uint64_t header_offset, const std::string& name, uint64_t size,
                                    char type, uint64_t* data_offset) {
@@ -371,7 +352,7 @@ Status ArchiveWriter::write_header(uint64_t header_offset, const std::string& na
   for (uint8_t c : b) sum += c;
   put_octal(b.data(), 148, 7, sum);
   b[155] = ' ';
-  LC_RETURN_IF_ERROR(pwrite_all(fd_, b.data(), b.size(), header_offset, tmp_path_));
+  LC_RETURN_IF_ERROR(pwrite_all(tmp_.fd(), b.data(), b.size(), header_offset, tmp_.path()));
   *data_offset = header_offset + kBlock;
   return Status::Ok();
 }
@@ -379,13 +360,13 @@ Status ArchiveWriter::write_header(uint64_t header_offset, const std::string& na
 StatusOr<uint64_t> ArchiveWriter::begin_member() {
   std::unique_lock<std::mutex> lock(mu_);
   turn_.wait(lock, [this] { return !busy_; });
-  if (committed_ || fd_ < 0) return Internal("archive already committed");
+  if (committed_ || tmp_.fd() < 0) return Internal("archive already committed");
   busy_ = true;
   return end_ + kBlock;
 }
 
 Status ArchiveWriter::write_at(uint64_t offset, const uint8_t* data, size_t len) {
-  LC_RETURN_IF_ERROR(pwrite_all(fd_, data, len, offset, tmp_path_));
+  LC_RETURN_IF_ERROR(pwrite_all(tmp_.fd(), data, len, offset, tmp_.path()));
   // Start writeback of every full 8 MiB behind us, so that commit's fsync
   // finds little left to do (as BlobWriter does for layouts).
   constexpr uint64_t kFlushStep = uint64_t{8} << 20;
@@ -393,7 +374,7 @@ Status ArchiveWriter::write_at(uint64_t offset, const uint8_t* data, size_t len)
   const uint64_t upto = offset + len;
   if (upto > flushed_ + 2 * kFlushStep) {
     const uint64_t to = upto - kFlushStep;
-    ::sync_file_range(fd_, static_cast<off_t>(flushed_), static_cast<off_t>(to - flushed_),
+    ::sync_file_range(tmp_.fd(), static_cast<off_t>(flushed_), static_cast<off_t>(to - flushed_),
                       SYNC_FILE_RANGE_WRITE);
     flushed_ = to;
   }
@@ -407,13 +388,13 @@ Status ArchiveWriter::end_member(uint64_t data_offset, uint64_t size, const std:
     const uint64_t header = data_offset - kBlock;
     if (written_.count(name)) {
       // Same digest, same bytes: keep the first copy.
-      if (::ftruncate(fd_, static_cast<off_t>(header)) != 0)
-        st = IoError("cannot truncate " + tmp_path_ + ": " + errno_text());
+      if (::ftruncate(tmp_.fd(), static_cast<off_t>(header)) != 0)
+        st = IoError("cannot truncate " + tmp_.path() + ": " + errno_text());
     } else {
       uint64_t unused = 0;
       const uint64_t pad = round_up(size) - size;
       static const std::array<uint8_t, kBlock> zeros{};
-      if (pad) st = pwrite_all(fd_, zeros.data(), pad, data_offset + size, tmp_path_);
+      if (pad) st = pwrite_all(tmp_.fd(), zeros.data(), pad, data_offset + size, tmp_.path());
       if (st.ok()) st = write_header(header, name, size, '0', &unused);
       if (st.ok()) {
         written_[name] = TarMember{data_offset, size};
@@ -430,7 +411,7 @@ void ArchiveWriter::abort_member(uint64_t data_offset) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     // A failed truncate only leaves bytes that the next member overwrites.
-    if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(data_offset - kBlock)) != 0) {
+    if (tmp_.fd() >= 0 && ::ftruncate(tmp_.fd(), static_cast<off_t>(data_offset - kBlock)) != 0) {
     }
     busy_ = false;
   }
@@ -464,27 +445,23 @@ StatusOr<std::vector<uint8_t>> ArchiveWriter::read_member(std::string_view name,
   if (m.size > max_size) return DataError("member " + std::string(name) + " is too large");
   std::vector<uint8_t> out(m.size);
   size_t got = 0;
-  LC_RETURN_IF_ERROR(pread_all(fd_, out.data(), out.size(), m.offset, tmp_path_, &got));
-  if (got != out.size()) return IoError(tmp_path_ + " was truncated while being written");
+  LC_RETURN_IF_ERROR(pread_all(tmp_.fd(), out.data(), out.size(), m.offset, tmp_.path(), &got));
+  if (got != out.size()) return IoError(tmp_.path() + " was truncated while being written");
   return out;
 }
 
 Status ArchiveWriter::commit() {
   std::unique_lock<std::mutex> lock(mu_);
   turn_.wait(lock, [this] { return !busy_; });
-  if (committed_ || fd_ < 0) return Internal("archive already committed");
+  if (committed_ || tmp_.fd() < 0) return Internal("archive already committed");
   // Two zero blocks end a tar.
   static const std::array<uint8_t, 2 * kBlock> zeros{};
-  LC_RETURN_IF_ERROR(pwrite_all(fd_, zeros.data(), zeros.size(), end_, tmp_path_));
-  if (::ftruncate(fd_, static_cast<off_t>(end_ + zeros.size())) != 0)
-    return IoError("cannot truncate " + tmp_path_ + ": " + errno_text());
-  if (::fsync(fd_) != 0) return IoError("cannot sync " + tmp_path_ + ": " + errno_text());
-  ::close(fd_);
-  fd_ = -1;
-  if (rename_temporary(tmp_path_, final_path_) != 0)
-    return IoError("cannot rename " + tmp_path_ + " to " + final_path_ + ": " + errno_text());
-  committed_ = true;
-  return fsync_dir(dir_of(final_path_));
+  LC_RETURN_IF_ERROR(pwrite_all(tmp_.fd(), zeros.data(), zeros.size(), end_, tmp_.path()));
+  if (::ftruncate(tmp_.fd(), static_cast<off_t>(end_ + zeros.size())) != 0)
+    return IoError("cannot truncate " + tmp_.path() + ": " + errno_text());
+  const Status st = tmp_.publish(final_path_);
+  committed_ = tmp_.published();
+  return st;
 }
 
 }  // namespace layercrypt

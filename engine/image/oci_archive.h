@@ -44,6 +44,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/core/atomic_file.h"
 #include "engine/core/io.h"
 #include "engine/core/status.h"
 
@@ -132,7 +133,8 @@ class ArchiveReader {
 class ArchiveWriter {
  public:
   // create makes the temporary file next to `final_path` and writes the
-  // directory entries and `oci-layout`. Errors name the file.
+  // directory entries and `oci-layout`. Errors name the directory (the
+  // temporary file cannot be made) or the temporary file.
   static StatusOr<std::shared_ptr<ArchiveWriter>> create(const std::string& final_path);
   // ~ArchiveWriter deletes the temporary file unless commit() succeeded.
   ~ArchiveWriter();
@@ -167,8 +169,8 @@ class ArchiveWriter {
   ArchiveWriter() = default;
   Status write_header(uint64_t header_offset, const std::string& name, uint64_t size, char type,
                       uint64_t* data_offset);
-  std::string final_path_, tmp_path_;
-  int fd_ = -1;
+  std::string final_path_;
+  TempFile tmp_;  // the archive being built
   mutable std::mutex mu_;
   std::condition_variable turn_;
   bool busy_ = false;

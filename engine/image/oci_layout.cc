@@ -17,10 +17,10 @@
 #include <map>
 #include <mutex>
 #include <new>
-#include <random>
 #include <set>
 #include <thread>
 
+#include "engine/core/atomic_file.h"
 #include "engine/core/hex.h"
 #include "engine/image/oci_archive.h"
 #include "kernels/secure_memory.h"
@@ -49,23 +49,22 @@ Status mkdir_p(const std::string& path) {
   return Status::Ok();
 }
 
-std::string temp_name(const std::string& dir, std::string_view stem) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
-  return dir + "/." + std::string(stem) + "-" + buf + ".tmp";
+// temp_options are those of the layout's temporary files,
+// DIR/.STEM-<16 hex>.tmp: the names open_for_write removes when a killed
+// run left them behind.
+TempFileOptions temp_options(std::string_view stem) {
+  std::string prefix = ".";
+  prefix.append(stem).append("-");
+  return {.mode = 0644,
+          .apply_umask = true,
+          .name_prefix = std::move(prefix),
+          .name_suffix = ".tmp",
+          .register_temporary = true};
 }
 
 Status write_all(int fd, const uint8_t* p, size_t n, const std::string& name) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return IoError("cannot write " + name + ": " + errno_text());
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
+  if (const int err = write_fully(fd, p, n); err != 0)
+    return IoError("cannot write " + name + ": " + std::strerror(err));
   return Status::Ok();
 }
 
@@ -76,32 +75,13 @@ Status write_all(int fd, const uint8_t* p, size_t n, const std::string& name) {
 Status write_file_atomically(const std::string& dir, const std::string& path,
                              std::span<const uint8_t> data,
                              const std::vector<std::string>& also_forget = {}) {
-  const std::string tmp = temp_name(dir, "write");
-  int fd;
+  LC_ASSIGN_OR_RETURN(TempFile tmp, TempFile::create_in(dir, temp_options("write")));
+  LC_RETURN_IF_ERROR(tmp.write(data));
+  LC_RETURN_IF_ERROR(tmp.sync());
   {
     TemporaryRegistration reg;
-    reg.add(tmp);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  }
-  if (fd < 0) {
-    unregister_temporary(tmp);
-    return IoError("cannot create " + tmp + ": " + errno_text());
-  }
-  Status st = write_all(fd, data.data(), data.size(), tmp);
-  if (st.ok() && ::fsync(fd) != 0) st = IoError("cannot sync " + tmp + ": " + errno_text());
-  ::close(fd);
-  if (st.ok()) {
-    TemporaryRegistration reg;
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      st = IoError("cannot rename " + tmp + " to " + path + ": " + errno_text());
-    } else {
-      reg.forget(tmp);
-      for (const auto& p : also_forget) reg.forget(p);
-    }
-  }
-  if (!st.ok()) {
-    remove_temporary(tmp);
-    return st;
+    LC_RETURN_IF_ERROR(tmp.publish(path, Durability::kNone));
+    for (const auto& p : also_forget) reg.forget(p);
   }
   return fsync_dir(dir);
 }
@@ -324,12 +304,12 @@ struct OciLayout::PendingBlobs {
 
 struct BlobWriter::State {
   std::shared_ptr<OciLayout::PendingBlobs> pending;  // set when writing into an existing layout
-  std::string blobs_dir, tmp_path;
+  std::string blobs_dir;
+  TempFile tmp;                            // the blob's file when written into a layout
   std::unique_ptr<DirectWriter> direct;    // set while the file is written with O_DIRECT
   std::shared_ptr<ArchiveWriter> archive;  // set when the blob goes into an archive
   uint64_t data_offset = 0;
   bool member_open = false;
-  int fd = -1;
   bool hashing = true;
   uint64_t flushed = 0;  // bytes whose writeback was started
   kernels::Sha256 hash;
@@ -340,8 +320,7 @@ BlobWriter::~BlobWriter() {
   if (s_ == nullptr) return;
   s_->direct.reset();  // its thread writes to fd
   if (s_->member_open) s_->archive->abort_member(s_->data_offset);
-  if (s_->fd >= 0) ::close(s_->fd);
-  if (!s_->committed && !s_->tmp_path.empty()) remove_temporary(s_->tmp_path);
+  s_->tmp = TempFile();  // closes the file, and removes it unless committed
 }
 
 Status BlobWriter::write(const uint8_t* data, size_t len) {
@@ -351,21 +330,21 @@ Status BlobWriter::write(const uint8_t* data, size_t len) {
     bytes_ += len;
     return Status::Ok();
   }
-  if (s_->committed || s_->fd < 0) return Internal("blob writer already committed");
+  if (s_->committed || s_->tmp.fd() < 0) return Internal("blob writer already committed");
   if (s_->hashing && !s_->hash.update(data, len)) return Internal("sha256 failed");
   if (s_->direct) {
     LC_RETURN_IF_ERROR(s_->direct->write(data, len));
     bytes_ += len;
     return Status::Ok();
   }
-  LC_RETURN_IF_ERROR(write_all(s_->fd, data, len, s_->tmp_path));
+  LC_RETURN_IF_ERROR(s_->tmp.write({data, len}));
   bytes_ += len;
   // Start writeback of every full 8 MiB behind us, so that the fsync in
   // commit finds little left to do and the disk works while we compute.
   constexpr uint64_t kFlushStep = uint64_t{8} << 20;
   if (bytes_ - s_->flushed >= 2 * kFlushStep) {
     const uint64_t upto = bytes_ - kFlushStep;
-    ::sync_file_range(s_->fd, static_cast<off_t>(s_->flushed),
+    ::sync_file_range(s_->tmp.fd(), static_cast<off_t>(s_->flushed),
                       static_cast<off_t>(upto - s_->flushed), SYNC_FILE_RANGE_WRITE);
     s_->flushed = upto;
   }
@@ -373,7 +352,7 @@ Status BlobWriter::write(const uint8_t* data, size_t len) {
 }
 
 StatusOr<std::string> BlobWriter::commit() {
-  if (s_->committed || (s_->fd < 0 && !s_->member_open))
+  if (s_->committed || (s_->tmp.fd() < 0 && !s_->member_open))
     return Internal("blob writer already committed");
   if (!s_->hashing) return Internal("commit() on a blob writer that does not hash");
   std::array<uint8_t, 32> d{};
@@ -382,7 +361,7 @@ StatusOr<std::string> BlobWriter::commit() {
 }
 
 StatusOr<std::string> BlobWriter::commit_as(const std::string& digest) {
-  if (s_->committed || (s_->fd < 0 && !s_->member_open))
+  if (s_->committed || (s_->tmp.fd() < 0 && !s_->member_open))
     return Internal("blob writer already committed");
   if (digest.size() != 71 || digest.rfind("sha256:", 0) != 0 || !is_hex64(digest.substr(7)))
     return Internal("malformed digest for a new blob: " + digest);
@@ -398,17 +377,15 @@ StatusOr<std::string> BlobWriter::commit_as(const std::string& digest) {
     s_->direct.reset();
     LC_RETURN_IF_ERROR(st);
   }
-  if (::fsync(s_->fd) != 0) return IoError("cannot sync " + s_->tmp_path + ": " + errno_text());
-  ::close(s_->fd);
-  s_->fd = -1;
+  // Synced before the registry's lock is taken: other writers' temporaries
+  // need that lock, and a large blob's fsync takes a while.
+  LC_RETURN_IF_ERROR(s_->tmp.sync());
   const std::string final_path = s_->blobs_dir + "/" + digest.substr(7);
   {
     TemporaryRegistration reg;
     struct stat st {};
     const bool existed = ::stat(final_path.c_str(), &st) == 0;
-    if (::rename(s_->tmp_path.c_str(), final_path.c_str()) != 0)
-      return IoError("cannot rename " + s_->tmp_path + " to " + final_path + ": " + errno_text());
-    reg.forget(s_->tmp_path);
+    LC_RETURN_IF_ERROR(s_->tmp.publish(final_path, Durability::kNone));
     if (!existed && s_->pending != nullptr) s_->pending->add(reg, final_path);
   }
   s_->committed = true;
@@ -636,7 +613,7 @@ StatusOr<OciLayout> OciLayout::create_new(const std::string& path,
   remove_stale_dirs(parent, prefix);
   auto nd = std::make_shared<NewDir>();
   nd->final_path = path;
-  nd->temp = temp_name(parent, base + ".layout");
+  nd->temp = temporary_name(parent, prefix, ".tmp");
   {
     // The directory and its subdirectories are made under the registry's
     // lock: a signal-time cleanup that removed the directory cannot see
@@ -752,23 +729,13 @@ StatusOr<std::unique_ptr<BlobWriter>> OciLayout::new_blob(bool hash) const {
   }
   w->s_->blobs_dir = dir_ + "/blobs/sha256";
   w->s_->pending = pending_;
-  w->s_->tmp_path = temp_name(w->s_->blobs_dir, "blob");
-  {
-    TemporaryRegistration reg;
-    reg.add(w->s_->tmp_path);
-    w->s_->fd = ::open(w->s_->tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  }
-  if (w->s_->fd < 0) {
-    const Status st = IoError("cannot create " + w->s_->tmp_path + ": " + errno_text());
-    unregister_temporary(w->s_->tmp_path);
-    w->s_->tmp_path.clear();
-    return st;
-  }
+  LC_ASSIGN_OR_RETURN(w->s_->tmp, TempFile::create_in(w->s_->blobs_dir, temp_options("blob")));
   // Direct writes where the file system takes them (fcntl refuses O_DIRECT
   // where it does not); a blob of less than a block is written buffered.
-  const int flags = ::fcntl(w->s_->fd, F_GETFL);
-  if (flags >= 0 && ::fcntl(w->s_->fd, F_SETFL, flags | O_DIRECT) == 0)
-    w->s_->direct = std::make_unique<DirectWriter>(w->s_->fd, w->s_->tmp_path);
+  const int fd = w->s_->tmp.fd();
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_DIRECT) == 0)
+    w->s_->direct = std::make_unique<DirectWriter>(fd, w->s_->tmp.path());
   return w;
 }
 

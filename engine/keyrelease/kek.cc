@@ -10,6 +10,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "engine/core/atomic_file.h"
 #include "engine/core/hex.h"
 #include "engine/core/io.h"
 #include "kernels/aes_gcm.h"
@@ -248,31 +249,14 @@ Status write_new_kek_file(const std::string& path) {
     text.push_back(kDigits[b & 15]);
   }
   text.push_back('\n');
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
-  std::string tmp = dir + "/.kek.tmp-XXXXXX";
-  int fd = ::mkstemp(tmp.data());  // mode 0600
-  if (fd < 0) return IoError("cannot create a file in " + dir + ": " + std::strerror(errno));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  const int write_errno = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return IoError("cannot write " + tmp + ": " + std::strerror(write_errno));
-  }
-  // link() fails if `path` exists: the new KEK appears whole, or not at all,
-  // and never replaces another one.
-  const int rc = ::link(tmp.c_str(), path.c_str());
-  const int link_errno = errno;
-  ::unlink(tmp.c_str());
-  if (rc != 0) {
-    if (link_errno == EEXIST) return IoError(path + " exists: refusing to overwrite a KEK");
-    return IoError("cannot create " + path + ": " + std::strerror(link_errno));
-  }
-  return fsync_dir(dir);
+  // Published with RENAME_NOREPLACE (or link(2)): the new KEK appears whole,
+  // or not at all, and never replaces another one.
+  LC_ASSIGN_OR_RETURN(TempFile tmp, TempFile::create(path, {.name_prefix = ".kek.tmp-"}));
+  LC_RETURN_IF_ERROR(tmp.write({text.data(), text.size()}));
+  bool exists = false;
+  const Status st = tmp.publish_no_replace(path, Durability::kFileAndDirectory, &exists);
+  if (exists) return IoError(path + " exists: refusing to overwrite a KEK");
+  return st;
 }
 
 Status create_pkcs11_kek(const KekSpec& spec) {

@@ -11,17 +11,17 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <stdio.h>  // renameat2 (glibc >= 2.28, _GNU_SOURCE)
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/core/atomic_file.h"
+#include "engine/core/io.h"
 #include "kernels/openssl_ptr.h"
 
 namespace layercrypt {
@@ -75,10 +75,6 @@ std::string Lower(std::string_view s) {
 
 // ---- file writing -----------------------------------------------------------
 
-Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
-  return IoError(what + " " + path + ": " + std::strerror(err));
-}
-
 Status ExistsStatus(const std::string& path) { return InvalidArgument(path + " already exists"); }
 
 // Exists returns true if something (a file, a directory, a dangling symbolic
@@ -88,111 +84,6 @@ bool Exists(const std::string& path, bool* is_dir) {
   if (::lstat(path.c_str(), &st) != 0) return false;
   *is_dir = S_ISDIR(st.st_mode);
   return true;
-}
-
-Status WriteAll(int fd, const uint8_t* data, size_t len, const std::string& path) {
-  while (len > 0) {
-    ssize_t n = ::write(fd, data, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("cannot write", path, errno);
-    }
-    data += n;
-    len -= static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-// TempFile is a fully written, fsynced temporary file that is removed on
-// destruction unless it was published.
-class TempFile {
- public:
-  TempFile() = default;
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (!path_.empty() && !published_) ::unlink(path_.c_str());
-  }
-
-  // create writes `data` to a new file next to `final_path` with `mode`.
-  Status create(const std::string& final_path, const uint8_t* data, size_t len, mode_t mode) {
-    const std::filesystem::path fp(final_path);
-    const std::string dir = fp.has_parent_path() ? fp.parent_path().string() : ".";
-    std::string name = ".";
-    name += fp.filename().string();
-    name += ".tmp-XXXXXX";
-    std::string tmpl = (std::filesystem::path(dir) / name).string();
-    // mkostemp opens with O_RDWR | O_CREAT | O_EXCL and mode 0600.
-    int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus("cannot create a temporary file in", dir, errno);
-    path_ = tmpl;
-    Status s = Fill(fd, data, len, mode);
-    if (::close(fd) != 0 && s.ok()) s = ErrnoStatus("cannot write", path_, errno);
-    return s;
-  }
-
-  const std::string& path() const { return path_; }
-  const struct stat& file_stat() const { return st_; }
-  void mark_published() { published_ = true; }
-
- private:
-  Status Fill(int fd, const uint8_t* data, size_t len, mode_t mode) {
-    // fchmod is not subject to the umask: the modes are exact.
-    if (::fchmod(fd, mode) != 0) return ErrnoStatus("cannot set the mode of", path_, errno);
-    LC_RETURN_IF_ERROR(WriteAll(fd, data, len, path_));
-    if (::fsync(fd) != 0) return ErrnoStatus("cannot sync", path_, errno);
-    if (::fstat(fd, &st_) != 0) return ErrnoStatus("cannot stat", path_, errno);
-    return Status::Ok();
-  }
-
-  std::string path_;
-  struct stat st_ = {};
-  bool published_ = false;
-};
-
-// Publish moves `tmp` to `final_path`. Without `overwrite` it never replaces
-// an existing file.
-Status Publish(TempFile& tmp, const std::string& final_path, bool overwrite) {
-  if (overwrite) {
-    if (::rename(tmp.path().c_str(), final_path.c_str()) != 0)
-      return ErrnoStatus("cannot rename a temporary file to", final_path, errno);
-    tmp.mark_published();
-    return Status::Ok();
-  }
-  if (::renameat2(AT_FDCWD, tmp.path().c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) ==
-      0) {
-    tmp.mark_published();
-    return Status::Ok();
-  }
-  if (errno == EEXIST) return ExistsStatus(final_path);
-  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) {
-    return ErrnoStatus("cannot rename a temporary file to", final_path, errno);
-  }
-  // The file system has no RENAME_NOREPLACE (NFS, some FUSE): link(2) is
-  // also atomic and never replaces; the temporary name is then dropped.
-  if (::link(tmp.path().c_str(), final_path.c_str()) != 0) {
-    if (errno == EEXIST) return ExistsStatus(final_path);
-    return ErrnoStatus("cannot create", final_path, errno);
-  }
-  return Status::Ok();  // ~TempFile unlinks the temporary name
-}
-
-// UnlinkIfOurs removes `path` if it is still the file `tmp` became.
-void UnlinkIfOurs(const std::string& path, const TempFile& tmp) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) == 0 && st.st_dev == tmp.file_stat().st_dev &&
-      st.st_ino == tmp.file_stat().st_ino) {
-    ::unlink(path.c_str());
-  }
-}
-
-void SyncDir(const std::string& file_path) {
-  const std::filesystem::path fp(file_path);
-  const std::string dir = fp.has_parent_path() ? fp.parent_path().string() : ".";
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // best effort: the files themselves are complete
-  ::fsync(fd);
-  ::close(fd);
 }
 
 }  // namespace
@@ -360,20 +251,27 @@ Status write_key_files(const GeneratedKey& key, const std::string& out_base, boo
     if (!overwrite) return ExistsStatus(t.path);
   }
 
-  // TempFile can be neither copied nor moved: one per target, side by side.
-  TempFile tmps[3];
-  for (size_t i = 0; i < targets.size(); ++i) {
-    LC_RETURN_IF_ERROR(
-        tmps[i].create(targets[i].path, targets[i].data, targets[i].len, targets[i].mode));
+  // Every file is written and synced before the first is published.
+  std::vector<TempFile> tmps;
+  for (const Target& t : targets) {
+    // The modes are exact, not subject to the umask.
+    LC_ASSIGN_OR_RETURN(TempFile tmp, TempFile::create(t.path, {.mode = t.mode}));
+    LC_RETURN_IF_ERROR(tmp.write({t.data, t.len}));
+    LC_RETURN_IF_ERROR(tmp.sync());
+    LC_RETURN_IF_ERROR(tmp.close());
+    tmps.push_back(std::move(tmp));
   }
 
   for (size_t i = 0; i < targets.size(); ++i) {
-    Status s = Publish(tmps[i], targets[i].path, overwrite);
+    bool exists = false;
+    Status s = overwrite ? tmps[i].publish(targets[i].path, Durability::kNone)
+                         : tmps[i].publish_no_replace(targets[i].path, Durability::kNone, &exists);
     if (s.ok()) continue;
+    if (exists) s = ExistsStatus(targets[i].path);
     if (i == 0) return s;
     if (!overwrite) {
       // All or none: take back the files this call created.
-      for (size_t j = 0; j < i; ++j) UnlinkIfOurs(targets[j].path, tmps[j]);
+      for (size_t j = 0; j < i; ++j) tmps[j].unpublish(targets[j].path);
       return s;
     }
     std::string replaced = targets[0].path;
@@ -381,7 +279,8 @@ Status write_key_files(const GeneratedKey& key, const std::string& out_base, boo
     return Status(s.code(), s.message() + "; " + replaced + (i == 1 ? " was" : " were") +
                                 " already replaced, so the files no longer match: run again");
   }
-  SyncDir(targets[0].path);
+  // Best effort: the files themselves are complete.
+  static_cast<void>(fsync_dir(tmps[0].dir()));
   return Status::Ok();
 }
 
