@@ -211,14 +211,23 @@ class Pkcs11Wrapper final : public KeyWrapper {
         why += (why.empty() ? "" : "; ") + name + ": " + error;
         continue;
       }
+      std::string refused;  // a mechanism the token does not do
       for (const Pkcs11BlobRecipient& r : recipients) {
         kernels::SecretBytes plain;
         const auto hash = r.hash == OaepHash::kSha1 ? kernels::Pkcs11OaepHash::kSha1
                                                     : kernels::Pkcs11OaepHash::kSha256;
         if ((*session)->rsa_oaep_decrypt(handle, hash, r.ciphertext, &plain, &error)) return plain;
+        // Why a decryption failed is not told (it could be an oracle), but
+        // a token that rejects the mechanism itself, before any data, is.
+        if (error.rfind("C_DecryptInit", 0) == 0 && refused.empty())
+          refused = std::string(" (the token refuses RSA-OAEP with ") + oaep_hash_name(r.hash) +
+                    ": " + error +
+                    (r.hash == OaepHash::kSha256
+                         ? "; SoftHSM 2.6 does SHA-1 only: encrypt with OCICRYPT_OAEP_HASHALG=sha1)"
+                         : ")");
       }
       why += (why.empty() ? "" : "; ") + name + " opens none of the blob's " +
-             std::to_string(recipients.size()) + " recipients";
+             std::to_string(recipients.size()) + " recipients" + refused;
     }
     return KeyError(why.empty() ? "no pkcs11 key given" : why);
   }

@@ -246,6 +246,26 @@ TEST_F(Pkcs11WrapperTest, ErrorsNameTheCauseAndNeverThePin) {
       << r.status().message();
 }
 
+TEST_F(Pkcs11WrapperTest, Sha256ToATokenThatOnlyDoesSha1) {
+  // Wrapping is software, so SHA-256 works (for options short enough for
+  // RSA-2048: 190 bytes); SoftHSM 2.6 cannot unwrap it, and says so.
+  ::unsetenv("OCICRYPT_OAEP_HASHALG");
+  const std::string yaml = key_yaml("key1.yaml", token_key("key1"));
+  Recipients rec;
+  ASSERT_TRUE(add_recipient("pkcs11:" + yaml, &rec).ok());
+  EXPECT_EQ(pkcs11_key_wrapper().wrap(bytes(kPrivJson), rec).status().code(),
+            StatusCode::kInvalidArgument);  // 193 bytes do not fit
+  auto blob = pkcs11_key_wrapper().wrap(bytes("{\"symkey\":\"short\"}"), rec);
+  ASSERT_TRUE(blob.ok()) << blob.status().message();
+  EXPECT_EQ(parse_pkcs11_blob(*blob).value()[0].hash, OaepHash::kSha256);
+  auto r = pkcs11_key_wrapper().unwrap(*blob, prepared({yaml}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kKeyError);
+  EXPECT_NE(r.status().message().find("the token refuses RSA-OAEP with sha256: C_DecryptInit"),
+            std::string::npos)
+      << r.status().message();
+}
+
 TEST_F(Pkcs11WrapperTest, MissingKeysAndMalformedBlobs) {
   EXPECT_NE(pkcs11_key_wrapper().missing_keys(PreparedKeys{}), "");
   const std::string yaml = key_yaml("key1.yaml", token_key("key1"));
