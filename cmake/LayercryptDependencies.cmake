@@ -4,6 +4,7 @@
 #   libgtest-dev  libbenchmark-dev  libp11-kit-dev (its PKCS#11 header only)
 #   with LAYERCRYPT_WITH_GRPC: libgrpc++-dev (1.51), protobuf-compiler-grpc, protobuf-compiler,
 #   libprotobuf-dev; only the key-provider module and server link them
+#   with LAYERCRYPT_WITH_PKCS11: libyaml-cpp-dev (0.7), for pkcs11 key YAMLs and OCICRYPT_CONFIG
 # ipsec-mb ships no pkg-config file or CMake package, so it is found by hand.
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
@@ -44,6 +45,10 @@ if(LAYERCRYPT_WITH_GRPC)
   find_program(LAYERCRYPT_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 endif()
 
+if(LAYERCRYPT_WITH_PKCS11)
+  find_package(yaml-cpp 0.7 REQUIRED CONFIG)
+endif()
+
 if(LAYERCRYPT_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
@@ -66,6 +71,9 @@ function(layercrypt_print_dependency_summary)
   if(LAYERCRYPT_WITH_GRPC)
     message(STATUS "  gRPC      ${gRPC_VERSION}, protobuf ${Protobuf_VERSION} (key-provider module only)")
   endif()
+  if(LAYERCRYPT_WITH_PKCS11)
+    message(STATUS "  yaml-cpp  ${yaml-cpp_VERSION} (pkcs11 key YAMLs and OCICRYPT_CONFIG)")
+  endif()
   if(LAYERCRYPT_BUILD_TESTS)
     message(STATUS "  GoogleTest ${GTest_VERSION}")
   endif()
@@ -77,7 +85,7 @@ function(layercrypt_print_dependency_summary)
   endif()
   set(_on "")
   set(_off "")
-  foreach(_f IN ITEMS WITH_GRPC BUILD_TESTS BUILD_BENCH BUILD_FUZZERS SAFE_DATA HARDENING)
+  foreach(_f IN ITEMS WITH_GRPC WITH_PKCS11 BUILD_TESTS BUILD_BENCH BUILD_FUZZERS SAFE_DATA HARDENING)
     string(TOLOWER "${_f}" _name)
     string(REGEX REPLACE "^(with|build)_" "" _name "${_name}")
     if(LAYERCRYPT_${_f})

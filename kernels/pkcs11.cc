@@ -5,6 +5,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -140,6 +141,8 @@ std::string pkcs11_rv_name(unsigned long rv) {
     LC_RV(CKR_BUFFER_TOO_SMALL)
     LC_RV(CKR_CRYPTOKI_NOT_INITIALIZED)
     LC_RV(CKR_CRYPTOKI_ALREADY_INITIALIZED)
+    LC_RV(CKR_USER_ALREADY_LOGGED_IN)
+    LC_RV(CKR_OBJECT_HANDLE_INVALID)
 #undef LC_RV
     default: {
       char buf[32];
@@ -160,15 +163,24 @@ Pkcs11Session::~Pkcs11Session() {
   module_.reset();
 }
 
-std::unique_ptr<Pkcs11Session> Pkcs11Session::open(const std::string& module_path,
-                                                   std::string_view token_label, bool read_write,
-                                                   std::string* error) {
+namespace {
+
+// SlotChooser picks the slot to open among those with a token.
+using SlotChooser = std::function<bool(CK_FUNCTION_LIST* f, const std::vector<CK_SLOT_ID>& slots,
+                                       CK_SLOT_ID* out, std::string* error)>;
+
+// open_session loads `module_path`, lets `choose` pick a slot and opens a
+// session there; on failure the module reference is dropped again.
+bool open_session(const std::string& module_path, const SlotChooser& choose, bool read_write,
+                  std::shared_ptr<Pkcs11Module>* out_module, CK_SESSION_HANDLE* out_session,
+                  std::string* error) {
   auto module = load_module(module_path, error);
-  if (!module) return nullptr;
+  if (!module) return false;
   CK_FUNCTION_LIST* f = module->fns();
   auto drop = [&module] {
     std::lock_guard<std::mutex> lock(modules_mutex());
     module.reset();
+    return false;
   };
   CK_ULONG count = 0;
   CK_RV rv = f->C_GetSlotList(CK_TRUE, nullptr, &count);
@@ -176,33 +188,66 @@ std::unique_ptr<Pkcs11Session> Pkcs11Session::open(const std::string& module_pat
   if (rv == CKR_OK && count > 0) rv = f->C_GetSlotList(CK_TRUE, slots.data(), &count);
   if (rv != CKR_OK) {
     fail_rv(error, "C_GetSlotList", rv);
-    drop();
-    return nullptr;
+    return drop();
   }
   slots.resize(count);
-  std::vector<CK_SLOT_ID> found;
-  for (CK_SLOT_ID slot : slots) {
-    CK_TOKEN_INFO info{};
-    if (f->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
-    if (trimmed_label(info.label, sizeof info.label) == token_label) found.push_back(slot);
-  }
-  if (found.size() != 1) {
-    fail(error, found.empty()
-                    ? "no token labelled \"" + std::string(token_label) + "\" in " + module_path +
-                          " (" + std::to_string(slots.size()) + " tokens present)"
-                    : std::to_string(found.size()) + " tokens labelled \"" +
-                          std::string(token_label) + "\" in " + module_path);
-    drop();
-    return nullptr;
-  }
-  CK_SESSION_HANDLE session = 0;
+  CK_SLOT_ID slot = 0;
+  if (!choose(f, slots, &slot, error)) return drop();
   CK_FLAGS flags = CKF_SERIAL_SESSION | (read_write ? CKF_RW_SESSION : 0);
-  rv = f->C_OpenSession(found[0], flags, nullptr, nullptr, &session);
+  rv = f->C_OpenSession(slot, flags, nullptr, nullptr, out_session);
   if (rv != CKR_OK) {
     fail_rv(error, "C_OpenSession", rv);
-    drop();
-    return nullptr;
+    return drop();
   }
+  *out_module = std::move(module);
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<Pkcs11Session> Pkcs11Session::open(const std::string& module_path,
+                                                   std::string_view token_label, bool read_write,
+                                                   std::string* error) {
+  auto by_label = [&](CK_FUNCTION_LIST* f, const std::vector<CK_SLOT_ID>& slots, CK_SLOT_ID* out,
+                      std::string* err) {
+    std::vector<CK_SLOT_ID> found;
+    for (CK_SLOT_ID slot : slots) {
+      CK_TOKEN_INFO info{};
+      if (f->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
+      if (trimmed_label(info.label, sizeof info.label) == token_label) found.push_back(slot);
+    }
+    if (found.size() == 1) {
+      *out = found[0];
+      return true;
+    }
+    return fail(err, found.empty() ? "no token labelled \"" + std::string(token_label) + "\" in " +
+                                         module_path + " (" + std::to_string(slots.size()) +
+                                         " tokens present)"
+                                   : std::to_string(found.size()) + " tokens labelled \"" +
+                                         std::string(token_label) + "\" in " + module_path);
+  };
+  std::shared_ptr<Pkcs11Module> module;
+  CK_SESSION_HANDLE session = 0;
+  if (!open_session(module_path, by_label, read_write, &module, &session, error)) return nullptr;
+  return std::unique_ptr<Pkcs11Session>(new Pkcs11Session(std::move(module), session));
+}
+
+std::unique_ptr<Pkcs11Session> Pkcs11Session::open_slot(const std::string& module_path,
+                                                        uint64_t slot_id, bool read_write,
+                                                        std::string* error) {
+  auto by_id = [&](CK_FUNCTION_LIST*, const std::vector<CK_SLOT_ID>& slots, CK_SLOT_ID* out,
+                   std::string* err) {
+    for (CK_SLOT_ID slot : slots) {
+      if (slot != slot_id) continue;
+      *out = slot;
+      return true;
+    }
+    return fail(err, "no token in slot " + std::to_string(slot_id) + " of " + module_path + " (" +
+                         std::to_string(slots.size()) + " tokens present)");
+  };
+  std::shared_ptr<Pkcs11Module> module;
+  CK_SESSION_HANDLE session = 0;
+  if (!open_session(module_path, by_id, read_write, &module, &session, error)) return nullptr;
   return std::unique_ptr<Pkcs11Session>(new Pkcs11Session(std::move(module), session));
 }
 
@@ -215,9 +260,20 @@ bool Pkcs11Session::login(std::span<const uint8_t> pin, std::string* error) {
 
 bool Pkcs11Session::find_secret_key(std::string_view label, std::span<const uint8_t> id,
                                     uint64_t* out_handle, std::string* error) {
+  return find_key(Pkcs11ObjectClass::kSecretKey, label, id, out_handle, error);
+}
+
+bool Pkcs11Session::find_key(Pkcs11ObjectClass cls_in, std::string_view label,
+                             std::span<const uint8_t> id, uint64_t* out_handle,
+                             std::string* error) {
   if (label.empty() && id.empty()) return fail(error, "a key needs a label or an id to be found");
   CK_FUNCTION_LIST* f = module_->fns();
-  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_OBJECT_CLASS cls = cls_in == Pkcs11ObjectClass::kSecretKey    ? CKO_SECRET_KEY
+                        : cls_in == Pkcs11ObjectClass::kPrivateKey ? CKO_PRIVATE_KEY
+                                                                   : CKO_PUBLIC_KEY;
+  const char* kind = cls_in == Pkcs11ObjectClass::kSecretKey    ? "secret key"
+                     : cls_in == Pkcs11ObjectClass::kPrivateKey ? "private key"
+                                                                : "public key";
   std::vector<CK_ATTRIBUTE> tmpl{attr(CKA_CLASS, &cls, sizeof cls)};
   std::string label_copy(label);
   std::vector<uint8_t> id_copy(id.begin(), id.end());
@@ -231,8 +287,10 @@ bool Pkcs11Session::find_secret_key(std::string_view label, std::span<const uint
   f->C_FindObjectsFinal(session_);
   if (rv != CKR_OK) return fail_rv(error, "C_FindObjects", rv);
   const std::string what = label.empty() ? "with that id" : "labelled \"" + label_copy + "\"";
-  if (n == 0) return fail(error, "no secret key " + what + " in the token (or not logged in)");
-  if (n > 1) return fail(error, "more than one secret key " + what + " in the token");
+  if (n == 0)
+    return fail(error, std::string("no ") + kind + " " + what + " in the token (or not logged in)");
+  if (n > 1)
+    return fail(error, std::string("more than one ") + kind + " " + what + " in the token");
   *out_handle = found[0];
   return true;
 }
@@ -269,6 +327,133 @@ bool Pkcs11Session::generate_aes_key(std::string_view label, std::span<const uin
       module_->fns()->C_GenerateKey(session_, &mech, tmpl.data(), tmpl.size(), &handle);
   if (rv != CKR_OK) return fail_rv(error, "C_GenerateKey", rv);
   *out_handle = handle;
+  return true;
+}
+
+bool Pkcs11Session::generate_rsa_key_pair(std::string_view label, std::span<const uint8_t> id,
+                                          size_t bits, uint64_t* out_public, uint64_t* out_private,
+                                          std::string* error) {
+  if (bits < 2048 || bits > 4096 || bits % 8 != 0)
+    return fail(error, "an RSA key is 2048 to 4096 bits, a multiple of 8");
+  CK_OBJECT_CLASS pub_cls = CKO_PUBLIC_KEY, priv_cls = CKO_PRIVATE_KEY;
+  CK_KEY_TYPE type = CKK_RSA;
+  CK_ULONG modulus_bits = bits;
+  CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  std::string label_copy(label);
+  std::vector<uint8_t> id_copy(id.begin(), id.end());
+  std::vector<CK_ATTRIBUTE> pub{attr(CKA_CLASS, &pub_cls, sizeof pub_cls),
+                                attr(CKA_KEY_TYPE, &type, sizeof type),
+                                attr(CKA_TOKEN, &yes, sizeof yes),
+                                attr(CKA_PRIVATE, &no, sizeof no),
+                                attr(CKA_ENCRYPT, &yes, sizeof yes),
+                                attr(CKA_VERIFY, &no, sizeof no),
+                                attr(CKA_WRAP, &no, sizeof no),
+                                attr(CKA_MODULUS_BITS, &modulus_bits, sizeof modulus_bits),
+                                attr(CKA_PUBLIC_EXPONENT, exponent, sizeof exponent),
+                                attr(CKA_LABEL, label_copy.data(), label_copy.size())};
+  std::vector<CK_ATTRIBUTE> priv{attr(CKA_CLASS, &priv_cls, sizeof priv_cls),
+                                 attr(CKA_KEY_TYPE, &type, sizeof type),
+                                 attr(CKA_TOKEN, &yes, sizeof yes),
+                                 attr(CKA_PRIVATE, &yes, sizeof yes),
+                                 attr(CKA_SENSITIVE, &yes, sizeof yes),
+                                 attr(CKA_EXTRACTABLE, &no, sizeof no),
+                                 attr(CKA_DECRYPT, &yes, sizeof yes),
+                                 attr(CKA_SIGN, &no, sizeof no),
+                                 attr(CKA_UNWRAP, &no, sizeof no),
+                                 attr(CKA_LABEL, label_copy.data(), label_copy.size())};
+  if (!id_copy.empty()) {
+    pub.push_back(attr(CKA_ID, id_copy.data(), id_copy.size()));
+    priv.push_back(attr(CKA_ID, id_copy.data(), id_copy.size()));
+  }
+  CK_MECHANISM mech{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  CK_OBJECT_HANDLE pub_handle = 0, priv_handle = 0;
+  const CK_RV rv = module_->fns()->C_GenerateKeyPair(
+      session_, &mech, pub.data(), pub.size(), priv.data(), priv.size(), &pub_handle, &priv_handle);
+  if (rv != CKR_OK) return fail_rv(error, "C_GenerateKeyPair", rv);
+  *out_public = pub_handle;
+  *out_private = priv_handle;
+  return true;
+}
+
+bool Pkcs11Session::rsa_public_key(uint64_t handle, std::vector<uint8_t>* out_modulus,
+                                   std::vector<uint8_t>* out_exponent, std::string* error) {
+  CK_FUNCTION_LIST* f = module_->fns();
+  CK_ATTRIBUTE sizes[] = {attr(CKA_MODULUS, nullptr, 0), attr(CKA_PUBLIC_EXPONENT, nullptr, 0)};
+  CK_RV rv = f->C_GetAttributeValue(session_, handle, sizes, std::size(sizes));
+  if (rv != CKR_OK) return fail_rv(error, "C_GetAttributeValue", rv);
+  if (sizes[0].ulValueLen == CK_UNAVAILABLE_INFORMATION || sizes[0].ulValueLen == 0 ||
+      sizes[0].ulValueLen > 1024 || sizes[1].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+      sizes[1].ulValueLen == 0 || sizes[1].ulValueLen > 1024)
+    return fail(error, "the key object has no usable RSA modulus and public exponent");
+  std::vector<uint8_t> modulus(sizes[0].ulValueLen), exponent(sizes[1].ulValueLen);
+  CK_ATTRIBUTE values[] = {attr(CKA_MODULUS, modulus.data(), modulus.size()),
+                           attr(CKA_PUBLIC_EXPONENT, exponent.data(), exponent.size())};
+  rv = f->C_GetAttributeValue(session_, handle, values, std::size(values));
+  if (rv != CKR_OK) return fail_rv(error, "C_GetAttributeValue", rv);
+  modulus.resize(values[0].ulValueLen);
+  exponent.resize(values[1].ulValueLen);
+  *out_modulus = std::move(modulus);
+  *out_exponent = std::move(exponent);
+  return true;
+}
+
+namespace {
+
+// OaepMechanism holds CKM_RSA_PKCS_OAEP's parameters: `hash` for the
+// digest and MGF1, no label (what Go's rsa.EncryptOAEP does with a nil label).
+struct OaepMechanism {
+  explicit OaepMechanism(Pkcs11OaepHash hash) {
+    params.hashAlg = hash == Pkcs11OaepHash::kSha1 ? CKM_SHA_1 : CKM_SHA256;
+    params.mgf = hash == Pkcs11OaepHash::kSha1 ? CKG_MGF1_SHA1 : CKG_MGF1_SHA256;
+    params.source = CKZ_DATA_SPECIFIED;
+    params.pSourceData = nullptr;
+    params.ulSourceDataLen = 0;
+    mech.mechanism = CKM_RSA_PKCS_OAEP;
+    mech.pParameter = &params;
+    mech.ulParameterLen = sizeof params;
+  }
+  CK_RSA_PKCS_OAEP_PARAMS params{};
+  CK_MECHANISM mech{};
+};
+
+}  // namespace
+
+bool Pkcs11Session::rsa_oaep_encrypt(uint64_t key, Pkcs11OaepHash hash, std::span<const uint8_t> in,
+                                     std::vector<uint8_t>* out, std::string* error) {
+  CK_FUNCTION_LIST* f = module_->fns();
+  OaepMechanism m(hash);
+  CK_RV rv = f->C_EncryptInit(session_, &m.mech, key);
+  if (rv != CKR_OK) return fail_rv(error, "C_EncryptInit", rv);
+  SecretBytes plain(in.begin(), in.end());
+  CK_ULONG ct_len = 0;
+  rv = f->C_Encrypt(session_, plain.data(), plain.size(), nullptr, &ct_len);
+  if (rv != CKR_OK) return fail_rv(error, "C_Encrypt", rv);
+  std::vector<uint8_t> ct(ct_len);
+  rv = f->C_Encrypt(session_, plain.data(), plain.size(), ct.data(), &ct_len);
+  if (rv != CKR_OK) return fail_rv(error, "C_Encrypt", rv);
+  ct.resize(ct_len);
+  *out = std::move(ct);
+  return true;
+}
+
+bool Pkcs11Session::rsa_oaep_decrypt(uint64_t key, Pkcs11OaepHash hash, std::span<const uint8_t> in,
+                                     SecretBytes* out, std::string* error) {
+  out->clear();
+  CK_FUNCTION_LIST* f = module_->fns();
+  OaepMechanism m(hash);
+  CK_RV rv = f->C_DecryptInit(session_, &m.mech, key);
+  if (rv != CKR_OK) return fail_rv(error, "C_DecryptInit", rv);
+  std::vector<uint8_t> ct(in.begin(), in.end());
+  // The plaintext is shorter than the modulus, which is the ciphertext's
+  // size; a buffer that large avoids the size query (a second decryption).
+  SecretBytes plain(in.size());
+  CK_ULONG plain_len = plain.size();
+  rv = f->C_Decrypt(session_, ct.data(), ct.size(), plain.data(), &plain_len);
+  if (rv != CKR_OK) return fail_rv(error, "C_Decrypt", rv);
+  if (plain_len > in.size()) return fail(error, "C_Decrypt: the module overran its buffer");
+  plain.resize(plain_len);
+  *out = std::move(plain);
   return true;
 }
 

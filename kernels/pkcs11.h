@@ -2,8 +2,10 @@
 //
 // What: load a PKCS#11 module (a shared library: SoftHSM2, a hardware
 // token's driver, a cloud HSM's client), open a session on the token with a
-// given label, log in with a PIN, find or create a secret key object and
-// run AES-GCM with it *inside* the token: the key's value never enters this
+// given label (or in a given slot), log in with a PIN, find or create a
+// secret key object and run AES-GCM with it, or find an RSA key pair's
+// objects, read the public key and run RSA-OAEP with the private key, all
+// *inside* the token: a private or secret key's value never enters this
 // process. No policy lives here (which key, who may use it, where the PIN
 // comes from): the caller decides.
 //
@@ -52,6 +54,13 @@ struct Pkcs11KeyInfo {
   bool can_decrypt = false;  // CKA_DECRYPT
 };
 
+// Pkcs11ObjectClass is the CKA_CLASS of the key objects find_key looks for.
+enum class Pkcs11ObjectClass { kSecretKey, kPrivateKey, kPublicKey };
+
+// Pkcs11OaepHash is the hash of CKM_RSA_PKCS_OAEP, used for MGF1 as well
+// (the label is always empty).
+enum class Pkcs11OaepHash { kSha1, kSha256 };
+
 class Pkcs11Module;
 
 // Pkcs11Session is one open session on one token.
@@ -66,6 +75,10 @@ class Pkcs11Session {
   static std::unique_ptr<Pkcs11Session> open(const std::string& module_path,
                                              std::string_view token_label, bool read_write,
                                              std::string* error);
+  // open_slot is open for the token in slot `slot_id` (as C_GetSlotList
+  // numbers them); fails when the module has no such slot with a token.
+  static std::unique_ptr<Pkcs11Session> open_slot(const std::string& module_path, uint64_t slot_id,
+                                                  bool read_write, std::string* error);
   ~Pkcs11Session();  // closes the session (which logs it out if it is the last)
   Pkcs11Session(const Pkcs11Session&) = delete;
   Pkcs11Session& operator=(const Pkcs11Session&) = delete;
@@ -80,12 +93,40 @@ class Pkcs11Session {
   bool find_secret_key(std::string_view label, std::span<const uint8_t> id, uint64_t* out_handle,
                        std::string* error);
 
+  // find_key is find_secret_key for objects of class `cls`.
+  bool find_key(Pkcs11ObjectClass cls, std::string_view label, std::span<const uint8_t> id,
+                uint64_t* out_handle, std::string* error);
+
   // generate_aes_key creates a persistent AES key of `key_len` bytes (16,
   // 24, 32) inside the token: sensitive, not extractable, private, usable
   // for encrypt/decrypt only, with CKA_LABEL `label` and CKA_ID `id`.
   // Needs a read-write, logged-in session.
   bool generate_aes_key(std::string_view label, std::span<const uint8_t> id, size_t key_len,
                         uint64_t* out_handle, std::string* error);
+
+  // generate_rsa_key_pair creates a persistent RSA key pair of `bits`
+  // (2048..4096) with public exponent 65537 inside the token, both objects
+  // with CKA_LABEL `label` and CKA_ID `id`: the private key sensitive, not
+  // extractable, private, for decryption only; the public key for
+  // encryption only. Needs a read-write, logged-in session.
+  bool generate_rsa_key_pair(std::string_view label, std::span<const uint8_t> id, size_t bits,
+                             uint64_t* out_public, uint64_t* out_private, std::string* error);
+
+  // rsa_public_key reads CKA_MODULUS and CKA_PUBLIC_EXPONENT (big-endian
+  // unsigned) of the RSA public (or private) key object `handle`.
+  bool rsa_public_key(uint64_t handle, std::vector<uint8_t>* out_modulus,
+                      std::vector<uint8_t>* out_exponent, std::string* error);
+
+  // rsa_oaep_encrypt encrypts `in` with CKM_RSA_PKCS_OAEP under the public
+  // key `key` (hash and MGF1 hash `hash`, empty label) and sets *out.
+  bool rsa_oaep_encrypt(uint64_t key, Pkcs11OaepHash hash, std::span<const uint8_t> in,
+                        std::vector<uint8_t>* out, std::string* error);
+
+  // rsa_oaep_decrypt decrypts `in` with CKM_RSA_PKCS_OAEP under the private
+  // key `key` inside the token and sets *out to the plaintext; on failure
+  // *out is empty (CKR_ENCRYPTED_DATA_INVALID for the wrong key or hash).
+  bool rsa_oaep_decrypt(uint64_t key, Pkcs11OaepHash hash, std::span<const uint8_t> in,
+                        SecretBytes* out, std::string* error);
 
   // key_info reads the attributes of Pkcs11KeyInfo from key `handle`.
   bool key_info(uint64_t handle, Pkcs11KeyInfo* out, std::string* error);

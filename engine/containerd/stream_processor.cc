@@ -44,6 +44,9 @@ StatusOr<DecryptKeys> payload_keys(const DecryptParameters& params) {
   }
   for (const auto& cert : params.x509s())
     if (cert) keys.certificates.emplace_back(cert->begin(), cert->end());
+  if (const DecryptParameters::List* yamls = params.find(kParamPkcs11Yamls))
+    for (const auto& y : *yamls)
+      if (y) keys.pkcs11_yamls.push_back(*y);
   return keys;
 }
 
@@ -173,6 +176,9 @@ StatusOr<PreparedKeys> load_keys(const StreamProcessorOptions& options,
       keys.private_keys = std::move(dir->keys.private_keys);
       keys.certificates = std::move(dir->keys.certificates);
       keys.problems = std::move(dir->keys.problems);
+      keys.pkcs11_keys = std::move(dir->keys.pkcs11_keys);
+      keys.pkcs11_policy = std::move(dir->keys.pkcs11_policy);
+      keys.pkcs11_policy_error = std::move(dir->keys.pkcs11_policy_error);
       for (auto& s : dir->skipped) rep.warnings.push_back("skipped " + s);
     }
   }
@@ -187,12 +193,35 @@ StatusOr<PreparedKeys> load_keys(const StreamProcessorOptions& options,
   }
   auto from_payload = payload_keys(*params);
   if (!from_payload.ok()) return from_payload.status().with_context("bad decryption payload");
-  if (!from_payload->private_keys.empty() || !from_payload->certificates.empty()) {
+#if LAYERCRYPT_WITH_PKCS11
+  // The payload's key YAMLs are used under the decoder's own module policy
+  // (OCICRYPT_CONFIG in its environment) when it has one; the payload's
+  // pkcs11-config only when it has none (Go always takes the payload's).
+  if (!from_payload->pkcs11_yamls.empty()) {
+    auto own = load_pkcs11_policy();
+    if (own.ok()) {
+      from_payload->pkcs11_policy = std::make_shared<const Pkcs11ModulePolicy>(std::move(*own));
+    } else if (const DecryptParameters::List* conf = params->find(kParamPkcs11Config);
+               conf != nullptr && !conf->empty() && (*conf)[0]) {
+      auto policy = parse_pkcs11_config(*(*conf)[0], "the payload's pkcs11-config");
+      if (!policy.ok()) return policy.status().with_context("bad decryption payload");
+      from_payload->pkcs11_policy = std::make_shared<const Pkcs11ModulePolicy>(std::move(*policy));
+    }
+  }
+#endif
+  if (!from_payload->private_keys.empty() || !from_payload->certificates.empty() ||
+      !from_payload->pkcs11_yamls.empty()) {
     auto prepared = prepare_decrypt_keys(*from_payload);
     if (!prepared.ok()) return prepared.status().with_context("bad decryption payload");
     for (auto& k : prepared->private_keys) keys.private_keys.push_back(std::move(k));
     for (auto& c : prepared->certificates) keys.certificates.push_back(std::move(c));
     for (auto& p : prepared->problems) keys.problems.push_back("payload " + p);
+    for (auto& k : prepared->pkcs11_keys) keys.pkcs11_keys.push_back(std::move(k));
+    if (!keys.pkcs11_policy) {
+      keys.pkcs11_policy = prepared->pkcs11_policy;
+      if (keys.pkcs11_policy_error.empty())
+        keys.pkcs11_policy_error = prepared->pkcs11_policy_error;
+    }
   }
   return keys;
 }

@@ -31,7 +31,7 @@ std::string JoinProblems(const std::vector<std::string>& problems) {
 }  // namespace
 
 bool PreparedKeys::can_unwrap() const {
-  return !private_keys.empty() || !provider_params.empty() ||
+  return !private_keys.empty() || !pkcs11_keys.empty() || !provider_params.empty() ||
          (key_providers && !key_providers->wrappers().empty());
 }
 
@@ -60,6 +60,34 @@ StatusOr<PreparedKeys> prepare_decrypt_keys(const DecryptKeys& keys) {
       out.problems.push_back(name + ": " + k.status().message());
     }
   }
+  for (size_t i = 0; i < keys.pkcs11_yamls.size(); ++i) {
+    const std::string name = i < keys.pkcs11_yaml_names.size() && !keys.pkcs11_yaml_names[i].empty()
+                                 ? keys.pkcs11_yaml_names[i]
+                                 : "pkcs11 key " + std::to_string(i + 1);
+#if LAYERCRYPT_WITH_PKCS11
+    auto k = parse_pkcs11_key_file(keys.pkcs11_yamls[i]);
+    if (k.ok())
+      out.pkcs11_keys.push_back(std::move(k).value());
+    else
+      out.problems.push_back(name + ": " + k.status().message());
+#else
+    out.problems.push_back(name + ": this build has no pkcs11 scheme");
+#endif
+  }
+#if LAYERCRYPT_WITH_PKCS11
+  if (!out.pkcs11_keys.empty()) {
+    out.pkcs11_policy = keys.pkcs11_policy;
+    if (!out.pkcs11_policy) {
+      auto policy = load_pkcs11_policy();
+      if (policy.ok()) {
+        out.pkcs11_policy = std::make_shared<const Pkcs11ModulePolicy>(std::move(policy).value());
+      } else {
+        out.pkcs11_policy_error = policy.status().message();
+        out.problems.push_back("pkcs11 keys: " + policy.status().message());
+      }
+    }
+  }
+#endif
   for (size_t i = 0; i < keys.certificates.size(); ++i) {
     auto c = parse_certificate(keys.certificates[i]);
     if (c.ok()) {
@@ -114,7 +142,7 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
       if (plain.ok()) return std::move(plain).value();
       // A provider's failure names its cause (refused, timed out, ...);
       // a key scheme's says nothing about why RSA failed.
-      if (provider || plain.status().code() == StatusCode::kUnsupported) {
+      if (provider || scheme == "pkcs11" || plain.status().code() == StatusCode::kUnsupported) {
         seen.back() += " (" + plain.status().message() + ")";
       }
     }
@@ -150,9 +178,11 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
         (layer.empty() ? "" : "; also ") + join(unsupported) + " (not supported by this build)";
   std::string tried = "tried " + Plural(keys.private_keys.size(), "private key", "private keys") +
                       " and " + Plural(keys.certificates.size(), "certificate", "certificates");
+  if (!keys.pkcs11_keys.empty())
+    tried += " and " + Plural(keys.pkcs11_keys.size(), "pkcs11 key", "pkcs11 keys");
   if (providers_called > 0)
     tried += " and " + Plural(providers_called, "key provider call", "key provider calls");
-  if (keys.private_keys.empty() && providers_called == 0) {
+  if (keys.private_keys.empty() && keys.pkcs11_keys.empty() && providers_called == 0) {
     return KeyError("missing private key needed for decryption: layer has " + layer + "; " + tried +
                     JoinProblems(keys.problems));
   }

@@ -4,9 +4,10 @@
 //
 // Mirrors Go: every comma-separated blob of a scheme is tried in order, and
 // inside a blob the private keys in their given order (JWE: every recipient;
-// PKCS7: every key x certificate pair); the first success wins. Where we
+// PKCS7: every key x certificate pair; pkcs11: every key YAML x recipient);
+// the first success wins. Where we
 // differ, on purpose:
-//   * the scheme order is FIXED (jwe, then pkcs7) instead of Go's random map
+//   * the scheme order is FIXED (jwe, pkcs7, pkcs11) instead of Go's random map
 //     order, so results and errors are reproducible;
 //   * a blob that does not base64-decode or parse is recorded and skipped;
 //     it never stops a later valid blob (Go aborts the scheme);
@@ -17,8 +18,11 @@
 //   * provider.<name> blobs go only to the configured provider <name>, after
 //     jwe and pkcs7, in name order; a provider that fails (refusal, timeout,
 //     garbage) fails its blob only, and the final error names the cause;
-//   * pgp and pkcs11 annotations are not handled by this build; when they
-//     are the only schemes present the error says so (kUnsupported).
+//   * pkcs11 keys are key YAMLs with their module policy (pkcs11/); a
+//     pkcs11 failure (module not allowed, no token, wrong PIN, no key)
+//     is named in the error;
+//   * pgp annotations are not handled by this build; when they are the
+//     only scheme present the error says so (kUnsupported).
 // Error messages are one line: the schemes and recipients the layer has, how
 // many keys/certificates were tried, and what to supply; never key bytes.
 //
@@ -36,6 +40,7 @@
 #include "engine/core/layer_key.h"
 #include "engine/core/status.h"
 #include "engine/keywrap/keys/private_key.h"
+#include "engine/keywrap/pkcs11/pkcs11_key.h"
 #include "engine/keywrap/provider/keyprovider_protocol.h"
 #include "engine/ocicrypt/annotations.h"
 #include "kernels/secure_memory.h"
@@ -60,6 +65,13 @@ struct DecryptKeys {
   // provider.NAME blobs go to provider NAME with only its own parameters.
   ProviderParams provider_params;
   std::shared_ptr<const KeyProviders> key_providers;
+  // pkcs11 key YAMLs (`pkcs11-yamls`) with optional names for messages,
+  // and the module policy they are used under (`pkcs11-config`); null
+  // means OCICRYPT_CONFIG's (load_pkcs11_policy), read when there are
+  // key YAMLs.
+  std::vector<kernels::SecretBytes> pkcs11_yamls;
+  std::vector<std::string> pkcs11_yaml_names;
+  std::shared_ptr<const Pkcs11ModulePolicy> pkcs11_policy;
 };
 
 // PreparedKeys holds parsed keys plus one line per unusable input.
@@ -70,9 +82,14 @@ struct PreparedKeys {
       problems;  // e.g. "private key 2: encrypted private key needs a password..."
   ProviderParams provider_params;                     // from DecryptKeys
   std::shared_ptr<const KeyProviders> key_providers;  // from DecryptKeys; may be null
+  std::vector<Pkcs11KeyFile> pkcs11_keys;             // the key YAMLs that parse
+  // The module policy for pkcs11_keys; null when none could be found, and
+  // then pkcs11_policy_error says why.
+  std::shared_ptr<const Pkcs11ModulePolicy> pkcs11_policy;
+  std::string pkcs11_policy_error;
 
   // can_unwrap says whether anything could open a layer: a private key, a
-  // configured key provider (which needs no key of ours), or parameters for
+  // pkcs11 key YAML, a configured key provider (which needs no key of ours), or parameters for
   // one (whose absence the unwrap error then explains).
   bool can_unwrap() const;
 };
@@ -89,7 +106,7 @@ StatusOr<PreparedKeys> prepare_decrypt_keys(const DecryptKeys& keys);
 //   kKeyError         no usable key: "missing private key ..." when there are
 //                     no private keys, otherwise "no key could unwrap ..."
 //                     naming the schemes, blobs, recipients and counts;
-//   kUnsupported      only pgp/pkcs11/provider annotations are present.
+//   kUnsupported      only pgp annotations are present.
 StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
                                                 const PreparedKeys& keys);
 

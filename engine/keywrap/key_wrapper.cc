@@ -5,15 +5,21 @@
 
 #include "engine/keywrap/jwe/jwe_wrapper.h"
 #include "engine/keywrap/pkcs7/pkcs7_wrapper.h"
+#if LAYERCRYPT_WITH_PKCS11
+#include "engine/keywrap/pkcs11/pkcs11_wrapper.h"
+#endif
 #include "engine/keywrap/provider/key_providers.h"
 
 namespace layercrypt {
 
 std::span<const KeyWrapper* const> key_wrappers() {
   // The fixed order: one line per scheme.
-  static const std::array<const KeyWrapper*, 2> registry = {
-      &jwe_key_wrapper(),
-      &pkcs7_key_wrapper(),
+  static const std::array registry = {
+    &jwe_key_wrapper(),
+    &pkcs7_key_wrapper(),
+#if LAYERCRYPT_WITH_PKCS11
+    &pkcs11_key_wrapper(),
+#endif
   };
   return registry;
 }

@@ -13,13 +13,12 @@
 // some of them off.
 //
 // The registry (key_wrappers) holds the schemes in the fixed order
-// layercrypt tries them when it unwraps: jwe, then pkcs7 (then pgp and
-// pkcs11 as they are added). The key providers (provider.NAME) exist only
-// with a config, so they come from a KeyProviders object, after the fixed
-// schemes (provider/key_providers.h). Go iterates a map, so its order is
-// random; ours is fixed so that messages and fixed costs are repeatable.
-// Adding a scheme adds a folder under keywrap/ with its wrapper and one line
-// in key_wrapper.cc.
+// layercrypt tries them when it unwraps: jwe, then pkcs7, then pkcs11 (in
+// builds with LAYERCRYPT_WITH_PKCS11; pgp would follow). The key providers (provider.NAME) exist
+// only with a config, so they come from a KeyProviders object, after the fixed schemes
+// (provider/key_providers.h). Go iterates a map, so its order is random; ours is fixed so that
+// messages and fixed costs are repeatable. Adding a scheme adds a folder under keywrap/ with its
+// wrapper and one line in key_wrapper.cc.
 //
 // Thread-safety: wrappers are stateless and shared; every method is
 // reentrant.
@@ -111,7 +110,7 @@ std::span<const KeyWrapper* const> key_wrappers();
 std::vector<const KeyWrapper*> key_wrappers(const KeyProviders* providers);
 
 // find_key_wrapper returns the wrapper of `scheme`, or nullptr when this
-// build has none (pgp and pkcs11 today) or, for provider.NAME, when
+// build has none (pgp today; pkcs11 without LAYERCRYPT_WITH_PKCS11) or, for provider.NAME, when
 // `providers` (may be null) has no provider NAME.
 const KeyWrapper* find_key_wrapper(std::string_view scheme,
                                    const KeyProviders* providers = nullptr);

@@ -118,11 +118,33 @@ StatusOr<KeysDirContents> load_keys_dir(const std::string& dir) {
       case KeyFileKind::kPublicKey:
         w.out.skipped.push_back(shown + ": public key (decryption needs the private key)");
         break;
-      case KeyFileKind::kUnknown:
+      case KeyFileKind::kUnknown: {
+#if LAYERCRYPT_WITH_PKCS11
+        auto p11 = parse_pkcs11_key_file(data);
+        if (p11.ok()) {
+          w.out.keys.pkcs11_keys.push_back(std::move(p11).value());
+          break;
+        }
+        if (p11.status().code() == StatusCode::kInvalidArgument) {  // a key YAML, but bad
+          w.out.skipped.push_back(shown + ": " + p11.status().message());
+          break;
+        }
+#endif
         w.out.skipped.push_back(shown + ": not a key or certificate layercrypt can read");
         break;
+      }
     }
   }
+#if LAYERCRYPT_WITH_PKCS11
+  if (!w.out.keys.pkcs11_keys.empty()) {
+    auto policy = load_pkcs11_policy();
+    if (policy.ok())
+      w.out.keys.pkcs11_policy =
+          std::make_shared<const Pkcs11ModulePolicy>(std::move(policy).value());
+    else
+      w.out.keys.pkcs11_policy_error = policy.status().message();
+  }
+#endif
   return std::move(w.out);
 }
 

@@ -9,8 +9,12 @@
 //
 // We are more forgiving, on purpose:
 //   * every regular file is classified (private key, encrypted private key,
-//     certificate, public key, other); usable ones are kept in lexical path
-//     order, the others are skipped with a one-line note each;
+//     certificate, pkcs11 key YAML, public key, other); usable ones are kept
+//     in lexical path order, the others are skipped with a one-line note
+//     each. pkcs11 key YAMLs (as ocicrypt >= 1.3.1 reads them) are used
+//     under the module policy of the decoder's environment
+//     (OCICRYPT_CONFIG, load_pkcs11_policy); when there is none, they are
+//     kept and keys.pkcs11_policy_error says why they cannot be used;
 //   * symbolic links are followed when their target stays inside the
 //     directory (so `..data/...` works) and skipped otherwise;
 //   * dot-files are read like any other file (ctd-decoder does the same;
@@ -31,7 +35,7 @@ namespace layercrypt {
 
 // KeysDirContents is what a keys directory yielded.
 struct KeysDirContents {
-  PreparedKeys keys;                   // parsed private keys and certificates
+  PreparedKeys keys;                   // parsed private keys, certificates, pkcs11 keys
   std::vector<std::string> key_files;  // the paths the private keys came from
   std::vector<std::string> skipped;    // one line per skipped file: "PATH: why"
 };

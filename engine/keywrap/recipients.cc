@@ -21,6 +21,9 @@
 #include <vector>
 
 #include "engine/keywrap/provider/key_providers.h"
+#if LAYERCRYPT_WITH_PKCS11
+#include "engine/keywrap/pkcs11/pkcs11_wrapper.h"
+#endif
 #include "kernels/openssl_ptr.h"
 
 namespace layercrypt {
@@ -30,7 +33,7 @@ namespace {
 // RSA-16384 key is ~13 KiB, a certificate chain a few KiB).
 constexpr size_t kMaxRecipientFileSize = 1 << 20;
 
-enum class Scheme { kJwe, kPkcs7, kAuto };
+enum class Scheme { kJwe, kPkcs7, kPkcs11, kAuto };
 
 struct ParsedSpec {
   Scheme scheme;
@@ -58,19 +61,23 @@ StatusOr<ParsedSpec> SplitSpec(std::string_view spec) {
   if (colon == std::string_view::npos) return ParsedSpec{Scheme::kAuto, std::string(spec)};
   const std::string_view prefix = spec.substr(0, colon);
   const std::string_view rest = spec.substr(colon + 1);
-  if (prefix == "jwe" || prefix == "pkcs7") {
+  if (prefix == "jwe" || prefix == "pkcs7" || (LAYERCRYPT_WITH_PKCS11 && prefix == "pkcs11")) {
     if (rest.empty()) {
       return InvalidArgument("recipient \"" + std::string(spec) + "\" names no file; use " +
                              std::string(prefix) + ":FILE");
     }
-    return ParsedSpec{prefix == "jwe" ? Scheme::kJwe : Scheme::kPkcs7, std::string(rest)};
+    return ParsedSpec{prefix == "jwe"     ? Scheme::kJwe
+                      : prefix == "pkcs7" ? Scheme::kPkcs7
+                                          : Scheme::kPkcs11,
+                      std::string(rest)};
   }
   // A file whose name contains ':' is still a bare FILE.
   if (IsSchemeLike(prefix) && !PathExists(std::string(spec))) {
-    return Unsupported(
-        "recipient scheme \"" + std::string(prefix) + "\" (in \"" + std::string(spec) +
-        "\") is not supported; only jwe:FILE, pkcs7:FILE and provider:NAME recipients are (or "
-        "a bare FILE holding a public key or certificate)");
+    return Unsupported("recipient scheme \"" + std::string(prefix) + "\" (in \"" +
+                       std::string(spec) + "\") is not supported; only jwe:FILE, pkcs7:FILE, " +
+                       std::string(LAYERCRYPT_WITH_PKCS11 ? "pkcs11:FILE " : "") +
+                       "and provider:NAME recipients are (or "
+                       "a bare FILE holding a public key or certificate)");
   }
   return ParsedSpec{Scheme::kAuto, std::string(spec)};
 }
@@ -214,6 +221,48 @@ Status CertificateGivenAsJwe(const std::string& path) {
       path + ", or extract its public key with `openssl x509 -in " + path + " -pubkey -noout`");
 }
 
+// AddPkcs11Recipient adds a pkcs11 recipient: a key YAML (its public key
+// read from the token) or an RSA public key.
+Status AddPkcs11Recipient(std::span<const uint8_t> data, const std::string& path, KeyFileKind kind,
+                          Recipients* out) {
+#if LAYERCRYPT_WITH_PKCS11
+  auto key_file = parse_pkcs11_key_file(data);
+  if (key_file.ok()) {
+    if (!out->pkcs11_policy) {
+      LC_ASSIGN_OR_RETURN(Pkcs11ModulePolicy policy, load_pkcs11_policy());
+      out->pkcs11_policy = std::make_shared<const Pkcs11ModulePolicy>(std::move(policy));
+    }
+    auto pub = pkcs11_token_public_key(*key_file, *out->pkcs11_policy);
+    if (!pub.ok()) return pub.status().with_context(path);
+    out->pkcs11.push_back(std::move(pub).value());
+    out->sources.push_back("pkcs11:" + path);
+    return Status::Ok();
+  }
+  if (key_file.status().code() == StatusCode::kInvalidArgument)  // a key YAML with a bad URI
+    return key_file.status().with_context(path);
+  if (kind == KeyFileKind::kCertificate)
+    return InvalidArgument(path +
+                           " is an X.509 certificate; a pkcs11 recipient is a key YAML "
+                           "or an RSA public key (`openssl x509 -in " +
+                           path + " -pubkey -noout`)");
+  auto pub = parse_public_key(data);
+  if (!pub.ok()) {
+    if (pub.status().code() == StatusCode::kUnsupported) return pub.status().with_context(path);
+    return DataError(path +
+                     " is neither a pkcs11 key YAML nor a public key; a pkcs11 recipient is a "
+                     "key YAML (pkcs11: uri: pkcs11:...) or an RSA public key (PEM, DER, JWK)");
+  }
+  if (pub->algorithm() != KeyAlgorithm::kRsa)
+    return Unsupported(path + ": a pkcs11 recipient must be an RSA key, not " + pub->description());
+  out->pkcs11.push_back(std::move(pub).value());
+  out->sources.push_back("pkcs11:" + path);
+  return Status::Ok();
+#else
+  (void)data, (void)kind, (void)out;
+  return Unsupported(path + ": this build has no pkcs11 scheme (LAYERCRYPT_WITH_PKCS11=OFF)");
+#endif
+}
+
 // AddRecipientData classifies a recipient's key or certificate `data`
 // (named `path` in messages) for `scheme` and appends it to `out`.
 Status AddRecipientData(Scheme scheme_given, std::span<const uint8_t> data, const std::string& path,
@@ -227,6 +276,7 @@ Status AddRecipientData(Scheme scheme_given, std::span<const uint8_t> data, cons
     return PrivateKeyGiven(path, text);
   }
 
+  if (scheme_given == Scheme::kPkcs11) return AddPkcs11Recipient(data, path, kind, out);
   Scheme scheme = scheme_given;
   if (scheme == Scheme::kAuto) {
     if (kind == KeyFileKind::kCertificate) {
@@ -312,15 +362,18 @@ Status add_recipient(std::string_view spec, Recipients* out) {
 Status add_recipient_data(std::string_view scheme, std::span<const uint8_t> data,
                           const std::string& name, Recipients* out) {
   if (out == nullptr) return InvalidArgument("add_recipient_data: no output given");
-  if (scheme != "" && scheme != "jwe" && scheme != "pkcs7")
+  if (scheme != "" && scheme != "jwe" && scheme != "pkcs7" &&
+      !(LAYERCRYPT_WITH_PKCS11 && scheme == "pkcs11"))
     return Unsupported("recipient scheme " + quoted_for_message(scheme) +
-                       " is not supported; only jwe and pkcs7 are");
+                       " is not supported; only jwe, pkcs7" +
+                       (LAYERCRYPT_WITH_PKCS11 ? ", pkcs11" : "") + " are");
   if (data.empty()) return DataError(name + " is empty");
   if (data.size() > kMaxRecipientFileSize)
     return InvalidArgument(name + " is larger than 1 MiB; it is not a key or certificate");
-  return AddRecipientData(scheme == "jwe"     ? Scheme::kJwe
-                          : scheme == "pkcs7" ? Scheme::kPkcs7
-                                              : Scheme::kAuto,
+  return AddRecipientData(scheme == "jwe"      ? Scheme::kJwe
+                          : scheme == "pkcs7"  ? Scheme::kPkcs7
+                          : scheme == "pkcs11" ? Scheme::kPkcs11
+                                               : Scheme::kAuto,
                           data, name, out);
 }
 
@@ -331,6 +384,9 @@ Recipients filter_recipients(const Recipients& in,
     if (keep("jwe", i)) out.jwe.push_back(in.jwe[i]);
   for (size_t i = 0; i < in.pkcs7.size(); ++i)
     if (keep("pkcs7", i)) out.pkcs7.push_back(in.pkcs7[i]);
+  for (size_t i = 0; i < in.pkcs11.size(); ++i)
+    if (keep("pkcs11", i)) out.pkcs11.push_back(in.pkcs11[i]);
+  out.pkcs11_policy = in.pkcs11_policy;
   std::map<std::string, bool> kept;  // one decision per provider name
   for (const auto& p : in.providers) {
     auto [it, fresh] = kept.try_emplace(p.name, false);

@@ -9,6 +9,13 @@
 //               here, with the command that converts them;
 //   pkcs7:FILE  an X.509 certificate, PEM or DER, with an RSA key (ocicrypt's
 //               PKCS7 wrapping uses RSA key transport only);
+//   pkcs11:FILE a pkcs11 key YAML (pkcs11/pkcs11_key.h), whose RSA public
+//               key is read from its token here, under the module policy
+//               (Recipients::pkcs11_policy, else OCICRYPT_CONFIG's,
+//               load_pkcs11_policy), or an RSA public key (PEM or DER
+//               SubjectPublicKeyInfo, JWK), wrapped in software. Unlike Go,
+//               a plain public key needs no module policy. Only in builds
+//               with LAYERCRYPT_WITH_PKCS11;
 //   provider:NAME[:PARAMS]
 //               the key provider NAME of the key-provider config
 //               (provider/key_providers.h), with PARAMS (everything after
@@ -18,10 +25,9 @@
 //   FILE        (our extension) decided by content: a certificate is a pkcs7
 //               recipient; a public key (SubjectPublicKeyInfo PEM or DER, a
 //               JWK, or a PKCS#1 RSA public key, PEM or DER) is a jwe one.
-// A spec whose text before the first ':' is not jwe, pkcs7 or provider but
-// looks like a scheme name (letters, digits, '.', '-', '_') is an
-// unsupported scheme (pgp:, pkcs11:) unless the whole spec names an
-// existing file.
+// A spec whose text before the first ':' is not jwe, pkcs7, pkcs11 or
+// provider but looks like a scheme name (letters, digits, '.', '-', '_') is
+// an unsupported scheme (pgp:) unless the whole spec names an existing file.
 //
 // A file that holds a private key is always refused, even though the public
 // key could be derived from it: handing private keys to the encrypting side
@@ -42,6 +48,7 @@
 
 #include "engine/core/status.h"
 #include "engine/keywrap/keys/private_key.h"
+#include "engine/keywrap/pkcs11/pkcs11_key.h"
 #include "engine/keywrap/provider/keyprovider_protocol.h"
 
 namespace layercrypt {
@@ -59,6 +66,13 @@ struct Recipients {
   std::vector<PublicKey> jwe;                // for the JWE wrapper, in the order given
   std::vector<Certificate> pkcs7;            // for the PKCS7 wrapper, in the order given
   std::vector<ProviderRecipient> providers;  // for the provider.NAME wrappers
+  // For the pkcs11 wrapper, in the order given: RSA public keys, given as
+  // such or read from the token a key YAML names.
+  std::vector<PublicKey> pkcs11;
+  // The module policy key YAMLs are read under; null until the first one
+  // is added (then OCICRYPT_CONFIG's, load_pkcs11_policy). A library caller
+  // may set it first.
+  std::shared_ptr<const Pkcs11ModulePolicy> pkcs11_policy;
   // The configured providers (provider/key_providers.h); needed to wrap for
   // `providers` and kept for the image operations that unwrap first.
   std::shared_ptr<const KeyProviders> key_providers;
@@ -68,7 +82,7 @@ struct Recipients {
   std::vector<std::string> sources;
 
   // size returns how many recipients there are, of every scheme.
-  size_t size() const { return jwe.size() + pkcs7.size() + providers.size(); }
+  size_t size() const { return jwe.size() + pkcs7.size() + pkcs11.size() + providers.size(); }
   bool empty() const { return size() == 0; }
 };
 
@@ -89,9 +103,11 @@ Recipients filter_recipients(const Recipients& in,
 //                     `openssl pkey -pubout`); a certificate given as jwe:;
 //                     a public key given as pkcs7:; a PKCS#1 RSA public key
 //                     given as jwe:;
-//   kUnsupported      a scheme other than jwe/pkcs7 (names it); a key type
-//                     or curve we do not support; a non-RSA pkcs7
-//                     certificate;
+//   kUnsupported      a scheme other than jwe/pkcs7/pkcs11 (names it); a key
+//                     type or curve we do not support; a non-RSA pkcs7
+//                     certificate or pkcs11 key;
+//   kKeyError         (pkcs11 key YAML) no module policy, a module outside
+//                     it, no such token or key, a wrong PIN;
 //   kIoError          the file is missing, unreadable, a directory, or larger
 //                     than 1 MiB (pipes such as jwe:<(...) are read);
 //   kDataError        the file is empty, or neither a key nor a certificate.
@@ -104,7 +120,7 @@ StatusOr<ProviderRecipient> parse_provider_spec(std::string_view spec);
 
 // add_recipient_data is add_recipient for a key or certificate given as
 // bytes (PEM, DER or JWK), as library callers hold them: `scheme` is "jwe",
-// "pkcs7" or "" (the content selects it, as for a bare FILE), and `name`
+// "pkcs7", "pkcs11" or "" (the content selects it, as for a bare FILE), and `name`
 // stands for the file in messages and out->sources. The same errors as
 // add_recipient, except kIoError; kDataError for empty data.
 Status add_recipient_data(std::string_view scheme, std::span<const uint8_t> data,

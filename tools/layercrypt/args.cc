@@ -11,6 +11,7 @@
 
 #include "engine/core/io.h"
 #include "engine/keywrap/keys/private_key.h"
+#include "engine/keywrap/pkcs11/pkcs11_key.h"
 #include "tools/layercrypt/cli.h"
 
 namespace layercrypt::cli {
@@ -79,6 +80,22 @@ layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* 
     keys->provider_params[p.name].push_back(std::move(p.params));
     return layercrypt::Status::Ok();
   }
+  // A pkcs11 key YAML: pkcs11:FILE, or a FILE that holds one (ocicrypt's
+  // IsPkcs11PrivateKey). Its module policy is OCICRYPT_CONFIG's.
+  if (arg.rfind("pkcs11:", 0) == 0 && access(arg.c_str(), F_OK) != 0) {
+    const std::string path = arg.substr(7);
+    auto data = layercrypt::read_secret_file(path);
+    if (!data.ok()) return data.status().with_context("--key");
+#if LAYERCRYPT_WITH_PKCS11
+    auto kf = layercrypt::parse_pkcs11_key_file(*data);
+    if (!kf.ok()) return kf.status().with_context(path);
+    keys->pkcs11_yamls.push_back(std::move(*data));
+    keys->pkcs11_yaml_names.push_back(path);
+    return layercrypt::Status::Ok();
+#else
+    return layercrypt::Unsupported(path + ": this build has no pkcs11 scheme");
+#endif
+  }
   std::string path = arg;
   std::optional<layercrypt::kernels::SecretBytes> password;
   const size_t colon = arg.find(':');
@@ -120,6 +137,14 @@ layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* 
     keys->certificates.emplace_back(data->begin(), data->end());
     return layercrypt::Status::Ok();
   }
+#if LAYERCRYPT_WITH_PKCS11
+  if (kind == layercrypt::KeyFileKind::kUnknown && !password &&
+      layercrypt::is_pkcs11_key_file(*data)) {
+    keys->pkcs11_yamls.push_back(std::move(*data));
+    keys->pkcs11_yaml_names.push_back(path);
+    return layercrypt::Status::Ok();
+  }
+#endif
   keys->private_keys.push_back(std::move(*data));
   keys->passwords.push_back(std::move(password));
   keys->key_names.push_back(path);
@@ -168,7 +193,9 @@ layercrypt::StatusOr<layercrypt::PreparedKeys> prepare_keys(const std::vector<st
   for (const auto& k : args) LC_RETURN_IF_ERROR(add_key_arg(k, &raw));
   LC_ASSIGN_OR_RETURN(raw.key_providers, key_providers());
   LC_ASSIGN_OR_RETURN(layercrypt::PreparedKeys prepared, layercrypt::prepare_decrypt_keys(raw));
-  if (prepared.private_keys.empty() && raw.provider_params.empty() && !prepared.problems.empty())
+  const bool pkcs11_usable = !prepared.pkcs11_keys.empty() && prepared.pkcs11_policy;
+  if (prepared.private_keys.empty() && !pkcs11_usable && raw.provider_params.empty() &&
+      !prepared.problems.empty())
     return layercrypt::KeyError(prepared.problems.front());
   for (const auto& p : prepared.problems)
     std::fprintf(stderr, "layercrypt: warning: %s\n", p.c_str());

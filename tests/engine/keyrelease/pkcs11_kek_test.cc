@@ -13,6 +13,7 @@
 #include "engine/keyrelease/key_release.h"
 #include "engine/keyrelease/wrapped_key.h"
 #include "kernels/pkcs11.h"
+#include "tests/support/softhsm.h"
 #include "tests/support/test_util.h"
 
 namespace layercrypt {
@@ -30,15 +31,9 @@ void write_text(const std::string& path, const std::string& text) {
 class Pkcs11KekTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::have_tool("softhsm2-util") || ::access(kModule, R_OK) != 0)
+    if (!testing::have_softhsm())
       GTEST_SKIP() << "SoftHSM2 is not installed (apt-get install softhsm2)";
-    ASSERT_EQ(::mkdir(dir_.file("tokens").c_str(), 0700), 0);
-    write_text(dir_.file("softhsm2.conf"), "directories.tokendir = " + dir_.file("tokens") +
-                                               "\nobjectstore.backend = file\nlog.level = ERROR\n");
-    ::setenv("SOFTHSM2_CONF", dir_.file("softhsm2.conf").c_str(), 1);
-    const std::string init = std::string("softhsm2-util --init-token --free --label ") + kToken +
-                             " --so-pin 1234 --pin " + kPin + " >/dev/null";
-    ASSERT_EQ(std::system(init.c_str()), 0);
+    ASSERT_NE(testing::make_softhsm_token(dir_, kToken, kPin), "");
     write_text(dir_.file("pin"), std::string(kPin) + "\n");
     spec_.kind = KekKind::kPkcs11;
     spec_.module = kModule;

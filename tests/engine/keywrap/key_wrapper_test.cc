@@ -31,7 +31,12 @@ PreparedKeys keys_from(const std::vector<std::string>& privs,
 TEST(KeyWrapper, FixedOrderAndLookup) {
   std::vector<std::string> names;
   for (const KeyWrapper* w : key_wrappers()) names.emplace_back(w->scheme());
-  EXPECT_EQ(names, (std::vector<std::string>{"jwe", "pkcs7"}));
+  if (LAYERCRYPT_WITH_PKCS11) {
+    EXPECT_EQ(names, (std::vector<std::string>{"jwe", "pkcs7", "pkcs11"}));
+    EXPECT_EQ(find_key_wrapper("pkcs11"), key_wrappers()[2]);
+  } else {
+    EXPECT_EQ(names, (std::vector<std::string>{"jwe", "pkcs7"}));
+  }
   EXPECT_EQ(find_key_wrapper("pkcs7"), key_wrappers()[1]);
   EXPECT_EQ(find_key_wrapper("pgp"), nullptr);
   EXPECT_EQ(find_key_wrapper("provider.kms"), nullptr);

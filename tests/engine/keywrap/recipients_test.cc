@@ -323,12 +323,19 @@ TEST(Recipients, UnsupportedKeyType) {
 }
 
 TEST(Recipients, SchemesAndSpecSyntax) {
-  for (const char* spec : {"pgp:alice@example.com", "pkcs11:/etc/key.yaml", "jwk:/tmp/k.json",
-                           "PKCS7:/tmp/cert.pem", "Provider:x"}) {
+  for (const char* spec : {"pgp:alice@example.com", "jwk:/tmp/k.json", "PKCS7:/tmp/cert.pem",
+                           "Provider:x", "PKCS11:/etc/key.yaml"}) {
     const std::string scheme = std::string(spec).substr(0, std::string(spec).find(':'));
     ExpectRefused(spec, StatusCode::kUnsupported, "recipient scheme \"" + scheme + "\"");
     ExpectRefused(spec, StatusCode::kUnsupported,
-                  "only jwe:FILE, pkcs7:FILE and provider:NAME recipients are");
+                  LAYERCRYPT_WITH_PKCS11
+                      ? "only jwe:FILE, pkcs7:FILE, pkcs11:FILE and provider:NAME recipients are"
+                      : "only jwe:FILE, pkcs7:FILE and provider:NAME recipients are");
+  }
+  // pkcs11:FILE (pkcs11_wrapper_test.cc has the rest).
+  if (LAYERCRYPT_WITH_PKCS11) {
+    ExpectRefused("pkcs11:", StatusCode::kInvalidArgument, "names no file; use pkcs11:FILE");
+    ExpectRefused("pkcs11:/nonexistent/key.yaml", StatusCode::kIoError, "does not exist");
   }
   // A provider recipient is parsed here; whether it is configured is
   // checked when wrapping (provider/key_providers.h).
