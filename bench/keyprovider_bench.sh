@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# bench/keyprovider_bench.sh BUILD_DIR [BASE_BUILD_DIR]
+#
+# The fixed cost of unwrapping a 1 KiB layer's key, as containerd runs
+# layercrypt-decoder (payload on fd 3, CRI's node key model), by key source:
+#   (a) a key file: RSA-2048 JWE, --decryption-keys-path;
+#   (b) a cmd key provider: layercrypt-keyprovider cmd (policy, KEK file);
+#   (c) a gRPC key provider: layercrypt-keyprovider serve on 127.0.0.1,
+#       plaintext (h2c) and mutual TLS (client certificate CN=bench-client);
+#   (d) the decoder with no provider configured, and with
+#       OCICRYPT_KEYPROVIDER_CONFIG naming a missing file (containerd 2.x's
+#       default processor config), against BASE_BUILD_DIR's decoder (a build
+#       from before key providers, e.g. 0bb0e80) on the same key-file layer.
+# And the provider's own time, measured apart:
+#   * `layercrypt-keyprovider cmd` alone on the decoder's keyunwrap request
+#     (process start, policy and KEK read, unwrap, reply);
+#   * the gRPC server through bench/keyprovider_client.py (python3-grpcio):
+#     calls on one warm channel (the server's handling plus loopback and the
+#     Python client's overhead: an upper bound on the server's time) and each
+#     on a new channel (adds connect and, with TLS, the handshake).
+# Every kind runs once per round, the kinds interleaved, LAYERCRYPT_BENCH_RUNS
+# rounds (default 60), so a shared host's drift hits all of them alike;
+# prints ms per run: median, 10th-90th percentile, fastest, with the CPU.
+# LAYERCRYPT_BENCH_WORK=DIR keeps the setup (keys, certificates, images).
+set -euo pipefail
+build=${1:?usage: bench/keyprovider_bench.sh BUILD_DIR [BASE_BUILD_DIR]}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(cd "$build" && pwd)
+base=""
+if [ -n "${2:-}" ]; then base=$(cd "$2" && pwd)/tools/layercrypt-decoder; fi
+decoder="$build/tools/layercrypt-decoder"
+lc="$build/tools/layercrypt"
+kp="$build/tools/layercrypt-keyprovider"
+py=/usr/bin/python3
+runs=${LAYERCRYPT_BENCH_RUNS:-60}
+for t in openssl gzip "$py" "$decoder" "$lc" "$kp" ${base:+"$base"}; do
+  command -v "$t" >/dev/null || { echo "keyprovider_bench: $t missing" >&2; exit 1; }
+done
+"$py" -c 'import grpc' 2>/dev/null || { echo "keyprovider_bench: python3-grpcio missing" >&2; exit 1; }
+unset OCICRYPT_KEYPROVIDER_CONFIG
+if [ -n "${LAYERCRYPT_BENCH_WORK:-}" ]; then
+  work=$LAYERCRYPT_BENCH_WORK
+  mkdir -p "$work"
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/layercrypt-kpbench-XXXXXX")
+fi
+servers=()
+cleanup() {
+  local pid
+  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${servers[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "${LAYERCRYPT_BENCH_WORK:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+
+# cert NAME SUBJECT [EXT]: an EC P-256 key and a certificate signed by ca.
+cert() {
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$2" \
+    -keyout "$1.key" -out "$1.csr" 2>/dev/null
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+    -out "$1.pem" ${3:+-extfile <(printf '%s\n' "$3")} 2>/dev/null
+}
+
+setup() {
+  echo "== setup: a 1 KiB layer, an RSA-2048 key, a KEK, a CA and two certificates" >&2
+  rm -rf -- ./* .ready
+  head -c 1024 /dev/urandom | gzip > tiny.tar.gz
+  "$py" "$root/bench/one_layer.py" image tiny.tar.gz application/vnd.oci.image.layer.v1.tar+gzip plain
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa2048.pem 2>/dev/null
+  openssl pkey -in rsa2048.pem -pubout -out rsa2048.pub.pem
+  mkdir keys-rsa2048 && cp rsa2048.pem keys-rsa2048/
+  "$kp" keygen-kek bench.kek >/dev/null
+  # One key for every transport: local callers (cmd), the mutual-TLS client
+  # by its CN, and anyone (plaintext gRPC has no identity).
+  printf '%s\n' '{"default-key": "bench", "keys": {"bench": {"kek": {"file": "bench.kek"},' \
+    '  "release-to": ["local", "cn:bench-client", "*"]}}}' > policy.json
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench-ca \
+    -days 3650 -keyout ca.key -out ca.pem 2>/dev/null
+  cert server /CN=localhost "subjectAltName=IP:127.0.0.1,DNS:localhost"
+  cert client /CN=bench-client
+  printf '{"key-providers": {"lc": {"cmd": {"path": "%s", "args": ["cmd", "--policy", "%s", "--name", "lc"]}}}}\n' \
+    "$kp" "$work/policy.json" > cmd.json
+  "$lc" encrypt --recipient jwe:rsa2048.pub.pem plain:v1 tiny-jwe:v1 >/dev/null
+  "$lc" --keyprovider-config cmd.json encrypt --recipient provider:lc plain:v1 tiny-kp:v1 >/dev/null
+  touch .ready
+}
+[ -e .ready ] || setup
+
+payload() { LAYER=$("$py" "$root/bench/one_layer.py" payload "$1" "$2"); }
+payload tiny-jwe jwe.payload; jwe_layer=$LAYER
+payload tiny-kp kp.payload; kp_layer=$LAYER
+plain_sum=$(sha256sum < tiny.tar.gz | cut -d' ' -f1)
+# The keyunwrap request the decoder sends (no keys, so dc.Parameters is
+# null, as from ctd-decoder under CRI), for the provider timed alone.
+"$py" - "$root/tests/tools" > unwrap.json <<'EOF'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import ocitest
+desc = next(ocitest.Layout("tiny-kp").layers())
+ann = desc["annotations"]["org.opencontainers.image.enc.keys.provider.lc"]
+sys.stdout.write(json.dumps({"op": "keyunwrap", "keywrapparams": {"ec": None, "optsdata": None},
+                             "keyunwrapparams": {"dc": {"Parameters": None}, "annotation": ann}},
+                            separators=(",", ":")))
+EOF
+
+free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# serve NAME ARGS...: layercrypt-keyprovider serve on a free port; writes
+# NAME.json, the ocicrypt config that reaches it (adds grpc-tls with --tls).
+serve() {
+  local name=$1 port; shift
+  port=$(free_port)
+  "$kp" serve --listen "127.0.0.1:$port" --policy policy.json --name lc \
+    --log-file "$name.log" "$@" >"$name.out" 2>&1 &
+  servers+=("$!")
+  for _ in $(seq 200); do
+    (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.05
+  done
+  if [ $# -gt 0 ]; then
+    printf '{"key-providers": {"lc": {"grpc": "127.0.0.1:%s", "grpc-tls": {"root-ca-file": "%s", "cert-file": "%s", "key-file": "%s"}}}}\n' \
+      "$port" "$work/ca.pem" "$work/client.pem" "$work/client.key" > "$name.json"
+  else
+    printf '{"key-providers": {"lc": {"grpc": "127.0.0.1:%s"}}}\n' "$port" > "$name.json"
+  fi
+  eval "${name}_port=$port"
+}
+serve h2c
+serve mtls --tls-cert server.pem --tls-key server.key --client-ca ca.pem
+
+dec_key() { "$1" --decryption-keys-path keys-rsa2048 <"$jwe_layer" 3<jwe.payload; }
+dec_missing() {
+  OCICRYPT_KEYPROVIDER_CONFIG="$work/missing.conf" "$decoder" --decryption-keys-path keys-rsa2048 \
+    <"$jwe_layer" 3<jwe.payload
+}
+dec_cfg() { "$decoder" --keyprovider-config "$1" <"$kp_layer" 3<kp.payload; }
+kp_alone() { "$kp" cmd --policy policy.json --name lc --log-file cmd.log <unwrap.json; }
+kinds=() cmds=()
+add() { kinds+=("$1"); cmds+=("$2"); }
+add "process start (/bin/true)"                  "/bin/true"
+add "decoder start (--version, no work)"          "$decoder --version"
+add "(a) key file, RSA-2048 JWE"                  "dec_key $decoder"
+add "(b) cmd provider"                            "dec_cfg cmd.json"
+add "(b) provider alone: keyprovider cmd"         "kp_alone"
+add "(c) gRPC provider, h2c"                      "dec_cfg h2c.json"
+add "(c) gRPC provider, mutual TLS"               "dec_cfg mtls.json"
+add "(d) key file, PROVIDER_CONFIG missing file"  "dec_missing"
+if [ -n "$base" ]; then
+  add "(d) key file, decoder before providers"    "dec_key $base"
+  add "    its start (--version)"                 "$base --version"
+fi
+run_kind() { local cmd; read -ra cmd <<<"${cmds[$1]}"; "${cmd[@]}" </dev/null; }
+# Each decoder must give the plain layer, and the provider a key, before
+# anything is timed.
+for i in "${!kinds[@]}"; do
+  case "${kinds[$i]}" in
+    "(b) provider alone"*) run_kind "$i" | grep -q keyunwrapresults ;;
+    "("*) [ "$(run_kind "$i" | sha256sum | cut -d' ' -f1)" = "$plain_sum" ] ;;
+    *) true ;;
+  esac || { echo "keyprovider_bench: ${kinds[$i]}: no plain layer or key" >&2; exit 1; }
+done
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+times=$(mktemp)
+for _ in $(seq "$runs"); do
+  for i in "${!kinds[@]}"; do
+    a=$EPOCHREALTIME; run_kind "$i" >/dev/null; b=$EPOCHREALTIME
+    echo "$i $a $b" >>"$times"
+  done
+done
+printf '%-44s %7s %15s %7s  (ms per run, %d interleaved runs)\n' "1 KiB layer" median "p10-p90" fastest "$runs"
+for i in "${!kinds[@]}"; do
+  printf '%-44s %s\n' "${kinds[$i]}" "$(awk -v i="$i" '$1 == i { print ($3 - $2) * 1000 }' "$times" | sort -g |
+    awk '{ v[NR] = $1 } END { printf "%7.2f %7.2f-%-7.2f %7.2f", v[int((NR + 1) / 2)], v[int(NR * 0.1) + 1], v[int(NR * 0.9)], v[1] }')"
+done
+rm -f "$times"
+echo "gRPC server through bench/keyprovider_client.py (python3-grpcio), $runs calls each:"
+printf '%-44s %7s %15s %7s\n' "" median "p10-p90" fastest
+for name in h2c mtls; do
+  eval "port=\$${name}_port"
+  tls=()
+  [ "$name" = mtls ] && tls=(--tls ca.pem client.pem client.key)
+  while read -r how m p10 p90 f; do
+    label="  $name, one warm channel"
+    [ "$how" = fresh ] && label="  $name, a new channel per call"
+    printf '%-44s %7.2f %7.2f-%-7.2f %7.2f\n' "$label" "$m" "$p10" "$p90" "$f"
+  done < <("$py" "$root/bench/keyprovider_client.py" "127.0.0.1:$port" unwrap.json "$runs" "${tls[@]}")
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), family $(lscpu | sed -n 's/^CPU family: *//p') model $(lscpu | sed -n 's/^Model: *//p'), $(nproc) threads; $("$decoder" --version)${base:+; base: $("$base" --version)}"
