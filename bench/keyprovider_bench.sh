@@ -10,7 +10,10 @@
 #   (d) the decoder with no provider configured, and with
 #       OCICRYPT_KEYPROVIDER_CONFIG naming a missing file (containerd 2.x's
 #       default processor config), against BASE_BUILD_DIR's decoder (a build
-#       from before key providers, e.g. 0bb0e80) on the same key-file layer.
+#       from before key providers, e.g. 0bb0e80) on the same key-file layer;
+#       besides wall time, as CPU time (perf stat task-clock) and as
+#       instructions (valgrind's callgrind), when perf and valgrind are
+#       there: on a busy host only the instruction count resolves 0.1 ms.
 # And the provider's own time, measured apart:
 #   * `layercrypt-keyprovider cmd` alone on the decoder's keyunwrap request
 #     (process start, policy and KEK read, unwrap, reply);
@@ -137,16 +140,21 @@ dec_cfg() { "$decoder" --keyprovider-config "$1" <"$kp_layer" 3<kp.payload; }
 kp_alone() { "$kp" cmd --policy policy.json --name lc --log-file cmd.log <unwrap.json; }
 kinds=() cmds=()
 add() { kinds+=("$1"); cmds+=("$2"); }
+last() { echo $((${#kinds[@]} - 1)); }
 add "process start (/bin/true)"                  "/bin/true"
 add "decoder start (--version, no work)"          "$decoder --version"
-add "(a) key file, RSA-2048 JWE"                  "dec_key $decoder"
+add "(a) key file, RSA-2048 JWE (no provider)"    "dec_key $decoder"
+k_key=$(last)
 add "(b) cmd provider"                            "dec_cfg cmd.json"
 add "(b) provider alone: keyprovider cmd"         "kp_alone"
+add "    its start (--help, no work)"           "$kp --help"
 add "(c) gRPC provider, h2c"                      "dec_cfg h2c.json"
 add "(c) gRPC provider, mutual TLS"               "dec_cfg mtls.json"
-add "(d) key file, PROVIDER_CONFIG missing file"  "dec_missing"
+add "(d) key file, config env names missing file" "dec_missing"
+k_missing=$(last)
 if [ -n "$base" ]; then
   add "(d) key file, decoder before providers"    "dec_key $base"
+  k_base=$(last)
   add "    its start (--version)"                 "$base --version"
 fi
 run_kind() { local cmd; read -ra cmd <<<"${cmds[$1]}"; "${cmd[@]}" </dev/null; }
@@ -160,19 +168,86 @@ for i in "${!kinds[@]}"; do
   esac || { echo "keyprovider_bench: ${kinds[$i]}: no plain layer or key" >&2; exit 1; }
 done
 
+# summary TITLE FILE PAIRS: the table of FILE's "ROUND KIND MS" lines, one
+# row per kind (labels: kinds[]), then for each "I:J:LABEL" in PAIRS (";"
+# between them) kind I minus kind J in the same round (a shared host's
+# drift cancels within a round).
+summary() {
+  "$py" - "$@" "${kinds[@]}" <<'EOF'
+import sys
+title, path, pairs, labels = sys.argv[1], sys.argv[2], sys.argv[3].split(";"), sys.argv[4:]
+by_kind, by_round = {}, {}
+for line in open(path):
+    r, k, ms = line.split()
+    by_kind.setdefault(int(k), []).append(float(ms))
+    by_round.setdefault(int(r), {})[int(k)] = float(ms)
+def stats(v):
+    v = sorted(v)
+    q = lambda f: v[min(len(v) - 1, int(f * len(v)))]
+    return f"{q(0.5):7.2f} {q(0.1):7.2f}-{q(0.9):<7.2f} {v[0]:7.2f}"
+n = max(len(v) for v in by_kind.values())
+print(f"{title:<46} {'median':>7} {'p10-p90':>15} {'fastest':>7}  (ms, {n} interleaved rounds)")
+for k in sorted(by_kind):
+    print(f"{labels[k]:<46} {stats(by_kind[k])}")
+for pair in filter(None, pairs):
+    i, j, label = pair.split(":", 2)
+    d = [rd[int(i)] - rd[int(j)] for rd in by_round.values() if int(i) in rd and int(j) in rd]
+    print(f"{'  ' + label:<46} {stats(d)}")
+EOF
+}
+
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 times=$(mktemp)
-for _ in $(seq "$runs"); do
+for r in $(seq "$runs"); do
   for i in "${!kinds[@]}"; do
     a=$EPOCHREALTIME; run_kind "$i" >/dev/null; b=$EPOCHREALTIME
-    echo "$i $a $b" >>"$times"
+    echo "$r $i $(awk -v a="$a" -v b="$b" 'BEGIN { print (b - a) * 1000 }')" >>"$times"
   done
 done
-printf '%-44s %7s %15s %7s  (ms per run, %d interleaved runs)\n' "1 KiB layer" median "p10-p90" fastest "$runs"
-for i in "${!kinds[@]}"; do
-  printf '%-44s %s\n' "${kinds[$i]}" "$(awk -v i="$i" '$1 == i { print ($3 - $2) * 1000 }' "$times" | sort -g |
-    awk '{ v[NR] = $1 } END { printf "%7.2f %7.2f-%-7.2f %7.2f", v[int((NR + 1) / 2)], v[int(NR * 0.1) + 1], v[int(NR * 0.9)], v[1] }')"
-done
+# The key file, with and without a missing config, against the decoder
+# before providers, round by round.
+pairs=""
+[ -n "$base" ] && pairs="$k_key:$k_base:(a) - before, same round;$k_missing:$k_base:missing file - before, same round"
+summary "wall time, 1 KiB layer" "$times" "$pairs"
+# each_d_kind ROUNDS FN: FN ROUND KIND DECODER ARGS... for the key file,
+# the missing config file and the decoder before providers, ROUNDS rounds.
+each_d_kind() {
+  local r
+  for r in $(seq "$1"); do
+    "$2" "$r" "$k_key" "$decoder" --decryption-keys-path keys-rsa2048
+    OCICRYPT_KEYPROVIDER_CONFIG="$work/missing.conf" \
+      "$2" "$r" "$k_missing" "$decoder" --decryption-keys-path keys-rsa2048
+    "$2" "$r" "$k_base" "$base" --decryption-keys-path keys-rsa2048
+  done
+}
+# The same three on CPU time (perf stat's task-clock: every thread's time on
+# a CPU, not the time spent waiting for one), when perf can count it.
+if [ -n "$base" ] && perf stat -x, -e task-clock -o /dev/null /bin/true 2>/dev/null; then
+  : >"$times"
+  cpu() {  # ROUND KIND CMD...: CMD's task-clock in ms on the key-file layer
+    local r=$1 k=$2; shift 2
+    perf stat -x, -e task-clock -o "$times.one" -- "$@" <"$jwe_layer" 3<jwe.payload >/dev/null
+    echo "$r $k $(awk -F, '/task-clock/ { print $1 }' "$times.one")" >>"$times"
+  }
+  each_d_kind "$runs" cpu
+  summary "CPU time (perf stat task-clock), 1 KiB layer" "$times" "$pairs"
+  rm -f "$times.one"
+fi
+# And on instructions executed (valgrind's callgrind, the decoder's threads
+# serialised): unlike time, a count a busy host does not change, so a small
+# difference shows. LAYERCRYPT_BENCH_VALGRIND_RUNS runs of each (default 10;
+# 0 skips it).
+vg_runs=${LAYERCRYPT_BENCH_VALGRIND_RUNS:-10}
+if [ -n "$base" ] && [ "$vg_runs" -gt 0 ] && command -v valgrind >/dev/null; then
+  : >"$times"
+  instr() {  # ROUND KIND CMD...: CMD's instructions, in millions
+    local r=$1 k=$2; shift 2
+    echo "$r $k $(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" <"$jwe_layer" \
+      3<jwe.payload 2>&1 >/dev/null | awk '/Collected :/ { print $NF / 1e6 }')" >>"$times"
+  }
+  each_d_kind "$vg_runs" instr
+  summary "instructions (callgrind), millions, 1 KiB layer" "$times" "$pairs" | sed 's/(ms, /(/'
+fi
 rm -f "$times"
 echo "gRPC server through bench/keyprovider_client.py (python3-grpcio), $runs calls each:"
 printf '%-44s %7s %15s %7s\n' "" median "p10-p90" fastest

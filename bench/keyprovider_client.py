@@ -16,21 +16,16 @@ Every reply is checked to carry keyunwrapresults.
 """
 import argparse
 import json
+import os
+import sys
 import time
 
 import grpc
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "tools"))
+from ocitest import varint  # noqa: E402
+
 METHOD = "/keyprovider.KeyProviderService/UnWrapKey"
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def field1(message):
