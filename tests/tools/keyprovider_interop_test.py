@@ -12,9 +12,8 @@ Providers:
     so the tests also compare our requests with skopeo's, and can reply with
     byte arrays or hang;
   - KEYPROVIDER (layercrypt-keyprovider, the reference provider), in cmd
-    mode and as a gRPC server: see reference_cmd_argv and
-    reference_grpc_argv (TODO: its command line is not settled yet; until
-    they return a command its tests are skipped).
+    mode and as a plaintext gRPC server, with two KEK-file keys made for the
+    run (reference_cmd_argv, reference_grpc_argv).
 
 skopeo runs in the sid root of tests/e2e/peers.py (sid_root(), made once
 under /var/cache/layercrypt-peers; a machine that cannot make it fails this
@@ -52,21 +51,43 @@ ANNOTATION = "org.opencontainers.image.enc.keys.provider."
 PROVIDER_CALL_TIMEOUT = 120
 
 
-# TODO(layercrypt-keyprovider): the reference provider's flags are not
-# settled. When they are, return its command line from these two hooks;
-# until then the Reference* test classes are skipped.
-def reference_cmd_argv(keyprovider, state_dir):
-    """argv that runs KEYPROVIDER in cmd mode: one request on stdin, one
-    reply on stdout, keys or other state under state_dir (made, empty).
-    None while unknown."""
-    return None
+# The reference provider's keys: a default one (provider:NAME) and
+# "some-params" (provider:NAME:some-params names it), each with its own KEK.
+REFERENCE_KEYS = ("default", "some-params")
 
 
-def reference_grpc_argv(keyprovider, state_dir, port):
+def reference_state(keyprovider, state_dir, release_to):
+    """Makes (once) the reference provider's KEKs and policy under
+    state_dir, releasing every key to `release_to`; returns the policy."""
+    policy = os.path.join(state_dir, "policy.json")
+    if not os.path.exists(policy):
+        for key in REFERENCE_KEYS:
+            sh(keyprovider, "keygen-kek", os.path.join(state_dir, f"{key}.kek"))
+        with open(policy + ".tmp", "w") as f:
+            json.dump({"default-key": REFERENCE_KEYS[0],
+                       "keys": {k: {"kek": {"file": f"{k}.kek"}, "release-to": [release_to]}
+                                for k in REFERENCE_KEYS}}, f)
+        os.replace(policy + ".tmp", policy)
+    return policy
+
+
+def reference_cmd_argv(keyprovider, state_dir, name):
+    """argv that runs KEYPROVIDER in cmd mode as provider `name`: one
+    request on stdin, one reply on stdout. Its callers (skopeo, our CLI and
+    decoder) run it themselves, so its keys are released to `local`."""
+    policy = reference_state(keyprovider, state_dir, "local")
+    return [keyprovider, "cmd", "--policy", policy, "--name", name,
+            "--log-file", os.path.join(state_dir, "decisions.log")]
+
+
+def reference_grpc_argv(keyprovider, state_dir, name, port):
     """argv that runs KEYPROVIDER as a gRPC server of
-    keyprovider.KeyProviderService on 127.0.0.1:port until SIGTERM, state
-    under state_dir. None while unknown."""
-    return None
+    keyprovider.KeyProviderService on 127.0.0.1:port (h2c: skopeo 1.22 has
+    no TLS for key providers) until SIGTERM. A plaintext client has no
+    identity, so its keys are released to `*`."""
+    policy = reference_state(keyprovider, state_dir, "*")
+    return [keyprovider, "serve", "--listen", f"127.0.0.1:{port}", "--policy", policy,
+            "--name", name, "--log-file", os.path.join(state_dir, "decisions.log")]
 
 
 def b64(text):
@@ -104,6 +125,9 @@ class Env:
         sh("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
                    "-out", self.jwe_key)
         sh("openssl", "pkey", "-in", self.jwe_key, "-pubout", "-out", self.jwe_pub)
+        self.jwe_key_dir = self.path("decoder-keys")  # the decoder's keys: the private key only
+        os.makedirs(self.jwe_key_dir)
+        shutil.copy(self.jwe_key, self.jwe_key_dir)
         self.capture_cmd = self.sid.host_command("keyprovider-capture", [PYTHON, CAPTURE])
         self.counter = 0
 
@@ -204,18 +228,18 @@ def capture_grpc_provider(name, encoding="base64", delay=0):
 def reference_cmd_provider(name):
     state = env().fresh(f"state-{name}")
     os.makedirs(state)
-    argv = reference_cmd_argv(KEYPROVIDER, state)
-    if argv is None:
-        return None
-    return Provider(name, {"cmd": {"path": env().sid.host_command(f"{name}-cmd", argv)}})
+    argv = reference_cmd_argv(KEYPROVIDER, state, name)
+    p = Provider(name, {"cmd": {"path": env().sid.host_command(f"{name}-cmd", argv)}})
+    p.state = state
+    return p
 
 
 def reference_grpc_provider(name):
     state = env().fresh(f"state-{name}")
     os.makedirs(state)
-    if reference_grpc_argv(KEYPROVIDER, state, 0) is None:
-        return None
-    return start_grpc(name, lambda port: reference_grpc_argv(KEYPROVIDER, state, port))
+    p = start_grpc(name, lambda port: reference_grpc_argv(KEYPROVIDER, state, name, port))
+    p.state = state
+    return p
 
 
 class Interop:
@@ -227,20 +251,21 @@ class Interop:
     def setUpClass(cls):
         cls.env = env()
         cls.provider = cls.make_provider("kp")
-        if cls.provider is None:
-            raise unittest.SkipTest("TODO: the reference provider's command line is not settled "
-                                    "(reference_cmd_argv / reference_grpc_argv)")
 
     # --- the peers ---
 
-    def lc(self, *args, provider=None, via_env=False, check=True, timeout=PROVIDER_CALL_TIMEOUT):
+    def lc(self, *args, provider=None, via_env=False, no_config=False, check=True,
+           timeout=PROVIDER_CALL_TIMEOUT):
         """layercrypt [--keyprovider-config CFG] ARGS, or with
-        OCICRYPT_KEYPROVIDER_CONFIG=CFG when via_env."""
+        OCICRYPT_KEYPROVIDER_CONFIG=CFG when via_env, or with no provider
+        config at all when no_config."""
         p = provider or self.provider
         run_env = dict(os.environ)
         run_env.pop("OCICRYPT_KEYPROVIDER_CONFIG", None)
         pre = []
-        if via_env:
+        if no_config:
+            pass
+        elif via_env:
             run_env["OCICRYPT_KEYPROVIDER_CONFIG"] = p.config
         else:
             pre = ["--keyprovider-config", p.config]
@@ -268,6 +293,17 @@ class Interop:
     def assert_plain(self, layout, what):
         got = [d for _, d in layer_digests(layout)[0]]
         self.assertEqual(got, self.env.plain_layers, f"{what}: the layers are not the plain ones")
+
+    def assert_decoder_decrypts(self, layout_dir, how, args, env_extra=None):
+        """layercrypt-decoder ARGS, run as containerd runs it (CRI's node
+        key model: no keys in the payload), gives every plain layer."""
+        layout = ocitest.Layout(layout_dir)
+        for desc, plain in zip(layout.layers(), self.env.plain_layers):
+            run = ocitest.run_decoder(DECODER, layout.blob(desc["digest"]),
+                                      ocitest.make_payload(desc), args=args,
+                                      media_type=desc["mediaType"], env_extra=env_extra)
+            self.assertEqual(run.rc, 0, f"decoder ({how}) on {desc['digest']}: {run}")
+            self.assertEqual(ocitest.sha256_digest(run.out), plain, f"decoder ({how})")
 
     def assert_provider_annotations(self, layout, name=None):
         key = ANNOTATION + (name or self.provider.name)
@@ -315,19 +351,26 @@ class Interop:
         in the payload, the config from the environment (containerd's
         processor `env`) or from --keyprovider-config."""
         enc = self.skopeo_encrypted(f"provider:{self.provider.name}")
-        layout = ocitest.Layout(enc)
-        for how in ("env", "flag"):
-            for desc, plain in zip(layout.layers(), self.env.plain_layers):
-                args, extra = [], {}
-                if how == "env":
-                    extra["OCICRYPT_KEYPROVIDER_CONFIG"] = self.provider.config
-                else:
-                    args = ["--keyprovider-config", self.provider.config]
-                run = ocitest.run_decoder(DECODER, layout.blob(desc["digest"]),
-                                          ocitest.make_payload(desc), args=args,
-                                          media_type=desc["mediaType"], env_extra=extra)
-                self.assertEqual(run.rc, 0, f"decoder ({how}) on {desc['digest']}: {run}")
-                self.assertEqual(ocitest.sha256_digest(run.out), plain, f"decoder ({how})")
+        self.assert_decoder_decrypts(enc, "env", [],
+                                     {"OCICRYPT_KEYPROVIDER_CONFIG": self.provider.config})
+        self.assert_decoder_decrypts(enc, "flag", ["--keyprovider-config", self.provider.config])
+
+    def test_skopeo_encrypts_for_provider_and_jwe(self):
+        """One image, two recipients: either key alone opens it, in the CLI
+        and in the decoder (the jwe key with no provider configured)."""
+        enc = self.skopeo_encrypted(f"provider:{self.provider.name}", f"jwe:{self.env.jwe_pub}")
+        for layer in layer_digests(enc)[1]["layers"]:
+            self.assertIn("org.opencontainers.image.enc.keys.jwe", layer["annotations"])
+        for key, no_config in ((f"provider:{self.provider.name}", False),
+                               (self.env.jwe_key, True), (self.env.jwe_key, False)):
+            dec = self.env.fresh("lc-dec")
+            self.lc("decrypt", "--key", key, f"{enc}:v1", f"{dec}:v1", no_config=no_config)
+            self.assert_plain(dec, f"layercrypt decrypt --key {key} "
+                                   f"({'no' if no_config else 'with a'} provider config)")
+        self.assert_decoder_decrypts(enc, "provider only",
+                                     ["--keyprovider-config", self.provider.config])
+        self.assert_decoder_decrypts(enc, "jwe key only",
+                                     ["--decryption-keys-path", self.env.jwe_key_dir])
 
     # --- we encrypt, skopeo decrypts ---
 
@@ -451,11 +494,48 @@ class CaptureGrpc(Interop, unittest.TestCase):
     captures = True
 
 
-class ReferenceCmd(Interop, unittest.TestCase):
+class ReferenceChecks:
+    """What only the reference provider shows: which key wrapped, and its
+    decision log."""
+
+    def wrapped_keys(self, layout):
+        """The key id in each layer's provider blob."""
+        out = []
+        for layer in layer_digests(layout)[1]["layers"]:
+            blob = base64.b64decode(layer["annotations"][ANNOTATION + self.provider.name])
+            out.append(json.loads(blob)["key"])
+        return out
+
+    def decisions(self):
+        with open(os.path.join(self.provider.state, "decisions.log")) as f:
+            return [l for l in f.read().splitlines() if " keywrap " in l or " keyunwrap " in l]
+
+    def test_key_choice_and_decisions(self):
+        name = self.provider.name
+        ours = self.our_encrypted(f"provider:{name}:key=some-params")
+        self.assertEqual(self.wrapped_keys(ours), ["some-params"] * 2)
+        theirs = self.skopeo_encrypted(f"provider:{name}")
+        self.assertEqual(self.wrapped_keys(theirs), [REFERENCE_KEYS[0]] * 2, "the default key")
+        before = len(self.decisions())
+        self.lc("decrypt", "--key", f"provider:{name}", f"{theirs}:v1",
+                f"{self.env.fresh('lc-dec')}:v1")
+        self.skopeo(ours, self.env.fresh("skopeo-dec"), "--decryption-key", f"provider:{name}")
+        new = self.decisions()[before:]
+        self.assertEqual(len(new), 4, new)
+        identity = "local uid:" if self.provider.process is None else "unauthenticated"
+        for line in new:
+            self.assertIn(" keyunwrap ", line)
+            self.assertIn(" allowed", line)
+            self.assertIn(identity, line)
+        self.assertEqual(sorted(l.split(" key=")[1].split()[0] for l in new),
+                         [REFERENCE_KEYS[0]] * 2 + ["some-params"] * 2)
+
+
+class ReferenceCmd(ReferenceChecks, Interop, unittest.TestCase):
     make_provider = staticmethod(reference_cmd_provider)
 
 
-class ReferenceGrpc(Interop, unittest.TestCase):
+class ReferenceGrpc(ReferenceChecks, Interop, unittest.TestCase):
     make_provider = staticmethod(reference_grpc_provider)
 
 
@@ -474,6 +554,7 @@ def main():
             raise SystemExit(f"keyprovider_interop_test: {p} is not an executable")
     if os.geteuid() != 0:
         raise SystemExit("keyprovider_interop_test: needs root (skopeo 1.22 runs in a chroot)")
+    os.environ.pop("OCICRYPT_KEYPROVIDER_CONFIG", None)  # each run says which config it uses
     peers.enter_private_mount_namespace()
     if os.environ.get("LAYERCRYPT_E2E_MOUNT_NS") != "1":
         raise SystemExit("keyprovider_interop_test: cannot make a private mount namespace")
