@@ -17,7 +17,6 @@
 #include <utility>
 #include <vector>
 
-#include "engine/containerd/payload.h"
 #include "engine/containerd/stream_processor.h"
 #include "engine/core/io.h"
 #include "engine/core/status.h"
@@ -31,6 +30,7 @@
 #include "engine/keywrap/provider/key_providers.h"
 #include "engine/keywrap/recipients.h"
 #include "engine/ocicrypt/annotations.h"
+#include "engine/ocicrypt/descriptor.h"
 #include "engine/ocicrypt/media_types.h"
 #include "engine/stream/layer_cipher.h"
 
@@ -505,11 +505,7 @@ lc_status lc_encrypt_layer(const lc_encrypt_config* config, const char* media_ty
         layercrypt::encrypt_layer_sniffed(src, "the layer", sink, media_type ? media_type : "",
                                           config->recipients, config->compress, {});
     if (!enc.ok()) return fail_io(enc.status(), src, &sink);
-    layercrypt::Descriptor d;
-    d.media_type = enc->media_type;
-    d.digest = enc->digest;
-    d.size = static_cast<int64_t>(enc->size);
-    d.annotations = enc->annotations;
+    const layercrypt::Descriptor d = enc->descriptor();
     auto out_layer = std::make_unique<lc_layer>();
     out_layer->descriptor_json = layercrypt::encode_descriptor(d);
     out_layer->media_type = enc->media_type;

@@ -19,8 +19,8 @@
 // is not an object (Go would accept `null` and fail later).
 //
 // encode_payload is the inverse and byte-identical to containerd's output
-// (parameter names sorted, descriptor members in image-spec order with
-// omitempty). Key material in the payload (private keys, passwords) stays in
+// (parameter names sorted; the descriptor as engine/ocicrypt/descriptor.h
+// encodes it). Key material in the payload (private keys, passwords) stays in
 // wiping memory: DecryptParameters values are kernels::SecretBytes and the
 // payload bytes are read from / written to SecretBytes.
 //
@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "engine/core/status.h"
+#include "engine/ocicrypt/descriptor.h"
 #include "kernels/secure_memory.h"
 
 namespace layercrypt {
@@ -52,29 +53,6 @@ inline constexpr std::string_view kParamGpgPrivKeys = "gpg-privatekeys";
 inline constexpr std::string_view kParamGpgPrivKeysPasswords = "gpg-privatekeys-passwords";
 inline constexpr std::string_view kParamPkcs11Yamls = "pkcs11-yamls";
 inline constexpr std::string_view kParamPkcs11Config = "pkcs11-config";
-
-// Platform is image-spec's Platform.
-struct Platform {
-  std::string architecture;              // "architecture"
-  std::string os;                        // "os"
-  std::string os_version;                // "os.version", omitempty
-  std::vector<std::string> os_features;  // "os.features", omitempty
-  std::string variant;                   // "variant", omitempty
-};
-
-// Descriptor is image-spec v1.1's Descriptor. Empty urls/annotations/data and
-// an empty artifact_type are omitted on output (omitempty); platform is
-// written whenever it is set, like Go's non-nil pointer.
-struct Descriptor {
-  std::string media_type;                          // "mediaType"
-  std::string digest;                              // "digest"
-  int64_t size = 0;                                // "size"
-  std::vector<std::string> urls;                   // "urls"
-  std::map<std::string, std::string> annotations;  // "annotations"
-  std::vector<uint8_t> data;                       // "data" (base64)
-  std::optional<Platform> platform;                // "platform"
-  std::string artifact_type;                       // "artifactType"
-};
 
 // DecryptParameters is ocicrypt's DecryptConfig.Parameters
 // (map[string][][]byte): per name a list of byte strings, each possibly
@@ -137,20 +115,12 @@ kernels::SecretBytes encode_payload(const Payload& payload);
 // wiping memory. Never fails.
 kernels::SecretBytes encode_payload_json(const Payload& payload);
 
-// parse_descriptor parses one descriptor JSON object (as in a manifest's
-// "layers") with Go's leniency. Returns the descriptor, or a kDataError.
-StatusOr<Descriptor> parse_descriptor(std::string_view json);
-
 // parse_manifest_layers parses an image manifest (or any JSON object) and
 // returns its "layers" descriptors, decoded as Go's encoding/json decodes
 // image-spec's Manifest (the form containerd hands a stream processor).
 // A document without "layers" gives an empty list. Returns a kDataError for
 // invalid JSON, a value that is not an object, or a malformed layer.
 StatusOr<std::vector<Descriptor>> parse_manifest_layers(std::string_view json);
-
-// encode_descriptor returns Go's json.Marshal of `desc` (image-spec member
-// order, omitempty, sorted annotations). Never fails.
-std::string encode_descriptor(const Descriptor& desc);
 
 }  // namespace layercrypt
 

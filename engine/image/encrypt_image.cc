@@ -45,6 +45,15 @@ StatusOr<LayerCompression> parse_layer_compression(std::string_view arg) {
                          "LEVEL 1 to 19 (default 3)");
 }
 
+Descriptor EncryptedLayer::descriptor() const {
+  Descriptor d;
+  d.media_type = media_type;
+  d.digest = digest;
+  d.size = static_cast<int64_t>(size);
+  d.annotations = annotations;
+  return d;
+}
+
 StatusOr<EncryptedLayer> encrypt_layer_blob(ByteSource& in, ByteSink& out,
                                             std::string_view media_type,
                                             const Recipients& recipients,

@@ -36,6 +36,7 @@
 #include "engine/keywrap/recipient_list.h"
 #include "engine/keywrap/recipients.h"
 #include "engine/ocicrypt/annotations.h"
+#include "engine/ocicrypt/descriptor.h"
 #include "engine/stream/layer_cipher.h"
 
 namespace layercrypt {
@@ -143,6 +144,10 @@ struct EncryptedLayer {
   uint64_t input_bytes = 0;    // and its length
   std::string diff_id;         // the tar's digest, when known (input or output is a tar): else ""
   std::string pipeline_stats;  // PipelineStats::to_string() of the run
+
+  // descriptor returns the encrypted layer's descriptor (media type, digest,
+  // size, annotations).
+  Descriptor descriptor() const;
 };
 
 // encrypt_layer_blob encrypts one layer blob of type `media_type` read from
