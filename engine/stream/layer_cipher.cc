@@ -128,6 +128,11 @@ Status decrypt_pass(ByteSource& source, ByteSink& sink, const kernels::AesCtr256
     out = decompressor.get();
   }
   stages.push_back(write_stage(*out));
+  // Without the MAC the work is one serial stage (the write, or inflate
+  // behind it; CTR is a few percent of either): read ahead instead of
+  // keeping TBB workers spinning for it. With the MAC (kStream), the MAC and
+  // the write each want a core.
+  po.read_ahead = mac == nullptr;
   Status st = run_pipeline(source, stages, po, &result->decrypt_stats);
   result->bytes = result->decrypt_stats.bytes;
   if (decompressor) result->tar_bytes = decompressor->bytes_out();
@@ -174,7 +179,10 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink, c
     verify.push_back({"spool", StageKind::kSerialInOrder,
                       [&spool](Chunk& c) { return spool->write(c.data, c.len); }});
   }
-  LC_RETURN_IF_ERROR(run_pipeline(source, verify, options.pipeline, &result.verify_stats));
+  // The MAC is the pass's one real stage (spooling is a copy): read ahead.
+  PipelineOptions verify_options = options.pipeline;
+  verify_options.read_ahead = true;
+  LC_RETURN_IF_ERROR(run_pipeline(source, verify, verify_options, &result.verify_stats));
   LC_RETURN_IF_ERROR(finish_mac(mac, expected_hmac, false));
 
   if (spool) {

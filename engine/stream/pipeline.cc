@@ -9,13 +9,16 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <sstream>
+#include <thread>
 
 #include "kernels/secure_memory.h"
 
@@ -113,10 +116,10 @@ class ChunkPool {
     }
   }
   // take is called by the serial read stage only, so growing needs no lock.
-  // The token limit equals the capacity, so a buffer is always available;
-  // null would mean that the two disagree.
-  Chunk* take() {
-    Chunk* c = pop_free();
+  // When every buffer is out it returns null, or with `wait` sleeps until
+  // one is given back; null then means the run was cancelled.
+  Chunk* take(bool wait = false) {
+    Chunk* c = pop_free(wait && slots_.size() == capacity_);
     if (c == nullptr) {
       if (slots_.size() == capacity_) return nullptr;
       auto slot = std::make_unique<Slot>();
@@ -148,8 +151,20 @@ class ChunkPool {
     // A stage may have written anywhere in out without setting out_len.
     s->out_filled = c->out != nullptr ? out_size_ : 0;
     s->taken = false;
-    std::lock_guard<std::mutex> lock(free_mutex_);
-    free_.push_back(c);
+    {
+      std::lock_guard<std::mutex> lock(free_mutex_);
+      free_.push_back(c);
+    }
+    returned_.notify_one();
+  }
+  // cancel wakes a take() that waits, for good: the run has failed, and the
+  // buffers still out will not come back.
+  void cancel() {
+    {
+      std::lock_guard<std::mutex> lock(free_mutex_);
+      cancelled_ = true;
+    }
+    returned_.notify_all();
   }
 
  private:
@@ -158,11 +173,13 @@ class ChunkPool {
     size_t out_filled = 0;
     bool taken = false;
   };
-  // pop_free returns a returned buffer, or null if none is free. A mutex,
-  // not a TBB queue: TBB's allocator would start its runtime even for a
-  // stream that never leaves the calling thread.
-  Chunk* pop_free() {
-    std::lock_guard<std::mutex> lock(free_mutex_);
+  // pop_free returns a returned buffer, or null if none is free; with
+  // `wait`, it sleeps until one is or the pool is cancelled. A mutex, not a
+  // TBB queue: TBB's allocator would start its runtime even for a stream
+  // that never leaves the calling thread.
+  Chunk* pop_free(bool wait) {
+    std::unique_lock<std::mutex> lock(free_mutex_);
+    if (wait) returned_.wait(lock, [this] { return !free_.empty() || cancelled_; });
     if (free_.empty()) return nullptr;
     Chunk* c = free_.back();
     free_.pop_back();
@@ -174,7 +191,9 @@ class ChunkPool {
   size_t capacity_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::mutex free_mutex_;
+  std::condition_variable returned_;
   std::vector<Chunk*> free_;
+  bool cancelled_ = false;
 };
 
 // ChunkReader cuts the source into chunks, either of a fixed size or as the
@@ -277,6 +296,82 @@ Status run_stage(const Stage& stage, Chunk& chunk, StageTimer& timer) {
 
 double seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
 
+// ReadyQueue hands filled chunks from the read-ahead thread to the stages.
+class ReadyQueue {
+ public:
+  void push(Chunk* c) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      chunks_.push_back(c);
+    }
+    cv_.notify_one();
+  }
+  // close ends the stream: with an error, or OK after the last chunk.
+  void close(Status st) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+      status_ = std::move(st);
+    }
+    cv_.notify_one();
+  }
+  // pop returns the next chunk, or null once the stream is closed and
+  // drained (then status() says why).
+  Chunk* pop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !chunks_.empty() || closed_; });
+    if (chunks_.empty()) return nullptr;
+    Chunk* c = chunks_.front();
+    chunks_.pop_front();
+    return c;
+  }
+  Status status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Chunk*> chunks_;
+  bool closed_ = false;
+  Status status_;
+};
+
+// run_read_ahead runs `stages` on the calling thread, chunk after chunk,
+// while a thread of its own reads ahead into the pool's free buffers
+// (PipelineOptions::read_ahead). Both sides sleep when they wait.
+Status run_read_ahead(ChunkReader& reader, ChunkPool& pool, Chunk* first,
+                      const std::vector<Stage>& stages, std::vector<StageTimer>& timers) {
+  ReadyQueue ready;
+  ready.push(first);
+  std::thread read_thread([&] {
+    for (;;) {
+      Chunk* c = pool.take(/*wait=*/true);
+      if (c == nullptr) return ready.close(Internal("the layer pipeline stopped"));
+      auto more = reader.next(*c);
+      if (!more.ok() || !*more) {
+        pool.give(c);
+        return ready.close(more.ok() ? Status::Ok() : more.status());
+      }
+      const bool last = c->last;
+      ready.push(c);
+      if (last) return ready.close(Status::Ok());
+    }
+  });
+  Status st = Status::Ok();
+  while (Chunk* c = ready.pop()) {
+    for (size_t i = 0; i < stages.size() && st.ok(); ++i) st = run_stage(stages[i], *c, timers[i]);
+    pool.give(c);
+    if (!st.ok()) break;
+  }
+  pool.cancel();  // wakes the reader if it waits for a buffer
+  read_thread.join();
+  // Chunks read but not run (after a failure) stay taken: the pool wipes
+  // them whole when the run ends.
+  return st.ok() ? ready.status() : st;
+}
+
 }  // namespace
 
 std::string PipelineStats::to_string() const {
@@ -364,6 +459,12 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
     }
     pool.give(first);
     return finish(Status::Ok());
+  }
+
+  if (options.read_ahead) {
+    live = std::max<size_t>(options.max_live_chunks ? options.max_live_chunks : 8, 2);
+    pool.grow(live);
+    return finish(run_read_ahead(reader, pool, first, stages, timers));
   }
 
   // More threads than oneTBB allows (by default its default concurrency, the

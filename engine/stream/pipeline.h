@@ -92,6 +92,20 @@
 // byte on the calling thread; if the stream ends within that chunk, every
 // stage runs inline on the calling thread and TBB is never touched.
 //
+// Waiting without spinning (PipelineOptions::read_ahead). A oneTBB worker
+// that has no task spins (pause, then sched_yield) before it sleeps, and a
+// pipeline whose work is one slow serial stage wakes it for every chunk: it
+// never gets to sleep. The decoder's passes are like that (the MAC alone;
+// CTR and the write; CTR and a one-core inflate), and there TBB burnt a
+// second core for nothing: `--decompress` of a 300 MB tar took 0.95 CPU-s
+// for 0.52 s of stage work, with 150,000 sched_yield calls (2 vCPU AMD
+// EPYC, bench/README.md). Such runs ask for read_ahead: the stages run on
+// the calling thread one chunk after the other, and a plain thread reads
+// ahead into the pooled buffers. Each side sleeps on a condition variable
+// when it waits for the other, so the CPU time is the work. Runs with
+// parallel work (compression, indexed inflate) or two heavy serial stages
+// (encryption's hashes, the MAC next to inflate with --stream) keep TBB.
+//
 // Errors. A stage returns a Status. A non-OK status is thrown as one
 // internal exception type, which makes TBB cancel the pipeline and rethrow
 // on the calling thread; run_pipeline turns it back into the Status. No
@@ -170,6 +184,14 @@ struct PipelineOptions {
   // last) through the stages, for writers that emit framing even for no
   // input. Otherwise stages never see an empty stream.
   bool deliver_empty = false;
+  // read_ahead runs every stage on the calling thread, one chunk after the
+  // other, and only the read on a thread of its own, which fills up to
+  // max_live_chunks buffers ahead (default 8). Both threads sleep while
+  // they wait. For runs whose work is one serial stage or less (a hash,
+  // inflate, a write): TBB would give them no more speed, and its worker
+  // threads spin (sched_yield) whenever they wait for that stage, which
+  // costs a core. `threads` is unused.
+  bool read_ahead = false;
   static constexpr size_t kDefaultChunkSize = size_t{128} << 10;
 };
 

@@ -1,6 +1,6 @@
 // tests/engine/pipeline_test.cc: the chunk pipeline's contract: every byte
 // once, in order, at its offset; the last flag; segments; the second buffer;
-// empty streams; errors.
+// empty streams; errors; the same with read_ahead.
 #include "engine/stream/pipeline.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "tests/support/test_util.h"
 
@@ -149,6 +151,117 @@ TEST(Pipeline, AStageErrorStopsTheRunAndIsReturned) {
   EXPECT_EQ(st.code(), StatusCode::kDataError);
   EXPECT_EQ(st.message(), "chunk 3 is bad");
   EXPECT_EQ(after.load(), 0);
+}
+
+// A source that fails after `good` bytes.
+class FailingSource : public ByteSource {
+ public:
+  FailingSource(const std::vector<uint8_t>& data, size_t good) : data_(data), good_(good) {}
+  StatusOr<size_t> read(uint8_t* out, size_t cap) override {
+    if (pos_ >= good_) return IoError("the disk went away");
+    const size_t n = std::min(cap, good_ - pos_);
+    std::copy(data_.begin() + pos_, data_.begin() + pos_ + n, out);
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  const std::vector<uint8_t>& data_;
+  size_t good_, pos_ = 0;
+};
+
+// read_ahead: the stages run on the calling thread, in order, with every
+// byte, the last flag, segments and the second buffer as in the TBB run;
+// the reader stays at most max_live_chunks buffers ahead.
+TEST(PipelineReadAhead, SameContractOnTheCallingThread) {
+  for (size_t n : {size_t{1}, kChunk, kChunk + 1, 37 * kChunk + 5}) {
+    const auto data = random_bytes(n, n + 9);
+    MemorySource src(data.data(), data.size());
+    Seen seen;
+    std::set<const uint8_t*> buffers;
+    std::atomic<bool> other_thread{false};
+    const auto caller = std::this_thread::get_id();
+    std::vector<Stage> stages = collecting(&seen);
+    stages.insert(stages.begin(), {"where", StageKind::kParallel, [&](Chunk& c) {
+                                     if (std::this_thread::get_id() != caller) other_thread = true;
+                                     buffers.insert(c.data);
+                                     return Status::Ok();
+                                   }});
+    PipelineOptions po;
+    po.chunk_size = kChunk;
+    po.read_ahead = true;
+    po.max_live_chunks = 3;
+    PipelineStats stats;
+    ASSERT_TRUE(run_pipeline(src, stages, po, &stats).ok()) << n;
+    EXPECT_TRUE(seen.bytes == data) << n;
+    ASSERT_EQ(seen.chunks.size(), (n + kChunk - 1) / kChunk) << n;
+    for (size_t i = 0; i < seen.chunks.size(); ++i)
+      EXPECT_EQ(seen.chunks[i].last, i + 1 == seen.chunks.size()) << n << " chunk " << i;
+    EXPECT_FALSE(other_thread.load()) << n;
+    EXPECT_LE(buffers.size(), 3u) << n;
+    EXPECT_EQ(stats.bytes, n);
+  }
+  // Segments and the second buffer.
+  const std::vector<size_t> seg = {10, 0, 70000, 5, 200000, 8};
+  size_t total = 0;
+  for (size_t x : seg) total += x;
+  const auto data = random_bytes(total, 11);
+  MemorySource src(data.data(), data.size());
+  std::vector<uint8_t> got;
+  std::vector<size_t> lens;
+  PipelineOptions po;
+  po.segments = seg;
+  po.read_ahead = true;
+  po.out_buffer_size = 1 << 20;
+  std::vector<Stage> stages = {{"copy", StageKind::kSerialInOrder, [&](Chunk& c) {
+                                  std::copy(c.data, c.data + c.len, c.out);
+                                  got.insert(got.end(), c.out, c.out + c.len);
+                                  lens.push_back(c.len);
+                                  return Status::Ok();
+                                }}};
+  ASSERT_TRUE(run_pipeline(src, stages, po, nullptr).ok());
+  EXPECT_TRUE(got == data);
+  EXPECT_EQ(lens, seg);
+}
+
+// A failing stage stops the run while the reader waits for a buffer, and a
+// failing read is returned: neither hangs, and no stage sees a chunk after.
+TEST(PipelineReadAhead, ErrorsStopTheRunWithoutHanging) {
+  const auto data = random_bytes(64 * kChunk, 12);
+  PipelineOptions po;
+  po.chunk_size = kChunk;
+  po.read_ahead = true;
+  po.max_live_chunks = 2;
+  int after = 0;
+  std::vector<Stage> stages = {{"fail", StageKind::kSerialInOrder,
+                                [](Chunk& c) {
+                                  if (c.seq == 3) {
+                                    // Let the reader fill every buffer and wait for one.
+                                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                                    return DataError("chunk 3 is bad");
+                                  }
+                                  return Status::Ok();
+                                }},
+                               {"count", StageKind::kSerialInOrder, [&after](Chunk& c) {
+                                  if (c.seq >= 3) ++after;
+                                  return Status::Ok();
+                                }}};
+  MemorySource src(data.data(), data.size());
+  Status st = run_pipeline(src, stages, po, nullptr);
+  EXPECT_EQ(st.code(), StatusCode::kDataError);
+  EXPECT_EQ(st.message(), "chunk 3 is bad");
+  EXPECT_EQ(after, 0);
+
+  FailingSource failing(data, 5 * kChunk + 100);
+  size_t seen = 0;
+  std::vector<Stage> count = {{"count", StageKind::kSerialInOrder, [&seen](Chunk& c) {
+                                 seen += c.len;
+                                 return Status::Ok();
+                               }}};
+  st = run_pipeline(failing, count, po, nullptr);
+  EXPECT_EQ(st.code(), StatusCode::kIoError);
+  EXPECT_EQ(st.message(), "the disk went away");
+  EXPECT_LE(seen, 5 * kChunk);  // the chunk cut by the error never ran
 }
 
 }  // namespace
