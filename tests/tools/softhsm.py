@@ -28,7 +28,8 @@ class Token:
     """A token labelled `label` with user PIN `pin` under directory `d`,
     holding one RSA key pair labelled `key_label` with CKA_ID `key_id`
     (hex). Files made in `d`: softhsm2.conf, tokens/, ocicrypt.conf (allows
-    MODULE) and strict.conf (allows no module SoftHSM2 is in)."""
+    MODULE), strict.conf (allows no module SoftHSM2 is in) and key.pub.pem
+    (the key's public half)."""
 
     def __init__(self, d, label, pin, key_label="layer-key", key_id="0a0b"):
         self.dir, self.label, self.pin = d, label, pin
@@ -54,6 +55,8 @@ class Token:
                         "rsa_keygen_bits:2048", "-out", key], **run)
         subprocess.run(["softhsm2-util", "--import", key, "--token", label, "--label", key_label,
                         "--id", key_id, "--pin", pin], **run)
+        self.public_key = f"{d}/key.pub.pem"  # for pkcs11:pub.pem recipients
+        subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", self.public_key], **run)
         os.remove(key)
 
     def yaml(self, pin=None, token=None):
