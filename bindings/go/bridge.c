@@ -83,6 +83,15 @@ lc_status lcgo_decrypt_config_set_pkcs11_policy(lc_decrypt_config *config, const
   return done(lc_decrypt_config_set_pkcs11_policy(config, yaml, yaml_len), err);
 }
 
+lc_status lcgo_decrypt_config_set_keyprovider_config(lc_decrypt_config *config, const char *path,
+                                                     uint32_t timeout_ms, char **err) {
+  return done(lc_decrypt_config_set_keyprovider_config(config, path, timeout_ms), err);
+}
+
+lc_status lcgo_decrypt_config_add_provider(lc_decrypt_config *config, const char *key, char **err) {
+  return done(lc_decrypt_config_add_provider(config, key), err);
+}
+
 lc_status lcgo_decrypt_config_add_key(lc_decrypt_config *config, const uint8_t *key,
                                       size_t key_len, const uint8_t *password,
                                       size_t password_len, char **err) {

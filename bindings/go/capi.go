@@ -86,6 +86,12 @@ func newEncryptConfig(ec *EncryptConfig, compression string) (*C.lc_encrypt_conf
 			n++
 		}
 	}
+	providers, err := addProviderRecipients(cfg, ec.Parameters)
+	if err != nil {
+		C.lc_encrypt_config_free(cfg)
+		return nil, err
+	}
+	n += providers
 	if n == 0 {
 		C.lc_encrypt_config_free(cfg)
 		return nil, newError(StatusInvalidArgument, op,
@@ -107,7 +113,7 @@ func newEncryptConfig(ec *EncryptConfig, compression string) (*C.lc_encrypt_conf
 func refuseUnknown(params map[string][][]byte, op string) error {
 	var unknown []string
 	for k, v := range params {
-		if len(v) == 0 || ignoredEncryptParameters[k] {
+		if len(v) == 0 || ignoredEncryptParameters[k] || (keyProvidersConfigured() && !schemeParameters[k]) {
 			continue
 		}
 		known := false
@@ -188,7 +194,11 @@ func newDecryptConfig(dc *DecryptConfig) (*C.lc_decrypt_config, error) {
 			return nil, err
 		}
 	}
-	if len(keys) == 0 && len(dc.Parameters[ParamPkcs11Yamls]) == 0 {
+	if err := addProviderKeys(cfg, dc.Parameters); err != nil {
+		C.lc_decrypt_config_free(cfg)
+		return nil, err
+	}
+	if len(keys) == 0 && len(dc.Parameters[ParamPkcs11Yamls]) == 0 && !keyProvidersConfigured() {
 		C.lc_decrypt_config_free(cfg)
 		return nil, newError(StatusKey, op, "missing private key needed for decryption (DecryptConfig parameters "+
 			ParamPrivKeys+" and "+ParamPkcs11Yamls+" are empty)")

@@ -27,8 +27,10 @@ import (
 // content selects, a certificate being pkcs7) and the private keys ("FILE"
 // or "FILE:PASSWORD", see CreateDecryptCryptoConfig), which also let
 // EncryptLayer add recipients to layers they open. Files are read and
-// checked now. PGP ("pgp:...") and other schemes are refused with
-// ErrUnsupported.
+// checked now. "provider:NAME[:PARAMS]" recipients and keys go to the key
+// provider NAME of OCICRYPT_KEYPROVIDER_CONFIG (EncryptWithKeyProvider,
+// DecryptWithKeyProvider). PGP ("pgp:...") and other schemes are refused
+// with ErrUnsupported.
 func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error) {
 	var ccs []CryptoConfig
 	var decrypt *DecryptConfig
@@ -41,7 +43,8 @@ func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error
 		ccs = append(ccs, dcc)
 	}
 	if len(recipients) > 0 {
-		others, p11Pubkeys, p11Yamls, err := readPkcs11Recipients(recipients)
+		others, providers := splitProviderSpecs(recipients)
+		others, p11Pubkeys, p11Yamls, err := readPkcs11Recipients(others)
 		if err != nil {
 			return CryptoConfig{}, err
 		}
@@ -52,7 +55,8 @@ func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error
 		pkcs7, _ := EncryptWithPkcs7(x509s)
 		jwe, _ := EncryptWithJwe(pubKeys)
 		pkcs11, _ := EncryptWithPkcs11(nil, p11Pubkeys, p11Yamls)
-		ecc := CombineCryptoConfigs([]CryptoConfig{pkcs7, jwe, pkcs11})
+		kp, _ := EncryptWithKeyProvider(providers)
+		ecc := CombineCryptoConfigs([]CryptoConfig{pkcs7, jwe, pkcs11, kp})
 		ecc.EncryptConfig.AttachDecryptConfig(decrypt)
 		ccs = append(ccs, ecc)
 	}
@@ -76,6 +80,7 @@ func CreateDecryptCryptoConfig(keys []string, decRecipients []string) (CryptoCon
 	if err != nil {
 		return CryptoConfig{}, err
 	}
+	keys, providers := splitProviderSpecs(keys)
 	var privKeys, passwords, p11Yamls [][]byte
 	for _, spec := range keys {
 		path, password, err := splitKeySpec(spec)
@@ -107,6 +112,10 @@ func CreateDecryptCryptoConfig(keys []string, decRecipients []string) (CryptoCon
 	if len(p11Yamls) > 0 {
 		p11Cc, _ := DecryptWithPkcs11Yaml(nil, p11Yamls)
 		ccs = append(ccs, p11Cc)
+	}
+	if len(providers) > 0 {
+		kpCc, _ := DecryptWithKeyProvider(providers)
+		ccs = append(ccs, kpCc)
 	}
 	return CombineCryptoConfigs(ccs), nil
 }
@@ -195,6 +204,19 @@ func readRecipients(recipients []string) (pubKeys, x509s [][]byte, err error) {
 		}
 	}
 	return pubKeys, x509s, nil
+}
+
+// splitProviderSpecs takes the "provider:NAME[:PARAMS]" entries out of
+// specs, as "NAME[:PARAMS]" (EncryptWithKeyProvider's form).
+func splitProviderSpecs(specs []string) (others []string, providers [][]byte) {
+	for _, s := range specs {
+		if strings.HasPrefix(s, "provider:") {
+			providers = append(providers, []byte(s[len("provider:"):]))
+		} else {
+			others = append(others, s)
+		}
+	}
+	return others, providers
 }
 
 // readPkcs11Recipients takes the "pkcs11:FILE" recipients out of

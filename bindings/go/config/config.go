@@ -57,6 +57,16 @@ func DecryptWithPkcs11Yaml(pkcs11Config *Pkcs11Config, pkcs11Yamls [][]byte) (Cr
 	return layercrypt.DecryptWithPkcs11Yaml(pkcs11Config, pkcs11Yamls)
 }
 
+// EncryptWithKeyProvider: see layercrypt.EncryptWithKeyProvider.
+func EncryptWithKeyProvider(keyProviders [][]byte) (CryptoConfig, error) {
+	return layercrypt.EncryptWithKeyProvider(keyProviders)
+}
+
+// DecryptWithKeyProvider: see layercrypt.DecryptWithKeyProvider.
+func DecryptWithKeyProvider(keyProviders [][]byte) (CryptoConfig, error) {
+	return layercrypt.DecryptWithKeyProvider(keyProviders)
+}
+
 // DecryptWithX509s: see layercrypt.DecryptWithX509s.
 func DecryptWithX509s(x509s [][]byte) (CryptoConfig, error) {
 	return layercrypt.DecryptWithX509s(x509s)
