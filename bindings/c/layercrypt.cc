@@ -207,7 +207,7 @@ lc_status no_pkcs11() {
 #else
 using PolicyPtr = std::shared_ptr<const layercrypt::Pkcs11ModulePolicy>;
 
-// set_policy stores `policy` (or its error) in `*out`.
+// set_policy stores `policy` in `*out`, or fails with its error.
 lc_status set_policy(layercrypt::StatusOr<layercrypt::Pkcs11ModulePolicy> policy, PolicyPtr* out) {
   if (!policy.ok()) return fail(policy.status());
   *out = std::make_shared<const layercrypt::Pkcs11ModulePolicy>(std::move(policy).value());

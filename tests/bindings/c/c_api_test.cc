@@ -451,6 +451,10 @@ TEST(CApi, NullArguments) {
       {"path", lc_decrypt_config_add_key_file(dec.p, nullptr, nullptr)},
       {"config", lc_decrypt_config_add_keys_dir(nullptr, "d")},
       {"dir", lc_decrypt_config_add_keys_dir(dec.p, nullptr)},
+      {"config", lc_encrypt_config_set_pkcs11_config(nullptr, "internal")},
+      {"config", lc_decrypt_config_set_pkcs11_config(nullptr, "internal")},
+      {"config", lc_encrypt_config_set_pkcs11_policy(nullptr, nullptr, 0)},
+      {"config", lc_decrypt_config_set_pkcs11_policy(nullptr, nullptr, 0)},
       {"config", lc_encrypt_layer(nullptr, nullptr, in.reader(), out.writer(), &layer)},
       {"in.read", lc_encrypt_layer(enc.p, nullptr, no_reader, out.writer(), &layer)},
       {"out.write", lc_encrypt_layer(enc.p, nullptr, in.reader(), no_writer, &layer)},
@@ -713,6 +717,10 @@ TEST(CApi, Pkcs11KeyYamls) {
                   dec.p, reinterpret_cast<const uint8_t*>(bare.data()), bare.size()),
               LC_OK)
         << lc_last_error();
+    EXPECT_EQ(lc_decrypt_config_set_pkcs11_policy(dec.p, nullptr, 3), LC_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(
+        lc_decrypt_config_set_pkcs11_policy(dec.p, reinterpret_cast<const uint8_t*>("- a\n"), 4),
+        LC_ERR_DATA);
     const Bytes key = read_file(yaml);
     ASSERT_EQ(lc_decrypt_config_add_key(dec.p, key.data(), key.size(), nullptr, 0), LC_OK)
         << lc_last_error();
