@@ -35,6 +35,8 @@ decoder="$build/tools/layercrypt-decoder"
 lc="$build/tools/layercrypt"
 kp="$build/tools/layercrypt-keyprovider"
 py=/usr/bin/python3
+# shellcheck source=bench/bench_lib.sh
+. "$root/bench/bench_lib.sh"
 runs=${LAYERCRYPT_BENCH_RUNS:-60}
 for t in openssl gzip "$py" "$decoder" "$lc" "$kp" ${base:+"$base"}; do
   command -v "$t" >/dev/null || { echo "keyprovider_bench: $t missing" >&2; exit 1; }
@@ -168,47 +170,14 @@ for i in "${!kinds[@]}"; do
   esac || { echo "keyprovider_bench: ${kinds[$i]}: no plain layer or key" >&2; exit 1; }
 done
 
-# summary TITLE FILE PAIRS: the table of FILE's "ROUND KIND MS" lines, one
-# row per kind (labels: kinds[]), then for each "I:J:LABEL" in PAIRS (";"
-# between them) kind I minus kind J in the same round (a shared host's
-# drift cancels within a round).
-summary() {
-  "$py" - "$@" "${kinds[@]}" <<'EOF'
-import sys
-title, path, pairs, labels = sys.argv[1], sys.argv[2], sys.argv[3].split(";"), sys.argv[4:]
-by_kind, by_round = {}, {}
-for line in open(path):
-    r, k, ms = line.split()
-    by_kind.setdefault(int(k), []).append(float(ms))
-    by_round.setdefault(int(r), {})[int(k)] = float(ms)
-def stats(v):
-    v = sorted(v)
-    q = lambda f: v[min(len(v) - 1, int(f * len(v)))]
-    return f"{q(0.5):7.2f} {q(0.1):7.2f}-{q(0.9):<7.2f} {v[0]:7.2f}"
-n = max(len(v) for v in by_kind.values())
-print(f"{title:<46} {'median':>7} {'p10-p90':>15} {'fastest':>7}  (ms, {n} interleaved rounds)")
-for k in sorted(by_kind):
-    print(f"{labels[k]:<46} {stats(by_kind[k])}")
-for pair in filter(None, pairs):
-    i, j, label = pair.split(":", 2)
-    d = [rd[int(i)] - rd[int(j)] for rd in by_round.values() if int(i) in rd and int(j) in rd]
-    print(f"{'  ' + label:<46} {stats(d)}")
-EOF
-}
-
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 times=$(mktemp)
-for r in $(seq "$runs"); do
-  for i in "${!kinds[@]}"; do
-    a=$EPOCHREALTIME; run_kind "$i" >/dev/null; b=$EPOCHREALTIME
-    echo "$r $i $(awk -v a="$a" -v b="$b" 'BEGIN { print (b - a) * 1000 }')" >>"$times"
-  done
-done
+bench_rounds "$runs" "$times"
 # The key file, with and without a missing config, against the decoder
 # before providers, round by round.
 pairs=""
 [ -n "$base" ] && pairs="$k_key:$k_base:(a) - before, same round;$k_missing:$k_base:missing file - before, same round"
-summary "wall time, 1 KiB layer" "$times" "$pairs"
+bench_summary "wall time, 1 KiB layer" "$times" "$pairs"
 # each_d_kind ROUNDS FN: FN ROUND KIND DECODER ARGS... for the key file,
 # the missing config file and the decoder before providers, ROUNDS rounds.
 each_d_kind() {
@@ -222,31 +191,28 @@ each_d_kind() {
 }
 # The same three on CPU time (perf stat's task-clock: every thread's time on
 # a CPU, not the time spent waiting for one), when perf can count it.
-if [ -n "$base" ] && perf stat -x, -e task-clock -o /dev/null /bin/true 2>/dev/null; then
+if [ -n "$base" ] && bench_perf_usable; then
   : >"$times"
   cpu() {  # ROUND KIND CMD...: CMD's task-clock in ms on the key-file layer
     local r=$1 k=$2; shift 2
-    perf stat -x, -e task-clock -o "$times.one" -- "$@" <"$jwe_layer" 3<jwe.payload >/dev/null
-    echo "$r $k $(awk -F, '/task-clock/ { print $1 }' "$times.one")" >>"$times"
+    echo "$r $k $(bench_task_clock_ms "$@" <"$jwe_layer" 3<jwe.payload)" >>"$times"
   }
   each_d_kind "$runs" cpu
-  summary "CPU time (perf stat task-clock), 1 KiB layer" "$times" "$pairs"
-  rm -f "$times.one"
+  bench_summary "CPU time (perf stat task-clock), 1 KiB layer" "$times" "$pairs"
 fi
-# And on instructions executed (valgrind's callgrind, the decoder's threads
-# serialised): unlike time, a count a busy host does not change, so a small
-# difference shows. LAYERCRYPT_BENCH_VALGRIND_RUNS runs of each (default 10;
+# And on instructions executed (perf's counter, else valgrind's callgrind):
+# unlike time, a count a busy host does not change, so a small difference
+# shows. LAYERCRYPT_BENCH_VALGRIND_RUNS runs of each (default 10;
 # 0 skips it).
 vg_runs=${LAYERCRYPT_BENCH_VALGRIND_RUNS:-10}
 if [ -n "$base" ] && [ "$vg_runs" -gt 0 ] && command -v valgrind >/dev/null; then
   : >"$times"
   instr() {  # ROUND KIND CMD...: CMD's instructions, in millions
     local r=$1 k=$2; shift 2
-    echo "$r $k $(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" <"$jwe_layer" \
-      3<jwe.payload 2>&1 >/dev/null | awk '/Collected :/ { print $NF / 1e6 }')" >>"$times"
+    echo "$r $k $(bench_instructions_millions "$@" <"$jwe_layer" 3<jwe.payload)" >>"$times"
   }
   each_d_kind "$vg_runs" instr
-  summary "instructions (callgrind), millions, 1 KiB layer" "$times" "$pairs" | sed 's/(ms, /(/'
+  bench_summary "instructions, millions, 1 KiB layer" "$times" "$pairs" | sed 's/(ms, /(/'
 fi
 rm -f "$times"
 echo "gRPC server through bench/keyprovider_client.py (python3-grpcio), $runs calls each:"
@@ -262,4 +228,4 @@ for name in h2c mtls; do
   done < <("$py" "$root/bench/keyprovider_client.py" "127.0.0.1:$port" unwrap.json "$runs" "${tls[@]}")
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), family $(lscpu | sed -n 's/^CPU family: *//p') model $(lscpu | sed -n 's/^Model: *//p'), $(nproc) threads; $("$decoder" --version)${base:+; base: $("$base" --version)}"
+echo "$(bench_cpu); $("$decoder" --version)${base:+; base: $("$base" --version)}"

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <new>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@
 #include "engine/keywrap/key_unwrap.h"
 #include "engine/keywrap/keys/private_key.h"
 #include "engine/keywrap/keys_dir.h"
+#include "engine/keywrap/pkcs11/pkcs11_key.h"
 #include "engine/keywrap/provider/key_providers.h"
 #include "engine/keywrap/recipients.h"
 #include "engine/ocicrypt/annotations.h"
@@ -198,8 +200,57 @@ lc_status add_prepared(lc_decrypt_config* config, layercrypt::DecryptKeys raw,
   return LC_OK;
 }
 
+#if !LAYERCRYPT_WITH_PKCS11
+lc_status no_pkcs11() {
+  return fail(LC_ERR_UNSUPPORTED, "this build of layercrypt has no pkcs11 scheme");
+}
+#else
+using PolicyPtr = std::shared_ptr<const layercrypt::Pkcs11ModulePolicy>;
+
+// set_policy stores `policy` in `*out`, or fails with its error.
+lc_status set_policy(layercrypt::StatusOr<layercrypt::Pkcs11ModulePolicy> policy, PolicyPtr* out) {
+  if (!policy.ok()) return fail(policy.status());
+  *out = std::make_shared<const layercrypt::Pkcs11ModulePolicy>(std::move(policy).value());
+  return LC_OK;
+}
+
+lc_status set_policy_named(const char* config_path, PolicyPtr* out) {
+  return set_policy(config_path ? layercrypt::load_pkcs11_policy_file(config_path)
+                                : layercrypt::load_pkcs11_policy(),
+                    out);
+}
+
+lc_status set_policy_yaml(const uint8_t* yaml, size_t yaml_len, PolicyPtr* out) {
+  if (yaml == nullptr && yaml_len != 0) return null_argument("yaml");
+  return set_policy(layercrypt::parse_pkcs11_config({yaml, yaml_len}, "the pkcs11 policy given"),
+                    out);
+}
+
+// add_pkcs11_key adds a parsed key YAML, reading OCICRYPT_CONFIG's policy
+// first when the config has none.
+lc_status add_pkcs11_key(lc_decrypt_config* config, layercrypt::Pkcs11KeyFile key) {
+  if (!config->keys.pkcs11_policy) {
+    const lc_status st = set_policy_named(nullptr, &config->keys.pkcs11_policy);
+    if (st != LC_OK) return st;
+    config->keys.pkcs11_policy_error.clear();
+  }
+  config->keys.pkcs11_keys.push_back(std::move(key));
+  return LC_OK;
+}
+#endif
+
 lc_status add_key_bytes(lc_decrypt_config* config, layercrypt::kernels::SecretBytes data,
                         const uint8_t* password, size_t password_len, const std::string& name) {
+#if LAYERCRYPT_WITH_PKCS11
+  auto p11 = layercrypt::parse_pkcs11_key_file(data);
+  if (p11.ok() || p11.status().code() == StatusCode::kInvalidArgument) {  // a key YAML
+    if (!p11.ok()) return fail(p11.status().with_context(name));
+    if (password != nullptr)
+      return fail(LC_ERR_INVALID_ARGUMENT,
+                  name + " is a pkcs11 key YAML: it takes no password (its PIN is in its URI)");
+    return add_pkcs11_key(config, std::move(p11).value());
+  }
+#endif
   layercrypt::DecryptKeys raw;
   const auto kind = layercrypt::classify_key_file(data, nullptr, nullptr);
   if (kind == layercrypt::KeyFileKind::kPublicKey)
@@ -471,11 +522,74 @@ lc_status lc_decrypt_config_add_keys_dir(lc_decrypt_config* config, const char* 
     if (dir == nullptr) return null_argument("dir");
     auto contents = layercrypt::load_keys_dir(dir);
     if (!contents.ok()) return fail(contents.status());
-    if (contents->keys.private_keys.empty())
+    auto& found = contents->keys;
+    if (found.private_keys.empty() && found.pkcs11_keys.empty())
       return fail(LC_ERR_KEY, std::string("no usable private key in ") + dir);
-    for (auto& k : contents->keys.private_keys) config->keys.private_keys.push_back(std::move(k));
-    for (auto& c : contents->keys.certificates) config->keys.certificates.push_back(std::move(c));
+    for (auto& k : found.private_keys) config->keys.private_keys.push_back(std::move(k));
+    for (auto& c : found.certificates) config->keys.certificates.push_back(std::move(c));
+    if (!found.pkcs11_keys.empty() && !config->keys.pkcs11_policy) {
+      // The directory's keys use OCICRYPT_CONFIG's policy unless one was set.
+      config->keys.pkcs11_policy = found.pkcs11_policy;
+      config->keys.pkcs11_policy_error = found.pkcs11_policy_error;
+    }
+    for (auto& k : found.pkcs11_keys) config->keys.pkcs11_keys.push_back(std::move(k));
     return LC_OK;
+  });
+}
+
+// ---- PKCS#11 tokens --------------------------------------------------------------
+
+lc_status lc_encrypt_config_set_pkcs11_config(lc_encrypt_config* config, const char* config_path) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+#if LAYERCRYPT_WITH_PKCS11
+    return set_policy_named(config_path, &config->recipients.pkcs11_policy);
+#else
+    (void)config_path;
+    return no_pkcs11();
+#endif
+  });
+}
+
+lc_status lc_decrypt_config_set_pkcs11_config(lc_decrypt_config* config, const char* config_path) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+#if LAYERCRYPT_WITH_PKCS11
+    const lc_status st = set_policy_named(config_path, &config->keys.pkcs11_policy);
+    if (st == LC_OK) config->keys.pkcs11_policy_error.clear();
+    return st;
+#else
+    (void)config_path;
+    return no_pkcs11();
+#endif
+  });
+}
+
+lc_status lc_encrypt_config_set_pkcs11_policy(lc_encrypt_config* config, const uint8_t* yaml,
+                                              size_t yaml_len) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+#if LAYERCRYPT_WITH_PKCS11
+    return set_policy_yaml(yaml, yaml_len, &config->recipients.pkcs11_policy);
+#else
+    (void)yaml, (void)yaml_len;
+    return no_pkcs11();
+#endif
+  });
+}
+
+lc_status lc_decrypt_config_set_pkcs11_policy(lc_decrypt_config* config, const uint8_t* yaml,
+                                              size_t yaml_len) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+#if LAYERCRYPT_WITH_PKCS11
+    const lc_status st = set_policy_yaml(yaml, yaml_len, &config->keys.pkcs11_policy);
+    if (st == LC_OK) config->keys.pkcs11_policy_error.clear();
+    return st;
+#else
+    (void)yaml, (void)yaml_len;
+    return no_pkcs11();
+#endif
   });
 }
 

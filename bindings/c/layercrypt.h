@@ -30,10 +30,11 @@
  *    verified (see LC_DECRYPT_STREAM for the alternative).
  *
  * Recipients are spelled as the CLI and skopeo spell them: "jwe:FILE" (a
- * public key, PEM/DER/JWK), "pkcs7:FILE" (an X.509 certificate), or "FILE"
- * (the scheme its content selects). Keys for decryption are private key
- * files (PEM, DER, JWK; encrypted ones with a password) and, for pkcs7,
- * the certificate.
+ * public key, PEM/DER/JWK), "pkcs7:FILE" (an X.509 certificate),
+ * "pkcs11:FILE" (a PKCS#11 key YAML or an RSA public key), or "FILE" (the
+ * scheme its content selects). Keys for decryption are private key files
+ * (PEM, DER, JWK; encrypted ones with a password), for pkcs7 the
+ * certificate, and PKCS#11 key YAMLs (the key stays in its token).
  */
 #ifndef LAYERCRYPT_H_
 #define LAYERCRYPT_H_
@@ -54,7 +55,7 @@ extern "C" {
 /* The C API's version: changes to this header bump it (added functions:
  * minor; changed or removed ones: major, with a new SONAME). */
 #define LC_API_VERSION_MAJOR 0
-#define LC_API_VERSION_MINOR 5
+#define LC_API_VERSION_MINOR 6
 
 typedef enum lc_status {
   LC_OK = 0,
@@ -158,7 +159,10 @@ LC_EXPORT void lc_decrypt_config_free(lc_decrypt_config* config);
 
 /* lc_decrypt_config_add_key adds a private key (or, for pkcs7, a
  * certificate) given as bytes: PEM, DER or JWK; `password` (may be NULL)
- * opens an encrypted key. The bytes are copied into wiping memory. */
+ * opens an encrypted key. The bytes are copied into wiping memory. A
+ * PKCS#11 key YAML is taken too (since API 0.6; no password: its PIN is in
+ * its URI), under the config's module policy (see "PKCS#11 tokens"
+ * below); a key YAML with a bad URI is LC_ERR_INVALID_ARGUMENT. */
 LC_EXPORT lc_status lc_decrypt_config_add_key(lc_decrypt_config* config, const uint8_t* key,
                                               size_t key_len, const uint8_t* password,
                                               size_t password_len);
@@ -169,9 +173,9 @@ LC_EXPORT lc_status lc_decrypt_config_add_key_file(lc_decrypt_config* config, co
                                                    const char* password);
 
 /* lc_decrypt_config_add_keys_dir adds every usable key and certificate
- * under `dir` (recursively, as containerd's --decryption-keys-path);
- * unusable files are skipped. Fails if `dir` cannot be read or holds no
- * usable key. */
+ * under `dir` (recursively, as containerd's --decryption-keys-path), PKCS#11
+ * key YAMLs included (since API 0.6); unusable files are skipped. Fails if
+ * `dir` cannot be read or holds no usable key. */
 LC_EXPORT lc_status lc_decrypt_config_add_keys_dir(lc_decrypt_config* config, const char* dir);
 
 /* ---- key providers (docs/keyproviders.md) --------------------------------- */
@@ -196,6 +200,35 @@ LC_EXPORT lc_status lc_decrypt_config_set_keyprovider_config(lc_decrypt_config* 
  * (or "Enabled") is sent to provider NAME, and only to it, when it unwraps
  * (ctr-enc's --key provider:NAME:PARAMS). (Since API 0.5.) */
 LC_EXPORT lc_status lc_decrypt_config_add_provider(lc_decrypt_config* config, const char* key);
+
+/* ---- PKCS#11 tokens (docs/pkcs11.md) -------------------------------------- */
+
+/* A "pkcs11:FILE" recipient, a PKCS#11 key YAML given to
+ * lc_decrypt_config_add_key(_file) or found by lc_decrypt_config_add_keys_dir
+ * loads its token's module only if the module policy allows it. Which
+ * policy: the one set here, else, when the first pkcs11 recipient or key
+ * YAML is added, OCICRYPT_CONFIG's (found as Go ocicrypt finds it; none is
+ * LC_ERR_KEY "no ocicrypt config file was found ..."). Set it before adding
+ * recipients: a recipient's public key is read from its token when added.
+ *
+ * lc_encrypt_config_set_pkcs11_config / lc_decrypt_config_set_pkcs11_config
+ * take `config_path` as OCICRYPT_CONFIG takes it: "internal" (the built-in
+ * policy), an ocicrypt config file (its pkcs11 section: module-directories,
+ * allowed-module-paths), or NULL for OCICRYPT_CONFIG's. A missing or
+ * unreadable file is LC_ERR_IO, a malformed one LC_ERR_DATA, naming it.
+ * lc_encrypt_config_set_pkcs11_policy / lc_decrypt_config_set_pkcs11_policy
+ * take the policy itself as YAML bytes, the bare map (module-directories,
+ * allowed-module-paths) Go ocicrypt marshals into its pkcs11-config
+ * parameter. LC_ERR_UNSUPPORTED in a build without the pkcs11 scheme.
+ * (Since API 0.6.) */
+LC_EXPORT lc_status lc_encrypt_config_set_pkcs11_config(lc_encrypt_config* config,
+                                                        const char* config_path);
+LC_EXPORT lc_status lc_decrypt_config_set_pkcs11_config(lc_decrypt_config* config,
+                                                        const char* config_path);
+LC_EXPORT lc_status lc_encrypt_config_set_pkcs11_policy(lc_encrypt_config* config,
+                                                        const uint8_t* yaml, size_t yaml_len);
+LC_EXPORT lc_status lc_decrypt_config_set_pkcs11_policy(lc_decrypt_config* config,
+                                                        const uint8_t* yaml, size_t yaml_len);
 
 /* ---- one layer ------------------------------------------------------------ */
 

@@ -23,6 +23,13 @@ lc_status lcgo_encrypt_config_add_recipient_key(lc_encrypt_config* config, const
                                                 const uint8_t* key, size_t key_len, char** err);
 lc_status lcgo_encrypt_config_set_compression(lc_encrypt_config* config, const char* compression,
                                               char** err);
+lc_status lcgo_encrypt_config_set_pkcs11_policy(lc_encrypt_config* config, const uint8_t* yaml,
+                                                size_t yaml_len, char** err);
+lc_status lcgo_decrypt_config_set_pkcs11_policy(lc_decrypt_config* config, const uint8_t* yaml,
+                                                size_t yaml_len, char** err);
+lc_status lcgo_decrypt_config_set_keyprovider_config(lc_decrypt_config* config, const char* path,
+                                                     uint32_t timeout_ms, char** err);
+lc_status lcgo_decrypt_config_add_provider(lc_decrypt_config* config, const char* key, char** err);
 lc_status lcgo_decrypt_config_add_key(lc_decrypt_config* config, const uint8_t* key, size_t key_len,
                                       const uint8_t* password, size_t password_len, char** err);
 lc_status lcgo_check_layer_keys(const lc_decrypt_config* config, const char* descriptor_json,

@@ -45,6 +45,8 @@ func hasPlainDigest() bool { return C.lcgo_has_plain_digest() != 0 }
 var encryptParameters = []struct{ param, scheme string }{
 	{ParamPubKeys, "jwe"},
 	{ParamX509s, "pkcs7"},
+	{ParamPkcs11Pubkeys, "pkcs11"},
+	{ParamPkcs11Yamls, "pkcs11"},
 }
 
 // ignoredEncryptParameters carry no recipient by themselves.
@@ -64,6 +66,16 @@ func newEncryptConfig(ec *EncryptConfig, compression string) (*C.lc_encrypt_conf
 	if cfg == nil {
 		return nil, newError(StatusInternal, op, "out of memory")
 	}
+	// The module policy first: a key YAML's public key is read from its
+	// token when it is added.
+	if policy := ec.DecryptConfig.Parameters[ParamPkcs11Config]; len(policy) > 0 {
+		p, n := bytesArg(policy[0])
+		var msg *C.char
+		if err := call(C.lcgo_encrypt_config_set_pkcs11_policy(cfg, p, n, &msg), msg, op); err != nil {
+			C.lc_encrypt_config_free(cfg)
+			return nil, err
+		}
+	}
 	n := 0
 	for _, p := range encryptParameters {
 		for i, key := range ec.Parameters[p.param] {
@@ -74,10 +86,17 @@ func newEncryptConfig(ec *EncryptConfig, compression string) (*C.lc_encrypt_conf
 			n++
 		}
 	}
+	providers, err := addProviderRecipients(cfg, ec.Parameters)
+	if err != nil {
+		C.lc_encrypt_config_free(cfg)
+		return nil, err
+	}
+	n += providers
 	if n == 0 {
 		C.lc_encrypt_config_free(cfg)
 		return nil, newError(StatusInvalidArgument, op,
-			"no recipients (EncryptConfig parameters "+ParamPubKeys+" and "+ParamX509s+" are empty)")
+			"no recipients (EncryptConfig parameters "+ParamPubKeys+", "+ParamX509s+", "+
+				ParamPkcs11Pubkeys+" and "+ParamPkcs11Yamls+" are empty)")
 	}
 	if compression != "" {
 		cs := C.CString(compression)
@@ -94,7 +113,7 @@ func newEncryptConfig(ec *EncryptConfig, compression string) (*C.lc_encrypt_conf
 func refuseUnknown(params map[string][][]byte, op string) error {
 	var unknown []string
 	for k, v := range params {
-		if len(v) == 0 || ignoredEncryptParameters[k] {
+		if len(v) == 0 || ignoredEncryptParameters[k] || (keyProvidersConfigured() && !schemeParameters[k]) {
 			continue
 		}
 		known := false
@@ -110,7 +129,8 @@ func refuseUnknown(params map[string][][]byte, op string) error {
 	}
 	sort.Strings(unknown)
 	return newError(StatusUnsupported, op, "unsupported recipient parameters "+strings.Join(unknown, ", ")+
-		" (layercrypt encrypts for "+ParamPubKeys+" (jwe) and "+ParamX509s+" (pkcs7))")
+		" (layercrypt encrypts for "+ParamPubKeys+" (jwe), "+ParamX509s+" (pkcs7), "+
+		ParamPkcs11Pubkeys+" and "+ParamPkcs11Yamls+" (pkcs11))")
 }
 
 // addRecipientKey adds one recipient given as bytes; name ("pubkeys[0]")
@@ -124,8 +144,9 @@ func addRecipientKey(cfg *C.lc_encrypt_config, scheme string, key []byte, name s
 	return call(C.lcgo_encrypt_config_add_recipient_key(cfg, cs, p, n, &msg), msg, op)
 }
 
-// newDecryptConfig makes the library's config for dc's private keys and
-// certificates. The caller frees it with lc_decrypt_config_free.
+// newDecryptConfig makes the library's config for dc's private keys,
+// certificates and pkcs11 key YAMLs (under dc's pkcs11-config, else
+// OCICRYPT_CONFIG's policy). The caller frees it with lc_decrypt_config_free.
 func newDecryptConfig(dc *DecryptConfig) (*C.lc_decrypt_config, error) {
 	const op = "decrypt config"
 	if dc == nil {
@@ -134,6 +155,14 @@ func newDecryptConfig(dc *DecryptConfig) (*C.lc_decrypt_config, error) {
 	cfg := C.lc_decrypt_config_new()
 	if cfg == nil {
 		return nil, newError(StatusInternal, op, "out of memory")
+	}
+	if policy := dc.Parameters[ParamPkcs11Config]; len(policy) > 0 {
+		p, n := bytesArg(policy[0])
+		var msg *C.char
+		if err := call(C.lcgo_decrypt_config_set_pkcs11_policy(cfg, p, n, &msg), msg, op); err != nil {
+			C.lc_decrypt_config_free(cfg)
+			return nil, err
+		}
 	}
 	keys := dc.Parameters[ParamPrivKeys]
 	passwords := dc.Parameters[ParamPrivKeysPasswords]
@@ -159,10 +188,20 @@ func newDecryptConfig(dc *DecryptConfig) (*C.lc_decrypt_config, error) {
 			return nil, err
 		}
 	}
-	if len(keys) == 0 {
+	for i, yaml := range dc.Parameters[ParamPkcs11Yamls] {
+		if err := add(yaml, nil, fmt.Sprintf("%s[%d]", ParamPkcs11Yamls, i)); err != nil {
+			C.lc_decrypt_config_free(cfg)
+			return nil, err
+		}
+	}
+	if err := addProviderKeys(cfg, dc.Parameters); err != nil {
 		C.lc_decrypt_config_free(cfg)
-		return nil, newError(StatusKey, op, "missing private key needed for decryption (DecryptConfig parameter "+
-			ParamPrivKeys+" is empty)")
+		return nil, err
+	}
+	if len(keys) == 0 && len(dc.Parameters[ParamPkcs11Yamls]) == 0 && !keyProvidersConfigured() {
+		C.lc_decrypt_config_free(cfg)
+		return nil, newError(StatusKey, op, "missing private key needed for decryption (DecryptConfig parameters "+
+			ParamPrivKeys+" and "+ParamPkcs11Yamls+" are empty)")
 	}
 	return cfg, nil
 }

@@ -6,7 +6,10 @@ package layercrypt
 // ocicrypt builds one for layercrypt unchanged. The subpackage config
 // re-exports them under ocicrypt's package name.
 
-import "errors"
+import (
+	"encoding/json"
+	"errors"
+)
 
 // Parameter keys of EncryptConfig.Parameters and DecryptConfig.Parameters,
 // as ocicrypt spells them.
@@ -15,7 +18,29 @@ const (
 	ParamX509s             = "x509s"              // PKCS#7: certificates (recipients; and for decryption)
 	ParamPrivKeys          = "privkeys"           // private keys (PEM, DER or JWK)
 	ParamPrivKeysPasswords = "privkeys-passwords" // one per private key; empty for none
+	ParamPkcs11Pubkeys     = "pkcs11-pubkeys"     // pkcs11 recipients: RSA public keys
+	ParamPkcs11Yamls       = "pkcs11-yamls"       // pkcs11 key YAMLs (recipients; and for decryption)
+	ParamPkcs11Config      = "pkcs11-config"      // the module policy (Pkcs11Config as YAML)
 )
+
+// Pkcs11Config is the PKCS#11 module policy, as ocicrypt's
+// crypto/pkcs11.Pkcs11Config: a key YAML's module-name is looked for in
+// ModuleDirectories, and a module is loaded only if AllowedModulePaths
+// lists it (a path, or a directory ending in '/'). docs/pkcs11.md.
+type Pkcs11Config struct {
+	ModuleDirectories  []string `json:"module-directories" yaml:"module-directories"`
+	AllowedModulePaths []string `json:"allowed-module-paths" yaml:"allowed-module-paths"`
+}
+
+// pkcs11ConfigParameter is cfg as the pkcs11-config parameter: YAML (the
+// JSON form, which YAML readers take), or nil for a nil cfg.
+func pkcs11ConfigParameter(cfg *Pkcs11Config) [][]byte {
+	if cfg == nil {
+		return nil
+	}
+	data, _ := json.Marshal(cfg) // cannot fail: two string lists
+	return [][]byte{data}
+}
 
 // EncryptConfig holds the recipients a layer is encrypted for
 // (Parameters[ParamPubKeys], Parameters[ParamX509s]) and the keys that open
@@ -129,6 +154,40 @@ func DecryptWithPrivKeys(privKeys, privKeysPasswords [][]byte) (CryptoConfig, er
 		ParamPrivKeys:          privKeys,
 		ParamPrivKeysPasswords: privKeysPasswords,
 	}), nil
+}
+
+// EncryptWithPkcs11 returns a CryptoConfig that encrypts for the pkcs11
+// recipients pkcs11Pubkeys (RSA public keys) and pkcs11Yamls (key YAMLs,
+// whose public key is read from the token), as ocicrypt's does, with the
+// module policy pkcs11Config. Unlike ocicrypt, a nil pkcs11Config is
+// allowed: the library then reads OCICRYPT_CONFIG's policy.
+func EncryptWithPkcs11(pkcs11Config *Pkcs11Config, pkcs11Pubkeys, pkcs11Yamls [][]byte) (CryptoConfig, error) {
+	ep := map[string][][]byte{}
+	dc := DecryptConfig{}
+	if len(pkcs11Yamls) > 0 {
+		ep[ParamPkcs11Yamls] = pkcs11Yamls
+		if c := pkcs11ConfigParameter(pkcs11Config); c != nil {
+			dc.Parameters = map[string][][]byte{ParamPkcs11Config: c}
+		}
+	}
+	if len(pkcs11Pubkeys) > 0 {
+		ep[ParamPkcs11Pubkeys] = pkcs11Pubkeys
+	}
+	return CryptoConfig{
+		EncryptConfig: &EncryptConfig{Parameters: ep, DecryptConfig: dc},
+		DecryptConfig: &dc,
+	}, nil
+}
+
+// DecryptWithPkcs11Yaml returns a CryptoConfig that decrypts with the
+// pkcs11 key YAMLs pkcs11Yamls (the keys stay in their tokens) under the
+// module policy pkcs11Config (nil: OCICRYPT_CONFIG's, read by the library).
+func DecryptWithPkcs11Yaml(pkcs11Config *Pkcs11Config, pkcs11Yamls [][]byte) (CryptoConfig, error) {
+	params := map[string][][]byte{ParamPkcs11Yamls: pkcs11Yamls}
+	if c := pkcs11ConfigParameter(pkcs11Config); c != nil {
+		params[ParamPkcs11Config] = c
+	}
+	return decryptOnly(params), nil
 }
 
 // DecryptWithX509s returns a CryptoConfig with the certificates that

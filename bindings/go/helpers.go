@@ -5,12 +5,15 @@ package layercrypt
 import "C"
 
 import (
+	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -19,11 +22,15 @@ import (
 // re-exports these under ocicrypt's package name.
 
 // CreateCryptoConfig returns the config for the recipients ("jwe:FILE",
-// "pkcs7:FILE", or "FILE": the scheme its content selects, a certificate
-// being pkcs7) and the private keys ("FILE" or "FILE:PASSWORD", see
-// CreateDecryptCryptoConfig), which also let EncryptLayer add recipients
-// to layers they open. Files are read and checked now. PGP ("pgp:...") and
-// other schemes are refused with ErrUnsupported.
+// "pkcs7:FILE", "pkcs11:FILE" (a key YAML or an RSA public key; the module
+// policy is OCICRYPT_CONFIG's, as in ocicrypt), or "FILE": the scheme its
+// content selects, a certificate being pkcs7) and the private keys ("FILE"
+// or "FILE:PASSWORD", see CreateDecryptCryptoConfig), which also let
+// EncryptLayer add recipients to layers they open. Files are read and
+// checked now. "provider:NAME[:PARAMS]" recipients and keys go to the key
+// provider NAME of OCICRYPT_KEYPROVIDER_CONFIG (EncryptWithKeyProvider,
+// DecryptWithKeyProvider). PGP ("pgp:...") and other schemes are refused
+// with ErrUnsupported.
 func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error) {
 	var ccs []CryptoConfig
 	var decrypt *DecryptConfig
@@ -36,13 +43,20 @@ func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error
 		ccs = append(ccs, dcc)
 	}
 	if len(recipients) > 0 {
-		pubKeys, x509s, err := readRecipients(recipients)
+		others, providers := splitProviderSpecs(recipients)
+		others, p11Pubkeys, p11Yamls, err := readPkcs11Recipients(others)
+		if err != nil {
+			return CryptoConfig{}, err
+		}
+		pubKeys, x509s, err := readRecipients(others)
 		if err != nil {
 			return CryptoConfig{}, err
 		}
 		pkcs7, _ := EncryptWithPkcs7(x509s)
 		jwe, _ := EncryptWithJwe(pubKeys)
-		ecc := CombineCryptoConfigs([]CryptoConfig{pkcs7, jwe})
+		pkcs11, _ := EncryptWithPkcs11(nil, p11Pubkeys, p11Yamls)
+		kp, _ := EncryptWithKeyProvider(providers)
+		ecc := CombineCryptoConfigs([]CryptoConfig{pkcs7, jwe, pkcs11, kp})
 		ecc.EncryptConfig.AttachDecryptConfig(decrypt)
 		ccs = append(ccs, ecc)
 	}
@@ -57,15 +71,17 @@ func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error
 // "file=PATH", "fd=N" or the password itself (a FILE that exists is taken
 // whole, so a path may contain ':'). Certificates among keys, and the
 // "pkcs7:FILE" entries of decRecipients, are the certificates PKCS#7
-// decryption needs. Files that hold neither a private key nor a
-// certificate are skipped, as ocicrypt skips them; a wrong or missing
-// password is an error (ErrKey).
+// decryption needs. A pkcs11 key YAML is a key too (pkcs11-yamls, under
+// OCICRYPT_CONFIG's module policy). Files that hold neither a private key
+// nor a certificate are skipped, as ocicrypt skips them; a wrong or
+// missing password is an error (ErrKey).
 func CreateDecryptCryptoConfig(keys []string, decRecipients []string) (CryptoConfig, error) {
 	_, x509s, err := readRecipients(decRecipients)
 	if err != nil {
 		return CryptoConfig{}, err
 	}
-	var privKeys, passwords [][]byte
+	keys, providers := splitProviderSpecs(keys)
+	var privKeys, passwords, p11Yamls [][]byte
 	for _, spec := range keys {
 		path, password, err := splitKeySpec(spec)
 		if err != nil {
@@ -80,6 +96,8 @@ func CreateDecryptCryptoConfig(keys []string, decRecipients []string) (CryptoCon
 			continue
 		}
 		switch err := checkPrivateKey(data, password, path); {
+		case err == nil && isPkcs11KeyYAML(data):
+			p11Yamls = append(p11Yamls, data)
 		case err == nil:
 			privKeys = append(privKeys, data)
 			passwords = append(passwords, password)
@@ -90,7 +108,16 @@ func CreateDecryptCryptoConfig(keys []string, decRecipients []string) (CryptoCon
 	}
 	x509Cc, _ := DecryptWithX509s(x509s)
 	privCc, _ := DecryptWithPrivKeys(privKeys, passwords)
-	return CombineCryptoConfigs([]CryptoConfig{x509Cc, privCc}), nil
+	ccs := []CryptoConfig{x509Cc, privCc}
+	if len(p11Yamls) > 0 {
+		p11Cc, _ := DecryptWithPkcs11Yaml(nil, p11Yamls)
+		ccs = append(ccs, p11Cc)
+	}
+	if len(providers) > 0 {
+		kpCc, _ := DecryptWithKeyProvider(providers)
+		ccs = append(ccs, kpCc)
+	}
+	return CombineCryptoConfigs(ccs), nil
 }
 
 func errorStatus(err error) Status {
@@ -177,6 +204,54 @@ func readRecipients(recipients []string) (pubKeys, x509s [][]byte, err error) {
 		}
 	}
 	return pubKeys, x509s, nil
+}
+
+// splitProviderSpecs takes the "provider:NAME[:PARAMS]" entries out of
+// specs, as "NAME[:PARAMS]" (EncryptWithKeyProvider's form).
+func splitProviderSpecs(specs []string) (others []string, providers [][]byte) {
+	for _, s := range specs {
+		if strings.HasPrefix(s, "provider:") {
+			providers = append(providers, []byte(s[len("provider:"):]))
+		} else {
+			others = append(others, s)
+		}
+	}
+	return others, providers
+}
+
+// readPkcs11Recipients takes the "pkcs11:FILE" recipients out of
+// recipients, checked by the library (a key YAML's token is opened), as
+// public keys or key YAMLs; the others are returned as they are.
+func readPkcs11Recipients(recipients []string) (others []string, pubkeys, yamls [][]byte, err error) {
+	for _, r := range recipients {
+		if !strings.HasPrefix(r, "pkcs11:") {
+			others = append(others, r)
+			continue
+		}
+		path := r[len("pkcs11:"):]
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, nil, &Error{Status: StatusIO, Op: "read recipient", Message: path, Err: err}
+		}
+		if err := checkRecipient(r); err != nil {
+			return nil, nil, nil, err
+		}
+		if isPkcs11KeyYAML(data) {
+			yamls = append(yamls, data)
+		} else {
+			pubkeys = append(pubkeys, data)
+		}
+	}
+	return others, pubkeys, yamls, nil
+}
+
+// isPkcs11KeyYAML tells a pkcs11 key YAML from the key encodings (PEM,
+// JWK, DER) among files the library has accepted as a key or recipient.
+func isPkcs11KeyYAML(data []byte) bool {
+	if block, _ := pem.Decode(data); block != nil {
+		return false
+	}
+	return !json.Valid(data) && utf8.Valid(data) && bytes.Contains(data, []byte("pkcs11:"))
 }
 
 // isCertificate reports whether data is an X.509 certificate, PEM or DER.

@@ -58,8 +58,10 @@ VARIANTS = {
 SUFFIX = {"gzip": "+gzip", "tar": "", "zstd": "+zstd"}
 
 
-def sh(*cmd, timeout=600):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+def sh(*cmd, timeout=600, env=None):
+    """Runs cmd (env: added to the environment); its stdout, or raises."""
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, **env) if env else None)
     if r.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
     return r.stdout

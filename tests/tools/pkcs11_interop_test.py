@@ -34,6 +34,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import ocitest  # noqa: E402
 import peers  # noqa: E402
+import softhsm  # noqa: E402
 from cli_test import layer_digests  # noqa: E402
 from skopeo_interop_test import make_plain_layout  # noqa: E402
 
@@ -57,29 +58,9 @@ class Pkcs11Interop(unittest.TestCase):
         cls.tmp = d = tempfile.mkdtemp(prefix=f"{peers.SCRATCH_PREFIX}{os.getpid()}-p11-")
         cls.sid = None
         cls.sid = peers.SidSkopeo(shared=[d])
-        os.makedirs(f"{d}/tokens")
-        with open(f"{d}/softhsm2.conf", "w") as f:
-            f.write(f"directories.tokendir = {d}/tokens\nobjectstore.backend = file\n"
-                    "log.level = ERROR\n")
-        with open(f"{d}/ocicrypt.conf", "w") as f:
-            f.write("pkcs11:\n  module-directories: [/usr/lib/softhsm/]\n"
-                    "  allowed-module-paths: [/usr/lib/softhsm/libsofthsm2.so]\n")
-        cls.env = {"SOFTHSM2_CONF": f"{d}/softhsm2.conf", "OCICRYPT_CONFIG": f"{d}/ocicrypt.conf",
-                   "OCICRYPT_OAEP_HASHALG": "sha1"}
-        host = dict(os.environ, **cls.env)
-        sh("softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--so-pin", "1234",
-           "--pin", PIN, env=host)
-        sh("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-           "-out", f"{d}/key.pem")
-        sh("softhsm2-util", "--import", f"{d}/key.pem", "--token", TOKEN, "--label", "layer-key",
-           "--id", "01", "--pin", PIN, env=host)
-        os.remove(f"{d}/key.pem")
-        os.makedirs(f"{d}/keys")
-        cls.yaml = f"{d}/keys/layer-key.yaml"
-        with open(cls.yaml, "w") as f:
-            f.write(f"pkcs11:\n  uri: pkcs11:token={TOKEN};object=layer-key;id=%01"
-                    f"?pin-value={PIN}&module-name=softhsm2\n"
-                    f"module:\n  env:\n    SOFTHSM2_CONF: {d}/softhsm2.conf\n")
+        cls.token = softhsm.Token(d, TOKEN, PIN, key_id="01")
+        cls.env = cls.token.env
+        cls.yaml = cls.token.write_yaml(f"{d}/keys/layer-key.yaml")
         cls.plain = f"{d}/plain"
         make_plain_layout(cls.plain)
         cls.plain_layers = [dg for _, dg in layer_digests(cls.plain)[0]]

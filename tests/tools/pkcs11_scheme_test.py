@@ -4,9 +4,11 @@ as containerd runs it, with an RSA key pair in a SoftHSM2 token made for the
 test: encrypt to the token's key (`--recipient pkcs11:key.yaml`), decrypt
 with `--key key.yaml` and `--key pkcs11:key.yaml`, with the decoder given a
 keys directory holding the key YAML or a payload with `pkcs11-yamls` and
-`pkcs11-config`; a wrong PIN, a module outside OCICRYPT_CONFIG's allow-list,
-a truncated or garbage blob and an unknown blob version each fail with exit
-status 1 and one line naming the cause, never the PIN. SoftHSM 2.6 does
+`pkcs11-config`; a wrong PIN, a missing token, a module outside
+OCICRYPT_CONFIG's allow-list (by the policy, or by the YAML's module-path),
+a truncated or garbage blob, an unknown blob or recipient version and a
+cut RSA ciphertext each fail with exit status 1, no output and exactly the
+line naming the cause, never the PIN. SoftHSM 2.6 does
 RSA-OAEP with SHA-1 only, hence OCICRYPT_OAEP_HASHALG=sha1. Skipped (exit
 77) without SoftHSM2.
 
@@ -26,10 +28,11 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import ocitest  # noqa: E402
+import softhsm  # noqa: E402
 from skopeo_interop_test import make_tar  # noqa: E402
 
 LAYERCRYPT = DECODER = None
-MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+MODULE = softhsm.MODULE
 TAR = "application/vnd.oci.image.layer.v1.tar"
 TOKEN = "lc-pkcs11-tool"
 PIN = "73519264"
@@ -41,29 +44,18 @@ class Pkcs11Scheme(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = d = tempfile.mkdtemp(prefix="lc-pkcs11-")
-        os.makedirs(f"{d}/tokens")
-        cls.write(f"{d}/softhsm2.conf", f"directories.tokendir = {d}/tokens\n"
-                  "objectstore.backend = file\nlog.level = ERROR\n")
-        cls.env = {"SOFTHSM2_CONF": f"{d}/softhsm2.conf", "OCICRYPT_CONFIG": f"{d}/ocicrypt.conf",
-                   "OCICRYPT_OAEP_HASHALG": "sha1"}
-        run = dict(check=True, capture_output=True, env=dict(os.environ, **cls.env))
-        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN,
-                        "--so-pin", "1234", "--pin", PIN], **run)
-        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-                        "rsa_keygen_bits:2048", "-out", f"{d}/key.pem"], **run)
-        subprocess.run(["softhsm2-util", "--import", f"{d}/key.pem", "--token", TOKEN,
-                        "--label", "layer-key", "--id", "0a0b", "--pin", PIN], **run)
-        os.remove(f"{d}/key.pem")  # from now on the key lives in the token only
-        cls.write(f"{d}/ocicrypt.conf", "pkcs11:\n  module-directories: [/usr/lib/softhsm/]\n"
-                  f"  allowed-module-paths: [{MODULE}]\n")
-        cls.write(f"{d}/strict.conf", "pkcs11:\n  module-directories: [/usr/lib/softhsm/]\n"
-                  "  allowed-module-paths: [/opt/pkcs11/]\n")
-        os.makedirs(f"{d}/keys")
-        os.makedirs(f"{d}/wrong-keys")
-        cls.key_yaml = f"{d}/keys/layer-key.yaml"
-        cls.write(cls.key_yaml, cls.yaml(PIN))
-        cls.wrong_yaml = f"{d}/wrong-keys/layer-key.yaml"
-        cls.write(cls.wrong_yaml, cls.yaml(WRONG_PIN))
+        cls.token = softhsm.Token(d, TOKEN, PIN)
+        cls.env = cls.token.env
+        cls.key_yaml = cls.token.write_yaml(f"{d}/keys/layer-key.yaml")
+        cls.wrong_yaml = cls.token.write_yaml(f"{d}/wrong-keys/layer-key.yaml", pin=WRONG_PIN)
+        cls.no_token_yaml = cls.token.write_yaml(f"{d}/no-token-keys/layer-key.yaml",
+                                                 token="no-such-token")
+        # The same module at a path outside the allow-list.
+        os.makedirs(f"{d}/modules")
+        cls.copied_module = f"{d}/modules/libsofthsm2.so"
+        shutil.copy(MODULE, cls.copied_module)
+        cls.write(f"{d}/other-module-keys/layer-key.yaml", cls.token.yaml().replace(
+            "&module-name=softhsm2", f"&module-path={cls.copied_module}"))
         cls.tar = make_tar([("etc/app.conf", os.urandom(30_000))])
         ocitest.write_image(f"{d}/plain", [(cls.tar, TAR, cls.tar)])
         cls.lc_ok("encrypt", "--recipient", f"pkcs11:{cls.key_yaml}", f"{d}/plain:v1",
@@ -75,14 +67,9 @@ class Pkcs11Scheme(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
-    @classmethod
-    def yaml(cls, pin):
-        return (f"pkcs11:\n  uri: pkcs11:token={TOKEN};object=layer-key;id=%0a%0b"
-                f"?pin-value={pin}&module-name=softhsm2\n"
-                f"module:\n  env:\n    SOFTHSM2_CONF: {cls.dir}/softhsm2.conf\n")
-
     @staticmethod
     def write(path, text):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(text)
 
@@ -152,29 +139,65 @@ class Pkcs11Scheme(unittest.TestCase):
         self.assertEqual(run.rc, 0, run)
         self.assertEqual(run.out, self.tar)
 
-    def test_wrong_pin(self):
-        run = self.decode(keys="wrong-keys")
+    def unwrap_failure(self, cause, tool="layercrypt-decoder: layer"):
+        """The whole line a tool prints when the layer's one pkcs11 blob
+        cannot be opened with the one key YAML it was given, for `cause`."""
+        return (f"{tool} {self.desc['digest']}: no key could unwrap the layer key: layer has "
+                f"pkcs11 blob 1/1: {cause}; tried 0 private keys and 0 certificates and 1 "
+                "pkcs11 key")
+
+    def assert_fails(self, cause, keys="keys", desc=None, env=None, cli_key=None):
+        """The decoder with the keys directory `keys` (and the CLI with
+        --key cli_key) fails with exit status 1, writes nothing and prints
+        exactly the line for `cause`, holding no PIN."""
+        run = self.decode(desc=desc, keys=keys, env=env)
         self.assertEqual(run.rc, 1, run)
         self.assertEqual(run.out, b"")
-        self.one_line(run.err_lines, "CKR_PIN_INCORRECT", "wrong PIN")
-        r = self.lc("decrypt", "--key", self.wrong_yaml, f"{self.dir}/enc:v1",
-                    f"{self.dir}/dec-wrong:v1")
-        self.assertEqual(r.returncode, 1)
-        self.one_line(r.stderr.splitlines(), "CKR_PIN_INCORRECT")
+        self.assertEqual(self.one_line(run.err_lines), self.unwrap_failure(cause))
+        if cli_key is not None:
+            r = self.lc("decrypt", "--key", cli_key, f"{self.dir}/enc:v1",
+                        f"{self.dir}/dec-failed:v1", env=env)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertEqual(self.one_line(r.stderr.splitlines()),
+                             self.unwrap_failure(cause, "layercrypt: layer 0"))
+            self.assertFalse(os.path.exists(f"{self.dir}/dec-failed"))
+
+    def key_cause(self, why):
+        return (f'pkcs11 blob, 1 recipient (RSA-OAEP) (pkcs11 key "layer-key" in token '
+                f'"{TOKEN}": {why})')
+
+    def test_wrong_pin(self):
+        self.assert_fails(self.key_cause("C_Login: CKR_PIN_INCORRECT (wrong PIN: check pin-value "
+                                         "or pin-source)"), keys="wrong-keys",
+                          cli_key=self.wrong_yaml)
+
+    def test_missing_token(self):
+        cause = self.key_cause(f'no token labelled "no-such-token" in {MODULE} (2 tokens present)')
+        self.assert_fails(cause.replace(f'in token "{TOKEN}"', 'in token "no-such-token"'),
+                          keys="no-token-keys", cli_key=self.no_token_yaml)
 
     def test_module_outside_the_allow_list(self):
-        strict = {"OCICRYPT_CONFIG": f"{self.dir}/strict.conf"}
-        run = self.decode(env=strict)
-        self.assertEqual(run.rc, 1, run)
-        self.one_line(run.err_lines, f"module {MODULE} is not allowed by OCICRYPT_CONFIG")
-        r = self.lc("decrypt", "--key", self.key_yaml, f"{self.dir}/enc:v1",
-                    f"{self.dir}/dec-strict:v1", env=strict)
-        self.assertEqual(r.returncode, 1)
-        self.one_line(r.stderr.splitlines(), "is not allowed by OCICRYPT_CONFIG")
+        strict = {"OCICRYPT_CONFIG": self.token.strict_policy}
+        not_allowed = (f"module {MODULE} is not allowed by OCICRYPT_CONFIG "
+                       f"({self.token.strict_policy}): add it, or its directory with a trailing "
+                       "'/', to allowed-module-paths")
+        self.assert_fails(f"pkcs11 blob, 1 recipient (RSA-OAEP) ({not_allowed})", env=strict,
+                          cli_key=self.key_yaml)
         r = self.lc("encrypt", "--recipient", f"pkcs11:{self.key_yaml}", f"{self.dir}/plain:v1",
                     f"{self.dir}/enc-strict:v1", env=strict)
         self.assertEqual(r.returncode, 1)
-        self.one_line(r.stderr.splitlines(), "is not allowed by OCICRYPT_CONFIG")
+        self.assertIn(not_allowed, self.one_line(r.stderr.splitlines()))
+        self.assertFalse(os.path.exists(f"{self.dir}/enc-strict"))
+
+    def test_yaml_naming_a_module_outside_the_allow_list(self):
+        # The same library, copied to a path the policy does not list: it
+        # is refused by path, before it is loaded.
+        not_allowed = (f"module {self.copied_module} is not allowed by OCICRYPT_CONFIG "
+                       f"({self.token.policy}): add it, or its directory with a trailing '/', "
+                       "to allowed-module-paths")
+        self.assert_fails(f"pkcs11 blob, 1 recipient (RSA-OAEP) ({not_allowed})",
+                          keys="other-module-keys",
+                          cli_key=f"{self.dir}/other-module-keys/layer-key.yaml")
 
     def with_blob(self, text: bytes):
         desc = copy.deepcopy(self.desc)
@@ -185,13 +208,25 @@ class Pkcs11Scheme(unittest.TestCase):
         good = base64.b64decode(self.desc["annotations"][PKCS11_KEYS])
         v1 = json.loads(good)
         v1["version"] = 1
-        for text, needle in ((good[: len(good) // 2], "pkcs11 blob"),
-                             (b"\x00garbage\xff", "pkcs11 blob"),
-                             (json.dumps(v1).encode(), "only version 0")):
-            run = self.decode(desc=self.with_blob(text))
-            self.assertEqual(run.rc, 1, run)
-            self.assertEqual(run.out, b"")
-            self.one_line(run.err_lines, needle)
+        r1 = json.loads(good)
+        r1["recipients"][0]["version"] = 7
+        short = json.loads(good)  # valid JSON, the RSA ciphertext cut short
+        short["recipients"][0]["blob"] = base64.b64encode(
+            base64.b64decode(short["recipients"][0]["blob"])[:100]).decode()
+        cut = len(good) // 2
+        for text, cause in (
+                (good[:cut], f"pkcs11 blob: invalid JSON at offset {cut}: unexpected end of input "
+                 "in a string"),
+                (b"garbage", "pkcs11 blob: invalid JSON at offset 0: invalid literal"),
+                (json.dumps(v1).encode(),
+                 'pkcs11 blob: blob version "1" (only version 0 is supported)'),
+                (json.dumps(r1).encode(),
+                 'pkcs11 blob: recipient version "7" (only version 0 is supported)'),
+                (json.dumps(short).encode(),
+                 f'pkcs11 blob, 1 recipient (RSA-OAEP) (pkcs11 key "layer-key" in token '
+                 f'"{TOKEN}" opens none of the blob\'s 1 recipients)')):
+            with self.subTest(cause=cause):
+                self.assert_fails(cause, desc=self.with_blob(text))
 
 
 def main():
@@ -199,7 +234,7 @@ def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     LAYERCRYPT, DECODER = sys.argv[1], sys.argv[2]
-    if shutil.which("softhsm2-util") is None or not os.path.exists(MODULE):
+    if not softhsm.available():
         print("SoftHSM2 is not installed (apt-get install softhsm2): skipped")
         sys.exit(77)
     unittest.main(argv=[sys.argv[0], *sys.argv[3:]])

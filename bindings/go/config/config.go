@@ -13,6 +13,8 @@ type (
 	DecryptConfig = layercrypt.DecryptConfig
 	// CryptoConfig pairs the two.
 	CryptoConfig = layercrypt.CryptoConfig
+	// Pkcs11Config is the PKCS#11 module policy (ocicrypt's pkcs11.Pkcs11Config).
+	Pkcs11Config = layercrypt.Pkcs11Config
 )
 
 // InitDecryption: see layercrypt.InitDecryption.
@@ -43,6 +45,26 @@ func EncryptWithPkcs7(x509s [][]byte) (CryptoConfig, error) {
 // DecryptWithPrivKeys: see layercrypt.DecryptWithPrivKeys.
 func DecryptWithPrivKeys(privKeys, privKeysPasswords [][]byte) (CryptoConfig, error) {
 	return layercrypt.DecryptWithPrivKeys(privKeys, privKeysPasswords)
+}
+
+// EncryptWithPkcs11: see layercrypt.EncryptWithPkcs11.
+func EncryptWithPkcs11(pkcs11Config *Pkcs11Config, pkcs11Pubkeys, pkcs11Yamls [][]byte) (CryptoConfig, error) {
+	return layercrypt.EncryptWithPkcs11(pkcs11Config, pkcs11Pubkeys, pkcs11Yamls)
+}
+
+// DecryptWithPkcs11Yaml: see layercrypt.DecryptWithPkcs11Yaml.
+func DecryptWithPkcs11Yaml(pkcs11Config *Pkcs11Config, pkcs11Yamls [][]byte) (CryptoConfig, error) {
+	return layercrypt.DecryptWithPkcs11Yaml(pkcs11Config, pkcs11Yamls)
+}
+
+// EncryptWithKeyProvider: see layercrypt.EncryptWithKeyProvider.
+func EncryptWithKeyProvider(keyProviders [][]byte) (CryptoConfig, error) {
+	return layercrypt.EncryptWithKeyProvider(keyProviders)
+}
+
+// DecryptWithKeyProvider: see layercrypt.DecryptWithKeyProvider.
+func DecryptWithKeyProvider(keyProviders [][]byte) (CryptoConfig, error) {
+	return layercrypt.DecryptWithKeyProvider(keyProviders)
 }
 
 // DecryptWithX509s: see layercrypt.DecryptWithX509s.

@@ -19,12 +19,19 @@ write()), streamed in chunks. A destination path appears only once the
 operation succeeded (see layercrypt/_files.py).
 
 Recipients are spelled as the CLI and skopeo spell them: "jwe:FILE" (a
-public key: PEM, DER or JWK), "pkcs7:FILE" (an X.509 certificate), or a
-path (the scheme its content selects). Keys for decryption are given as a
-key file path, a directory of keys (searched recursively, as containerd's
+public key: PEM, DER or JWK), "pkcs7:FILE" (an X.509 certificate),
+"pkcs11:FILE" (a PKCS#11 key YAML, or an RSA public key), or a path (the
+scheme its content selects). Keys for decryption are given as a key file
+path, a directory of keys (searched recursively, as containerd's
 --decryption-keys-path), key bytes (PEM, DER, JWK), Key(source, password)
 for an encrypted key, a Keys object, or a list of these. For pkcs7, give the
-private key and the certificate.
+private key and the certificate. A PKCS#11 key YAML (a file, bytes, or in a
+keys directory) is a key whose private half stays in its token.
+
+PKCS#11 modules are loaded only if the module policy allows them: the
+pkcs11_config argument ("internal" for the built-in policy, or an ocicrypt
+config file with a pkcs11 section), else OCICRYPT_CONFIG's, as Go ocicrypt
+finds it (docs/pkcs11.md).
 
 Errors are LayercryptError subclasses, one per lc_status: InvalidArgumentError
 (also a ValueError), DataError, IntegrityError, KeyUnavailableError,
@@ -96,15 +103,18 @@ class Keys:
     """Decryption keys, read and parsed once: pass one to several calls to
     save parsing them again. keys is a key spec or a list of them (see the
     module's documentation). A Keys does not change after it is made and may
-    be used by any number of threads at once.
+    be used by any number of threads at once. pkcs11_config: the module
+    policy for PKCS#11 key YAMLs (see the module's documentation).
 
     Raises KeyUnavailableError for a wrong or missing password (or a keys
     directory without a usable key), DataError for a file that holds no key,
     InvalidArgumentError for a public key, LayercryptIOError if a file
     cannot be read."""
 
-    def __init__(self, keys):
+    def __init__(self, keys, pkcs11_config=None):
         self._config = _lc.DecryptConfig()
+        if pkcs11_config is not None:  # before any key YAML is added
+            self._config.set_pkcs11_config(_os.fspath(pkcs11_config))
         items = _items(keys, "keys", (str, _os.PathLike, Key) + _BYTES)
         if not items:
             raise InvalidArgumentError("no keys given")
@@ -142,15 +152,17 @@ def _keys(keys):
     return keys._config if isinstance(keys, Keys) else Keys(keys)._config
 
 
-def _encrypt_config(recipients, compression=None):
+def _encrypt_config(recipients, compression=None, pkcs11_config=None):
     config = _lc.EncryptConfig()
+    if pkcs11_config is not None:  # before any pkcs11 recipient is added
+        config.set_pkcs11_config(_os.fspath(pkcs11_config))
     items = _items(recipients, "recipients", (str, _os.PathLike))
     if not items:
         raise InvalidArgumentError("no recipients given")
     for r in items:
         spelled = _as_path(r)
         if spelled is None:
-            raise TypeError("a recipient is 'jwe:FILE', 'pkcs7:FILE' or a path, "
+            raise TypeError("a recipient is 'jwe:FILE', 'pkcs7:FILE', 'pkcs11:FILE' or a path, "
                             f"not {type(r).__name__}")
         config.add_recipient(spelled)
     if compression is not None:
@@ -182,14 +194,15 @@ def _image_name(image, what):
     return name
 
 
-def encrypt_layer(src, dst, recipients, media_type=None, compression=None):
+def encrypt_layer(src, dst, recipients, media_type=None, compression=None, pkcs11_config=None):
     """Encrypts one layer blob (a tar, tar+gzip or tar+zstd) from src to dst
     for recipients, under a fresh key.
 
     media_type is the input's OCI or Docker layer type (default: what its
     first bytes are). compression ("gzip", "gzip:LEVEL" 0-3, "zstd",
     "zstd:LEVEL" 1-19, "none") compresses an uncompressed tar on the way;
-    compressed input is encrypted as it is.
+    compressed input is encrypted as it is. pkcs11_config: the module policy
+    for pkcs11 recipients (see the module's documentation).
 
     Returns the descriptor for the manifest: {"mediaType", "digest", "size",
     "annotations"} plus "diff_id", the tar's digest for the image config
@@ -199,7 +212,7 @@ def encrypt_layer(src, dst, recipients, media_type=None, compression=None):
     compression, a private key as a recipient), UnsupportedError (an unknown
     scheme), LayercryptIOError, CallbackError. On error a dst path is left
     as it was; a file object may have received part of a blob."""
-    config = _encrypt_config(recipients, compression)
+    config = _encrypt_config(recipients, compression, pkcs11_config)
     with _source(src) as (s, s_name), _destination(dst) as d:
         desc_json, diff_id = _lc.encrypt_layer(config, media_type, s, d.target, s_name, d.name)
         d.commit()
@@ -262,14 +275,15 @@ def add_recipients(descriptor, keys, recipients):
     return new
 
 
-def encrypt_image(src, dst, recipients, compression=None):
+def encrypt_image(src, dst, recipients, compression=None, pkcs11_config=None):
     """Encrypts every layer of the image src into dst ("oci:DIR[:TAG]",
     "oci-archive:FILE[:TAG]" or "PATH[:TAG]"; dst is written whole and
-    published atomically, may equal src). compression as for encrypt_layer.
+    published atomically, may equal src). compression and pkcs11_config as
+    for encrypt_layer.
     Returns the report as `layercrypt encrypt --json` prints it: {"layers":
     [{"index", "platform", "action", "from", "to", "bytes", ...}, ...],
     "warnings": [...], ...}."""
-    config = _encrypt_config(recipients, compression)
+    config = _encrypt_config(recipients, compression, pkcs11_config)
     return _json.loads(_lc.encrypt_image(config, _image_name(src, "src"), _image_name(dst, "dst")))
 
 

@@ -131,6 +131,11 @@ class EncryptConfig {
       return lc_encrypt_config_set_keyprovider_config(get(), path ? path->c_str() : nullptr, ms);
     }));
   }
+  void set_pkcs11_config(const std::optional<std::string>& config) {
+    check(call_without_gil([&] {
+      return lc_encrypt_config_set_pkcs11_config(get(), config ? config->c_str() : nullptr);
+    }));
+  }
   lc_encrypt_config* get() const { return p_.get(); }
 
  private:
@@ -169,6 +174,11 @@ class DecryptConfig {
     const uint32_t ms = timeout_ms(timeout);
     check(call_without_gil([&] {
       return lc_decrypt_config_set_keyprovider_config(get(), path ? path->c_str() : nullptr, ms);
+    }));
+  }
+  void set_pkcs11_config(const std::optional<std::string>& config) {
+    check(call_without_gil([&] {
+      return lc_decrypt_config_set_pkcs11_config(get(), config ? config->c_str() : nullptr);
     }));
   }
   lc_decrypt_config* get() const { return p_.get(); }
@@ -476,7 +486,8 @@ PYBIND11_MODULE(_layercrypt, m) {
       .def("add_recipient", &EncryptConfig::add_recipient, py::arg("recipient"))
       .def("set_compression", &EncryptConfig::set_compression, py::arg("compression"))
       .def("set_keyprovider_config", &EncryptConfig::set_keyprovider_config,
-           py::arg("path") = py::none(), py::arg("timeout") = 0.0);
+           py::arg("path") = py::none(), py::arg("timeout") = 0.0)
+      .def("set_pkcs11_config", &EncryptConfig::set_pkcs11_config, py::arg("config") = py::none());
 
   py::class_<DecryptConfig>(m, "DecryptConfig")
       .def(py::init<>())
@@ -486,7 +497,8 @@ PYBIND11_MODULE(_layercrypt, m) {
       .def("add_keys_dir", &DecryptConfig::add_keys_dir, py::arg("dir"))
       .def("add_provider", &DecryptConfig::add_provider, py::arg("key"))
       .def("set_keyprovider_config", &DecryptConfig::set_keyprovider_config,
-           py::arg("path") = py::none(), py::arg("timeout") = 0.0);
+           py::arg("path") = py::none(), py::arg("timeout") = 0.0)
+      .def("set_pkcs11_config", &DecryptConfig::set_pkcs11_config, py::arg("config") = py::none());
 
   m.def(
       "encrypt_layer",

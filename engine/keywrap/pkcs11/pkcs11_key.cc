@@ -426,6 +426,12 @@ StatusOr<Pkcs11ModulePolicy> load_pkcs11_policy() {
       "module-directories and allowed-module-paths");
 }
 
+StatusOr<Pkcs11ModulePolicy> load_pkcs11_policy_file(const std::string& config) {
+  if (config == "internal") return pkcs11_internal_policy();
+  LC_ASSIGN_OR_RETURN(std::vector<uint8_t> data, read_file_bounded(config, kMaxYaml));
+  return parse_pkcs11_config_file(data, config);
+}
+
 namespace {
 
 bool is_allowed(const std::string& path, const std::vector<std::string>& allowed) {

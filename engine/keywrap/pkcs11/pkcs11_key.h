@@ -140,6 +140,14 @@ std::string pkcs11_config_yaml(const Pkcs11ModulePolicy& policy);
 // kIoError for a file that exists but cannot be read.
 StatusOr<Pkcs11ModulePolicy> load_pkcs11_policy();
 
+// load_pkcs11_policy_file returns the policy `config` names, as the value
+// of OCICRYPT_CONFIG would, for library callers that set it explicitly:
+// "internal" is the built-in policy, anything else an ocicrypt config file
+// (its `pkcs11` section). kIoError naming the file when it is missing or
+// cannot be read (no fallback to other files, unlike load_pkcs11_policy);
+// the errors of parse_pkcs11_config_file.
+StatusOr<Pkcs11ModulePolicy> load_pkcs11_policy_file(const std::string& config);
+
 // resolve_pkcs11_module returns the module file `uri` names under `policy`,
 // as go-pkcs11uri's GetModule does: module-path when it is a file;
 // otherwise the first file, in name order, of module-path (a directory) or

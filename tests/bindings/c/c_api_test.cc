@@ -29,6 +29,7 @@ using layercrypt::testing::Bytes;
 using layercrypt::testing::ocicrypt_vectors_dir;
 using layercrypt::testing::read_file;
 using layercrypt::testing::read_text;
+using layercrypt::testing::ScopedEnv;
 using layercrypt::testing::TempDir;
 using nlohmann::json;
 
@@ -450,6 +451,10 @@ TEST(CApi, NullArguments) {
       {"path", lc_decrypt_config_add_key_file(dec.p, nullptr, nullptr)},
       {"config", lc_decrypt_config_add_keys_dir(nullptr, "d")},
       {"dir", lc_decrypt_config_add_keys_dir(dec.p, nullptr)},
+      {"config", lc_encrypt_config_set_pkcs11_config(nullptr, "internal")},
+      {"config", lc_decrypt_config_set_pkcs11_config(nullptr, "internal")},
+      {"config", lc_encrypt_config_set_pkcs11_policy(nullptr, nullptr, 0)},
+      {"config", lc_decrypt_config_set_pkcs11_policy(nullptr, nullptr, 0)},
       {"config", lc_encrypt_layer(nullptr, nullptr, in.reader(), out.writer(), &layer)},
       {"in.read", lc_encrypt_layer(enc.p, nullptr, no_reader, out.writer(), &layer)},
       {"out.write", lc_encrypt_layer(enc.p, nullptr, in.reader(), no_writer, &layer)},
@@ -635,4 +640,106 @@ TEST(CApi, KeyProviders) {
   std::getline(params, line);
   EXPECT_EQ(line, R"({"Parameters": {"toy": ["bm9kZS03"]}})");
   std::filesystem::remove_all(dir);
+}
+
+// PKCS#11 through the C API, with an RSA key pair in a SoftHSM2 token made
+// by tests/tools/softhsm.py: a pkcs11 key YAML recipient encrypts; the key
+// YAML decrypts as a file, as bytes and from a keys directory, under the
+// policy set on the config (OCICRYPT_CONFIG, which allows nothing here, is
+// not used then); a policy that does not allow the module fails naming it,
+// never with the PIN. Skipped without SoftHSM2 or in a build without the
+// pkcs11 scheme.
+TEST(CApi, Pkcs11KeyYamls) {
+  {
+    DecCfg probe;
+    if (lc_decrypt_config_set_pkcs11_config(probe.p, "internal") == LC_ERR_UNSUPPORTED)
+      GTEST_SKIP() << "this build has no pkcs11 scheme";
+  }
+  if (!fs::exists("/usr/lib/softhsm/libsofthsm2.so") ||
+      std::system("command -v softhsm2-util >/dev/null") != 0)
+    GTEST_SKIP() << "SoftHSM2 is not installed (apt-get install softhsm2)";
+  TempDir dir;
+  const std::string pin = "27182818";
+  const std::string tools = std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/../tools";
+  const std::string make_token = "/usr/bin/python3 -c 'import sys; sys.path.insert(0, \"" + tools +
+                                 "\"); import softhsm; softhsm.Token(\"" + dir.path() +
+                                 "\", \"lc-capi\", \"" + pin + "\").write_yaml(\"" +
+                                 dir.file("keys/node.yaml") + "\")'";
+  ASSERT_EQ(std::system(make_token.c_str()), 0) << make_token;
+  const std::string yaml = dir.file("keys/node.yaml"), policy = dir.file("ocicrypt.conf"),
+                    strict = dir.file("strict.conf");
+  ScopedEnv env_policy("OCICRYPT_CONFIG", strict.c_str());
+  ScopedEnv env_hash("OCICRYPT_OAEP_HASHALG", "sha1");  // SoftHSM 2.6 does SHA-1 OAEP only
+
+  const json e = expected();
+  const Bytes tar =
+      plain_blob(e["images"]["enc-jwe-rsa2048"]["layers"][1]["expected_output_digest"]);
+  EncCfg enc;
+  EXPECT_EQ(lc_encrypt_config_set_pkcs11_config(enc.p, dir.file("missing.conf").c_str()),
+            LC_ERR_IO);
+  ASSERT_EQ(lc_encrypt_config_set_pkcs11_config(enc.p, policy.c_str()), LC_OK) << lc_last_error();
+  ASSERT_EQ(lc_encrypt_config_add_recipient(enc.p, ("pkcs11:" + yaml).c_str()), LC_OK)
+      << lc_last_error();
+  MemIn in{&tar};
+  MemOut out;
+  Layer layer;
+  ASSERT_EQ(lc_encrypt_layer(enc.p, nullptr, in.reader(), out.writer(), &layer.p), LC_OK)
+      << lc_last_error();
+  const std::string desc = lc_layer_descriptor_json(layer.p);
+  ASSERT_TRUE(
+      json::parse(desc)["annotations"].contains("org.opencontainers.image.enc.keys.pkcs11"));
+
+  auto decrypt = [&](const DecCfg& dec) {
+    MemIn cin{&out.data};
+    MemOut plain;
+    Layer pl;
+    const lc_status st =
+        lc_decrypt_layer(dec.p, desc.c_str(), cin.reader(), plain.writer(), 0, &pl.p);
+    if (st == LC_OK) {
+      EXPECT_EQ(plain.data, tar);
+    }
+    return st;
+  };
+  {  // A key YAML file, under a config file's policy.
+    DecCfg dec;
+    ASSERT_EQ(lc_decrypt_config_set_pkcs11_config(dec.p, policy.c_str()), LC_OK);
+    ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, yaml.c_str(), nullptr), LC_OK)
+        << lc_last_error();
+    EXPECT_EQ(decrypt(dec), LC_OK) << lc_last_error();
+    EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, yaml.c_str(), "pw"), LC_ERR_INVALID_ARGUMENT);
+  }
+  {  // As bytes, under the bare policy Go puts in pkcs11-config.
+    DecCfg dec;
+    const std::string bare =
+        "module-directories: [/usr/lib/softhsm/]\n"
+        "allowed-module-paths: [/usr/lib/softhsm/libsofthsm2.so]\n";
+    ASSERT_EQ(lc_decrypt_config_set_pkcs11_policy(
+                  dec.p, reinterpret_cast<const uint8_t*>(bare.data()), bare.size()),
+              LC_OK)
+        << lc_last_error();
+    EXPECT_EQ(lc_decrypt_config_set_pkcs11_policy(dec.p, nullptr, 3), LC_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(
+        lc_decrypt_config_set_pkcs11_policy(dec.p, reinterpret_cast<const uint8_t*>("- a\n"), 4),
+        LC_ERR_DATA);
+    const Bytes key = read_file(yaml);
+    ASSERT_EQ(lc_decrypt_config_add_key(dec.p, key.data(), key.size(), nullptr, 0), LC_OK)
+        << lc_last_error();
+    EXPECT_EQ(decrypt(dec), LC_OK) << lc_last_error();
+  }
+  {  // A keys directory under OCICRYPT_CONFIG's policy, which allows nothing;
+     // then under a policy set on the config.
+    DecCfg dec;
+    ASSERT_EQ(lc_decrypt_config_add_keys_dir(dec.p, dir.file("keys").c_str()), LC_OK)
+        << lc_last_error();
+    EXPECT_EQ(decrypt(dec), LC_ERR_KEY);
+    const std::string error = lc_last_error();
+    EXPECT_NE(
+        error.find("module /usr/lib/softhsm/libsofthsm2.so is not allowed by OCICRYPT_CONFIG (" +
+                   strict + ")"),
+        std::string::npos)
+        << error;
+    EXPECT_EQ(error.find(pin), std::string::npos) << error;
+    ASSERT_EQ(lc_decrypt_config_set_pkcs11_config(dec.p, policy.c_str()), LC_OK);
+    EXPECT_EQ(decrypt(dec), LC_OK) << lc_last_error();
+  }
 }

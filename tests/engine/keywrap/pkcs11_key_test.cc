@@ -162,27 +162,7 @@ TEST(Pkcs11PolicyTest, ParsesFileAndBareFormsAndWritesTheBareOne) {
   EXPECT_FALSE(parse_pkcs11_config(bytes("module-directories: [[a]]\n"), "x").ok());
 }
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = ::getenv(name)) old_ = old, had_ = true;
-    if (value)
-      ::setenv(name, value, 1);
-    else
-      ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (had_)
-      ::setenv(name_, old_.c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::string old_;
-  bool had_ = false;
-};
+using testing::ScopedEnv;
 
 TEST(Pkcs11PolicyTest, LoadsFromTheEnvironmentInGosOrder) {
   testing::TempDir dir;
@@ -217,6 +197,26 @@ TEST(Pkcs11PolicyTest, LoadsFromTheEnvironmentInGosOrder) {
     EXPECT_EQ(p.status().code(), StatusCode::kKeyError);
     EXPECT_NE(p.status().message().find("no ocicrypt config file was found"), std::string::npos);
   }
+}
+
+TEST(Pkcs11PolicyTest, LoadsANamedFileWithoutFallingBack) {
+  testing::TempDir dir;
+  const std::string conf = "pkcs11:\n  allowed-module-paths: [/a/]\n";
+  testing::write_file(dir.file("my.conf"), testing::Bytes(conf.begin(), conf.end()));
+  auto p = load_pkcs11_policy_file(dir.file("my.conf"));
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->allowed_module_paths, std::vector<std::string>{"/a/"});
+  EXPECT_EQ(p->source, dir.file("my.conf"));
+  EXPECT_EQ(load_pkcs11_policy_file("internal").value().allowed_module_paths,
+            pkcs11_internal_policy().allowed_module_paths);
+  ScopedEnv e("OCICRYPT_CONFIG", "internal");  // not consulted
+  auto missing = load_pkcs11_policy_file(dir.file("missing.conf"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kIoError);
+  EXPECT_NE(missing.status().message().find(dir.file("missing.conf")), std::string::npos);
+  const std::string bad = "pkcs11:\n  allowed-module-paths: 7\n";
+  testing::write_file(dir.file("bad.conf"), testing::Bytes(bad.begin(), bad.end()));
+  EXPECT_EQ(load_pkcs11_policy_file(dir.file("bad.conf")).status().code(), StatusCode::kDataError);
 }
 
 TEST(Pkcs11ModuleTest, ResolvesAsGoPkcs11UriDoes) {
