@@ -151,19 +151,18 @@ class ChunkPool {
     // A stage may have written anywhere in out without setting out_len.
     s->out_filled = c->out != nullptr ? out_size_ : 0;
     s->taken = false;
-    {
-      std::lock_guard<std::mutex> lock(free_mutex_);
-      free_.push_back(c);
-    }
+    // Notified under the lock: the destructor's lock then orders every
+    // notification before the condition variable goes (TSan cannot see
+    // that TBB's pipeline has finished with it).
+    std::lock_guard<std::mutex> lock(free_mutex_);
+    free_.push_back(c);
     returned_.notify_one();
   }
   // cancel wakes a take() that waits, for good: the run has failed, and the
   // buffers still out will not come back.
   void cancel() {
-    {
-      std::lock_guard<std::mutex> lock(free_mutex_);
-      cancelled_ = true;
-    }
+    std::lock_guard<std::mutex> lock(free_mutex_);
+    cancelled_ = true;
     returned_.notify_all();
   }
 
