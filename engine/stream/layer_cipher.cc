@@ -14,6 +14,7 @@
 #include "kernels/aes_ctr.h"
 #include "kernels/hmac_sha256.h"
 #include "kernels/sha256.h"
+#include "kernels/sha256_mb.h"
 
 namespace layercrypt {
 namespace {
@@ -61,10 +62,40 @@ Stage sha256_stage(const char* name, kernels::Sha256& sha, Side side = Side::kDa
           }};
 }
 
+// lanes_stage feeds lane i of `lanes` side `sides[i]` of every chunk, so the
+// digests and the MAC that read a chunk hash it in one interleaved pass
+// (kernels/sha256_mb.h) instead of one serial stage each. The stage is
+// named after the lanes ("sha256-in,hmac,sha256-out").
+Stage lanes_stage(std::string name, kernels::Sha256Lanes& lanes, std::vector<Side> sides) {
+  return {std::move(name), StageKind::kSerialInOrder, [&lanes, sides](Chunk& c) {
+            const uint8_t* p[kernels::kSha256MaxLanes];
+            size_t n[kernels::kSha256MaxLanes];
+            for (size_t i = 0; i < sides.size(); ++i) {
+              const Span b = bytes_of(c, sides[i]);
+              p[i] = b.p;
+              n[i] = b.n;
+            }
+            if (!lanes.update(p, n)) return Internal("SHA-256 / HMAC-SHA256 update failed");
+            return Status::Ok();
+          }};
+}
+
 Stage ctr_stage(const kernels::AesCtr256& ctr, Side side = Side::kData) {
   return {"aes-ctr", StageKind::kParallel, [&ctr, side](Chunk& c) {
             const Span b = bytes_of(c, side);
             if (!ctr.xor_at(b.offset, b.p, b.p, b.n)) return Internal("AES-256-CTR failed");
+            return Status::Ok();
+          }};
+}
+
+// ctr_copy_stage encrypts each chunk's data into its second buffer, leaving
+// the plaintext in place for a later stage to hash with the ciphertext.
+Stage ctr_copy_stage(const kernels::AesCtr256& ctr) {
+  return {"aes-ctr", StageKind::kParallel, [&ctr](Chunk& c) {
+            if (c.len > c.out_cap) return Internal("AES-256-CTR output buffer too small");
+            if (!ctr.xor_at(c.offset, c.data, c.out, c.len)) return Internal("AES-256-CTR failed");
+            c.out_len = c.len;
+            c.out_offset = c.offset;
             return Status::Ok();
           }};
 }
@@ -211,21 +242,28 @@ StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink, c
   LC_RETURN_IF_ERROR(check_key(key));
   kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
   if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
-  kernels::HmacSha256 mac;
-  if (!mac.init(key.symkey.data(), key.symkey.size()))
-    return Internal("HMAC-SHA256 key setup failed");
-  kernels::Sha256 plain_sha, cipher_sha;
-  if (!plain_sha.ok() || !cipher_sha.ok()) return Internal("SHA-256 setup failed");
+  // Lanes: 0 the plaintext digest, 1 the HMAC and 2 the digest of the
+  // ciphertext. CTR writes the ciphertext beside the plaintext, so one stage
+  // hashes all three over the same chunk.
+  kernels::Sha256Lanes lanes;
+  if (!lanes.add_sha256() || !lanes.add_hmac(key.symkey.data(), key.symkey.size()) ||
+      !lanes.add_sha256())
+    return Internal("SHA-256 / HMAC-SHA256 setup failed");
 
+  PipelineOptions po = options;
+  po.out_buffer_size =
+      std::max(po.chunk_size != 0 ? po.chunk_size : PipelineOptions::kDefaultChunkSize,
+               PipelineOptions::kMinChunkSize);
   LayerEncryptResult result;
-  const std::vector<Stage> stages = {sha256_stage("sha256-in", plain_sha), ctr_stage(ctr),
-                                     hmac_stage(mac), sha256_stage("sha256-out", cipher_sha),
-                                     write_stage(sink)};
-  LC_RETURN_IF_ERROR(run_pipeline(source, stages, options, &result.stats));
+  const std::vector<Stage> stages = {
+      ctr_copy_stage(ctr),
+      lanes_stage("sha256-in,hmac,sha256-out", lanes, {Side::kData, Side::kOut, Side::kOut}),
+      write_stage(sink, Side::kOut)};
+  LC_RETURN_IF_ERROR(run_pipeline(source, stages, po, &result.stats));
   result.bytes = result.stats.bytes;
-  if (!mac.final(result.hmac.data(), result.hmac.size()) ||
-      !plain_sha.final(result.plain_sha256.data(), result.plain_sha256.size()) ||
-      !cipher_sha.final(result.cipher_sha256.data(), result.cipher_sha256.size()))
+  if (!lanes.final(0, result.plain_sha256.data(), result.plain_sha256.size()) ||
+      !lanes.final(1, result.hmac.data(), result.hmac.size()) ||
+      !lanes.final(2, result.cipher_sha256.data(), result.cipher_sha256.size()))
     return Internal("finishing the layer digests failed");
   return result;
 }
@@ -258,31 +296,32 @@ StatusOr<LayerEncryptResult> encrypt_layer_gzip(ByteSource& source, ByteSink& si
   if (!gzip.ok()) return gzip.status();
   kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
   if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
-  kernels::HmacSha256 mac;
-  if (!mac.init(key.symkey.data(), key.symkey.size()))
-    return Internal("HMAC-SHA256 key setup failed");
-  kernels::Sha256 tar_sha, plain_sha, cipher_sha;
-  if (!tar_sha.ok() || !plain_sha.ok() || !cipher_sha.ok()) return Internal("SHA-256 setup failed");
+  // Before CTR: the tar's and the gzip stream's digests (lengths differ: the
+  // lanes run together for the compressed part). After CTR, which works in
+  // place: the HMAC and the blob digest of the same ciphertext.
+  kernels::Sha256Lanes plain_lanes, cipher_lanes;
+  if (!plain_lanes.add_sha256() || !plain_lanes.add_sha256() ||
+      !cipher_lanes.add_hmac(key.symkey.data(), key.symkey.size()) || !cipher_lanes.add_sha256())
+    return Internal("SHA-256 / HMAC-SHA256 setup failed");
 
   po.out_buffer_size = (*gzip)->out_buffer_size();
   po.deliver_empty = true;
   LayerEncryptResult result;
-  const std::vector<Stage> stages = {sha256_stage("sha256-tar", tar_sha),
-                                     (*gzip)->deflate_stage(),
-                                     (*gzip)->frame_stage(),
-                                     sha256_stage("sha256-gz", plain_sha, Side::kOut),
-                                     ctr_stage(ctr, Side::kOut),
-                                     hmac_stage(mac, Side::kOut),
-                                     sha256_stage("sha256-out", cipher_sha, Side::kOut),
-                                     write_stage(sink, Side::kOut)};
+  const std::vector<Stage> stages = {
+      (*gzip)->deflate_stage(),
+      (*gzip)->frame_stage(),
+      lanes_stage("sha256-tar,sha256-gz", plain_lanes, {Side::kData, Side::kOut}),
+      ctr_stage(ctr, Side::kOut),
+      lanes_stage("hmac,sha256-out", cipher_lanes, {Side::kOut, Side::kOut}),
+      write_stage(sink, Side::kOut)};
   LC_RETURN_IF_ERROR(run_pipeline(source, stages, po, &result.stats));
   result.tar_bytes = result.stats.bytes;
   result.bytes = (*gzip)->compressed_size();
   result.gzip_index = (*gzip)->index();
-  if (!mac.final(result.hmac.data(), result.hmac.size()) ||
-      !tar_sha.final(result.tar_sha256.data(), result.tar_sha256.size()) ||
-      !plain_sha.final(result.plain_sha256.data(), result.plain_sha256.size()) ||
-      !cipher_sha.final(result.cipher_sha256.data(), result.cipher_sha256.size()))
+  if (!cipher_lanes.final(0, result.hmac.data(), result.hmac.size()) ||
+      !plain_lanes.final(0, result.tar_sha256.data(), result.tar_sha256.size()) ||
+      !plain_lanes.final(1, result.plain_sha256.data(), result.plain_sha256.size()) ||
+      !cipher_lanes.final(1, result.cipher_sha256.data(), result.cipher_sha256.size()))
     return Internal("finishing the layer digests failed");
   return result;
 }

@@ -153,7 +153,7 @@ struct Stage {
 
 // PipelineOptions tunes a run. Zero means "the default".
 struct PipelineOptions {
-  size_t chunk_size = 0;       // default kDefaultChunkSize; at least 64 KiB
+  size_t chunk_size = 0;       // default kDefaultChunkSize; at least kMinChunkSize
   size_t max_live_chunks = 0;  // default 4 per thread, at least 4
   size_t threads = 0;          // default and maximum: oneTBB's default concurrency
                                // (a tbb::global_control can raise the maximum)
@@ -171,6 +171,7 @@ struct PipelineOptions {
   // input. Otherwise stages never see an empty stream.
   bool deliver_empty = false;
   static constexpr size_t kDefaultChunkSize = size_t{128} << 10;
+  static constexpr size_t kMinChunkSize = size_t{64} << 10;
 };
 
 // StageStats is the busy time of one stage.
