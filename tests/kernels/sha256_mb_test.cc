@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu.h"
 #include "tests/support/test_util.h"
 
 namespace layercrypt::kernels {
@@ -288,6 +289,11 @@ TEST(Sha256LanesPaths, AutoPrefersShaNiAndOpenSslIsAlwaysThere) {
   __builtin_cpu_init();
   EXPECT_EQ(sha256_path_supported(Sha256Path::kShaNi),
             __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1"));
+  // `layercrypt --version --verbose` reports the path.
+  EXPECT_NE(cpu_report().find(std::string("sha256 lanes (kernels/sha256_mb.h): ") +
+                              sha256_path_name(paths.front()) + "\n"),
+            std::string::npos)
+      << cpu_report();
 }
 
 }  // namespace
