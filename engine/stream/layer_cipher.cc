@@ -107,11 +107,9 @@ Stage write_stage(ByteSink& sink, Side side = Side::kData) {
           }};
 }
 
-Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmacLen>& expected,
-                  bool released) {
-  uint8_t computed[kLayerHmacLen];
-  kernels::ScopedWipe wipe(computed, sizeof computed);
-  if (!mac.final(computed, sizeof computed)) return Internal("HMAC-SHA256 final failed");
+// check_mac compares a computed layer MAC with the expected one.
+Status check_mac(const uint8_t* computed, const std::array<uint8_t, kLayerHmacLen>& expected,
+                 bool released) {
   if (kernels::constant_time_equal(computed, expected.data(), kLayerHmacLen)) return Status::Ok();
   return IntegrityError(
       std::string("layer integrity check failed: HMAC-SHA256 of the encrypted blob is ") +
@@ -121,6 +119,54 @@ Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmac
       "blob" +
       (released ? "; the plaintext already written is unverified and must be discarded"
                 : "; no plaintext was released"));
+}
+
+Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmacLen>& expected,
+                  bool released) {
+  uint8_t computed[kLayerHmacLen];
+  kernels::ScopedWipe wipe(computed, sizeof computed);
+  if (!mac.final(computed, sizeof computed)) return Internal("HMAC-SHA256 final failed");
+  return check_mac(computed, expected, released);
+}
+
+// decrypt_hashing is kStream decryption that also digests the blob and the
+// plaintext: CTR writes the plaintext beside the ciphertext, and one stage
+// hashes the MAC (lane 0), the blob digest (lane 1) and the plaintext
+// digest (lane 2) over the same chunk.
+Status decrypt_hashing(ByteSource& source, ByteSink& sink, const LayerKey& key,
+                       const kernels::AesCtr256& ctr,
+                       const std::array<uint8_t, kLayerHmacLen>& expected_hmac,
+                       const LayerDecryptOptions& options, LayerDecryptResult* result) {
+  kernels::Sha256Lanes lanes;
+  if (!lanes.add_hmac(key.symkey.data(), key.symkey.size()) || !lanes.add_sha256() ||
+      !lanes.add_sha256())
+    return Internal("SHA-256 / HMAC-SHA256 setup failed");
+  PipelineOptions po = options.pipeline;
+  po.out_buffer_size =
+      std::max(po.chunk_size != 0 ? po.chunk_size : PipelineOptions::kDefaultChunkSize,
+               PipelineOptions::kMinChunkSize);
+  const std::vector<Stage> stages = {
+      ctr_copy_stage(ctr),
+      lanes_stage("hmac,sha256-blob,sha256-out", lanes, {Side::kData, Side::kData, Side::kOut}),
+      write_stage(sink, Side::kOut)};
+  Status st = run_pipeline(source, stages, po, &result->decrypt_stats);
+  result->bytes = result->decrypt_stats.bytes;
+  LC_RETURN_IF_ERROR(st);
+  std::array<uint8_t, 32> blob{};
+  uint8_t mac[kLayerHmacLen];
+  kernels::ScopedWipe wipe(mac, sizeof mac);
+  if (!lanes.final(0, mac, sizeof mac) || !lanes.final(1, blob.data(), blob.size()) ||
+      !lanes.final(2, result->plain_sha256.data(), result->plain_sha256.size()))
+    return Internal("finishing the layer digests failed");
+  const std::string got = sha256_digest_string(blob);
+  if (got != options.expected_blob_digest)
+    return IntegrityError("blob does not match its digest " + options.expected_blob_digest +
+                          " (content is " + got + ")" +
+                          (result->bytes != 0
+                               ? "; the plaintext already written is unverified and must be "
+                                 "discarded"
+                               : ""));
+  return check_mac(mac, expected_hmac, result->bytes != 0);
 }
 
 // decrypt_pass runs one decrypting pass over `source` into `sink`: MAC
@@ -183,6 +229,12 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink, c
     return Internal("HMAC-SHA256 key setup failed");
 
   LayerDecryptResult result;
+  if (!options.expected_blob_digest.empty()) {
+    if (options.policy != ReleasePolicy::kStream || options.decompress)
+      return InvalidArgument("expected_blob_digest needs the kStream policy and no decompression");
+    LC_RETURN_IF_ERROR(decrypt_hashing(source, sink, key, ctr, expected_hmac, options, &result));
+    return result;
+  }
   if (options.policy == ReleasePolicy::kStream) {
     Status st = decrypt_pass(source, sink, ctr, &mac, options, &result);
     if (!st.ok() && options.decompress && st.code() == StatusCode::kDataError)
