@@ -33,14 +33,16 @@
 // starts from the state after its key^ipad block; final() runs one more
 // block from the key^opad state.
 //
-// Cost, per core, 1 MiB updates, CPU time on a busy 2-vCPU AMD EPYC
-// (family 26 model 2), bench/bench_hmac_sha256.cc BM_Sha256Lanes, figures
-// in bench/results/amd-epyc-family26-model2-2vcpu/: one OpenSSL stream 1.7
-// GiB/s; lanes 1: 1.7, 2: 2.3 (1.37x; ipsec-mb's two-job SHA-NI manager
-// does the same in the same run), 3: 2.9 (1.7x), 4: 2.8 (the fourth lane's
-// registers spill: the legacy-encoded SHA instructions reach only xmm0-15).
-// This core needs three chains to fill its SHA unit; two are not enough.
-// A lane that runs alone costs the same as OpenSSL.
+// Cost, per core, 1 MiB updates, medians of CPU-time figures on a busy
+// 2-vCPU AMD EPYC (family 26 model 2), bench/bench_hmac_sha256.cc
+// BM_Sha256Lanes (bench/results/amd-epyc-family26-model2-2vcpu/
+// sha256_lanes.txt): one OpenSSL stream 1.56 GiB/s; lanes 1: 1.61, 2: 2.26
+// (1.45x; ipsec-mb's two-job SHA-NI code does 1.55x in the same run),
+// 3: 2.72 (1.74x), 4: 2.79 (the fourth lane's registers spill: the
+// legacy-encoded SHA instructions reach only xmm0-15). On this core the SHA
+// unit's throughput, about one SHA256RNDS2 every two cycles, bounds two
+// streams; three come close to that bound. A lane that runs alone costs
+// the same as OpenSSL.
 //
 // Paths: kShaNi needs SHA-NI and SSE4.1 (cpuid, read once). kOpenSsl keeps
 // one OpenSSL context per lane and feeds each in turn (no interleaving); it
