@@ -1,5 +1,5 @@
-// kernels/sha256_mb.cc: multi-lane SHA-256 with two-way interleaved SHA-NI,
-// and the OpenSSL-per-lane fallback.
+// kernels/sha256_mb.cc: multi-lane SHA-256 with interleaved SHA-NI (up to
+// four lanes per pass), and the OpenSSL-per-lane fallback.
 #include "kernels/sha256_mb.h"
 
 #include <cpuid.h>
@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <utility>
 
