@@ -1,7 +1,8 @@
 // bench/bench_hmac_sha256.cc: streaming HMAC-SHA256 and SHA-256
 // (kernels/hmac_sha256.h, kernels/sha256.h), multi-buffer HMAC-SHA256
-// (kernels/hmac_sha256_mb.h) per ipsec-mb tier and job count, and the OpenSSL
-// peers (one-shot HMAC(), EVP_Digest) in the same binary.
+// (kernels/hmac_sha256_mb.h) per ipsec-mb tier and job count, streaming
+// multi-lane SHA-256 / HMAC (kernels/sha256_mb.h) per path and lane count, and
+// the OpenSSL peers (one-shot HMAC(), EVP_Digest) in the same binary.
 //
 // Bytes processed are message bytes, so every row reads as GB/s of payload.
 // Inputs are deterministic (a fixed byte pattern, a fixed key, fixed
@@ -20,6 +21,7 @@
 #include "kernels/hmac_sha256.h"
 #include "kernels/hmac_sha256_mb.h"
 #include "kernels/sha256.h"
+#include "kernels/sha256_mb.h"
 
 namespace {
 
@@ -211,10 +213,49 @@ void BM_HmacManyOpenSslLoop(benchmark::State& state, size_t jobs, size_t len) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * total));
 }
 
+// Streaming lanes as the layer pipelines run them: lane 0 an HMAC, the
+// others plain SHA-256, each over its own 4 MiB message fed in 1 MiB
+// update() calls. Bytes processed count every lane, so the row reads as
+// hashing throughput per core; compare with BM_Sha256Stream/1048576 (one
+// OpenSSL stream).
+void BM_Sha256Lanes(benchmark::State& state, k::Sha256Path path, size_t num_lanes) {
+  if (!k::sha256_path_supported(path))
+    return state.SkipWithError(
+        (std::string("path unsupported: ") + k::sha256_path_name(path)).c_str());
+  constexpr size_t kPerLane = size_t{4} << 20;
+  k::Sha256Lanes lanes(path);
+  if (!lanes.add_hmac(kKey, sizeof(kKey))) return state.SkipWithError("add_hmac failed");
+  for (size_t i = 1; i < num_lanes; ++i)
+    if (!lanes.add_sha256()) return state.SkipWithError("add_sha256 failed");
+  const uint8_t* data[k::kSha256MaxLanes];
+  size_t lens[k::kSha256MaxLanes];
+  uint8_t out[k::kSha256LanesOutLen];
+  for (auto _ : state) {
+    lanes.reset();
+    for (size_t pos = 0; pos < kPerLane; pos += kChunk) {
+      for (size_t i = 0; i < num_lanes; ++i) {
+        data[i] = input().data() + i * kPerLane + pos;
+        lens[i] = kChunk;
+      }
+      if (!lanes.update(data, lens)) return state.SkipWithError("update failed");
+    }
+    for (size_t i = 0; i < num_lanes; ++i) lanes.final(i, out, sizeof(out));
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kPerLane * num_lanes));
+}
+
 const int kRegistered = [] {
+  for (k::Sha256Path path : {k::Sha256Path::kShaNi, k::Sha256Path::kOpenSsl})
+    for (size_t num_lanes : {1, 2, 3, 4})
+      benchmark::RegisterBenchmark(("BM_Sha256Lanes/" + std::string(k::sha256_path_name(path)) +
+                                    "/lanes:" + std::to_string(num_lanes))
+                                       .c_str(),
+                                   BM_Sha256Lanes, path, num_lanes);
+
   const k::ImbTier tiers[] = {k::ImbTier::kAuto, k::ImbTier::kSse, k::ImbTier::kAvx,
                               k::ImbTier::kAvx2, k::ImbTier::kAvx512};
-  const size_t job_counts[] = {1, 4, 8, 16, 17, 64};
+  const size_t job_counts[] = {1, 2, 3, 4, 8, 16, 17, 64};
   // 0 = mixed sizes 1..65534.
   const size_t lens[] = {16384, k::kImbHmacSha256MaxJobLen, 0};
   for (size_t len : lens) {

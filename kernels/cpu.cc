@@ -1,6 +1,7 @@
 // kernels/cpu.cc: ipsec-mb manager ownership and the CPU path report.
 #include "kernels/cpu.h"
 
+#include "kernels/sha256_mb.h"
 #include "kernels/zstd.h"
 
 #include <intel-ipsec-mb.h>
@@ -215,6 +216,8 @@ std::string cpu_report() {
   out << "openssl: " << OpenSSL_version(OPENSSL_VERSION)
       << (cpuid_has(7, 0, 1, 29) ? " (CPU has SHA-NI)" : " (no SHA-NI)")
       << (cpuid_has(1, 0, 2, 25) ? " (CPU has AES-NI)" : " (no AES-NI)") << "\n";
+  out << "sha256 lanes (kernels/sha256_mb.h): "
+      << sha256_path_name(sha256_resolve_path(Sha256Path::kAuto)) << "\n";
   out << "libzstd " << zstd_version() << ": tar+zstd layers (decoder --decompress)\n";
   return out.str();
 }

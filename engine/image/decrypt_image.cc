@@ -59,14 +59,26 @@ StatusOr<ImageReport> decrypt_image(const OciRef& src, const OciRef& dst,
     if (!opened.ok()) return opened.status().with_context(name);
 
     const std::string digest = json_string(layer, "digest");
-    LC_ASSIGN_OR_RETURN(auto in_ptr, s.open_blob_source(digest, json_size(layer), true));
+    // Without decompression the pipeline digests the blob and the plaintext
+    // in the stage that MACs it (one multi-lane pass); otherwise the source
+    // and the blob writer hash them.
+    LayerDecryptOptions lopts = dopts;
+    const bool hash_in_pipeline = !lopts.decompress;
+    if (hash_in_pipeline) lopts.expected_blob_digest = digest;
+    LC_ASSIGN_OR_RETURN(auto in_ptr,
+                        s.open_blob_source(digest, json_size(layer), !hash_in_pipeline));
     ByteSource& in = *in_ptr;
-    LC_ASSIGN_OR_RETURN(auto out, d.new_blob());
+    LC_ASSIGN_OR_RETURN(auto out, d.new_blob(!hash_in_pipeline));
     ProgressSink sink(*out,
                       Progress(bytes_progress, name, static_cast<uint64_t>(json_size(layer))));
-    auto res = decrypt_layer(in, sink, opened->key, opened->hmac, dopts);
+    auto res = decrypt_layer(in, sink, opened->key, opened->hmac, lopts);
     if (!res.ok()) return res.status().with_context(name);
-    LC_ASSIGN_OR_RETURN(std::string plain_digest, out->commit());
+    if (hash_in_pipeline && static_cast<int64_t>(res->bytes) != json_size(layer))
+      return IntegrityError(name + ": blob " + digest + " is " + std::to_string(res->bytes) +
+                            " bytes, its descriptor says " + std::to_string(json_size(layer)));
+    LC_ASSIGN_OR_RETURN(
+        std::string plain_digest,
+        hash_in_pipeline ? out->commit_as(sha256_digest_string(res->plain_sha256)) : out->commit());
     if (!opened->plain_digest.empty() && opened->plain_digest != plain_digest)
       return IntegrityError(name + ": decrypted layer is " + plain_digest +
                             " but its private options say " + opened->plain_digest);

@@ -14,6 +14,7 @@
 #include "kernels/aes_ctr.h"
 #include "kernels/hmac_sha256.h"
 #include "kernels/sha256.h"
+#include "kernels/sha256_mb.h"
 
 namespace layercrypt {
 namespace {
@@ -61,10 +62,40 @@ Stage sha256_stage(const char* name, kernels::Sha256& sha, Side side = Side::kDa
           }};
 }
 
+// lanes_stage feeds lane i of `lanes` side `sides[i]` of every chunk, so the
+// digests and the MAC that read a chunk hash it in one interleaved pass
+// (kernels/sha256_mb.h) instead of one serial stage each. The stage is
+// named after the lanes ("sha256-in,hmac,sha256-out").
+Stage lanes_stage(std::string name, kernels::Sha256Lanes& lanes, std::vector<Side> sides) {
+  return {std::move(name), StageKind::kSerialInOrder, [&lanes, sides](Chunk& c) {
+            const uint8_t* p[kernels::kSha256MaxLanes];
+            size_t n[kernels::kSha256MaxLanes];
+            for (size_t i = 0; i < sides.size(); ++i) {
+              const Span b = bytes_of(c, sides[i]);
+              p[i] = b.p;
+              n[i] = b.n;
+            }
+            if (!lanes.update(p, n)) return Internal("SHA-256 / HMAC-SHA256 update failed");
+            return Status::Ok();
+          }};
+}
+
 Stage ctr_stage(const kernels::AesCtr256& ctr, Side side = Side::kData) {
   return {"aes-ctr", StageKind::kParallel, [&ctr, side](Chunk& c) {
             const Span b = bytes_of(c, side);
             if (!ctr.xor_at(b.offset, b.p, b.p, b.n)) return Internal("AES-256-CTR failed");
+            return Status::Ok();
+          }};
+}
+
+// ctr_copy_stage encrypts each chunk's data into its second buffer, leaving
+// the plaintext in place for a later stage to hash with the ciphertext.
+Stage ctr_copy_stage(const kernels::AesCtr256& ctr) {
+  return {"aes-ctr", StageKind::kParallel, [&ctr](Chunk& c) {
+            if (c.len > c.out_cap) return Internal("AES-256-CTR output buffer too small");
+            if (!ctr.xor_at(c.offset, c.data, c.out, c.len)) return Internal("AES-256-CTR failed");
+            c.out_len = c.len;
+            c.out_offset = c.offset;
             return Status::Ok();
           }};
 }
@@ -76,11 +107,9 @@ Stage write_stage(ByteSink& sink, Side side = Side::kData) {
           }};
 }
 
-Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmacLen>& expected,
-                  bool released) {
-  uint8_t computed[kLayerHmacLen];
-  kernels::ScopedWipe wipe(computed, sizeof computed);
-  if (!mac.final(computed, sizeof computed)) return Internal("HMAC-SHA256 final failed");
+// check_mac compares a computed layer MAC with the expected one.
+Status check_mac(const uint8_t* computed, const std::array<uint8_t, kLayerHmacLen>& expected,
+                 bool released) {
   if (kernels::constant_time_equal(computed, expected.data(), kLayerHmacLen)) return Status::Ok();
   return IntegrityError(
       std::string("layer integrity check failed: HMAC-SHA256 of the encrypted blob is ") +
@@ -90,6 +119,54 @@ Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmac
       "blob" +
       (released ? "; the plaintext already written is unverified and must be discarded"
                 : "; no plaintext was released"));
+}
+
+Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmacLen>& expected,
+                  bool released) {
+  uint8_t computed[kLayerHmacLen];
+  kernels::ScopedWipe wipe(computed, sizeof computed);
+  if (!mac.final(computed, sizeof computed)) return Internal("HMAC-SHA256 final failed");
+  return check_mac(computed, expected, released);
+}
+
+// decrypt_hashing is kStream decryption that also digests the blob and the
+// plaintext: CTR writes the plaintext beside the ciphertext, and one stage
+// hashes the MAC (lane 0), the blob digest (lane 1) and the plaintext
+// digest (lane 2) over the same chunk.
+Status decrypt_hashing(ByteSource& source, ByteSink& sink, const LayerKey& key,
+                       const kernels::AesCtr256& ctr,
+                       const std::array<uint8_t, kLayerHmacLen>& expected_hmac,
+                       const LayerDecryptOptions& options, LayerDecryptResult* result) {
+  kernels::Sha256Lanes lanes;
+  if (!lanes.add_hmac(key.symkey.data(), key.symkey.size()) || !lanes.add_sha256() ||
+      !lanes.add_sha256())
+    return Internal("SHA-256 / HMAC-SHA256 setup failed");
+  PipelineOptions po = options.pipeline;
+  po.out_buffer_size =
+      std::max(po.chunk_size != 0 ? po.chunk_size : PipelineOptions::kDefaultChunkSize,
+               PipelineOptions::kMinChunkSize);
+  const std::vector<Stage> stages = {
+      ctr_copy_stage(ctr),
+      lanes_stage("hmac,sha256-blob,sha256-out", lanes, {Side::kData, Side::kData, Side::kOut}),
+      write_stage(sink, Side::kOut)};
+  Status st = run_pipeline(source, stages, po, &result->decrypt_stats);
+  result->bytes = result->decrypt_stats.bytes;
+  LC_RETURN_IF_ERROR(st);
+  std::array<uint8_t, 32> blob{};
+  uint8_t mac[kLayerHmacLen];
+  kernels::ScopedWipe wipe(mac, sizeof mac);
+  if (!lanes.final(0, mac, sizeof mac) || !lanes.final(1, blob.data(), blob.size()) ||
+      !lanes.final(2, result->plain_sha256.data(), result->plain_sha256.size()))
+    return Internal("finishing the layer digests failed");
+  const std::string got = sha256_digest_string(blob);
+  if (got != options.expected_blob_digest)
+    return IntegrityError("blob does not match its digest " + options.expected_blob_digest +
+                          " (content is " + got + ")" +
+                          (result->bytes != 0
+                               ? "; the plaintext already written is unverified and must be "
+                                 "discarded"
+                               : ""));
+  return check_mac(mac, expected_hmac, result->bytes != 0);
 }
 
 // decrypt_pass runs one decrypting pass over `source` into `sink`: MAC
@@ -157,6 +234,12 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink, c
     return Internal("HMAC-SHA256 key setup failed");
 
   LayerDecryptResult result;
+  if (!options.expected_blob_digest.empty()) {
+    if (options.policy != ReleasePolicy::kStream || options.decompress)
+      return InvalidArgument("expected_blob_digest needs the kStream policy and no decompression");
+    LC_RETURN_IF_ERROR(decrypt_hashing(source, sink, key, ctr, expected_hmac, options, &result));
+    return result;
+  }
   if (options.policy == ReleasePolicy::kStream) {
     Status st = decrypt_pass(source, sink, ctr, &mac, options, &result);
     if (!st.ok() && options.decompress && st.code() == StatusCode::kDataError)
@@ -219,21 +302,28 @@ StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink, c
   LC_RETURN_IF_ERROR(check_key(key));
   kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
   if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
-  kernels::HmacSha256 mac;
-  if (!mac.init(key.symkey.data(), key.symkey.size()))
-    return Internal("HMAC-SHA256 key setup failed");
-  kernels::Sha256 plain_sha, cipher_sha;
-  if (!plain_sha.ok() || !cipher_sha.ok()) return Internal("SHA-256 setup failed");
+  // Lanes: 0 the plaintext digest, 1 the HMAC and 2 the digest of the
+  // ciphertext. CTR writes the ciphertext beside the plaintext, so one stage
+  // hashes all three over the same chunk.
+  kernels::Sha256Lanes lanes;
+  if (!lanes.add_sha256() || !lanes.add_hmac(key.symkey.data(), key.symkey.size()) ||
+      !lanes.add_sha256())
+    return Internal("SHA-256 / HMAC-SHA256 setup failed");
 
+  PipelineOptions po = options;
+  po.out_buffer_size =
+      std::max(po.chunk_size != 0 ? po.chunk_size : PipelineOptions::kDefaultChunkSize,
+               PipelineOptions::kMinChunkSize);
   LayerEncryptResult result;
-  const std::vector<Stage> stages = {sha256_stage("sha256-in", plain_sha), ctr_stage(ctr),
-                                     hmac_stage(mac), sha256_stage("sha256-out", cipher_sha),
-                                     write_stage(sink)};
-  LC_RETURN_IF_ERROR(run_pipeline(source, stages, options, &result.stats));
+  const std::vector<Stage> stages = {
+      ctr_copy_stage(ctr),
+      lanes_stage("sha256-in,hmac,sha256-out", lanes, {Side::kData, Side::kOut, Side::kOut}),
+      write_stage(sink, Side::kOut)};
+  LC_RETURN_IF_ERROR(run_pipeline(source, stages, po, &result.stats));
   result.bytes = result.stats.bytes;
-  if (!mac.final(result.hmac.data(), result.hmac.size()) ||
-      !plain_sha.final(result.plain_sha256.data(), result.plain_sha256.size()) ||
-      !cipher_sha.final(result.cipher_sha256.data(), result.cipher_sha256.size()))
+  if (!lanes.final(0, result.plain_sha256.data(), result.plain_sha256.size()) ||
+      !lanes.final(1, result.hmac.data(), result.hmac.size()) ||
+      !lanes.final(2, result.cipher_sha256.data(), result.cipher_sha256.size()))
     return Internal("finishing the layer digests failed");
   return result;
 }
@@ -266,31 +356,32 @@ StatusOr<LayerEncryptResult> encrypt_layer_gzip(ByteSource& source, ByteSink& si
   if (!gzip.ok()) return gzip.status();
   kernels::AesCtr256 ctr(key.symkey.data(), key.symkey.size(), key.nonce.data(), key.nonce.size());
   if (!ctr.ok()) return Internal("AES-256-CTR key setup failed");
-  kernels::HmacSha256 mac;
-  if (!mac.init(key.symkey.data(), key.symkey.size()))
-    return Internal("HMAC-SHA256 key setup failed");
-  kernels::Sha256 tar_sha, plain_sha, cipher_sha;
-  if (!tar_sha.ok() || !plain_sha.ok() || !cipher_sha.ok()) return Internal("SHA-256 setup failed");
+  // Before CTR: the tar's and the gzip stream's digests (lengths differ: the
+  // lanes run together for the compressed part). After CTR, which works in
+  // place: the HMAC and the blob digest of the same ciphertext.
+  kernels::Sha256Lanes plain_lanes, cipher_lanes;
+  if (!plain_lanes.add_sha256() || !plain_lanes.add_sha256() ||
+      !cipher_lanes.add_hmac(key.symkey.data(), key.symkey.size()) || !cipher_lanes.add_sha256())
+    return Internal("SHA-256 / HMAC-SHA256 setup failed");
 
   po.out_buffer_size = (*gzip)->out_buffer_size();
   po.deliver_empty = true;
   LayerEncryptResult result;
-  const std::vector<Stage> stages = {sha256_stage("sha256-tar", tar_sha),
-                                     (*gzip)->deflate_stage(),
-                                     (*gzip)->frame_stage(),
-                                     sha256_stage("sha256-gz", plain_sha, Side::kOut),
-                                     ctr_stage(ctr, Side::kOut),
-                                     hmac_stage(mac, Side::kOut),
-                                     sha256_stage("sha256-out", cipher_sha, Side::kOut),
-                                     write_stage(sink, Side::kOut)};
+  const std::vector<Stage> stages = {
+      (*gzip)->deflate_stage(),
+      (*gzip)->frame_stage(),
+      lanes_stage("sha256-tar,sha256-gz", plain_lanes, {Side::kData, Side::kOut}),
+      ctr_stage(ctr, Side::kOut),
+      lanes_stage("hmac,sha256-out", cipher_lanes, {Side::kOut, Side::kOut}),
+      write_stage(sink, Side::kOut)};
   LC_RETURN_IF_ERROR(run_pipeline(source, stages, po, &result.stats));
   result.tar_bytes = result.stats.bytes;
   result.bytes = (*gzip)->compressed_size();
   result.gzip_index = (*gzip)->index();
-  if (!mac.final(result.hmac.data(), result.hmac.size()) ||
-      !tar_sha.final(result.tar_sha256.data(), result.tar_sha256.size()) ||
-      !plain_sha.final(result.plain_sha256.data(), result.plain_sha256.size()) ||
-      !cipher_sha.final(result.cipher_sha256.data(), result.cipher_sha256.size()))
+  if (!cipher_lanes.final(0, result.hmac.data(), result.hmac.size()) ||
+      !plain_lanes.final(0, result.tar_sha256.data(), result.tar_sha256.size()) ||
+      !plain_lanes.final(1, result.plain_sha256.data(), result.plain_sha256.size()) ||
+      !cipher_lanes.final(1, result.cipher_sha256.data(), result.cipher_sha256.size()))
     return Internal("finishing the layer digests failed");
   return result;
 }

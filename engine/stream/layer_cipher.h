@@ -68,6 +68,14 @@ struct LayerDecryptOptions {
   // used (verify-first) or fails the run (kStream, where the blob's length
   // is known only at its end).
   std::optional<GzipIndex> gzip_index;
+  // expected_blob_digest, when not empty, is the digest the blob read must
+  // have ("sha256:<hex>", its descriptor's). kStream without decompress
+  // only: the pass that MACs the blob then also hashes the blob and the
+  // plaintext written, all three in one multi-lane stage, and fills
+  // LayerDecryptResult::plain_sha256; a blob of another digest fails with
+  // kIntegrityError before the MAC is checked. The caller then need not
+  // hash either stream itself.
+  std::string expected_blob_digest;
 };
 
 // LayerDecryptResult describes a successful decryption.
@@ -83,6 +91,8 @@ struct LayerDecryptResult {
   uint64_t tar_bytes = 0;
   bool indexed_inflate = false;
   int64_t inflate_fallback_chunk = -1;
+  // With expected_blob_digest: the SHA-256 of the plaintext written.
+  std::array<uint8_t, 32> plain_sha256{};
 };
 
 // decrypt_layer reads an encrypted layer blob from `source` and writes the
@@ -93,8 +103,10 @@ struct LayerDecryptResult {
 // Returns the result on success. On failure returns:
 //   kIntegrityError  the MAC did not match (message: expected and computed
 //                    MAC in hex; the blob is corrupt, truncated, extended or
-//                    tampered with, or the options belong to another blob);
-//   kInvalidArgument key or nonce of the wrong length;
+//                    tampered with, or the options belong to another blob),
+//                    or the blob does not have options.expected_blob_digest;
+//   kInvalidArgument key or nonce of the wrong length, or
+//                    expected_blob_digest with kVerifyFirst or decompress;
 //   kDataError       with decompress: the verified blob is not a valid
 //                    gzip/zstd stream (the tar written is cut short);
 //   kIoError         reading, spooling or writing failed.

@@ -53,7 +53,7 @@ void happens_after(const void*) {}
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kMinChunkSize = size_t{64} << 10;
+constexpr size_t kMinChunkSize = PipelineOptions::kMinChunkSize;
 constexpr size_t kBufferAlign = 64;
 
 // A failing stage records its Status in the run's FirstError and throws

@@ -29,8 +29,12 @@
 // The caller chooses the stages and their order (decryption MACs the
 // ciphertext before decrypting it; encryption after), and a stage is just a
 // function of a Chunk. Serial stages run concurrently with each other on
-// different chunks, so with two hash stages (HMAC of the ciphertext and
-// SHA-256 of the blob) each gets a core of its own.
+// different chunks. Hashes that read the same chunk share one stage: a
+// multi-lane pass (kernels/sha256_mb.h) hashes two or three streams for
+// much less than one stage each, so encryption runs CTR from the chunk into
+// its second buffer and hashes the plaintext digest, the HMAC and the blob
+// digest in one stage; decryption (kStream, with the blob's digest) does
+// the same with the HMAC, the blob digest and the plaintext digest.
 //
 // Order. "serial_in_order" filters see chunks in sequence-number order, so
 // the hash and write stages need no reordering buffer of their own: TBB
@@ -68,11 +72,11 @@
 // chunk may carry a second pooled buffer (Chunk::out, out_buffer_size):
 //
 //   tar -> gzip -> encrypt (engine/stream/layer_compress.h, layer_cipher.h)
-//     read tar (serial) | sha256 of the tar (serial) | deflate into out
-//     (parallel, each chunk on its own) | gzip framing: header, trailer,
-//     the chunk's offset in the member, CRC-32 folded in order (serial) |
-//     sha256 of the gzip blob (serial) | CTR on out at that offset
-//     (parallel) | HMAC (serial) | sha256 of the ciphertext (serial) |
+//     read tar (serial) | deflate into out (parallel, each chunk on its
+//     own) | gzip framing: header, trailer, the chunk's offset in the
+//     member, CRC-32 folded in order (serial) | sha256 of the tar and of
+//     the gzip blob, two lanes (serial) | CTR on out at that offset
+//     (parallel) | HMAC and sha256 of the ciphertext, two lanes (serial) |
 //     write (serial)
 //   decrypt -> inflate, with layercrypt's chunk index (layer_decompress.h)
 //     read the blob as segments: gzip header, each compressed chunk,
@@ -167,7 +171,7 @@ struct Stage {
 
 // PipelineOptions tunes a run. Zero means "the default".
 struct PipelineOptions {
-  size_t chunk_size = 0;       // default kDefaultChunkSize; at least 64 KiB
+  size_t chunk_size = 0;       // default kDefaultChunkSize; at least kMinChunkSize
   size_t max_live_chunks = 0;  // default 4 per thread, at least 4
   size_t threads = 0;          // default and maximum: oneTBB's default concurrency
                                // (a tbb::global_control can raise the maximum)
@@ -193,6 +197,7 @@ struct PipelineOptions {
   // costs a core. `threads` is unused.
   bool read_ahead = false;
   static constexpr size_t kDefaultChunkSize = size_t{128} << 10;
+  static constexpr size_t kMinChunkSize = size_t{64} << 10;
 };
 
 // StageStats is the busy time of one stage.

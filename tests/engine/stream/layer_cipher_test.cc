@@ -149,6 +149,24 @@ TEST_P(LayerCipherSizes, RoundTripMatchesReference) {
       }
     }
   }
+
+  // kStream with the blob's digest checked in the MAC's pass: the same
+  // plaintext, and its digest.
+  for (bool pipe : {false, true}) {
+    SCOPED_TRACE(::testing::Message() << "expected_blob_digest, pipe " << pipe);
+    LayerDecryptOptions opt;
+    opt.policy = ReleasePolicy::kStream;
+    opt.pipeline = po;
+    opt.expected_blob_digest = "sha256:" + to_hex(d, 32);  // the ciphertext's, from above
+    MemorySource mem(ct.data(), ct.size());
+    PipeLikeSource piped(ct);
+    VectorSink out;
+    auto dec = decrypt_layer(pipe ? static_cast<ByteSource&>(piped) : mem, out, key, tag, opt);
+    ASSERT_TRUE(dec.ok()) << dec.status().message();
+    EXPECT_EQ(out.out, pt);
+    EXPECT_EQ(dec->bytes, size);
+    EXPECT_EQ(dec->plain_sha256, enc->plain_sha256);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -221,6 +239,53 @@ TEST(LayerCipher, StreamModeReportsUnverifiedOutput) {
   EXPECT_EQ(dec.status().code(), StatusCode::kIntegrityError);
   EXPECT_NE(dec.status().message().find("unverified and must be discarded"), std::string::npos);
   EXPECT_EQ(out.out.size(), ct.size());
+}
+
+TEST(LayerCipher, ExpectedBlobDigestIsCheckedBeforeTheMac) {
+  LayerKey key = make_key(random_bytes(32, 20), random_bytes(16, 21));
+  const auto pt = random_bytes(3 * kChunk + 5, 22);
+  const auto ct = ref_ctr(key, pt);
+  const auto tag = ref_hmac(key, ct);
+  uint8_t d[32];
+  unsigned dl = 32;
+  auto digest_of = [&](const std::vector<uint8_t>& v) {
+    EVP_Digest(v.data(), v.size(), d, &dl, EVP_sha256(), nullptr);
+    return "sha256:" + to_hex(d, 32);
+  };
+  auto run = [&](const std::vector<uint8_t>& blob, const std::string& digest,
+                 ReleasePolicy policy = ReleasePolicy::kStream,
+                 std::optional<Compression> decompress = std::nullopt) {
+    LayerDecryptOptions opt;
+    opt.policy = policy;
+    opt.decompress = decompress;
+    opt.expected_blob_digest = digest;
+    MemorySource src(blob.data(), blob.size());
+    VectorSink out;
+    return decrypt_layer(src, out, key, tag, opt);
+  };
+  ASSERT_TRUE(run(ct, digest_of(ct)).ok());
+
+  // A blob that is not the one named: the digest error, not the MAC's.
+  auto bad = ct;
+  bad[kChunk + 1] ^= 0x80;
+  auto r = run(bad, digest_of(ct));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kIntegrityError);
+  EXPECT_NE(r.status().message().find("does not match its digest " + digest_of(ct)),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("unverified"), std::string::npos);
+  // The named blob whose MAC is wrong: the MAC error.
+  r = run(bad, digest_of(bad));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kIntegrityError);
+  EXPECT_NE(r.status().message().find("HMAC-SHA256"), std::string::npos) << r.status().message();
+
+  // Only kStream without decompression hashes in the pass.
+  r = run(ct, digest_of(ct), ReleasePolicy::kVerifyFirst);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  r = run(ct, digest_of(ct), ReleasePolicy::kStream, Compression::kGzip);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(LayerCipher, WrongKeyFailsIntegrity) {
