@@ -92,6 +92,30 @@ TEST(PgpWrapperTest, BlobIsWhatGoWrites) {
   EXPECT_EQ(as_string(*plain), kPriv);
 }
 
+// go-blob-alice-bob.pgp: the keys.pgp blob skopeo 1.9.3 (Go ocicrypt 1.0.3,
+// x/crypto/openpgp: literal format 't', partial lengths) wrote for
+// pgp:alice@example.com and pgp:bob@example.org with pubring.gpg.
+TEST(PgpWrapperTest, OpensWhatGoWrote) {
+  const auto blob = vec("go-blob-alice-bob.pgp");
+  auto rs = pgp().recipients(blob);
+  ASSERT_TRUE(rs.ok()) << rs.status().message();
+  ASSERT_EQ(rs->size(), 2u);
+  EXPECT_EQ((*rs)[0].id, std::string("pgp:") + kAliceSub);
+  EXPECT_EQ((*rs)[1].id, std::string("pgp:") + kBobSub);
+  for (const PreparedKeys& keys : {keyring("alice.sec.gpg"), keyring("bob.sec.gpg", kBobPass)}) {
+    auto plain = pgp().unwrap(blob, keys);
+    ASSERT_TRUE(plain.ok()) << plain.status().message();
+    const std::string json = as_string(*plain);
+    EXPECT_EQ(json.rfind("{\"symkey\":", 0), 0u) << json.size();
+  }
+  // Taking Alice off Go's blob leaves Bob's packet and the data as they were.
+  auto kept = pgp().remove(blob, {0});
+  ASSERT_TRUE(kept.ok());
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_TRUE(pgp().unwrap(**kept, keyring("bob.sec.gpg", kBobPass)).ok());
+  EXPECT_FALSE(pgp().unwrap(**kept, keyring("alice.sec.gpg")).ok());
+}
+
 TEST(PgpWrapperTest, UserIdsParseAsGoReadsThem) {
   auto a = parse_pgp_user_id("Alice Example <alice@example.com>");
   ASSERT_TRUE(a);
