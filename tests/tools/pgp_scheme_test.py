@@ -55,6 +55,9 @@ class PgpScheme(unittest.TestCase):
                   "-r", "pgp:Bob", f"{d}/plain:v1", f"{d}/enc:v1")
         cls.desc = next(ocitest.Layout(f"{d}/enc").layers())
         cls.blob = ocitest.Layout(f"{d}/enc").blob(cls.desc["digest"])
+        cls.truncated = f"{d}/truncated.sec.gpg"
+        with open(cls.truncated, "wb") as f:
+            f.write(read(vec("alice.sec.gpg"))[:300])
         for name, files in {"keys-alice": ["alice.sec.gpg"], "keys-bob": ["bob.sec.gpg"],
                             "keys-carol": ["carol.sec.gpg", "pubring.gpg"]}.items():
             os.makedirs(f"{d}/{name}")
@@ -126,6 +129,8 @@ class PgpScheme(unittest.TestCase):
             (["decrypt", "--key", vec("carol.sec.gpg"), enc, x],
              f"the message is for keys {ALICE}, {BOB}, none of which the keyring holds", 1),
             (["decrypt", "--key", vec("pubring.gpg"), enc, x], "is an OpenPGP public keyring", 1),
+            # librnp's own diagnostics of a broken keyring stay off stderr.
+            (["decrypt", "--key", self.truncated, enc, x], "OpenPGP keyring does not parse", 1),
             (["encrypt", "--gpg-pubring", vec("pubring.gpg"), "-r",
               "pgp:Alice Example <alice@example.com>", plain, x],
              "no key matches pgp recipient \"Alice Example <alice@example.com>\"", 1),
@@ -165,6 +170,7 @@ class PgpScheme(unittest.TestCase):
         run = self.decode(keys="keys-alice")
         self.assertEqual(run.rc, 0, run)
         self.assertEqual(run.out, self.tar)
+        self.assertEqual(run.err_lines, [], run)
         # A keys directory gives no passphrase (as in Go): Bob's key cannot open it.
         run = self.decode(keys="keys-bob")
         self.assertEqual(run.rc, 1, run)

@@ -4,14 +4,85 @@
 #include <rnp/rnp.h>
 #include <rnp/rnp_err.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
+#include <mutex>
 
 namespace layercrypt {
 namespace {
 
-// Rnp holds one librnp context; Key and Buffer free what librnp hands out.
+// QuietRnp keeps librnp's diagnostics off stderr while it lives. librnp
+// writes them with fprintf(stderr, ...) as three calls per line ("[read()
+// src/...:876] ", the text, "\n"), for broken input but also for blobs it
+// opens (every message Go writes draws "first part of partial length
+// packet sequence has size 128"); Debian's build cannot turn them off
+// (RNP_LOG_CONSOLE is read only by NDEBUG builds, and the switches are not
+// exported). They would break our one-line errors and the decoder's stderr.
+// So while librnp runs (one call at a time, under a process-wide lock)
+// the C library's `stderr` points at a stream that drops those lines and
+// passes everything else straight to file descriptor 2. That stream is
+// never closed, so a thread that read `stderr` just before it is put back
+// still writes through it safely.
+class QuietRnp {
+ public:
+  QuietRnp() : lock_(mutex()) {
+    saved_ = stderr;
+    stderr = filter();
+  }
+  ~QuietRnp() { stderr = saved_; }
+  QuietRnp(const QuietRnp&) = delete;
+  QuietRnp& operator=(const QuietRnp&) = delete;
+
+ private:
+  static std::recursive_mutex& mutex() {
+    static std::recursive_mutex m;
+    return m;
+  }
+  // is_log_prefix says whether `s` is librnp's "[func() file:line] ".
+  static bool is_log_prefix(std::string_view s) {
+    if (s.size() < 8 || s.front() != '[' || s.substr(s.size() - 2) != "] ") return false;
+    const size_t call = s.find("() ");
+    const size_t colon = s.rfind(':');
+    return call != std::string_view::npos && colon != std::string_view::npos && colon > call &&
+           std::all_of(s.begin() + static_cast<std::ptrdiff_t>(colon) + 1, s.end() - 2,
+                       [](char c) { return c >= '0' && c <= '9'; });
+  }
+  static ssize_t write(void*, const char* buf, size_t size) {
+    static bool dropping = false;  // inside one of librnp's lines
+    const std::string_view chunk(buf, size);
+    if (dropping || is_log_prefix(chunk)) {
+      dropping = chunk.find('\n') == std::string_view::npos;
+      return static_cast<ssize_t>(size);
+    }
+    for (size_t done = 0; done < size;) {
+      const ssize_t n = ::write(2, buf + done, size - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    return static_cast<ssize_t>(size);
+  }
+  static FILE* filter() {
+    static FILE* f = [] {
+      cookie_io_functions_t io{};
+      io.write = &QuietRnp::write;
+      FILE* s = ::fopencookie(nullptr, "w", io);
+      if (s != nullptr) ::setvbuf(s, nullptr, _IONBF, 0);
+      return s;
+    }();
+    return f != nullptr ? f : stderr;
+  }
+  std::lock_guard<std::recursive_mutex> lock_;
+  FILE* saved_;
+};
+
+// Rnp holds one librnp context; Key, Input and Output free what librnp
+// hands out.
 class Rnp {
  public:
   Rnp() {
@@ -194,6 +265,7 @@ PgpKeyringKind pgp_keyring_kind(std::span<const uint8_t> data) {
 
 StatusOr<std::vector<PgpRecipient>> find_pgp_recipients(
     std::shared_ptr<const std::vector<uint8_t>> pubring, std::string_view name) {
+  QuietRnp quiet;
   if (!pubring || pubring->empty())
     return KeyError("no OpenPGP public keyring to look up pgp recipient " +
                     quoted_for_message(name) + " in");
@@ -247,6 +319,7 @@ StatusOr<std::vector<PgpRecipient>> find_pgp_recipients(
 
 StatusOr<std::vector<uint8_t>> pgp_encrypt(std::span<const uint8_t> plain,
                                            const std::vector<PgpRecipient>& recipients) {
+  QuietRnp quiet;
   if (recipients.empty()) return InvalidArgument("no pgp recipients");
   Rnp ffi;
   // Usually every recipient comes from the same keyring: load each once.
@@ -301,6 +374,7 @@ StatusOr<std::vector<uint8_t>> pgp_encrypt(std::span<const uint8_t> plain,
 }
 
 Status check_pgp_secret_keyring(std::span<const uint8_t> keyring) {
+  QuietRnp quiet;
   Rnp ffi;
   LC_RETURN_IF_ERROR(load(ffi, keyring, RNP_LOAD_SAVE_PUBLIC_KEYS | RNP_LOAD_SAVE_SECRET_KEYS));
   size_t n = 0;
@@ -340,6 +414,7 @@ void close_plain(void* ctx, bool discard) {
 StatusOr<kernels::SecretBytes> pgp_decrypt(std::span<const uint8_t> blob, const PgpMessage& message,
                                            std::span<const uint8_t> keyring,
                                            const std::optional<kernels::SecretBytes>& password) {
+  QuietRnp quiet;
   Rnp ffi;
   LC_RETURN_IF_ERROR(load(ffi, keyring, RNP_LOAD_SAVE_PUBLIC_KEYS | RNP_LOAD_SAVE_SECRET_KEYS));
   size_t secret = 0;
