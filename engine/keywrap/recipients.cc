@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -365,7 +366,10 @@ Status add_recipient(std::string_view spec, Recipients* out) {
       return InvalidArgument("recipient \"pgp:\" names nobody; use pgp:NAME_OR_EMAIL");
     LC_ASSIGN_OR_RETURN(std::vector<PgpRecipient> keys,
                         find_pgp_recipients(out->pgp_pubring, name));
-    for (auto& k : keys) {
+    for (auto& k : keys) {  // a key two recipients match is encrypted to once
+      if (std::any_of(out->pgp.begin(), out->pgp.end(),
+                      [&](const PgpRecipient& have) { return have.key_id == k.key_id; }))
+        continue;
       out->sources.push_back("pgp:" + std::string(name) + " (" + k.key_id + ")");
       out->pgp.push_back(std::move(k));
     }

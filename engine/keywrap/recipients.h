@@ -18,7 +18,8 @@
 //               with LAYERCRYPT_WITH_PKCS11;
 //   pgp:NAME    every key of Recipients::pgp_pubring with a user id whose
 //               name or email address is exactly NAME (pgp/pgp_keyring.h,
-//               Go's matching); no match is kKeyError. Only in builds with
+//               Go's matching), each key once however many recipients
+//               match it; no match is kKeyError. Only in builds with
 //               LAYERCRYPT_WITH_PGP;
 //   provider:NAME[:PARAMS]
 //               the key provider NAME of the key-provider config

@@ -173,6 +173,25 @@ TEST(PgpWrapperTest, RecipientMatching) {
   }
 }
 
+TEST(PgpWrapperTest, AKeyMatchedTwiceIsOneRecipient) {
+  Recipients r = with_pubring();
+  ASSERT_TRUE(add_recipient("pgp:alice@example.com", &r).ok());
+  ASSERT_TRUE(add_recipient("pgp:Alice Example", &r).ok());  // Alice again, and Carol
+  ASSERT_TRUE(add_recipient("pgp:alice@example.com", &r).ok());
+  ASSERT_EQ(r.pgp.size(), 2u);
+  EXPECT_EQ(r.pgp[0].key_id, kAliceSub);
+  EXPECT_EQ(r.pgp[1].key_id, kCarolSub);
+  auto blob = pgp().wrap(priv(), r);
+  ASSERT_TRUE(blob.ok()) << blob.status().message();
+  auto rs = pgp().recipients(*blob);
+  ASSERT_TRUE(rs.ok());
+  EXPECT_EQ(rs->size(), pgp().recipient_count(r));  // what note_recipients checks
+  auto ids = pgp().recipient_ids(r);
+  ASSERT_TRUE(ids.ok());
+  ASSERT_EQ(ids->size(), rs->size());
+  for (size_t i = 0; i < rs->size(); ++i) EXPECT_EQ((*ids)[i], (*rs)[i].id);
+}
+
 TEST(PgpWrapperTest, RecipientNeedsAKeyring) {
   Recipients r;
   const Status s = add_recipient("pgp:alice@example.com", &r);
