@@ -58,7 +58,8 @@ class PgpScheme(unittest.TestCase):
         cls.truncated = f"{d}/truncated.sec.gpg"
         with open(cls.truncated, "wb") as f:
             f.write(read(vec("alice.sec.gpg"))[:300])
-        for name, files in {"keys-alice": ["alice.sec.gpg"], "keys-bob": ["bob.sec.gpg"],
+        for name, files in {"keys-alice": ["alice.sec.gpg"], "keys-armored": ["alice.sec.asc"],
+                            "keys-bob": ["bob.sec.gpg"],
                             "keys-carol": ["carol.sec.gpg", "pubring.gpg"]}.items():
             os.makedirs(f"{d}/{name}")
             for f in files:
@@ -167,10 +168,11 @@ class PgpScheme(unittest.TestCase):
         subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"], capture_output=True)
 
     def test_decoder_with_keys_directory(self):
-        run = self.decode(keys="keys-alice")
-        self.assertEqual(run.rc, 0, run)
-        self.assertEqual(run.out, self.tar)
-        self.assertEqual(run.err_lines, [], run)
+        for keys in ("keys-alice", "keys-armored"):  # Go skips an armored keyring; we read it
+            run = self.decode(keys=keys)
+            self.assertEqual(run.rc, 0, run)
+            self.assertEqual(run.out, self.tar)
+            self.assertEqual(run.err_lines, [], run)
         # A keys directory gives no passphrase (as in Go): Bob's key cannot open it.
         run = self.decode(keys="keys-bob")
         self.assertEqual(run.rc, 1, run)
