@@ -224,6 +224,7 @@ layercrypt::StatusOr<layercrypt::PreparedKeys> prepare_keys(const std::vector<st
 namespace {
 std::string g_keyprovider_config;
 double g_keyprovider_timeout = 30;
+#if LAYERCRYPT_WITH_PGP
 std::string g_gpg_pubring;
 std::string g_gpg_homedir;
 
@@ -288,6 +289,7 @@ layercrypt::StatusOr<std::shared_ptr<const std::vector<uint8_t>>> pgp_pubring() 
   LC_ASSIGN_OR_RETURN(std::vector<uint8_t> exported, gpg_export(g_gpg_homedir));
   return std::make_shared<const std::vector<uint8_t>>(std::move(exported));
 }
+#endif  // LAYERCRYPT_WITH_PGP
 }  // namespace
 
 void add_keyprovider_options(CLI::App& app) {
