@@ -192,6 +192,15 @@ TEST(PgpWrapperTest, AKeyMatchedTwiceIsOneRecipient) {
   for (size_t i = 0; i < rs->size(); ++i) EXPECT_EQ((*ids)[i], (*rs)[i].id);
 }
 
+TEST(PgpWrapperTest, ExpiredKeyIsRefused) {
+  Recipients r = with_pubring("expired.pub.gpg");
+  const Status s = add_recipient("pgp:expired@example.com", &r);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kKeyError);
+  EXPECT_NE(s.message().find("has no encryption key valid now"), std::string::npos) << s.message();
+  EXPECT_TRUE(r.pgp.empty());
+}
+
 TEST(PgpWrapperTest, RecipientNeedsAKeyring) {
   Recipients r;
   const Status s = add_recipient("pgp:alice@example.com", &r);

@@ -23,3 +23,13 @@ gpg --homedir "$G" --batch --export alice@example.com > alice.pub.gpg
 gpg --homedir "$G" --batch --pinentry-mode loopback --passphrase 'bob passphrase' \
     --export-secret-keys bob@example.org > bob.sec.gpg
 gpg --homedir "$G" --batch --export-secret-keys carol@example.net > carol.sec.gpg
+# A key (and encryption subkey) that expired on 2020-06-01, made in the past.
+E=$(mktemp -d)
+gpg --homedir "$E" --batch --faked-system-time 20200101T000000 --pinentry-mode loopback \
+    --passphrase '' --quick-gen-key 'Expired Key <expired@example.com>' rsa2048 sign 2020-06-01
+fpr=$(gpg --homedir "$E" --batch --with-colons --list-keys | awk -F: '$1=="fpr"{print $10; exit}')
+gpg --homedir "$E" --batch --faked-system-time 20200101T000000 --pinentry-mode loopback \
+    --passphrase '' --quick-add-key "$fpr" rsa2048 encr 2020-06-01
+gpg --homedir "$E" --batch --export > expired.pub.gpg
+gpgconf --homedir "$E" --kill all
+rm -rf "$E"
