@@ -5,6 +5,7 @@
 #   with LAYERCRYPT_WITH_GRPC: libgrpc++-dev (1.51), protobuf-compiler-grpc, protobuf-compiler,
 #   libprotobuf-dev; only the key-provider module and server link them
 #   with LAYERCRYPT_WITH_PKCS11: libyaml-cpp-dev (0.7), for pkcs11 key YAMLs and OCICRYPT_CONFIG
+#   with LAYERCRYPT_WITH_PGP: librnp-dev (0.16), for OpenPGP keyrings and messages
 # ipsec-mb ships no pkg-config file or CMake package, so it is found by hand.
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
@@ -48,6 +49,9 @@ endif()
 if(LAYERCRYPT_WITH_PKCS11)
   find_package(yaml-cpp 0.7 REQUIRED CONFIG)
 endif()
+if(LAYERCRYPT_WITH_PGP)
+  pkg_check_modules(RNP REQUIRED IMPORTED_TARGET librnp>=0.16)
+endif()
 
 if(LAYERCRYPT_BUILD_TESTS)
   find_package(GTest REQUIRED)
@@ -74,6 +78,9 @@ function(layercrypt_print_dependency_summary)
   if(LAYERCRYPT_WITH_PKCS11)
     message(STATUS "  yaml-cpp  ${yaml-cpp_VERSION} (pkcs11 key YAMLs and OCICRYPT_CONFIG)")
   endif()
+  if(LAYERCRYPT_WITH_PGP)
+    message(STATUS "  librnp    ${RNP_VERSION} (pgp keyrings and messages)")
+  endif()
   if(LAYERCRYPT_BUILD_TESTS)
     message(STATUS "  GoogleTest ${GTest_VERSION}")
   endif()
@@ -85,7 +92,7 @@ function(layercrypt_print_dependency_summary)
   endif()
   set(_on "")
   set(_off "")
-  foreach(_f IN ITEMS WITH_GRPC WITH_PKCS11 BUILD_TESTS BUILD_BENCH BUILD_FUZZERS SAFE_DATA HARDENING)
+  foreach(_f IN ITEMS WITH_GRPC WITH_PKCS11 WITH_PGP BUILD_TESTS BUILD_BENCH BUILD_FUZZERS SAFE_DATA HARDENING)
     string(TOLOWER "${_f}" _name)
     string(REGEX REPLACE "^(with|build)_" "" _name "${_name}")
     if(LAYERCRYPT_${_f})

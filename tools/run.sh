@@ -17,7 +17,7 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates clang-format
   libisal-dev libipsec-mb-dev libssl-dev libtbb-dev zlib1g-dev libzstd-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev
-  libp11-kit-dev softhsm2 libyaml-cpp-dev
+  libp11-kit-dev softhsm2 libyaml-cpp-dev librnp-dev gnupg
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   gzip pigz isal zstd openssl jq python3 skopeo tar time
   containerd docker-registry umoci python3-grpcio util-linux mount mmdebstrap

@@ -29,6 +29,9 @@
 #include "engine/keywrap/keys/private_key.h"
 #include "engine/keywrap/keys_dir.h"
 #include "engine/keywrap/pkcs11/pkcs11_key.h"
+#if LAYERCRYPT_WITH_PGP
+#include "engine/keywrap/pgp/pgp_keyring.h"
+#endif
 #include "engine/keywrap/provider/key_providers.h"
 #include "engine/keywrap/recipients.h"
 #include "engine/ocicrypt/annotations.h"
@@ -193,8 +196,10 @@ lc_status add_prepared(lc_decrypt_config* config, layercrypt::DecryptKeys raw,
   auto prepared = layercrypt::prepare_decrypt_keys(raw);
   if (!prepared.ok()) return fail(prepared.status());
   if (!prepared->problems.empty()) return fail(LC_ERR_KEY, prepared->problems.front());
-  if (prepared->private_keys.empty() && (!certificate || prepared->certificates.empty()))
+  if (prepared->private_keys.empty() && prepared->pgp_keyrings.empty() &&
+      (!certificate || prepared->certificates.empty()))
     return fail(LC_ERR_DATA, name + " holds no usable key");
+  for (auto& k : prepared->pgp_keyrings) config->keys.pgp_keyrings.push_back(std::move(k));
   for (auto& k : prepared->private_keys) config->keys.private_keys.push_back(std::move(k));
   for (auto& c : prepared->certificates) config->keys.certificates.push_back(std::move(c));
   return LC_OK;
@@ -252,6 +257,16 @@ lc_status add_key_bytes(lc_decrypt_config* config, layercrypt::kernels::SecretBy
   }
 #endif
   layercrypt::DecryptKeys raw;
+  std::optional<layercrypt::kernels::SecretBytes> pw;
+  if (password != nullptr) pw.emplace(password, password + password_len);
+#if LAYERCRYPT_WITH_PGP
+  if (layercrypt::pgp_keyring_kind(data) != layercrypt::PgpKeyringKind::kNone) {
+    raw.pgp_keyrings.push_back(std::move(data));
+    raw.pgp_passwords.push_back(std::move(pw));
+    raw.pgp_keyring_names.push_back(name);
+    return add_prepared(config, std::move(raw), name);
+  }
+#endif
   const auto kind = layercrypt::classify_key_file(data, nullptr, nullptr);
   if (kind == layercrypt::KeyFileKind::kPublicKey)
     return fail(LC_ERR_INVALID_ARGUMENT,
@@ -260,11 +275,7 @@ lc_status add_key_bytes(lc_decrypt_config* config, layercrypt::kernels::SecretBy
     raw.certificates.emplace_back(data.begin(), data.end());
   } else {
     raw.private_keys.push_back(std::move(data));
-    if (password != nullptr)
-      raw.passwords.emplace_back(
-          layercrypt::kernels::SecretBytes(password, password + password_len));
-    else
-      raw.passwords.emplace_back(std::nullopt);
+    raw.passwords.push_back(std::move(pw));
     raw.key_names.push_back(name);
   }
   return add_prepared(config, std::move(raw), name);
@@ -418,6 +429,21 @@ lc_status lc_encrypt_config_add_recipient(lc_encrypt_config* config, const char*
     }
     config->recipients = std::move(added);
     return LC_OK;
+  });
+}
+
+lc_status lc_encrypt_config_set_gpg_pubring(lc_encrypt_config* config, const char* path) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (path == nullptr) return null_argument("path");
+#if LAYERCRYPT_WITH_PGP
+    auto data = layercrypt::read_file_bounded(path, size_t{64} << 20);
+    if (!data.ok()) return fail(data.status());
+    config->recipients.pgp_pubring = std::make_shared<const std::vector<uint8_t>>(std::move(*data));
+    return LC_OK;
+#else
+    return fail(LC_ERR_UNSUPPORTED, "this build has no pgp scheme");
+#endif
   });
 }
 

@@ -133,9 +133,18 @@ LC_EXPORT lc_encrypt_config* lc_encrypt_config_new(void);
 LC_EXPORT void lc_encrypt_config_free(lc_encrypt_config* config);
 
 /* lc_encrypt_config_add_recipient adds a recipient spelled as the CLI
- * spells it ("jwe:FILE", "pkcs7:FILE", "FILE"), reading FILE now. */
+ * spells it ("jwe:FILE", "pkcs7:FILE", "FILE", "pgp:NAME_OR_EMAIL"),
+ * reading FILE now. A pgp recipient is looked up in the keyring of
+ * lc_encrypt_config_set_gpg_pubring, which must be set first
+ * (LC_ERR_KEY when there is none or no key matches). */
 LC_EXPORT lc_status lc_encrypt_config_add_recipient(lc_encrypt_config* config,
                                                     const char* recipient);
+
+/* lc_encrypt_config_set_gpg_pubring reads the OpenPGP public keyring
+ * (binary, e.g. `gpg --export`, or armored) that later pgp:NAME recipients
+ * are looked up in. LC_ERR_IO if it cannot be read; LC_ERR_UNSUPPORTED in
+ * builds without the pgp scheme. */
+LC_EXPORT lc_status lc_encrypt_config_set_gpg_pubring(lc_encrypt_config* config, const char* path);
 
 /* lc_encrypt_config_add_recipient_key adds a recipient given as bytes: a
  * public key (PEM, DER SubjectPublicKeyInfo or JWK) for scheme "jwe", an
@@ -158,11 +167,12 @@ LC_EXPORT lc_decrypt_config* lc_decrypt_config_new(void);
 LC_EXPORT void lc_decrypt_config_free(lc_decrypt_config* config);
 
 /* lc_decrypt_config_add_key adds a private key (or, for pkcs7, a
- * certificate) given as bytes: PEM, DER or JWK; `password` (may be NULL)
- * opens an encrypted key. The bytes are copied into wiping memory. A
- * PKCS#11 key YAML is taken too (since API 0.6; no password: its PIN is in
- * its URI), under the config's module policy (see "PKCS#11 tokens"
- * below); a key YAML with a bad URI is LC_ERR_INVALID_ARGUMENT. */
+ * certificate) given as bytes: PEM, DER or JWK, or an OpenPGP secret
+ * keyring (binary or armored); `password` (may be NULL) opens an encrypted
+ * key or the keyring's protected keys. The bytes are copied into wiping
+ * memory. A PKCS#11 key YAML is taken too (since API 0.6; no password: its
+ * PIN is in its URI), under the config's module policy (see "PKCS#11
+ * tokens" below); a key YAML with a bad URI is LC_ERR_INVALID_ARGUMENT. */
 LC_EXPORT lc_status lc_decrypt_config_add_key(lc_decrypt_config* config, const uint8_t* key,
                                               size_t key_len, const uint8_t* password,
                                               size_t password_len);

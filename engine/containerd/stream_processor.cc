@@ -47,6 +47,21 @@ StatusOr<DecryptKeys> payload_keys(const DecryptParameters& params) {
   if (const DecryptParameters::List* yamls = params.find(kParamPkcs11Yamls))
     for (const auto& y : *yamls)
       if (y) keys.pkcs11_yamls.push_back(*y);
+  // OpenPGP secret keyrings, each with the passphrase at its index (Go
+  // asks for one only where there is one).
+  if (const DecryptParameters::List* rings = params.find(kParamGpgPrivKeys)) {
+    const DecryptParameters::List* pws = params.find(kParamGpgPrivKeysPasswords);
+    for (size_t i = 0; i < rings->size(); ++i) {
+      // ctd-decoder sends [""] for an empty keys directory: no keyring.
+      if (!(*rings)[i] || (*rings)[i]->empty()) continue;
+      keys.pgp_keyrings.push_back(*(*rings)[i]);
+      if (pws != nullptr && i < pws->size() && (*pws)[i])
+        keys.pgp_passwords.emplace_back(*(*pws)[i]);
+      else
+        keys.pgp_passwords.emplace_back(std::nullopt);
+      keys.pgp_keyring_names.push_back("payload gpg-privatekeys[" + std::to_string(i) + "]");
+    }
+  }
   return keys;
 }
 
@@ -179,6 +194,7 @@ StatusOr<PreparedKeys> load_keys(const StreamProcessorOptions& options,
       keys.pkcs11_keys = std::move(dir->keys.pkcs11_keys);
       keys.pkcs11_policy = std::move(dir->keys.pkcs11_policy);
       keys.pkcs11_policy_error = std::move(dir->keys.pkcs11_policy_error);
+      keys.pgp_keyrings = std::move(dir->keys.pgp_keyrings);
       for (auto& s : dir->skipped) rep.warnings.push_back("skipped " + s);
     }
   }
@@ -210,13 +226,14 @@ StatusOr<PreparedKeys> load_keys(const StreamProcessorOptions& options,
   }
 #endif
   if (!from_payload->private_keys.empty() || !from_payload->certificates.empty() ||
-      !from_payload->pkcs11_yamls.empty()) {
+      !from_payload->pkcs11_yamls.empty() || !from_payload->pgp_keyrings.empty()) {
     auto prepared = prepare_decrypt_keys(*from_payload);
     if (!prepared.ok()) return prepared.status().with_context("bad decryption payload");
     for (auto& k : prepared->private_keys) keys.private_keys.push_back(std::move(k));
     for (auto& c : prepared->certificates) keys.certificates.push_back(std::move(c));
     for (auto& p : prepared->problems) keys.problems.push_back("payload " + p);
     for (auto& k : prepared->pkcs11_keys) keys.pkcs11_keys.push_back(std::move(k));
+    for (auto& k : prepared->pgp_keyrings) keys.pgp_keyrings.push_back(std::move(k));
     if (!keys.pkcs11_policy) {
       keys.pkcs11_policy = prepared->pkcs11_policy;
       if (keys.pkcs11_policy_error.empty())

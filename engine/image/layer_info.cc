@@ -57,9 +57,11 @@ StatusOr<std::vector<LayerInfoRow>> layer_info(const OciRef& ref) {
         row.cipher = pub.ok() ? pub->cipher : "unreadable pubopts";
         // "jwe:RSA-OAEP", "pkcs7:rsaEncryption" per recipient; a key
         // provider, or a scheme this build cannot read, once per blob.
+        // A pgp recipient shows its key id ("pgp:0x<keyid>"), as ctr-enc does.
         for (const auto& w : row.who)
-          row.recipients.push_back(w.alg.empty() || w.alg == "provider" ? w.scheme
-                                                                        : w.scheme + ":" + w.alg);
+          row.recipients.push_back(w.scheme == "pgp" && !w.id.empty()     ? w.id
+                                   : w.alg.empty() || w.alg == "provider" ? w.scheme
+                                                                          : w.scheme + ":" + w.alg);
       }
       rows.push_back(std::move(row));
     }

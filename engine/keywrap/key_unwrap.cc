@@ -4,6 +4,9 @@
 #include <string_view>
 
 #include "engine/keywrap/key_wrapper.h"
+#if LAYERCRYPT_WITH_PGP
+#include "engine/keywrap/pgp/pgp_keyring.h"
+#endif
 #include "engine/keywrap/provider/key_providers.h"
 
 #include "engine/ocicrypt/layer_options.h"
@@ -31,8 +34,8 @@ std::string JoinProblems(const std::vector<std::string>& problems) {
 }  // namespace
 
 bool PreparedKeys::can_unwrap() const {
-  return !private_keys.empty() || !pkcs11_keys.empty() || !provider_params.empty() ||
-         (key_providers && !key_providers->wrappers().empty());
+  return !private_keys.empty() || !pkcs11_keys.empty() || !pgp_keyrings.empty() ||
+         !provider_params.empty() || (key_providers && !key_providers->wrappers().empty());
 }
 
 StatusOr<PreparedKeys> prepare_decrypt_keys(const DecryptKeys& keys) {
@@ -88,6 +91,27 @@ StatusOr<PreparedKeys> prepare_decrypt_keys(const DecryptKeys& keys) {
     }
   }
 #endif
+  if (!keys.pgp_passwords.empty() && keys.pgp_passwords.size() != keys.pgp_keyrings.size())
+    return InvalidArgument("got " + std::to_string(keys.pgp_passwords.size()) + " passwords for " +
+                           std::to_string(keys.pgp_keyrings.size()) +
+                           " OpenPGP keyrings; give one (possibly null) password per keyring");
+  for (size_t i = 0; i < keys.pgp_keyrings.size(); ++i) {
+    const std::string name = i < keys.pgp_keyring_names.size() && !keys.pgp_keyring_names[i].empty()
+                                 ? keys.pgp_keyring_names[i]
+                                 : "OpenPGP keyring " + std::to_string(i + 1);
+#if LAYERCRYPT_WITH_PGP
+    const Status ok = check_pgp_secret_keyring(keys.pgp_keyrings[i]);
+    if (!ok.ok()) {
+      out.problems.push_back(name + ": " + ok.message());
+      continue;
+    }
+    PgpSecretKeyring k{keys.pgp_keyrings[i], std::nullopt, name};
+    if (i < keys.pgp_passwords.size()) k.password = keys.pgp_passwords[i];
+    out.pgp_keyrings.push_back(std::move(k));
+#else
+    out.problems.push_back(name + ": this build has no pgp scheme");
+#endif
+  }
   for (size_t i = 0; i < keys.certificates.size(); ++i) {
     auto c = parse_certificate(keys.certificates[i]);
     if (c.ok()) {
@@ -142,7 +166,8 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
       if (plain.ok()) return std::move(plain).value();
       // A provider's failure names its cause (refused, timed out, ...);
       // a key scheme's says nothing about why RSA failed.
-      if (provider || scheme == "pkcs11" || plain.status().code() == StatusCode::kUnsupported) {
+      if (provider || scheme == "pkcs11" || scheme == "pgp" ||
+          plain.status().code() == StatusCode::kUnsupported) {
         seen.back() += " (" + plain.status().message() + ")";
       }
     }
@@ -180,9 +205,12 @@ StatusOr<kernels::SecretBytes> unwrap_layer_key(const Annotations& annotations,
                       " and " + Plural(keys.certificates.size(), "certificate", "certificates");
   if (!keys.pkcs11_keys.empty())
     tried += " and " + Plural(keys.pkcs11_keys.size(), "pkcs11 key", "pkcs11 keys");
+  if (!keys.pgp_keyrings.empty())
+    tried += " and " + Plural(keys.pgp_keyrings.size(), "OpenPGP keyring", "OpenPGP keyrings");
   if (providers_called > 0)
     tried += " and " + Plural(providers_called, "key provider call", "key provider calls");
-  if (keys.private_keys.empty() && keys.pkcs11_keys.empty() && providers_called == 0) {
+  if (keys.private_keys.empty() && keys.pkcs11_keys.empty() && keys.pgp_keyrings.empty() &&
+      providers_called == 0) {
     return KeyError("missing private key needed for decryption: layer has " + layer + "; " + tried +
                     JoinProblems(keys.problems));
   }

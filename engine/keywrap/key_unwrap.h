@@ -7,7 +7,7 @@
 // PKCS7: every key x certificate pair; pkcs11: every key YAML x recipient);
 // the first success wins. Where we
 // differ, on purpose:
-//   * the scheme order is FIXED (jwe, pkcs7, pkcs11) instead of Go's random map
+//   * the scheme order is FIXED (jwe, pkcs7, pkcs11, pgp) instead of Go's random map
 //     order, so results and errors are reproducible;
 //   * a blob that does not base64-decode or parse is recorded and skipped;
 //     it never stops a later valid blob (Go aborts the scheme);
@@ -21,8 +21,10 @@
 //   * pkcs11 keys are key YAMLs with their module policy (pkcs11/); a
 //     pkcs11 failure (module not allowed, no token, wrong PIN, no key)
 //     is named in the error;
-//   * pgp annotations are not handled by this build; when they are the
-//     only scheme present the error says so (kUnsupported).
+//   * pgp keyrings (pgp/) are tried in their given order on every pgp
+//     blob; the error names the cause (no key held, wrong passphrase);
+//     in builds without LAYERCRYPT_WITH_PGP, a layer with only pgp
+//     annotations is kUnsupported.
 // Error messages are one line: the schemes and recipients the layer has, how
 // many keys/certificates were tried, and what to supply; never key bytes.
 //
@@ -72,6 +74,19 @@ struct DecryptKeys {
   std::vector<kernels::SecretBytes> pkcs11_yamls;
   std::vector<std::string> pkcs11_yaml_names;
   std::shared_ptr<const Pkcs11ModulePolicy> pkcs11_policy;
+  // OpenPGP secret keyrings (`gpg-privatekeys`, binary or armored), their
+  // passphrases at the same index (`gpg-privatekeys-passwords`; empty
+  // vector = none) and optional names for messages.
+  std::vector<kernels::SecretBytes> pgp_keyrings;
+  std::vector<std::optional<kernels::SecretBytes>> pgp_passwords;
+  std::vector<std::string> pgp_keyring_names;
+};
+
+// PgpSecretKeyring is one OpenPGP secret keyring with its passphrase.
+struct PgpSecretKeyring {
+  kernels::SecretBytes data;
+  std::optional<kernels::SecretBytes> password;
+  std::string name;  // for messages, e.g. the file; never the passphrase
 };
 
 // PreparedKeys holds parsed keys plus one line per unusable input.
@@ -87,10 +102,11 @@ struct PreparedKeys {
   // then pkcs11_policy_error says why.
   std::shared_ptr<const Pkcs11ModulePolicy> pkcs11_policy;
   std::string pkcs11_policy_error;
+  std::vector<PgpSecretKeyring> pgp_keyrings;  // those that parse and hold a secret key
 
   // can_unwrap says whether anything could open a layer: a private key, a
-  // pkcs11 key YAML, a configured key provider (which needs no key of ours), or parameters for
-  // one (whose absence the unwrap error then explains).
+  // pkcs11 key YAML, an OpenPGP secret keyring, a configured key provider (which needs no key of
+  // ours), or parameters for one (whose absence the unwrap error then explains).
   bool can_unwrap() const;
 };
 

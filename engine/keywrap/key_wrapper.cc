@@ -8,6 +8,9 @@
 #if LAYERCRYPT_WITH_PKCS11
 #include "engine/keywrap/pkcs11/pkcs11_wrapper.h"
 #endif
+#if LAYERCRYPT_WITH_PGP
+#include "engine/keywrap/pgp/pgp_wrapper.h"
+#endif
 #include "engine/keywrap/provider/key_providers.h"
 
 namespace layercrypt {
@@ -19,6 +22,9 @@ std::span<const KeyWrapper* const> key_wrappers() {
     &pkcs7_key_wrapper(),
 #if LAYERCRYPT_WITH_PKCS11
     &pkcs11_key_wrapper(),
+#endif
+#if LAYERCRYPT_WITH_PGP
+    &pgp_key_wrapper(),
 #endif
   };
   return registry;

@@ -14,11 +14,11 @@
 //
 // The registry (key_wrappers) holds the schemes in the fixed order
 // layercrypt tries them when it unwraps: jwe, then pkcs7, then pkcs11 (in
-// builds with LAYERCRYPT_WITH_PKCS11; pgp would follow). The key providers (provider.NAME) exist
-// only with a config, so they come from a KeyProviders object, after the fixed schemes
-// (provider/key_providers.h). Go iterates a map, so its order is random; ours is fixed so that
-// messages and fixed costs are repeatable. Adding a scheme adds a folder under keywrap/ with its
-// wrapper and one line in key_wrapper.cc.
+// builds with LAYERCRYPT_WITH_PKCS11), then pgp (LAYERCRYPT_WITH_PGP). The key providers
+// (provider.NAME) exist only with a config, so they come from a KeyProviders object, after the
+// fixed schemes (provider/key_providers.h). Go iterates a map, so its order is random; ours is
+// fixed so that messages and fixed costs are repeatable. Adding a scheme adds a folder under
+// keywrap/ with its wrapper and one line in key_wrapper.cc.
 //
 // Thread-safety: wrappers are stateless and shared; every method is
 // reentrant.
@@ -110,8 +110,8 @@ std::span<const KeyWrapper* const> key_wrappers();
 std::vector<const KeyWrapper*> key_wrappers(const KeyProviders* providers);
 
 // find_key_wrapper returns the wrapper of `scheme`, or nullptr when this
-// build has none (pgp today; pkcs11 without LAYERCRYPT_WITH_PKCS11) or, for provider.NAME, when
-// `providers` (may be null) has no provider NAME.
+// build has none (pkcs11 without LAYERCRYPT_WITH_PKCS11, pgp without LAYERCRYPT_WITH_PGP) or, for
+// provider.NAME, when `providers` (may be null) has no provider NAME.
 const KeyWrapper* find_key_wrapper(std::string_view scheme,
                                    const KeyProviders* providers = nullptr);
 

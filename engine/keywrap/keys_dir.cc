@@ -9,6 +9,9 @@
 
 #include "engine/core/io.h"
 #include "engine/keywrap/keys/private_key.h"
+#if LAYERCRYPT_WITH_PGP
+#include "engine/keywrap/pgp/pgp_keyring.h"
+#endif
 
 namespace layercrypt {
 namespace fs = std::filesystem;
@@ -119,6 +122,18 @@ StatusOr<KeysDirContents> load_keys_dir(const std::string& dir) {
         w.out.skipped.push_back(shown + ": public key (decryption needs the private key)");
         break;
       case KeyFileKind::kUnknown: {
+#if LAYERCRYPT_WITH_PGP
+        // An OpenPGP keyring (ctd-decoder's gpg-privatekeys), used without
+        // a passphrase as Go does.
+        if (pgp_keyring_kind(data) != PgpKeyringKind::kNone) {
+          const Status ok = check_pgp_secret_keyring(data);
+          if (ok.ok())
+            w.out.keys.pgp_keyrings.push_back({std::move(data), std::nullopt, shown});
+          else
+            w.out.skipped.push_back(shown + ": " + ok.message());
+          break;
+        }
+#endif
 #if LAYERCRYPT_WITH_PKCS11
         auto p11 = parse_pkcs11_key_file(data);
         if (p11.ok()) {

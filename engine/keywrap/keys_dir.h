@@ -14,7 +14,10 @@
 //     each. pkcs11 key YAMLs (as ocicrypt >= 1.3.1 reads them) are used
 //     under the module policy of the decoder's environment
 //     (OCICRYPT_CONFIG, load_pkcs11_policy); when there is none, they are
-//     kept and keys.pkcs11_policy_error says why they cannot be used;
+//     kept and keys.pkcs11_policy_error says why they cannot be used.
+//     OpenPGP secret keyrings (binary, or armored, which Go skips) are
+//     used without a passphrase, as Go does (a protected key then fails
+//     with its own message); a public keyring is skipped;
 //   * symbolic links are followed when their target stays inside the
 //     directory (so `..data/...` works) and skipped otherwise;
 //   * dot-files are read like any other file (ctd-decoder does the same;

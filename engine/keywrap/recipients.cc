@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -23,6 +24,9 @@
 #include "engine/keywrap/provider/key_providers.h"
 #if LAYERCRYPT_WITH_PKCS11
 #include "engine/keywrap/pkcs11/pkcs11_wrapper.h"
+#endif
+#if LAYERCRYPT_WITH_PGP
+#include "engine/keywrap/pgp/pgp_keyring.h"
 #endif
 #include "kernels/openssl_ptr.h"
 
@@ -76,6 +80,7 @@ StatusOr<ParsedSpec> SplitSpec(std::string_view spec) {
     return Unsupported("recipient scheme \"" + std::string(prefix) + "\" (in \"" +
                        std::string(spec) + "\") is not supported; only jwe:FILE, pkcs7:FILE, " +
                        std::string(LAYERCRYPT_WITH_PKCS11 ? "pkcs11:FILE " : "") +
+                       std::string(LAYERCRYPT_WITH_PGP ? "pgp:NAME_OR_EMAIL " : "") +
                        "and provider:NAME recipients are (or "
                        "a bare FILE holding a public key or certificate)");
   }
@@ -354,6 +359,23 @@ Status add_recipient(std::string_view spec, Recipients* out) {
     out->providers.push_back(std::move(r));
     return Status::Ok();
   }
+#if LAYERCRYPT_WITH_PGP
+  if (spec.rfind("pgp:", 0) == 0) {  // a name or email address, not a file
+    const std::string_view name = spec.substr(4);
+    if (name.empty())
+      return InvalidArgument("recipient \"pgp:\" names nobody; use pgp:NAME_OR_EMAIL");
+    LC_ASSIGN_OR_RETURN(std::vector<PgpRecipient> keys,
+                        find_pgp_recipients(out->pgp_pubring, name));
+    for (auto& k : keys) {  // a key two recipients match is encrypted to once
+      if (std::any_of(out->pgp.begin(), out->pgp.end(),
+                      [&](const PgpRecipient& have) { return have.key_id == k.key_id; }))
+        continue;
+      out->sources.push_back("pgp:" + std::string(name) + " (" + k.key_id + ")");
+      out->pgp.push_back(std::move(k));
+    }
+    return Status::Ok();
+  }
+#endif
   LC_ASSIGN_OR_RETURN(ParsedSpec ps, SplitSpec(spec));
   LC_ASSIGN_OR_RETURN(std::vector<uint8_t> data, ReadRecipientFile(ps.path));
   return AddRecipientData(ps.scheme, data, ps.path, out);
@@ -387,6 +409,9 @@ Recipients filter_recipients(const Recipients& in,
   for (size_t i = 0; i < in.pkcs11.size(); ++i)
     if (keep("pkcs11", i)) out.pkcs11.push_back(in.pkcs11[i]);
   out.pkcs11_policy = in.pkcs11_policy;
+  for (size_t i = 0; i < in.pgp.size(); ++i)
+    if (keep("pgp", i)) out.pgp.push_back(in.pgp[i]);
+  out.pgp_pubring = in.pgp_pubring;
   std::map<std::string, bool> kept;  // one decision per provider name
   for (const auto& p : in.providers) {
     auto [it, fresh] = kept.try_emplace(p.name, false);

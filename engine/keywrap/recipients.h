@@ -16,6 +16,11 @@
 //               SubjectPublicKeyInfo, JWK), wrapped in software. Unlike Go,
 //               a plain public key needs no module policy. Only in builds
 //               with LAYERCRYPT_WITH_PKCS11;
+//   pgp:NAME    every key of Recipients::pgp_pubring with a user id whose
+//               name or email address is exactly NAME (pgp/pgp_keyring.h,
+//               Go's matching), each key once however many recipients
+//               match it; no match is kKeyError. Only in builds with
+//               LAYERCRYPT_WITH_PGP;
 //   provider:NAME[:PARAMS]
 //               the key provider NAME of the key-provider config
 //               (provider/key_providers.h), with PARAMS (everything after
@@ -25,9 +30,9 @@
 //   FILE        (our extension) decided by content: a certificate is a pkcs7
 //               recipient; a public key (SubjectPublicKeyInfo PEM or DER, a
 //               JWK, or a PKCS#1 RSA public key, PEM or DER) is a jwe one.
-// A spec whose text before the first ':' is not jwe, pkcs7, pkcs11 or
+// A spec whose text before the first ':' is not jwe, pkcs7, pkcs11, pgp or
 // provider but looks like a scheme name (letters, digits, '.', '-', '_') is
-// an unsupported scheme (pgp:) unless the whole spec names an existing file.
+// an unsupported scheme unless the whole spec names an existing file.
 //
 // A file that holds a private key is always refused, even though the public
 // key could be derived from it: handing private keys to the encrypting side
@@ -55,6 +60,15 @@ namespace layercrypt {
 
 class KeyProviders;
 
+// PgpRecipient is one key a pgp:NAME recipient matched (pgp/pgp_keyring.h:
+// a NAME may match several keys, each gets its own session-key packet).
+struct PgpRecipient {
+  std::string name;         // NAME as given after pgp:
+  std::string fingerprint;  // of the matched primary key, as librnp prints it
+  std::string key_id;       // "0x" + 16 hex: the (sub)key the session key goes to
+  std::shared_ptr<const std::vector<uint8_t>> pubring;  // the keyring it was found in
+};
+
 // ProviderRecipient is one provider:NAME[:PARAMS] recipient.
 struct ProviderRecipient {
   std::string name;             // the provider's name in the config
@@ -69,6 +83,11 @@ struct Recipients {
   // For the pkcs11 wrapper, in the order given: RSA public keys, given as
   // such or read from the token a key YAML names.
   std::vector<PublicKey> pkcs11;
+  // For the pgp wrapper: the keys pgp:NAME recipients matched, in the order
+  // given, and the public keyring (binary or armored, e.g. `gpg --export`)
+  // they are looked up in, which must be set before they are added.
+  std::vector<PgpRecipient> pgp;
+  std::shared_ptr<const std::vector<uint8_t>> pgp_pubring;
   // The module policy key YAMLs are read under; null until the first one
   // is added (then OCICRYPT_CONFIG's, load_pkcs11_policy). A library caller
   // may set it first.
@@ -82,7 +101,9 @@ struct Recipients {
   std::vector<std::string> sources;
 
   // size returns how many recipients there are, of every scheme.
-  size_t size() const { return jwe.size() + pkcs7.size() + pkcs11.size() + providers.size(); }
+  size_t size() const {
+    return jwe.size() + pkcs7.size() + pkcs11.size() + pgp.size() + providers.size();
+  }
   bool empty() const { return size() == 0; }
 };
 

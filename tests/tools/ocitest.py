@@ -32,14 +32,19 @@ def go_json(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def payload_value(desc: dict, keys=(), certs=()) -> bytes:
+def payload_value(desc: dict, keys=(), certs=(), gpg_keyrings=()) -> bytes:
     """imgcrypt's Payload JSON for the layer `desc`: the value of the Any
     that containerd hands a stream processor. keys: (bytes, password-or-None)
-    pairs, as `ctr-enc --key` sends them; none: what CRI's node key model
-    sends (`"Parameters":null`)."""
+    pairs, as `ctr-enc --key` sends them; gpg_keyrings: the same for OpenPGP
+    secret keyrings (gpg-privatekeys and their passwords); none: what CRI's
+    node key model sends (`"Parameters":null`)."""
     params = None
-    if keys or certs:
+    if keys or certs or gpg_keyrings:
         params = {}
+        if gpg_keyrings:
+            params["gpg-privatekeys"] = [base64.b64encode(k).decode() for k, _ in gpg_keyrings]
+            params["gpg-privatekeys-passwords"] = [
+                base64.b64encode(p).decode() if p is not None else None for _, p in gpg_keyrings]
         if keys:
             params["privkeys"] = [base64.b64encode(k).decode() for k, _ in keys]
             params["privkeys-passwords"] = [
@@ -49,9 +54,10 @@ def payload_value(desc: dict, keys=(), certs=()) -> bytes:
     return go_json({"DecryptConfig": {"Parameters": params}, "Descriptor": desc})
 
 
-def make_payload(desc: dict, keys=(), certs=(), type_url=PAYLOAD_TYPE_URL) -> bytes:
+def make_payload(desc: dict, keys=(), certs=(), type_url=PAYLOAD_TYPE_URL,
+                 gpg_keyrings=()) -> bytes:
     """The fd-3 bytes: a protobuf Any whose value is payload_value(...)."""
-    value = payload_value(desc, keys, certs)
+    value = payload_value(desc, keys, certs, gpg_keyrings)
     return (b"\x0a" + varint(len(type_url)) + type_url +
             b"\x12" + varint(len(value)) + value)
 

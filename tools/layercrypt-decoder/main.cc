@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   size_t spool_mib = 8;
   std::string containerd_root;
   app.add_option("--decryption-keys-path", keys_dir,
-                 "Directory of private keys and certificates (searched recursively)");
+                 "Directory of private keys, certificates, pkcs11 key YAMLs and OpenPGP secret "
+                 "keyrings (searched recursively)");
   app.add_flag("--stream", stream,
                "Write plaintext as it is decrypted, like ctd-decoder (no spool; exit 1 at the "
                "end if the HMAC fails, and containerd then discards the layer)");

@@ -1,5 +1,6 @@
 // tools/layercrypt/args.cc: parsing what `layercrypt` is given (cli.h).
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -12,6 +13,9 @@
 #include "engine/core/io.h"
 #include "engine/keywrap/keys/private_key.h"
 #include "engine/keywrap/pkcs11/pkcs11_key.h"
+#if LAYERCRYPT_WITH_PGP
+#include "engine/keywrap/pgp/pgp_keyring.h"
+#endif
 #include "tools/layercrypt/cli.h"
 
 namespace layercrypt::cli {
@@ -123,6 +127,21 @@ layercrypt::Status add_key_arg(const std::string& arg, layercrypt::DecryptKeys* 
   }
   auto data = layercrypt::read_secret_file(path);
   if (!data.ok()) return data.status().with_context("--key");
+#if LAYERCRYPT_WITH_PGP
+  // An OpenPGP keyring (ocicrypt's gpg-privatekeys), binary or armored.
+  if (const auto pgp = layercrypt::pgp_keyring_kind(*data);
+      pgp != layercrypt::PgpKeyringKind::kNone) {
+    if (pgp == layercrypt::PgpKeyringKind::kPublic)
+      return layercrypt::InvalidArgument(
+          path +
+          " is an OpenPGP public keyring; decryption needs the secret keys "
+          "(gpg --export-secret-keys)");
+    keys->pgp_keyrings.push_back(std::move(*data));
+    keys->pgp_passwords.push_back(std::move(password));
+    keys->pgp_keyring_names.push_back(path);
+    return layercrypt::Status::Ok();
+  }
+#endif
   const auto kind = layercrypt::classify_key_file(*data, nullptr, nullptr);
   if (kind == layercrypt::KeyFileKind::kEncryptedPrivateKey && !password) {
     auto pw = prompt_password(path);
@@ -194,8 +213,8 @@ layercrypt::StatusOr<layercrypt::PreparedKeys> prepare_keys(const std::vector<st
   LC_ASSIGN_OR_RETURN(raw.key_providers, key_providers());
   LC_ASSIGN_OR_RETURN(layercrypt::PreparedKeys prepared, layercrypt::prepare_decrypt_keys(raw));
   const bool pkcs11_usable = !prepared.pkcs11_keys.empty() && prepared.pkcs11_policy;
-  if (prepared.private_keys.empty() && !pkcs11_usable && raw.provider_params.empty() &&
-      !prepared.problems.empty())
+  if (prepared.private_keys.empty() && !pkcs11_usable && prepared.pgp_keyrings.empty() &&
+      raw.provider_params.empty() && !prepared.problems.empty())
     return layercrypt::KeyError(prepared.problems.front());
   for (const auto& p : prepared.problems)
     std::fprintf(stderr, "layercrypt: warning: %s\n", p.c_str());
@@ -205,6 +224,72 @@ layercrypt::StatusOr<layercrypt::PreparedKeys> prepare_keys(const std::vector<st
 namespace {
 std::string g_keyprovider_config;
 double g_keyprovider_timeout = 30;
+#if LAYERCRYPT_WITH_PGP
+std::string g_gpg_pubring;
+std::string g_gpg_homedir;
+
+// gpg_export returns `gpg --batch --export [--homedir DIR]`'s output: the
+// public keyring skopeo and ctr-enc hand ocicrypt for pgp recipients.
+layercrypt::StatusOr<std::vector<uint8_t>> gpg_export(const std::string& homedir) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return layercrypt::IoError("pipe: " + std::string(std::strerror(errno)));
+  const pid_t pid = ::fork();
+  if (pid < 0) return layercrypt::IoError("fork: " + std::string(std::strerror(errno)));
+  if (pid == 0) {  // gpg's own chatter ("directory created") would break one-line errors
+    ::dup2(fds[1], 1);
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) ::dup2(null, 2);
+    std::vector<const char*> argv = {"gpg", "--batch", "--export"};
+    if (!homedir.empty()) {
+      argv.push_back("--homedir");
+      argv.push_back(homedir.c_str());
+    }
+    argv.push_back(nullptr);
+    ::execvp("gpg", const_cast<char* const*>(argv.data()));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  std::vector<uint8_t> out;
+  uint8_t buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.insert(out.end(), buf, buf + n);
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return layercrypt::IoError(
+        WIFEXITED(status) && WEXITSTATUS(status) == 127
+            ? std::string("pgp recipients need a public keyring and gpg is not installed to export "
+                          "one (give the keyring file instead)")
+            : "pgp recipients: gpg --export" +
+                  (homedir.empty() ? std::string() : " --homedir " + homedir) +
+                  " failed (exit status " + std::to_string(WEXITSTATUS(status)) + ")");
+  if (out.empty())
+    return layercrypt::KeyError("pgp recipients: gpg --export" +
+                                (homedir.empty() ? std::string() : " --homedir " + homedir) +
+                                " exported no public keys");
+  return out;
+}
+
+// pgp_pubring loads the public keyring for pgp: recipients: the file
+// --gpg-pubring names, else what gpg exports from --gpg-homedir (or its
+// default home), as skopeo does.
+layercrypt::StatusOr<std::shared_ptr<const std::vector<uint8_t>>> pgp_pubring() {
+  if (!g_gpg_pubring.empty()) {
+    auto data = layercrypt::read_file_bounded(g_gpg_pubring, size_t{64} << 20);
+    if (!data.ok()) return data.status().with_context("--gpg-pubring");
+    return std::make_shared<const std::vector<uint8_t>>(std::move(*data));
+  }
+  LC_ASSIGN_OR_RETURN(std::vector<uint8_t> exported, gpg_export(g_gpg_homedir));
+  return std::make_shared<const std::vector<uint8_t>>(std::move(exported));
+}
+#endif  // LAYERCRYPT_WITH_PGP
 }  // namespace
 
 void add_keyprovider_options(CLI::App& app) {
@@ -216,6 +301,17 @@ void add_keyprovider_options(CLI::App& app) {
                  "Seconds a key provider may take to answer one request")
       ->capture_default_str()
       ->check(CLI::Range(0.001, 3600.0));
+#if LAYERCRYPT_WITH_PGP
+  auto* ring = app.add_option("--gpg-pubring", g_gpg_pubring,
+                              "OpenPGP public keyring (binary or armored) for pgp:NAME "
+                              "recipients; default: what `gpg --export` gives")
+                   ->check(CLI::ExistingFile);
+  app.add_option("--gpg-homedir", g_gpg_homedir,
+                 "GnuPG home directory whose public keys pgp:NAME recipients are looked up in "
+                 "(exported with gpg, as skopeo does)")
+      ->check(CLI::ExistingDirectory)
+      ->excludes(ring);
+#endif
 }
 
 layercrypt::StatusOr<std::shared_ptr<const layercrypt::KeyProviders>> key_providers() {
@@ -232,6 +328,12 @@ layercrypt::StatusOr<std::shared_ptr<const layercrypt::KeyProviders>> key_provid
 layercrypt::StatusOr<layercrypt::Recipients> parse_recipients(
     const std::vector<std::string>& specs) {
   layercrypt::Recipients rcpt;
+#if LAYERCRYPT_WITH_PGP
+  if (std::any_of(specs.begin(), specs.end(),
+                  [](const std::string& s) { return s.rfind("pgp:", 0) == 0; })) {
+    LC_ASSIGN_OR_RETURN(rcpt.pgp_pubring, pgp_pubring());
+  }
+#endif
   for (const auto& r : specs) LC_RETURN_IF_ERROR(layercrypt::add_recipient(r, &rcpt));
   if (!rcpt.providers.empty()) {
     LC_ASSIGN_OR_RETURN(rcpt.key_providers, key_providers());

@@ -18,7 +18,8 @@ std::vector<Command> add_decrypt_commands(CLI::App& app) {
       app.add_subcommand("decrypt", "Decrypt the layers of an OCI image (layout or archive)");
   dec->add_option("-k,--key", o->keys,
                   "PRIVATE_KEY[:PASSWORD|:file=PASSWORD_FILE], a certificate for pkcs7, a pkcs11 "
-                  "key YAML ([pkcs11:]FILE.yaml, module policy from OCICRYPT_CONFIG), or "
+                  "key YAML ([pkcs11:]FILE.yaml, module policy from OCICRYPT_CONFIG), an OpenPGP "
+                  "secret keyring (FILE[:PASSPHRASE]), or "
                   "provider:NAME[:PARAMS]; repeatable")
       ->required();
   dec->add_option("-l,--layer", o->layers, "Layer index to decrypt; repeatable; default all");

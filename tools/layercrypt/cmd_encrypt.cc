@@ -23,8 +23,8 @@ std::vector<Command> add_encrypt_commands(CLI::App& app) {
       "encrypt", "Encrypt the layers of an OCI image (layout or archive) for recipients");
   enc->add_option(
          "-r,--recipient", o->recipients,
-         "jwe:PUBLIC_KEY (PEM/DER SPKI or JWK), pkcs7:CERT, pkcs11:KEY_YAML|RSA_PUBLIC_KEY "
-         "or provider:NAME[:PARAMS]; repeatable")
+         "jwe:PUBLIC_KEY (PEM/DER SPKI or JWK), pkcs7:CERT, pkcs11:KEY_YAML|RSA_PUBLIC_KEY, "
+         "pgp:NAME_OR_EMAIL (see --gpg-pubring) or provider:NAME[:PARAMS]; repeatable")
       ->required();
   enc->add_option("-l,--layer", o->layers,
                   "Layer index to encrypt (0 = bottom, -1 = top); repeatable; default all");
@@ -58,8 +58,8 @@ std::vector<Command> add_encrypt_commands(CLI::App& app) {
                          "Encrypt one layer (a tar, or a layer blob) for recipients, outside an "
                          "image; print its descriptor and diff_id as JSON");
   el->add_option("-r,--recipient", l->recipients,
-                 "jwe:PUBLIC_KEY, pkcs7:CERT, pkcs11:KEY_YAML|RSA_PUBLIC_KEY or "
-                 "provider:NAME[:PARAMS]; repeatable")
+                 "jwe:PUBLIC_KEY, pkcs7:CERT, pkcs11:KEY_YAML|RSA_PUBLIC_KEY, pgp:NAME_OR_EMAIL "
+                 "or provider:NAME[:PARAMS]; repeatable")
       ->required();
   el->add_option("--compress", l->compress,
                  "gzip[:LEVEL] or zstd[:LEVEL]: compress the tar on the way");

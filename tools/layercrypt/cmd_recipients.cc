@@ -34,12 +34,13 @@ std::vector<Command> add_recipients_commands(CLI::App& app) {
   auto add_rc = [&, o](const char* name, const char* what, const char* example) {
     auto* c = rc->add_subcommand(name, what);
     c->add_option("-k,--key", o->keys,
-                  "A private key that opens the layers (FILE[:PASSWORD]), a pkcs11 key YAML, or "
+                  "A private key that opens the layers (FILE[:PASSWORD]), a pkcs11 key YAML, an "
+                  "OpenPGP secret keyring, or "
                   "provider:NAME[:PARAMS]; repeatable")
         ->required();
     c->add_option("-r,--recipient", o->recipients,
-                  "jwe:PUBLIC_KEY, pkcs7:CERT, pkcs11:KEY_YAML|RSA_PUBLIC_KEY or "
-                  "provider:NAME[:PARAMS]; repeatable")
+                  "jwe:PUBLIC_KEY, pkcs7:CERT, pkcs11:KEY_YAML|RSA_PUBLIC_KEY, pgp:NAME_OR_EMAIL "
+                  "or provider:NAME[:PARAMS]; repeatable")
         ->required();
     c->add_option("-l,--layer", o->layers, "Layer index; repeatable; default all");
     c->add_option("--platform", o->platforms, "os/arch[/variant]; repeatable; default all");

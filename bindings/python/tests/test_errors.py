@@ -110,7 +110,7 @@ def test_bad_keys_and_recipients():
     with pytest.raises(layercrypt.InvalidArgumentError):
         layercrypt.encrypt_layer(src, io.BytesIO(), key("rsa2048.pem"))  # a private key
     with pytest.raises(layercrypt.UnsupportedError):
-        layercrypt.encrypt_layer(src, io.BytesIO(), "pgp:someone")
+        layercrypt.encrypt_layer(src, io.BytesIO(), "openpgp:someone")
     with pytest.raises(layercrypt.InvalidArgumentError):
         layercrypt.encrypt_layer(src, io.BytesIO(), [])
     for compression in ("gzip:9", "brotli"):

@@ -345,9 +345,37 @@ TEST(CApi, KeysAndPasswords) {
   EncCfg enc;
   EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, V("keys/rsa2048.pem").c_str()),
             LC_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, "pgp:someone"), LC_ERR_UNSUPPORTED);
+  // A pgp recipient needs a public keyring to be looked up in.
+  EXPECT_NE(lc_encrypt_config_add_recipient(enc.p, "pgp:someone"), LC_OK);
+  EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, "openpgp:someone"), LC_ERR_UNSUPPORTED);
   EXPECT_EQ(lc_encrypt_config_set_compression(enc.p, "gzip:9"), LC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(lc_encrypt_config_set_compression(enc.p, "brotli"), LC_ERR_INVALID_ARGUMENT);
+}
+
+// The pgp scheme: recipients looked up in a public keyring, OpenPGP secret
+// keyrings as keys (tests/vectors/pgp/).
+TEST(CApi, PgpKeyrings) {
+  const std::string dir = std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/pgp/";
+  EncCfg enc;
+  const lc_status set = lc_encrypt_config_set_gpg_pubring(enc.p, (dir + "pubring.gpg").c_str());
+  if (set == LC_ERR_UNSUPPORTED) GTEST_SKIP() << "built without the pgp scheme";
+  ASSERT_EQ(set, LC_OK) << lc_last_error();
+  EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, "pgp:alice@example.com"), LC_OK)
+      << lc_last_error();
+  EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, "pgp:nobody@example.com"), LC_ERR_KEY);
+  EXPECT_NE(std::string(lc_last_error()).find("no key matches pgp recipient"), std::string::npos)
+      << lc_last_error();
+  EXPECT_EQ(lc_encrypt_config_set_gpg_pubring(enc.p, (dir + "missing.gpg").c_str()), LC_ERR_IO);
+  DecCfg dec;
+  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, (dir + "bob.sec.gpg").c_str(), "bob passphrase"),
+            LC_OK)
+      << lc_last_error();
+  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, (dir + "alice.sec.asc").c_str(), nullptr), LC_OK)
+      << lc_last_error();
+  EXPECT_EQ(lc_decrypt_config_add_key_file(dec.p, (dir + "pubring.gpg").c_str(), nullptr),
+            LC_ERR_KEY);
+  EXPECT_NE(std::string(lc_last_error()).find("no secret key"), std::string::npos)
+      << lc_last_error();
 }
 
 TEST(CApi, RecipientsAsBytes) {

@@ -260,31 +260,33 @@ TEST(KeyUnwrap, CorruptBlobBeforeValidOne) {
 }
 
 TEST(KeyUnwrap, OnlyUnsupportedSchemes) {
+  // "openpgp" is a scheme no build has (the artifacts draft's name for pgp).
   Annotations a;
-  a["org.opencontainers.image.enc.keys.pgp"] = base64_encode(span_of("pgp-bytes"));
+  a["org.opencontainers.image.enc.keys.openpgp"] = base64_encode(span_of("openpgp-bytes"));
   a["org.opencontainers.image.enc.keys.provider.foo"] = base64_encode(span_of("x"));
   auto r = unwrap_layer_key(a, Keys({"rsa2048.pem"}));
   ASSERT_FALSE(r.ok());
   // A provider that is not configured is a missing key, not a missing
   // feature: the message says which config was looked at.
   EXPECT_EQ(r.status().code(), StatusCode::kKeyError);
-  EXPECT_NE(r.status().message().find("pgp (not supported by this build)"), std::string::npos)
+  EXPECT_NE(r.status().message().find("openpgp (not supported by this build)"), std::string::npos)
       << r.status().message();
   EXPECT_NE(r.status().message().find("provider.foo (no key provider foo"), std::string::npos)
       << r.status().message();
-  Annotations pgp_only;
-  pgp_only["org.opencontainers.image.enc.keys.pgp"] = a["org.opencontainers.image.enc.keys.pgp"];
-  auto p = unwrap_layer_key(pgp_only, Keys({"rsa2048.pem"}));
+  Annotations other_only;
+  other_only["org.opencontainers.image.enc.keys.openpgp"] =
+      a["org.opencontainers.image.enc.keys.openpgp"];
+  auto p = unwrap_layer_key(other_only, Keys({"rsa2048.pem"}));
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(p.status().message().find("pgp"), std::string::npos) << p.status().message();
-  // pgp next to a jwe we can open: jwe wins.
+  EXPECT_NE(p.status().message().find("openpgp"), std::string::npos) << p.status().message();
+  // openpgp (the artifacts draft's name for pgp) next to a jwe we can open: jwe wins.
   Annotations b = LoadLayers("enc-jwe-rsa2048")[0].annotations;
-  b["org.opencontainers.image.enc.keys.pgp"] = base64_encode(span_of("pgp-bytes"));
+  b["org.opencontainers.image.enc.keys.openpgp"] = base64_encode(span_of("openpgp-bytes"));
   EXPECT_TRUE(unwrap_layer_key(b, Keys({"rsa2048.pem"})).ok());
   auto c = unwrap_layer_key(b, Keys({"ecp256.pem"}));
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("pgp (not supported"), std::string::npos)
+  EXPECT_NE(c.status().message().find("openpgp (not supported"), std::string::npos)
       << c.status().message();
 }
 

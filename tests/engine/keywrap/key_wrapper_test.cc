@@ -31,14 +31,20 @@ PreparedKeys keys_from(const std::vector<std::string>& privs,
 TEST(KeyWrapper, FixedOrderAndLookup) {
   std::vector<std::string> names;
   for (const KeyWrapper* w : key_wrappers()) names.emplace_back(w->scheme());
+  std::vector<std::string> expect = {"jwe", "pkcs7"};
   if (LAYERCRYPT_WITH_PKCS11) {
-    EXPECT_EQ(names, (std::vector<std::string>{"jwe", "pkcs7", "pkcs11"}));
+    expect.push_back("pkcs11");
     EXPECT_EQ(find_key_wrapper("pkcs11"), key_wrappers()[2]);
-  } else {
-    EXPECT_EQ(names, (std::vector<std::string>{"jwe", "pkcs7"}));
   }
+  if (LAYERCRYPT_WITH_PGP) {
+    expect.push_back("pgp");
+    EXPECT_EQ(find_key_wrapper("pgp"), key_wrappers().back());
+  } else {
+    EXPECT_EQ(find_key_wrapper("pgp"), nullptr);
+  }
+  EXPECT_EQ(names, expect);
   EXPECT_EQ(find_key_wrapper("pkcs7"), key_wrappers()[1]);
-  EXPECT_EQ(find_key_wrapper("pgp"), nullptr);
+  EXPECT_EQ(find_key_wrapper("openpgp"), nullptr);
   EXPECT_EQ(find_key_wrapper("provider.kms"), nullptr);
 }
 

@@ -323,14 +323,15 @@ TEST(Recipients, UnsupportedKeyType) {
 }
 
 TEST(Recipients, SchemesAndSpecSyntax) {
-  for (const char* spec : {"pgp:alice@example.com", "jwk:/tmp/k.json", "PKCS7:/tmp/cert.pem",
+  for (const char* spec : {"openpgp:alice@example.com", "jwk:/tmp/k.json", "PKCS7:/tmp/cert.pem",
                            "Provider:x", "PKCS11:/etc/key.yaml"}) {
     const std::string scheme = std::string(spec).substr(0, std::string(spec).find(':'));
     ExpectRefused(spec, StatusCode::kUnsupported, "recipient scheme \"" + scheme + "\"");
     ExpectRefused(spec, StatusCode::kUnsupported,
-                  LAYERCRYPT_WITH_PKCS11
-                      ? "only jwe:FILE, pkcs7:FILE, pkcs11:FILE and provider:NAME recipients are"
-                      : "only jwe:FILE, pkcs7:FILE and provider:NAME recipients are");
+                  std::string("only jwe:FILE, pkcs7:FILE, ") +
+                      (LAYERCRYPT_WITH_PKCS11 ? "pkcs11:FILE " : "") +
+                      (LAYERCRYPT_WITH_PGP ? "pgp:NAME_OR_EMAIL " : "") +
+                      "and provider:NAME recipients are");
   }
   // pkcs11:FILE (pkcs11_wrapper_test.cc has the rest).
   if (LAYERCRYPT_WITH_PKCS11) {
@@ -355,16 +356,16 @@ TEST(Recipients, SchemesAndSpecSyntax) {
   // a path with '/' before the ':' is never a scheme.
   TempDir dir;
   const std::string pub = testing::read_text(Keys("ecp256.pub.pem"));
-  write_file(dir.file("pgp:mine.pub.pem"), Bytes(pub));
+  write_file(dir.file("openpgp:mine.pub.pem"), Bytes(pub));
   const auto old_cwd = std::filesystem::current_path();
   std::filesystem::current_path(dir.path());
   Recipients r;
-  Status s = add_recipient("pgp:mine.pub.pem", &r);
+  Status s = add_recipient("openpgp:mine.pub.pem", &r);
   std::filesystem::current_path(old_cwd);
   ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_EQ(r.sources, std::vector<std::string>{"jwe:pgp:mine.pub.pem"});
-  ASSERT_TRUE(add_recipient(dir.file("pgp:mine.pub.pem"), &r).ok());
-  ExpectRefused(dir.file("pgp:other.pem"), StatusCode::kIoError, "does not exist");
+  EXPECT_EQ(r.sources, std::vector<std::string>{"jwe:openpgp:mine.pub.pem"});
+  ASSERT_TRUE(add_recipient(dir.file("openpgp:mine.pub.pem"), &r).ok());
+  ExpectRefused(dir.file("openpgp:other.pem"), StatusCode::kIoError, "does not exist");
 }
 
 }  // namespace
