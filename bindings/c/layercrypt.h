@@ -143,7 +143,7 @@ LC_EXPORT lc_status lc_encrypt_config_add_recipient(lc_encrypt_config* config,
 /* lc_encrypt_config_set_gpg_pubring reads the OpenPGP public keyring
  * (binary, e.g. `gpg --export`, or armored) that later pgp:NAME recipients
  * are looked up in. LC_ERR_IO if it cannot be read; LC_ERR_UNSUPPORTED in
- * builds without the pgp scheme. */
+ * builds without the pgp scheme. (Since API 0.6.) */
 LC_EXPORT lc_status lc_encrypt_config_set_gpg_pubring(lc_encrypt_config* config, const char* path);
 
 /* lc_encrypt_config_add_recipient_key adds a recipient given as bytes: a

@@ -54,14 +54,6 @@ Stage hmac_stage(kernels::HmacSha256& mac, Side side = Side::kData) {
           }};
 }
 
-Stage sha256_stage(const char* name, kernels::Sha256& sha, Side side = Side::kData) {
-  return {name, StageKind::kSerialInOrder, [&sha, side](Chunk& c) {
-            const Span b = bytes_of(c, side);
-            if (!sha.update(b.p, b.n)) return Internal("SHA-256 update failed");
-            return Status::Ok();
-          }};
-}
-
 // lanes_stage feeds lane i of `lanes` side `sides[i]` of every chunk, so the
 // digests and the MAC that read a chunk hash it in one interleaved pass
 // (kernels/sha256_mb.h) instead of one serial stage each. The stage is
