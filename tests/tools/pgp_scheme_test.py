@@ -182,6 +182,17 @@ class PgpScheme(unittest.TestCase):
         self.assertEqual(run.rc, 1, run)
         self.one_line(run.err_lines, "none of which the keyring holds")
 
+    def test_decoder_without_the_openpgp_library(self):
+        # librnp is loaded on first use; a node without it gets one line naming it.
+        run = ocitest.run_decoder(DECODER, self.blob, ocitest.make_payload(self.desc),
+                                  ["--decryption-keys-path", f"{self.dir}/keys-alice"],
+                                  media_type=self.desc["mediaType"],
+                                  env_extra={"LAYERCRYPT_RNP_LIBRARY": "/nonexistent/librnp.so.0"})
+        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.out, b"")
+        self.one_line(run.err_lines, "the OpenPGP library could not be loaded (install librnp0)",
+                      "/nonexistent/librnp.so.0")
+
     def test_decoder_with_payload(self):
         bob = read(vec("bob.sec.gpg"))
         run = self.decode(payload=ocitest.make_payload(

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "engine/keywrap/pgp/rnp_calls.h"  // last: librnp through rnp_library.h
+
 namespace layercrypt {
 namespace {
 
@@ -158,7 +160,9 @@ bool allows(rnp_key_handle_t k, const char* usage) {
 
 // load reads a keyring (binary or armored) into `ffi`.
 Status load(const Rnp& ffi, std::span<const uint8_t> data, uint32_t flags) {
-  if (ffi.get() == nullptr) return Internal("librnp: cannot create a context");
+  if (ffi.get() == nullptr)
+    return pgp_internal::rnp_loaded() ? Internal("librnp: cannot create a context")
+                                      : Unsupported(pgp_internal::rnp_load_error());
   Input in;
   if (rnp_input_from_memory(&in.in, data.data(), data.size(), false) != RNP_SUCCESS)
     return Internal("librnp: cannot read memory");
