@@ -9,7 +9,10 @@
 #   pkcs11  RSA-2048 in a SoftHSM2 token, a key YAML in the keys dir and
 #           OCICRYPT_CONFIG in the environment (RSA-OAEP with SHA-1:
 #           SoftHSM 2.6 does no other OAEP hash); the token lives under the
-#           work directory, its key imported and the key file removed.
+#           work directory, its key imported and the key file removed;
+#   pgp     RSA-2048 OpenPGP (the committed test keyrings of
+#           tests/vectors/pgp/, alice: no passphrase), the binary secret
+#           keyring in the keys dir; librnp is loaded on first use.
 # next to a process start (/bin/true) and the decoder's start (--version).
 # Wall time: every kind once per round, interleaved, LAYERCRYPT_BENCH_RUNS
 # rounds (default 60); then CPU time (perf stat task-clock) when perf can
@@ -35,10 +38,8 @@ vg_runs=${LAYERCRYPT_BENCH_VALGRIND_RUNS:-10}
 # shellcheck source=bench/bench_lib.sh
 . "$root/bench/bench_lib.sh"
 
-# The schemes measured, in this order. pgp goes here once the decoder
-# unwraps it: add "pgp" and a setup_pgp that makes enc-pgp (layercrypt
-# encrypt --recipient pgp:...) and keys-pgp (a binary secret keyring).
-schemes=(jwe pkcs7 pkcs11)
+# The schemes measured, in this order.
+schemes=(jwe pkcs7 pkcs11 pgp)
 
 for t in openssl gzip "$py" "$decoder" "$lc"; do
   command -v "$t" >/dev/null || { echo "scheme_bench: $t missing" >&2; exit 1; }
@@ -80,6 +81,13 @@ EOF
     "$lc" encrypt --recipient pkcs11:keys-pkcs11/node-key.yaml plain:v1 enc-pkcs11:v1 >/dev/null
 }
 env_pkcs11="OCICRYPT_CONFIG=$work/pkcs11/ocicrypt.conf"
+
+setup_pgp() {
+  "$lc" encrypt --gpg-pubring "$root/tests/vectors/pgp/pubring.gpg" \
+    --recipient pgp:alice@example.com plain:v1 enc-pgp:v1 >/dev/null
+  mkdir -p keys-pgp && cp "$root/tests/vectors/pgp/alice.sec.gpg" keys-pgp/
+}
+env_pgp=""
 
 if [ ! -e .ready ]; then
   echo "== setup: a 1 KiB layer, an RSA-2048 key, one image and keys directory per scheme" >&2
