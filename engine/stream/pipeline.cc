@@ -117,11 +117,11 @@ class ChunkPool {
   }
   // take is called by the serial read stage only, so growing needs no lock.
   // When every buffer is out it returns null, or with `wait` sleeps until
-  // one is given back; null then means the run was cancelled.
+  // one is given back. Once the pool is cancelled it returns null.
   Chunk* take(bool wait = false) {
     Chunk* c = pop_free(wait && slots_.size() == capacity_);
     if (c == nullptr) {
-      if (slots_.size() == capacity_) return nullptr;
+      if (slots_.size() == capacity_ || cancelled()) return nullptr;
       auto slot = std::make_unique<Slot>();
       slot->data =
           static_cast<uint8_t*>(::operator new(buffer_size_, std::align_val_t(kBufferAlign)));
@@ -158,6 +158,10 @@ class ChunkPool {
     free_.push_back(c);
     returned_.notify_one();
   }
+  bool cancelled() {
+    std::lock_guard<std::mutex> lock(free_mutex_);
+    return cancelled_;
+  }
   // cancel wakes a take() that waits, for good: the run has failed, and the
   // buffers still out will not come back.
   void cancel() {
@@ -179,7 +183,7 @@ class ChunkPool {
   Chunk* pop_free(bool wait) {
     std::unique_lock<std::mutex> lock(free_mutex_);
     if (wait) returned_.wait(lock, [this] { return !free_.empty() || cancelled_; });
-    if (free_.empty()) return nullptr;
+    if (free_.empty() || cancelled_) return nullptr;
     Chunk* c = free_.back();
     free_.pop_back();
     return c;
@@ -339,10 +343,14 @@ class ReadyQueue {
 
 // run_read_ahead runs `stages` on the calling thread, chunk after chunk,
 // while a thread of its own reads ahead into the pool's free buffers
-// (PipelineOptions::read_ahead). Both sides sleep when they wait.
+// (PipelineOptions::read_ahead), and with `write_behind` a third thread runs
+// the last stage. Every thread sleeps when it waits.
 Status run_read_ahead(ChunkReader& reader, ChunkPool& pool, Chunk* first,
-                      const std::vector<Stage>& stages, std::vector<StageTimer>& timers) {
-  ReadyQueue ready;
+                      const std::vector<Stage>& stages, std::vector<StageTimer>& timers,
+                      bool write_behind) {
+  write_behind = write_behind && !stages.empty();
+  const size_t here = write_behind ? stages.size() - 1 : stages.size();
+  ReadyQueue ready, to_write;
   ready.push(first);
   std::thread read_thread([&] {
     for (;;) {
@@ -358,17 +366,44 @@ Status run_read_ahead(ChunkReader& reader, ChunkPool& pool, Chunk* first,
       if (last) return ready.close(Status::Ok());
     }
   });
+  std::atomic<bool> write_failed{false};
+  Status write_status = Status::Ok();
+  std::thread write_thread;
+  if (write_behind) {
+    write_thread = std::thread([&] {
+      while (Chunk* c = to_write.pop()) {
+        if (write_status.ok()) {
+          write_status = run_stage(stages.back(), *c, timers.back());
+          if (!write_status.ok()) {
+            write_failed = true;
+            pool.cancel();  // wakes the reader if it waits for a buffer
+          }
+        }
+        pool.give(c);
+      }
+    });
+  }
   Status st = Status::Ok();
   while (Chunk* c = ready.pop()) {
-    for (size_t i = 0; i < stages.size() && st.ok(); ++i) st = run_stage(stages[i], *c, timers[i]);
-    pool.give(c);
-    if (!st.ok()) break;
+    for (size_t i = 0; i < here && st.ok(); ++i) st = run_stage(stages[i], *c, timers[i]);
+    if (!st.ok() || !write_behind || write_failed) {
+      pool.give(c);
+      if (!st.ok() || write_failed) break;
+      continue;
+    }
+    to_write.push(c);
   }
   pool.cancel();  // wakes the reader if it waits for a buffer
   read_thread.join();
+  if (write_behind) {
+    to_write.close(Status::Ok());
+    write_thread.join();
+  }
   // Chunks read but not run (after a failure) stay taken: the pool wipes
   // them whole when the run ends.
-  return st.ok() ? ready.status() : st;
+  if (!st.ok()) return st;
+  if (!write_status.ok()) return write_status;
+  return ready.status();
 }
 
 }  // namespace
@@ -463,7 +498,7 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
   if (options.read_ahead) {
     live = std::max<size_t>(options.max_live_chunks ? options.max_live_chunks : 8, 2);
     pool.grow(live);
-    return finish(run_read_ahead(reader, pool, first, stages, timers));
+    return finish(run_read_ahead(reader, pool, first, stages, timers, options.write_behind));
   }
 
   // More threads than oneTBB allows (by default its default concurrency, the

@@ -196,6 +196,10 @@ struct PipelineOptions {
   // threads spin (sched_yield) whenever they wait for that stage, which
   // costs a core. `threads` is unused.
   bool read_ahead = false;
+  // write_behind, with read_ahead, runs the last stage (the write) on a
+  // third thread, so that a run with one heavy stage and a write keeps both
+  // busy (encryption: the hashes, then the file).
+  bool write_behind = false;
   static constexpr size_t kDefaultChunkSize = size_t{128} << 10;
   static constexpr size_t kMinChunkSize = size_t{64} << 10;
 };

@@ -234,11 +234,15 @@ pid_t run_named_containerd(const std::string& dir, const std::vector<std::string
     }
     _exit(127);
   }
-  // Wait until the process is the copy (exec done), up to 30 s on a busy
-  // machine; a child that died (exec failed) fails the test.
+  // Wait until the process is the copy (exec done) and its arguments are
+  // in place, up to 30 s on a busy machine: during execve the kernel names
+  // the new executable in /proc/PID/exe a moment before /proc/PID/cmdline
+  // shows the new arguments. A child that died (exec failed) fails the test.
+  const std::string proc = "/proc/" + std::to_string(pid);
   for (int i = 0; i < 3000; ++i) {
     std::error_code ec;
-    if (fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename() == "containerd")
+    if (fs::read_symlink(proc + "/exe", ec).filename() == "containerd" &&
+        testing::read_text(proc + "/cmdline").starts_with(std::string("containerd\0-c\0", 14)))
       break;
     int st;
     if (::waitpid(pid, &st, WNOHANG) == pid) {
