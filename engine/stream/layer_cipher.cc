@@ -306,10 +306,6 @@ StatusOr<LayerEncryptResult> encrypt_layer(ByteSource& source, ByteSink& sink, c
   po.out_buffer_size =
       std::max(po.chunk_size != 0 ? po.chunk_size : PipelineOptions::kDefaultChunkSize,
                PipelineOptions::kMinChunkSize);
-  // One heavy stage (the three hashes) and the write: read ahead, hash on
-  // this thread, write behind; no TBB worker spins waiting for the hashes.
-  po.read_ahead = true;
-  po.write_behind = true;
   LayerEncryptResult result;
   const std::vector<Stage> stages = {
       ctr_copy_stage(ctr),

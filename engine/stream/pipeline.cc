@@ -343,14 +343,10 @@ class ReadyQueue {
 
 // run_read_ahead runs `stages` on the calling thread, chunk after chunk,
 // while a thread of its own reads ahead into the pool's free buffers
-// (PipelineOptions::read_ahead), and with `write_behind` a third thread runs
-// the last stage. Every thread sleeps when it waits.
+// (PipelineOptions::read_ahead). Both sides sleep when they wait.
 Status run_read_ahead(ChunkReader& reader, ChunkPool& pool, Chunk* first,
-                      const std::vector<Stage>& stages, std::vector<StageTimer>& timers,
-                      bool write_behind) {
-  write_behind = write_behind && !stages.empty();
-  const size_t here = write_behind ? stages.size() - 1 : stages.size();
-  ReadyQueue ready, to_write;
+                      const std::vector<Stage>& stages, std::vector<StageTimer>& timers) {
+  ReadyQueue ready;
   ready.push(first);
   std::thread read_thread([&] {
     for (;;) {
@@ -366,44 +362,17 @@ Status run_read_ahead(ChunkReader& reader, ChunkPool& pool, Chunk* first,
       if (last) return ready.close(Status::Ok());
     }
   });
-  std::atomic<bool> write_failed{false};
-  Status write_status = Status::Ok();
-  std::thread write_thread;
-  if (write_behind) {
-    write_thread = std::thread([&] {
-      while (Chunk* c = to_write.pop()) {
-        if (write_status.ok()) {
-          write_status = run_stage(stages.back(), *c, timers.back());
-          if (!write_status.ok()) {
-            write_failed = true;
-            pool.cancel();  // wakes the reader if it waits for a buffer
-          }
-        }
-        pool.give(c);
-      }
-    });
-  }
   Status st = Status::Ok();
   while (Chunk* c = ready.pop()) {
-    for (size_t i = 0; i < here && st.ok(); ++i) st = run_stage(stages[i], *c, timers[i]);
-    if (!st.ok() || !write_behind || write_failed) {
-      pool.give(c);
-      if (!st.ok() || write_failed) break;
-      continue;
-    }
-    to_write.push(c);
+    for (size_t i = 0; i < stages.size() && st.ok(); ++i) st = run_stage(stages[i], *c, timers[i]);
+    pool.give(c);
+    if (!st.ok()) break;
   }
   pool.cancel();  // wakes the reader if it waits for a buffer
   read_thread.join();
-  if (write_behind) {
-    to_write.close(Status::Ok());
-    write_thread.join();
-  }
   // Chunks read but not run (after a failure) stay taken: the pool wipes
   // them whole when the run ends.
-  if (!st.ok()) return st;
-  if (!write_status.ok()) return write_status;
-  return ready.status();
+  return st.ok() ? ready.status() : st;
 }
 
 }  // namespace
@@ -498,7 +467,7 @@ Status run_pipeline(ByteSource& source, const std::vector<Stage>& stages,
   if (options.read_ahead) {
     live = std::max<size_t>(options.max_live_chunks ? options.max_live_chunks : 8, 2);
     pool.grow(live);
-    return finish(run_read_ahead(reader, pool, first, stages, timers, options.write_behind));
+    return finish(run_read_ahead(reader, pool, first, stages, timers));
   }
 
   // More threads than oneTBB allows (by default its default concurrency, the

@@ -173,9 +173,7 @@ class FailingSource : public ByteSource {
 // read_ahead: the stages run on the calling thread, in order, with every
 // byte, the last flag, segments and the second buffer as in the TBB run;
 // the reader stays at most max_live_chunks buffers ahead.
-class PipelineReadAhead : public ::testing::TestWithParam<bool> {};  // write_behind
-
-TEST_P(PipelineReadAhead, SameContractOnTheCallingThread) {
+TEST(PipelineReadAhead, SameContractOnTheCallingThread) {
   for (size_t n : {size_t{1}, kChunk, kChunk + 1, 37 * kChunk + 5}) {
     const auto data = random_bytes(n, n + 9);
     MemorySource src(data.data(), data.size());
@@ -192,7 +190,6 @@ TEST_P(PipelineReadAhead, SameContractOnTheCallingThread) {
     PipelineOptions po;
     po.chunk_size = kChunk;
     po.read_ahead = true;
-    po.write_behind = GetParam();
     po.max_live_chunks = 3;
     PipelineStats stats;
     ASSERT_TRUE(run_pipeline(src, stages, po, &stats).ok()) << n;
@@ -215,7 +212,6 @@ TEST_P(PipelineReadAhead, SameContractOnTheCallingThread) {
   PipelineOptions po;
   po.segments = seg;
   po.read_ahead = true;
-  po.write_behind = GetParam();
   po.out_buffer_size = 1 << 20;
   std::vector<Stage> stages = {{"copy", StageKind::kSerialInOrder, [&](Chunk& c) {
                                   std::copy(c.data, c.data + c.len, c.out);
@@ -230,12 +226,11 @@ TEST_P(PipelineReadAhead, SameContractOnTheCallingThread) {
 
 // A failing stage stops the run while the reader waits for a buffer, and a
 // failing read is returned: neither hangs, and no stage sees a chunk after.
-TEST_P(PipelineReadAhead, ErrorsStopTheRunWithoutHanging) {
+TEST(PipelineReadAhead, ErrorsStopTheRunWithoutHanging) {
   const auto data = random_bytes(64 * kChunk, 12);
   PipelineOptions po;
   po.chunk_size = kChunk;
   po.read_ahead = true;
-  po.write_behind = GetParam();
   po.max_live_chunks = 2;
   int after = 0;
   std::vector<Stage> stages = {{"fail", StageKind::kSerialInOrder,
@@ -267,36 +262,6 @@ TEST_P(PipelineReadAhead, ErrorsStopTheRunWithoutHanging) {
   EXPECT_EQ(st.code(), StatusCode::kIoError);
   EXPECT_EQ(st.message(), "the disk went away");
   EXPECT_LE(seen, 5 * kChunk);  // the chunk cut by the error never ran
-}
-
-INSTANTIATE_TEST_SUITE_P(WriteBehind, PipelineReadAhead, ::testing::Bool(), [](const auto& info) {
-  return info.param ? "write_behind" : "read_ahead";
-});
-
-// With write_behind, a failing last stage stops the reader and the stages
-// before it, and its error is the run's.
-TEST(PipelineWriteBehind, AFailingWriteStopsTheRun) {
-  const auto data = random_bytes(64 * kChunk, 13);
-  PipelineOptions po;
-  po.chunk_size = kChunk;
-  po.read_ahead = true;
-  po.write_behind = true;
-  po.max_live_chunks = 2;
-  std::atomic<uint64_t> hashed{0};
-  std::vector<Stage> stages = {{"hash", StageKind::kSerialInOrder,
-                                [&hashed](Chunk& c) {
-                                  hashed = c.seq;
-                                  return Status::Ok();
-                                }},
-                               {"write", StageKind::kSerialInOrder, [](Chunk& c) {
-                                  return c.seq == 5 ? IoError("disk full") : Status::Ok();
-                                }}};
-  MemorySource src(data.data(), data.size());
-  const Status st = run_pipeline(src, stages, po, nullptr);
-  EXPECT_EQ(st.code(), StatusCode::kIoError);
-  EXPECT_EQ(st.message(), "disk full");
-  // Two buffers: the stages ran at most two chunks past the failed write.
-  EXPECT_LE(hashed.load(), 7u);
 }
 
 }  // namespace
