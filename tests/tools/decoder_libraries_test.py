@@ -26,6 +26,7 @@ ALLOWED = (
     "libzstd.so", "libz.so",
     "libtbb.so",       # the chunk pipeline
     "libyaml-cpp.so",  # pkcs11 key YAMLs (LAYERCRYPT_WITH_PKCS11)
+    "libasan.so", "libubsan.so", "libtsan.so",  # the sanitizer builds' runtimes
 )
 
 
