@@ -197,11 +197,13 @@ Status decrypt_pass(ByteSource& source, ByteSink& sink, const kernels::AesCtr256
     out = decompressor.get();
   }
   stages.push_back(write_stage(*out));
-  // Without the MAC the work is one serial stage (the write, or inflate
-  // behind it; CTR is a few percent of either): read ahead instead of
-  // keeping TBB workers spinning for it. With the MAC (kStream), the MAC and
-  // the write each want a core.
-  po.read_ahead = mac == nullptr;
+  // Without the MAC and with inflate behind the write, the work is that one
+  // serial stage (CTR is a few percent of it): read ahead instead of keeping
+  // TBB workers spinning for it. With the MAC (kStream) the MAC and the
+  // write each want a core; without inflate the pass is bound by the read,
+  // and TBB, which reads on both cores, is faster (0.032 s against 0.043 s
+  // for a 188 MB blob from the page cache).
+  po.read_ahead = mac == nullptr && options.decompress.has_value();
   Status st = run_pipeline(source, stages, po, &result->decrypt_stats);
   result->bytes = result->decrypt_stats.bytes;
   if (decompressor) result->tar_bytes = decompressor->bytes_out();
@@ -254,10 +256,11 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink, c
     verify.push_back({"spool", StageKind::kSerialInOrder,
                       [&spool](Chunk& c) { return spool->write(c.data, c.len); }});
   }
-  // The MAC is the pass's one real stage (spooling is a copy): read ahead.
-  PipelineOptions verify_options = options.pipeline;
-  verify_options.read_ahead = true;
-  LC_RETURN_IF_ERROR(run_pipeline(source, verify, verify_options, &result.verify_stats));
+  // The MAC pass stays on TBB: reading ahead on another core made it 8%
+  // slower (0.142 s against 0.132 s for a 188 MB blob), since TBB mostly
+  // hashes a chunk on the core that read it; its spinning costs CPU time,
+  // not wall time.
+  LC_RETURN_IF_ERROR(run_pipeline(source, verify, options.pipeline, &result.verify_stats));
   LC_RETURN_IF_ERROR(finish_mac(mac, expected_hmac, false));
 
   if (spool) {

@@ -99,21 +99,21 @@
 // Waiting without spinning (PipelineOptions::read_ahead). A oneTBB worker
 // that has no task spins (pause, then sched_yield) before it sleeps, and a
 // pipeline whose work is one slow serial stage wakes it for every chunk: it
-// never gets to sleep. The decoder's passes are like that (the MAC alone;
-// CTR and the write; CTR and a one-core inflate), and there TBB burnt a
-// second core for nothing: `--decompress` of a 300 MB tar took 0.95 CPU-s
-// for 0.52 s of stage work, with 150,000 sched_yield calls (2 vCPU AMD
-// EPYC, bench/README.md). Such runs ask for read_ahead: the stages run on
-// the calling thread one chunk after the other, and a plain thread reads
-// ahead into the pooled buffers. Each side sleeps on a condition variable
-// when it waits for the other, so the CPU time is the work. Runs with
-// parallel work (compression, indexed inflate) or two heavy serial stages
-// (the MAC next to inflate with --stream) keep TBB. So does encryption:
-// its work is one hash stage (three lanes), but there TBB keeps each chunk
-// on one core from CTR to the hashes, and handing chunks between a reading,
-// a hashing and a writing thread made it 10% slower (0.38 -> 0.42 s for a
-// 300 MB layer, tmpfs, 2 vCPU AMD EPYC): TBB's spinning costs CPU time
-// (0.72 CPU-s for 0.43 s of stage work) but no wall time.
+// never gets to sleep. The decoder's decrypt pass with `--decompress` is
+// like that (CTR and a one-core inflate), and there TBB burnt a second core
+// for nothing: 0.95 CPU-s for 0.52 s of stage work on a 300 MB tar, with
+// 150,000 sched_yield calls (2 vCPU AMD EPYC, bench/README.md). Such runs
+// ask for read_ahead: the stages run on the calling thread one chunk after
+// the other, and a plain thread reads ahead into the pooled buffers. Each
+// side sleeps on a condition variable when it waits for the other, so the
+// CPU time is the work. Where the slow stage is short per chunk, TBB is
+// faster in wall time, because it mostly runs a chunk's stages on the core
+// that read it, and keeps the runs: the MAC pass (reading ahead on another
+// core made it 8% slower), the plain decrypt pass, which is bound by the
+// read, and encryption (10% slower on three threads: 0.38 -> 0.42 s for a
+// 300 MB layer on tmpfs; TBB spends 0.72 CPU-s for 0.43 s of stage work).
+// So do runs with parallel work (compression, indexed inflate) or two heavy
+// serial stages (the MAC next to inflate with --stream).
 //
 // Errors. A stage returns a Status. A non-OK status is thrown as one
 // internal exception type, which makes TBB cancel the pipeline and rethrow
