@@ -193,6 +193,30 @@ class PgpScheme(unittest.TestCase):
         self.one_line(run.err_lines, "the OpenPGP library could not be loaded (install librnp0)",
                       "/nonexistent/librnp.so.0")
 
+    def test_keyring_in_keys_directory_costs_jwe_layers_nothing(self):
+        # A node keeps a PGP keyring beside its JWE key: a JWE layer must not
+        # need the OpenPGP library (keyrings are classified by their packets).
+        d = tempfile.mkdtemp(prefix="keys-mixed-", dir=self.dir)
+        self.lc_ok("keygen", "--type", "ec:p256", "--out", f"{d}/node")
+        shutil.copy(vec("alice.sec.gpg"), d)
+        enc = f"{self.dir}/enc-jwe"
+        self.lc_ok("encrypt", "-r", f"jwe:{d}/node.pub.pem", f"{self.dir}/plain:v1", f"{enc}:v1")
+        os.remove(f"{d}/node.pub.pem")
+        desc = next(ocitest.Layout(enc).layers())
+        no_rnp = {"LAYERCRYPT_RNP_LIBRARY": "/nonexistent/librnp.so.0"}
+        run = ocitest.run_decoder(DECODER, ocitest.Layout(enc).blob(desc["digest"]),
+                                  ocitest.make_payload(desc), ["--decryption-keys-path", d],
+                                  media_type=desc["mediaType"], env_extra=no_rnp)
+        self.assertEqual(run.rc, 0, run)
+        self.assertEqual(run.out, self.tar)
+        self.assertEqual(run.err_lines, [], run)
+        # The pgp layer in the same directory still needs it, and says so.
+        run = ocitest.run_decoder(DECODER, self.blob, ocitest.make_payload(self.desc),
+                                  ["--decryption-keys-path", d], media_type=self.desc["mediaType"],
+                                  env_extra=no_rnp)
+        self.assertEqual(run.rc, 1, run)
+        self.one_line(run.err_lines, "the OpenPGP library could not be loaded")
+
     def test_decoder_with_payload(self):
         bob = read(vec("bob.sec.gpg"))
         run = self.decode(payload=ocitest.make_payload(

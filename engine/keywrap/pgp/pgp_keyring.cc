@@ -378,13 +378,23 @@ StatusOr<std::vector<uint8_t>> pgp_encrypt(std::span<const uint8_t> plain,
 }
 
 Status check_pgp_secret_keyring(std::span<const uint8_t> keyring) {
-  QuietRnp quiet;
-  Rnp ffi;
-  LC_RETURN_IF_ERROR(load(ffi, keyring, RNP_LOAD_SAVE_PUBLIC_KEYS | RNP_LOAD_SAVE_SECRET_KEYS));
-  size_t n = 0;
-  rnp_get_secret_key_count(ffi.get(), &n);
-  if (n == 0) return KeyError("OpenPGP keyring has no secret key (a public keyring?)");
-  return Status::Ok();
+  // The packet framing only: keys are read when keys directories and
+  // payloads are, for every layer, and librnp is loaded when a pgp blob
+  // needs it (pgp_decrypt parses the keys then).
+  if (!keyring.empty() && (keyring[0] & 0x80) != 0) {  // binary: the framing first
+    auto packets = parse_pgp_packets(keyring);
+    if (!packets.ok())
+      return DataError("OpenPGP keyring does not parse (" + packets.status().message() + ")");
+  }
+  switch (pgp_keyring_kind(keyring)) {
+    case PgpKeyringKind::kSecret:
+      return Status::Ok();
+    case PgpKeyringKind::kPublic:
+      return KeyError("OpenPGP keyring has no secret key (a public keyring?)");
+    case PgpKeyringKind::kNone:
+      break;
+  }
+  return DataError("OpenPGP keyring does not parse (not a keyring)");
 }
 
 namespace {

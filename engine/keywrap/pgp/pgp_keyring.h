@@ -69,9 +69,13 @@ StatusOr<std::vector<PgpRecipient>> find_pgp_recipients(
 StatusOr<std::vector<uint8_t>> pgp_encrypt(std::span<const uint8_t> plain,
                                            const std::vector<PgpRecipient>& recipients);
 
-// check_pgp_secret_keyring returns OK when `keyring` parses and holds at
-// least one secret key. kDataError "keyring does not parse"; kKeyError
-// "keyring has no secret key".
+// check_pgp_secret_keyring returns OK when `keyring` looks like a secret
+// keyring: an armored private key block, or binary packets that frame
+// correctly and begin with a secret key. It reads packet headers only and
+// never loads librnp, so keys directories and payloads can be read for
+// every layer at no cost; the keys themselves are parsed by pgp_decrypt,
+// when a pgp blob needs them. kDataError "keyring does not parse";
+// kKeyError "keyring has no secret key".
 Status check_pgp_secret_keyring(std::span<const uint8_t> keyring);
 
 // pgp_decrypt opens `blob` (already parsed as `message`) with the secret
