@@ -105,7 +105,7 @@ Status check_mac(const uint8_t* computed, const std::array<uint8_t, kLayerHmacLe
   if (kernels::constant_time_equal(computed, expected.data(), kLayerHmacLen)) return Status::Ok();
   return IntegrityError(
       std::string("layer integrity check failed: HMAC-SHA256 of the encrypted blob is ") +
-      to_hex(computed, sizeof computed) + ", the layer's pubopts expect " +
+      to_hex(computed, kLayerHmacLen) + ", the layer's pubopts expect " +
       to_hex(expected.data(), expected.size()) +
       "; the blob is corrupt, truncated or tampered with, or the options belong to another "
       "blob" +

@@ -216,6 +216,11 @@ TEST_P(LayerCipherTamper, VerifyFirstReleasesNothing) {
     EXPECT_EQ(dec.status().code(), StatusCode::kIntegrityError);
     EXPECT_NE(dec.status().message().find(to_hex(tag.data(), 32)), std::string::npos)
         << dec.status().message();
+    // Both MACs in full: what the blob hashes to, and what was expected.
+    const auto got = ref_hmac(key, blob);
+    EXPECT_NE(dec.status().message().find("blob is " + to_hex(got.data(), 32) + ","),
+              std::string::npos)
+        << dec.status().message();
     EXPECT_NE(dec.status().message().find("no plaintext was released"), std::string::npos);
     EXPECT_TRUE(out.out.empty()) << "unverified plaintext released";
   }
