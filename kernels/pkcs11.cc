@@ -211,20 +211,27 @@ std::unique_ptr<Pkcs11Session> Pkcs11Session::open(const std::string& module_pat
   auto by_label = [&](CK_FUNCTION_LIST* f, const std::vector<CK_SLOT_ID>& slots, CK_SLOT_ID* out,
                       std::string* err) {
     std::vector<CK_SLOT_ID> found;
+    std::string others;  // the initialized tokens' labels, for the message
     for (CK_SLOT_ID slot : slots) {
       CK_TOKEN_INFO info{};
       if (f->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
-      if (trimmed_label(info.label, sizeof info.label) == token_label) found.push_back(slot);
+      const std::string label = trimmed_label(info.label, sizeof info.label);
+      if (label == token_label) {
+        found.push_back(slot);
+      } else if ((info.flags & CKF_TOKEN_INITIALIZED) != 0) {
+        others += (others.empty() ? "\"" : ", \"") + label + "\"";
+      }
     }
     if (found.size() == 1) {
       *out = found[0];
       return true;
     }
-    return fail(err, found.empty() ? "no token labelled \"" + std::string(token_label) + "\" in " +
-                                         module_path + " (" + std::to_string(slots.size()) +
-                                         " tokens present)"
-                                   : std::to_string(found.size()) + " tokens labelled \"" +
-                                         std::string(token_label) + "\" in " + module_path);
+    if (!found.empty())
+      return fail(err, std::to_string(found.size()) + " tokens labelled \"" +
+                           std::string(token_label) + "\" in " + module_path);
+    return fail(err, "no token labelled \"" + std::string(token_label) + "\" in " + module_path +
+                         (others.empty() ? " (it has no initialized token)"
+                                         : " (its tokens: " + others + ")"));
   };
   std::shared_ptr<Pkcs11Module> module;
   CK_SESSION_HANDLE session = 0;

@@ -172,7 +172,9 @@ class Pkcs11Scheme(unittest.TestCase):
                           cli_key=self.wrong_yaml)
 
     def test_missing_token(self):
-        cause = self.key_cause(f'no token labelled "no-such-token" in {MODULE} (2 tokens present)')
+        # Only initialized tokens are named (SoftHSM adds an empty slot).
+        cause = self.key_cause(f'no token labelled "no-such-token" in {MODULE} '
+                               f'(its tokens: "{TOKEN}")')
         self.assert_fails(cause.replace(f'in token "{TOKEN}"', 'in token "no-such-token"'),
                           keys="no-token-keys", cli_key=self.no_token_yaml)
 
