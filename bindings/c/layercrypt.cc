@@ -447,6 +447,21 @@ lc_status lc_encrypt_config_set_gpg_pubring(lc_encrypt_config* config, const cha
   });
 }
 
+lc_status lc_encrypt_config_set_gpg_pubring_data(lc_encrypt_config* config, const uint8_t* pubring,
+                                                 size_t pubring_len) {
+  return guard([&] {
+    if (config == nullptr) return null_argument("config");
+    if (pubring == nullptr && pubring_len != 0) return null_argument("pubring");
+#if LAYERCRYPT_WITH_PGP
+    config->recipients.pgp_pubring =
+        std::make_shared<const std::vector<uint8_t>>(pubring, pubring + pubring_len);
+    return LC_OK;
+#else
+    return fail(LC_ERR_UNSUPPORTED, "this build has no pgp scheme");
+#endif
+  });
+}
+
 lc_status lc_encrypt_config_set_keyprovider_config(lc_encrypt_config* config, const char* path,
                                                    uint32_t timeout_ms) {
   return guard([&] {

@@ -31,10 +31,12 @@
  *
  * Recipients are spelled as the CLI and skopeo spell them: "jwe:FILE" (a
  * public key, PEM/DER/JWK), "pkcs7:FILE" (an X.509 certificate),
- * "pkcs11:FILE" (a PKCS#11 key YAML or an RSA public key), or "FILE" (the
- * scheme its content selects). Keys for decryption are private key files
- * (PEM, DER, JWK; encrypted ones with a password), for pkcs7 the
- * certificate, and PKCS#11 key YAMLs (the key stays in its token).
+ * "pkcs11:FILE" (a PKCS#11 key YAML or an RSA public key),
+ * "pgp:NAME_OR_EMAIL" (a key of the OpenPGP public keyring set first), or
+ * "FILE" (the scheme its content selects). Keys for decryption are private
+ * key files (PEM, DER, JWK; encrypted ones with a password), for pkcs7 the
+ * certificate, OpenPGP secret keyrings (with their passphrase) and PKCS#11
+ * key YAMLs (the key stays in its token).
  */
 #ifndef LAYERCRYPT_H_
 #define LAYERCRYPT_H_
@@ -55,7 +57,7 @@ extern "C" {
 /* The C API's version: changes to this header bump it (added functions:
  * minor; changed or removed ones: major, with a new SONAME). */
 #define LC_API_VERSION_MAJOR 0
-#define LC_API_VERSION_MINOR 6
+#define LC_API_VERSION_MINOR 7
 
 typedef enum lc_status {
   LC_OK = 0,
@@ -145,6 +147,16 @@ LC_EXPORT lc_status lc_encrypt_config_add_recipient(lc_encrypt_config* config,
  * are looked up in. LC_ERR_IO if it cannot be read; LC_ERR_UNSUPPORTED in
  * builds without the pgp scheme. (Since API 0.6.) */
 LC_EXPORT lc_status lc_encrypt_config_set_gpg_pubring(lc_encrypt_config* config, const char* path);
+
+/* lc_encrypt_config_set_gpg_pubring_data is lc_encrypt_config_set_gpg_pubring
+ * with the keyring given as bytes (copied), as Go ocicrypt's
+ * gpg-pubkeyringfile parameter holds it; `pubring` may be NULL only when
+ * `pubring_len` is 0 (an empty keyring, in which no pgp recipient is found).
+ * Recipients already added keep the keyring they were found in.
+ * LC_ERR_UNSUPPORTED in builds without the pgp scheme. (Since API 0.7.) */
+LC_EXPORT lc_status lc_encrypt_config_set_gpg_pubring_data(lc_encrypt_config* config,
+                                                           const uint8_t* pubring,
+                                                           size_t pubring_len);
 
 /* lc_encrypt_config_add_recipient_key adds a recipient given as bytes: a
  * public key (PEM, DER SubjectPublicKeyInfo or JWK) for scheme "jwe", an

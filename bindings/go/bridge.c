@@ -68,6 +68,11 @@ lc_status lcgo_encrypt_config_add_recipient_key(lc_encrypt_config *config, const
   return done(lc_encrypt_config_add_recipient_key(config, scheme, key, key_len), err);
 }
 
+lc_status lcgo_encrypt_config_set_gpg_pubring_data(lc_encrypt_config *config, const uint8_t *pubring,
+                                                   size_t pubring_len, char **err) {
+  return done(lc_encrypt_config_set_gpg_pubring_data(config, pubring, pubring_len), err);
+}
+
 lc_status lcgo_encrypt_config_set_compression(lc_encrypt_config *config, const char *compression,
                                               char **err) {
   return done(lc_encrypt_config_set_compression(config, compression), err);

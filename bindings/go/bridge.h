@@ -21,6 +21,9 @@ lc_status lcgo_encrypt_config_add_recipient(lc_encrypt_config* config, const cha
                                             char** err);
 lc_status lcgo_encrypt_config_add_recipient_key(lc_encrypt_config* config, const char* scheme,
                                                 const uint8_t* key, size_t key_len, char** err);
+lc_status lcgo_encrypt_config_set_gpg_pubring_data(lc_encrypt_config* config,
+                                                   const uint8_t* pubring, size_t pubring_len,
+                                                   char** err);
 lc_status lcgo_encrypt_config_set_compression(lc_encrypt_config* config, const char* compression,
                                               char** err);
 lc_status lcgo_encrypt_config_set_pkcs11_policy(lc_encrypt_config* config, const uint8_t* yaml,

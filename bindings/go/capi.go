@@ -5,6 +5,7 @@ package layercrypt
 import "C"
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -49,8 +50,9 @@ var encryptParameters = []struct{ param, scheme string }{
 	{ParamPkcs11Yamls, "pkcs11"},
 }
 
-// ignoredEncryptParameters carry no recipient by themselves.
-var ignoredEncryptParameters = map[string]bool{"gpg-pubkeyringfile": true}
+// gpg-recipients (pgp) are added by addGpgRecipients; the keyring they are
+// looked up in carries no recipient by itself.
+var ignoredEncryptParameters = map[string]bool{ParamGpgRecipients: true, ParamGpgPubRingFile: true}
 
 // newEncryptConfig makes the library's config for ec's recipients (and
 // compression, if not ""). The caller frees it with lc_encrypt_config_free.
@@ -86,6 +88,12 @@ func newEncryptConfig(ec *EncryptConfig, compression string) (*C.lc_encrypt_conf
 			n++
 		}
 	}
+	pgp, err := addGpgRecipients(cfg, ec.Parameters)
+	if err != nil {
+		C.lc_encrypt_config_free(cfg)
+		return nil, err
+	}
+	n += pgp
 	providers, err := addProviderRecipients(cfg, ec.Parameters)
 	if err != nil {
 		C.lc_encrypt_config_free(cfg)
@@ -96,7 +104,7 @@ func newEncryptConfig(ec *EncryptConfig, compression string) (*C.lc_encrypt_conf
 		C.lc_encrypt_config_free(cfg)
 		return nil, newError(StatusInvalidArgument, op,
 			"no recipients (EncryptConfig parameters "+ParamPubKeys+", "+ParamX509s+", "+
-				ParamPkcs11Pubkeys+" and "+ParamPkcs11Yamls+" are empty)")
+				ParamPkcs11Pubkeys+", "+ParamPkcs11Yamls+" and "+ParamGpgRecipients+" are empty)")
 	}
 	if compression != "" {
 		cs := C.CString(compression)
@@ -130,7 +138,46 @@ func refuseUnknown(params map[string][][]byte, op string) error {
 	sort.Strings(unknown)
 	return newError(StatusUnsupported, op, "unsupported recipient parameters "+strings.Join(unknown, ", ")+
 		" (layercrypt encrypts for "+ParamPubKeys+" (jwe), "+ParamX509s+" (pkcs7), "+
-		ParamPkcs11Pubkeys+" and "+ParamPkcs11Yamls+" (pkcs11))")
+		ParamPkcs11Pubkeys+" and "+ParamPkcs11Yamls+" (pkcs11), "+ParamGpgRecipients+" (pgp))")
+}
+
+// addGpgRecipients adds the pgp recipients of params (gpg-recipients, each
+// a name or email address) to cfg, looked up in the keyring of
+// gpg-pubkeyringfile (its first item, the one ocicrypt reads); it returns
+// how many. Recipients without a keyring are an error (ocicrypt leaves
+// them out).
+func addGpgRecipients(cfg *C.lc_encrypt_config, params map[string][][]byte) (int, error) {
+	const op = "encrypt config"
+	names := params[ParamGpgRecipients]
+	if len(names) == 0 {
+		return 0, nil
+	}
+	var pubring []byte
+	if rings := params[ParamGpgPubRingFile]; len(rings) > 0 {
+		pubring = rings[0]
+	}
+	if len(pubring) == 0 {
+		return 0, newError(StatusKey, op, "pgp recipients need an OpenPGP public keyring: "+
+			ParamGpgPubRingFile+" is empty (EncryptWithGpg's gpgPubRingFile, e.g. what gpg --export prints)")
+	}
+	p, n := bytesArg(pubring)
+	var msg *C.char
+	if err := call(C.lcgo_encrypt_config_set_gpg_pubring_data(cfg, p, n, &msg), msg, op); err != nil {
+		return 0, err
+	}
+	for i, name := range names {
+		what := fmt.Sprintf("add recipient %s[%d]", ParamGpgRecipients, i)
+		if len(name) == 0 || bytes.IndexByte(name, 0) >= 0 {
+			return 0, newError(StatusInvalidArgument, what, "a pgp recipient is a name or email address without NUL bytes")
+		}
+		cs := C.CString("pgp:" + string(name))
+		err := call(C.lcgo_encrypt_config_add_recipient(cfg, cs, &msg), msg, what)
+		C.free(unsafe.Pointer(cs))
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(names), nil
 }
 
 // addRecipientKey adds one recipient given as bytes; name ("pubkeys[0]")
@@ -182,6 +229,23 @@ func newDecryptConfig(dc *DecryptConfig) (*C.lc_decrypt_config, error) {
 			return nil, err
 		}
 	}
+	gpgKeys := dc.Parameters[ParamGpgPrivKeys]
+	gpgPasswords := dc.Parameters[ParamGpgPrivKeysPasswords]
+	for i, keyring := range gpgKeys {
+		name := fmt.Sprintf("%s[%d]", ParamGpgPrivKeys, i)
+		if !isPgpKeyring(keyring) {
+			C.lc_decrypt_config_free(cfg)
+			return nil, newError(StatusData, "add "+name, "not an OpenPGP secret keyring")
+		}
+		var pw []byte
+		if i < len(gpgPasswords) {
+			pw = gpgPasswords[i]
+		}
+		if err := add(keyring, pw, name); err != nil {
+			C.lc_decrypt_config_free(cfg)
+			return nil, err
+		}
+	}
 	for i, cert := range dc.Parameters[ParamX509s] {
 		if err := add(cert, nil, fmt.Sprintf("%s[%d]", ParamX509s, i)); err != nil {
 			C.lc_decrypt_config_free(cfg)
@@ -198,10 +262,10 @@ func newDecryptConfig(dc *DecryptConfig) (*C.lc_decrypt_config, error) {
 		C.lc_decrypt_config_free(cfg)
 		return nil, err
 	}
-	if len(keys) == 0 && len(dc.Parameters[ParamPkcs11Yamls]) == 0 && !keyProvidersConfigured() {
+	if len(keys) == 0 && len(gpgKeys) == 0 && len(dc.Parameters[ParamPkcs11Yamls]) == 0 && !keyProvidersConfigured() {
 		C.lc_decrypt_config_free(cfg)
 		return nil, newError(StatusKey, op, "missing private key needed for decryption (DecryptConfig parameters "+
-			ParamPrivKeys+" and "+ParamPkcs11Yamls+" are empty)")
+			ParamPrivKeys+", "+ParamGpgPrivKeys+" and "+ParamPkcs11Yamls+" are empty)")
 	}
 	return cfg, nil
 }

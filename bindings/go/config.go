@@ -21,6 +21,11 @@ const (
 	ParamPkcs11Pubkeys     = "pkcs11-pubkeys"     // pkcs11 recipients: RSA public keys
 	ParamPkcs11Yamls       = "pkcs11-yamls"       // pkcs11 key YAMLs (recipients; and for decryption)
 	ParamPkcs11Config      = "pkcs11-config"      // the module policy (Pkcs11Config as YAML)
+
+	ParamGpgRecipients        = "gpg-recipients"            // pgp recipients: a name or email address each
+	ParamGpgPubRingFile       = "gpg-pubkeyringfile"        // the OpenPGP public keyring they are looked up in (the first only)
+	ParamGpgPrivKeys          = "gpg-privatekeys"           // OpenPGP secret keyrings (binary or armored)
+	ParamGpgPrivKeysPasswords = "gpg-privatekeys-passwords" // the passphrase of the keyring at the same index
 )
 
 // Pkcs11Config is the PKCS#11 module policy, as ocicrypt's
@@ -43,7 +48,8 @@ func pkcs11ConfigParameter(cfg *Pkcs11Config) [][]byte {
 }
 
 // EncryptConfig holds the recipients a layer is encrypted for
-// (Parameters[ParamPubKeys], Parameters[ParamX509s]) and the keys that open
+// (Parameters[ParamPubKeys], Parameters[ParamX509s], the pkcs11 and gpg
+// parameters, key providers) and the keys that open
 // an already encrypted layer when recipients are added to it.
 type EncryptConfig struct {
 	Parameters    map[string][][]byte
@@ -51,7 +57,9 @@ type EncryptConfig struct {
 }
 
 // DecryptConfig holds the private keys (Parameters[ParamPrivKeys] with
-// Parameters[ParamPrivKeysPasswords]) and, for PKCS#7, the certificates
+// Parameters[ParamPrivKeysPasswords]), OpenPGP secret keyrings
+// (Parameters[ParamGpgPrivKeys] with Parameters[ParamGpgPrivKeysPasswords]),
+// pkcs11 key YAMLs and, for PKCS#7, the certificates
 // (Parameters[ParamX509s]) that decrypt layers.
 type DecryptConfig struct {
 	Parameters map[string][][]byte
@@ -141,6 +149,31 @@ func EncryptWithJwe(pubKeys [][]byte) (CryptoConfig, error) {
 // recipients x509s (X.509 certificates, PEM or DER).
 func EncryptWithPkcs7(x509s [][]byte) (CryptoConfig, error) {
 	return encryptOnly(map[string][][]byte{ParamX509s: x509s}), nil
+}
+
+// EncryptWithGpg returns a CryptoConfig that encrypts for the pgp
+// recipients gpgRecipients (each a name or an email address, matched
+// exactly against the user ids of the keys in gpgPubRingFile, as ocicrypt
+// matches them), looked up in the OpenPGP public keyring gpgPubRingFile
+// (binary, as `gpg --export` writes it, or armored). Every recipient must
+// match a key; an empty keyring fails EncryptLayer with ErrKey (ocicrypt
+// leaves such recipients out). docs/pgp.md.
+func EncryptWithGpg(gpgRecipients [][]byte, gpgPubRingFile []byte) (CryptoConfig, error) {
+	return encryptOnly(map[string][][]byte{
+		ParamGpgRecipients:  gpgRecipients,
+		ParamGpgPubRingFile: {gpgPubRingFile},
+	}), nil
+}
+
+// DecryptWithGpgPrivKeys returns a CryptoConfig that decrypts with the
+// OpenPGP secret keyrings gpgPrivKeys (binary or armored);
+// gpgPrivKeysPwds[i], if there is one, is the passphrase of gpgPrivKeys[i]
+// (ocicrypt does not require one per keyring either).
+func DecryptWithGpgPrivKeys(gpgPrivKeys, gpgPrivKeysPwds [][]byte) (CryptoConfig, error) {
+	return decryptOnly(map[string][][]byte{
+		ParamGpgPrivKeys:          gpgPrivKeys,
+		ParamGpgPrivKeysPasswords: gpgPrivKeysPwds,
+	}), nil
 }
 
 // DecryptWithPrivKeys returns a CryptoConfig that decrypts with privKeys;

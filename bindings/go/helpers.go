@@ -23,14 +23,17 @@ import (
 
 // CreateCryptoConfig returns the config for the recipients ("jwe:FILE",
 // "pkcs7:FILE", "pkcs11:FILE" (a key YAML or an RSA public key; the module
-// policy is OCICRYPT_CONFIG's, as in ocicrypt), or "FILE": the scheme its
-// content selects, a certificate being pkcs7) and the private keys ("FILE"
-// or "FILE:PASSWORD", see CreateDecryptCryptoConfig), which also let
-// EncryptLayer add recipients to layers they open. Files are read and
-// checked now. "provider:NAME[:PARAMS]" recipients and keys go to the key
-// provider NAME of OCICRYPT_KEYPROVIDER_CONFIG (EncryptWithKeyProvider,
-// DecryptWithKeyProvider). PGP ("pgp:...") and other schemes are refused
-// with ErrUnsupported.
+// policy is OCICRYPT_CONFIG's, as in ocicrypt), "pgp:NAME_OR_EMAIL", or
+// "FILE": the scheme its content selects, a certificate being pkcs7) and
+// the private keys ("FILE" or "FILE:PASSWORD", see
+// CreateDecryptCryptoConfig), which also let EncryptLayer add recipients to
+// layers they open. Files are read and checked now. pgp recipients are
+// looked up, now, in the public keyring `gpg --batch --export` prints for
+// the default GnuPG home (GNUPGHOME, else ~/.gnupg), as ocicrypt's helpers
+// get it (EncryptWithGpg); where ocicrypt leaves them out, a missing gpg or
+// a name no key matches is an error. "provider:NAME[:PARAMS]" recipients
+// and keys go to the key provider NAME of OCICRYPT_KEYPROVIDER_CONFIG
+// (EncryptWithKeyProvider, DecryptWithKeyProvider).
 func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error) {
 	var ccs []CryptoConfig
 	var decrypt *DecryptConfig
@@ -44,6 +47,7 @@ func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error
 	}
 	if len(recipients) > 0 {
 		others, providers := splitProviderSpecs(recipients)
+		others, gpgRecipients := splitSpecs(others, "pgp:")
 		others, p11Pubkeys, p11Yamls, err := readPkcs11Recipients(others)
 		if err != nil {
 			return CryptoConfig{}, err
@@ -56,7 +60,19 @@ func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error
 		jwe, _ := EncryptWithJwe(pubKeys)
 		pkcs11, _ := EncryptWithPkcs11(nil, p11Pubkeys, p11Yamls)
 		kp, _ := EncryptWithKeyProvider(providers)
-		ecc := CombineCryptoConfigs([]CryptoConfig{pkcs7, jwe, pkcs11, kp})
+		encryptCcs := []CryptoConfig{pkcs7, jwe, pkcs11, kp}
+		if len(gpgRecipients) > 0 {
+			pubring, err := exportGpgPubRing()
+			if err != nil {
+				return CryptoConfig{}, err
+			}
+			gpg, _ := EncryptWithGpg(gpgRecipients, pubring)
+			if err := checkGpgRecipients(gpg.EncryptConfig.Parameters); err != nil {
+				return CryptoConfig{}, err
+			}
+			encryptCcs = append(encryptCcs, gpg)
+		}
+		ecc := CombineCryptoConfigs(encryptCcs)
 		ecc.EncryptConfig.AttachDecryptConfig(decrypt)
 		ccs = append(ccs, ecc)
 	}
@@ -71,17 +87,25 @@ func CreateCryptoConfig(recipients []string, keys []string) (CryptoConfig, error
 // "file=PATH", "fd=N" or the password itself (a FILE that exists is taken
 // whole, so a path may contain ':'). Certificates among keys, and the
 // "pkcs7:FILE" entries of decRecipients, are the certificates PKCS#7
-// decryption needs. A pkcs11 key YAML is a key too (pkcs11-yamls, under
-// OCICRYPT_CONFIG's module policy). Files that hold neither a private key
-// nor a certificate are skipped, as ocicrypt skips them; a wrong or
-// missing password is an error (ErrKey).
+// decryption needs (decRecipients' pgp:, pkcs11: and provider: entries
+// name none and are passed over). A pkcs11 key YAML is a key too
+// (pkcs11-yamls, under OCICRYPT_CONFIG's module policy), and so is an
+// OpenPGP secret keyring, binary or armored (gpg-privatekeys, its PASSWORD
+// in gpg-privatekeys-passwords; a wrong passphrase shows when a layer is
+// decrypted, as in ocicrypt). Files that hold neither a private key nor a
+// certificate are skipped, as ocicrypt skips them; a wrong or missing
+// password of a private key is an error (ErrKey), and so is a public
+// OpenPGP keyring.
 func CreateDecryptCryptoConfig(keys []string, decRecipients []string) (CryptoConfig, error) {
+	decRecipients, _ = splitSpecs(decRecipients, "pgp:")
+	decRecipients, _ = splitSpecs(decRecipients, "pkcs11:")
+	decRecipients, _ = splitSpecs(decRecipients, "provider:")
 	_, x509s, err := readRecipients(decRecipients)
 	if err != nil {
 		return CryptoConfig{}, err
 	}
 	keys, providers := splitProviderSpecs(keys)
-	var privKeys, passwords, p11Yamls [][]byte
+	var privKeys, passwords, p11Yamls, gpgKeys, gpgPasswords [][]byte
 	for _, spec := range keys {
 		path, password, err := splitKeySpec(spec)
 		if err != nil {
@@ -96,6 +120,9 @@ func CreateDecryptCryptoConfig(keys []string, decRecipients []string) (CryptoCon
 			continue
 		}
 		switch err := checkPrivateKey(data, password, path); {
+		case err == nil && isPgpKeyring(data):
+			gpgKeys = append(gpgKeys, data)
+			gpgPasswords = append(gpgPasswords, password)
 		case err == nil && isPkcs11KeyYAML(data):
 			p11Yamls = append(p11Yamls, data)
 		case err == nil:
@@ -109,6 +136,10 @@ func CreateDecryptCryptoConfig(keys []string, decRecipients []string) (CryptoCon
 	x509Cc, _ := DecryptWithX509s(x509s)
 	privCc, _ := DecryptWithPrivKeys(privKeys, passwords)
 	ccs := []CryptoConfig{x509Cc, privCc}
+	if len(gpgKeys) > 0 {
+		gpgCc, _ := DecryptWithGpgPrivKeys(gpgKeys, gpgPasswords)
+		ccs = append(ccs, gpgCc)
+	}
 	if len(p11Yamls) > 0 {
 		p11Cc, _ := DecryptWithPkcs11Yaml(nil, p11Yamls)
 		ccs = append(ccs, p11Cc)
@@ -170,8 +201,9 @@ func resolvePassword(s string) ([]byte, error) {
 	return []byte(s), nil
 }
 
-// readRecipients reads recipient files into JWE public keys and PKCS#7
-// certificates, checking each with the library.
+// readRecipients reads recipient files ("jwe:FILE", "pkcs7:FILE", "FILE")
+// into JWE public keys and PKCS#7 certificates, checking each with the
+// library. The callers have taken the other schemes' spellings out.
 func readRecipients(recipients []string) (pubKeys, x509s [][]byte, err error) {
 	for _, r := range recipients {
 		scheme, path := "", r
@@ -179,9 +211,6 @@ func readRecipients(recipients []string) (pubKeys, x509s [][]byte, err error) {
 			switch r[:i] {
 			case "jwe", "pkcs7":
 				scheme, path = r[:i], r[i+1:]
-			case "pgp", "pkcs11", "provider":
-				return nil, nil, newError(StatusUnsupported, "recipient "+r,
-					"layercrypt encrypts for jwe and pkcs7 recipients only")
 			}
 		}
 		data, err := os.ReadFile(path)
@@ -209,14 +238,32 @@ func readRecipients(recipients []string) (pubKeys, x509s [][]byte, err error) {
 // splitProviderSpecs takes the "provider:NAME[:PARAMS]" entries out of
 // specs, as "NAME[:PARAMS]" (EncryptWithKeyProvider's form).
 func splitProviderSpecs(specs []string) (others []string, providers [][]byte) {
+	return splitSpecs(specs, "provider:")
+}
+
+// splitSpecs takes the entries that start with prefix out of specs,
+// without the prefix.
+func splitSpecs(specs []string, prefix string) (others []string, taken [][]byte) {
 	for _, s := range specs {
-		if strings.HasPrefix(s, "provider:") {
-			providers = append(providers, []byte(s[len("provider:"):]))
+		if strings.HasPrefix(s, prefix) {
+			taken = append(taken, []byte(s[len(prefix):]))
 		} else {
 			others = append(others, s)
 		}
 	}
-	return others, providers
+	return others, taken
+}
+
+// checkGpgRecipients has the library look params' pgp recipients up in
+// their keyring, so that a name no key matches fails now.
+func checkGpgRecipients(params map[string][][]byte) error {
+	cfg := C.lc_encrypt_config_new()
+	if cfg == nil {
+		return newError(StatusInternal, "recipient", "out of memory")
+	}
+	defer C.lc_encrypt_config_free(cfg)
+	_, err := addGpgRecipients(cfg, params)
+	return err
 }
 
 // readPkcs11Recipients takes the "pkcs11:FILE" recipients out of

@@ -108,13 +108,14 @@ func TestErrors(t *testing.T) {
 	_, _, err = layercrypt.EncryptLayer(&layercrypt.EncryptConfig{}, bytes.NewReader(plain), desc)
 	check("no recipients", err, layercrypt.ErrInvalidArgument, "no recipients")
 	_, _, err = layercrypt.EncryptLayer(&layercrypt.EncryptConfig{Parameters: map[string][][]byte{
+		"pubkeys": {readFile(keys + "rsa2048.pub.pem")}, "openpgp-recipients": {[]byte("someone")}}}, bytes.NewReader(plain), desc)
+	check("unknown recipient parameter", err, layercrypt.ErrUnsupported, "openpgp-recipients")
+	_, _, err = layercrypt.EncryptLayer(&layercrypt.EncryptConfig{Parameters: map[string][][]byte{
 		"pubkeys": {readFile(keys + "rsa2048.pub.pem")}, "gpg-recipients": {[]byte("someone")}}}, bytes.NewReader(plain), desc)
-	check("gpg recipients", err, layercrypt.ErrUnsupported, "gpg-recipients")
+	check("gpg recipients without a keyring", err, layercrypt.ErrKey, "gpg-pubkeyringfile")
 	_, _, err = layercrypt.EncryptLayer(&layercrypt.EncryptConfig{Parameters: map[string][][]byte{
 		"pubkeys": {readFile(keys + "rsa2048.pem")}}}, bytes.NewReader(plain), desc)
 	check("a private key as recipient", err, layercrypt.ErrInvalidArgument, "pubkeys[0]")
-	_, err = layercrypt.CreateCryptoConfig([]string{"pgp:someone@example.com"}, nil)
-	check("pgp recipient", err, layercrypt.ErrUnsupported, "pgp")
 	_, err = layercrypt.CreateCryptoConfig([]string{"jwe:/nonexistent.pem"}, nil)
 	check("missing recipient file", err, layercrypt.ErrIO, "/nonexistent.pem")
 	_, err = layercrypt.CreateCryptoConfig(nil, []string{keys + "rsa2048.enc.pem"})

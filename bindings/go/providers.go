@@ -21,8 +21,8 @@ import (
 var schemeParameters = map[string]bool{
 	ParamPubKeys: true, ParamX509s: true, ParamPrivKeys: true, ParamPrivKeysPasswords: true,
 	ParamPkcs11Pubkeys: true, ParamPkcs11Yamls: true, ParamPkcs11Config: true,
-	"gpg-recipients": true, "gpg-pubkeyringfile": true, "gpg-privatekeys": true,
-	"gpg-privatekeys-passwords": true,
+	ParamGpgRecipients: true, ParamGpgPubRingFile: true, ParamGpgPrivKeys: true,
+	ParamGpgPrivKeysPasswords: true,
 }
 
 // keyProvidersConfigured says whether OCICRYPT_KEYPROVIDER_CONFIG is set.

@@ -71,3 +71,13 @@ func DecryptWithKeyProvider(keyProviders [][]byte) (CryptoConfig, error) {
 func DecryptWithX509s(x509s [][]byte) (CryptoConfig, error) {
 	return layercrypt.DecryptWithX509s(x509s)
 }
+
+// EncryptWithGpg: see layercrypt.EncryptWithGpg.
+func EncryptWithGpg(gpgRecipients [][]byte, gpgPubRingFile []byte) (CryptoConfig, error) {
+	return layercrypt.EncryptWithGpg(gpgRecipients, gpgPubRingFile)
+}
+
+// DecryptWithGpgPrivKeys: see layercrypt.DecryptWithGpgPrivKeys.
+func DecryptWithGpgPrivKeys(gpgPrivKeys, gpgPrivKeysPwds [][]byte) (CryptoConfig, error) {
+	return layercrypt.DecryptWithGpgPrivKeys(gpgPrivKeys, gpgPrivKeysPwds)
+}

@@ -20,13 +20,20 @@ operation succeeded (see layercrypt/_files.py).
 
 Recipients are spelled as the CLI and skopeo spell them: "jwe:FILE" (a
 public key: PEM, DER or JWK), "pkcs7:FILE" (an X.509 certificate),
-"pkcs11:FILE" (a PKCS#11 key YAML, or an RSA public key), or a path (the
-scheme its content selects). Keys for decryption are given as a key file
-path, a directory of keys (searched recursively, as containerd's
---decryption-keys-path), key bytes (PEM, DER, JWK), Key(source, password)
-for an encrypted key, a Keys object, or a list of these. For pkcs7, give the
-private key and the certificate. A PKCS#11 key YAML (a file, bytes, or in a
-keys directory) is a key whose private half stays in its token.
+"pkcs11:FILE" (a PKCS#11 key YAML, or an RSA public key),
+"pgp:NAME_OR_EMAIL" (looked up in the OpenPGP public keyring gpg_pubring
+names), or a path (the scheme its content selects). Keys for decryption are
+given as a key file path, a directory of keys (searched recursively, as
+containerd's --decryption-keys-path), key bytes (PEM, DER, JWK, an OpenPGP
+secret keyring), Key(source, password) for an encrypted key or a
+passphrase-protected keyring, a Keys object, or a list of these. For pkcs7,
+give the private key and the certificate. A PKCS#11 key YAML (a file, bytes,
+or in a keys directory) is a key whose private half stays in its token.
+
+pgp recipients are matched as Go ocicrypt matches them: a recipient equals
+the name or the email address of a user id of a key in the keyring
+gpg_pubring names (binary, as `gpg --export` writes it, or armored), and
+every recipient must match a key (docs/pgp.md).
 
 PKCS#11 modules are loaded only if the module policy allows them: the
 pkcs11_config argument ("internal" for the built-in policy, or an ocicrypt
@@ -73,8 +80,9 @@ def cpu_paths():
 class Key:
     """One decryption key with its password: Key(source, password).
 
-    source is a key file path or the key's bytes (PEM, DER, JWK); password
-    (str or bytes) opens an encrypted key."""
+    source is a key file path or the key's bytes (PEM, DER, JWK, or an
+    OpenPGP secret keyring, binary or armored); password (str or bytes)
+    opens an encrypted key or the keyring's protected keys."""
 
     __slots__ = ("source", "password")
 
@@ -152,18 +160,24 @@ def _keys(keys):
     return keys._config if isinstance(keys, Keys) else Keys(keys)._config
 
 
-def _encrypt_config(recipients, compression=None, pkcs11_config=None):
+def _encrypt_config(recipients, compression=None, pkcs11_config=None, gpg_pubring=None):
     config = _lc.EncryptConfig()
     if pkcs11_config is not None:  # before any pkcs11 recipient is added
         config.set_pkcs11_config(_os.fspath(pkcs11_config))
+    if gpg_pubring is not None:  # before any pgp recipient is looked up
+        config.set_gpg_pubring(_os.fspath(gpg_pubring))
     items = _items(recipients, "recipients", (str, _os.PathLike))
     if not items:
         raise InvalidArgumentError("no recipients given")
     for r in items:
         spelled = _as_path(r)
         if spelled is None:
-            raise TypeError("a recipient is 'jwe:FILE', 'pkcs7:FILE', 'pkcs11:FILE' or a path, "
-                            f"not {type(r).__name__}")
+            raise TypeError("a recipient is 'jwe:FILE', 'pkcs7:FILE', 'pkcs11:FILE', "
+                            f"'pgp:NAME_OR_EMAIL' or a path, not {type(r).__name__}")
+        if gpg_pubring is None and spelled.startswith("pgp:"):
+            raise KeyUnavailableError(
+                f"recipient {spelled}: pgp recipients are looked up in an OpenPGP public keyring; "
+                "pass gpg_pubring=PATH (a keyring file, e.g. what `gpg --export` writes)")
         config.add_recipient(spelled)
     if compression is not None:
         config.set_compression(compression)
@@ -194,7 +208,8 @@ def _image_name(image, what):
     return name
 
 
-def encrypt_layer(src, dst, recipients, media_type=None, compression=None, pkcs11_config=None):
+def encrypt_layer(src, dst, recipients, media_type=None, compression=None, pkcs11_config=None,
+                  gpg_pubring=None):
     """Encrypts one layer blob (a tar, tar+gzip or tar+zstd) from src to dst
     for recipients, under a fresh key.
 
@@ -202,7 +217,9 @@ def encrypt_layer(src, dst, recipients, media_type=None, compression=None, pkcs1
     first bytes are). compression ("gzip", "gzip:LEVEL" 0-3, "zstd",
     "zstd:LEVEL" 1-19, "none") compresses an uncompressed tar on the way;
     compressed input is encrypted as it is. pkcs11_config: the module policy
-    for pkcs11 recipients (see the module's documentation).
+    for pkcs11 recipients (see the module's documentation). gpg_pubring: the
+    OpenPGP public keyring file pgp:NAME recipients are looked up in
+    (needed for them; binary or armored).
 
     Returns the descriptor for the manifest: {"mediaType", "digest", "size",
     "annotations"} plus "diff_id", the tar's digest for the image config
@@ -210,9 +227,11 @@ def encrypt_layer(src, dst, recipients, media_type=None, compression=None, pkcs1
 
     Raises InvalidArgumentError (input that is no layer, a bad media type or
     compression, a private key as a recipient), UnsupportedError (an unknown
-    scheme), LayercryptIOError, CallbackError. On error a dst path is left
-    as it was; a file object may have received part of a blob."""
-    config = _encrypt_config(recipients, compression, pkcs11_config)
+    scheme), KeyUnavailableError (a pgp recipient without gpg_pubring, or
+    one no key of it matches), LayercryptIOError, CallbackError. On error a
+    dst path is left as it was; a file object may have received part of a
+    blob."""
+    config = _encrypt_config(recipients, compression, pkcs11_config, gpg_pubring)
     with _source(src) as (s, s_name), _destination(dst) as d:
         desc_json, diff_id = _lc.encrypt_layer(config, media_type, s, d.target, s_name, d.name)
         d.commit()
@@ -263,27 +282,28 @@ def check_layer_keys(descriptor, keys):
     _lc.check_layer_keys(_keys(keys), _descriptor_json(descriptor))
 
 
-def add_recipients(descriptor, keys, recipients):
+def add_recipients(descriptor, keys, recipients, gpg_pubring=None):
     """Unwraps the layer key of descriptor with keys and wraps it for
     recipients too; returns the descriptor with the new annotations (the
     blob, its digest and size do not change; a diff_id key is kept).
-    Raises KeyUnavailableError if no key opens the layer."""
-    new = _json.loads(_lc.add_recipients(_keys(keys), _encrypt_config(recipients),
-                                         _descriptor_json(descriptor)))
+    gpg_pubring as for encrypt_layer. Raises KeyUnavailableError if no key
+    opens the layer."""
+    config = _encrypt_config(recipients, gpg_pubring=gpg_pubring)
+    new = _json.loads(_lc.add_recipients(_keys(keys), config, _descriptor_json(descriptor)))
     if isinstance(descriptor, dict) and "diff_id" in descriptor:
         new["diff_id"] = descriptor["diff_id"]
     return new
 
 
-def encrypt_image(src, dst, recipients, compression=None, pkcs11_config=None):
+def encrypt_image(src, dst, recipients, compression=None, pkcs11_config=None, gpg_pubring=None):
     """Encrypts every layer of the image src into dst ("oci:DIR[:TAG]",
     "oci-archive:FILE[:TAG]" or "PATH[:TAG]"; dst is written whole and
-    published atomically, may equal src). compression and pkcs11_config as
-    for encrypt_layer.
+    published atomically, may equal src). compression, pkcs11_config and
+    gpg_pubring as for encrypt_layer.
     Returns the report as `layercrypt encrypt --json` prints it: {"layers":
     [{"index", "platform", "action", "from", "to", "bytes", ...}, ...],
     "warnings": [...], ...}."""
-    config = _encrypt_config(recipients, compression, pkcs11_config)
+    config = _encrypt_config(recipients, compression, pkcs11_config, gpg_pubring)
     return _json.loads(_lc.encrypt_image(config, _image_name(src, "src"), _image_name(dst, "dst")))
 
 

@@ -136,6 +136,11 @@ class EncryptConfig {
       return lc_encrypt_config_set_pkcs11_config(get(), config ? config->c_str() : nullptr);
     }));
   }
+  // set_gpg_pubring reads the OpenPGP public keyring later pgp: recipients
+  // are looked up in.
+  void set_gpg_pubring(const std::string& path) {
+    check(call_without_gil([&] { return lc_encrypt_config_set_gpg_pubring(get(), path.c_str()); }));
+  }
   lc_encrypt_config* get() const { return p_.get(); }
 
  private:
@@ -487,7 +492,8 @@ PYBIND11_MODULE(_layercrypt, m) {
       .def("set_compression", &EncryptConfig::set_compression, py::arg("compression"))
       .def("set_keyprovider_config", &EncryptConfig::set_keyprovider_config,
            py::arg("path") = py::none(), py::arg("timeout") = 0.0)
-      .def("set_pkcs11_config", &EncryptConfig::set_pkcs11_config, py::arg("config") = py::none());
+      .def("set_pkcs11_config", &EncryptConfig::set_pkcs11_config, py::arg("config") = py::none())
+      .def("set_gpg_pubring", &EncryptConfig::set_gpg_pubring, py::arg("path"));
 
   py::class_<DecryptConfig>(m, "DecryptConfig")
       .def(py::init<>())

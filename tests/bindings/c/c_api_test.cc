@@ -89,6 +89,20 @@ Bytes plain_blob(const std::string& digest) {
   return read_file(V("images/plain/blobs/sha256/" + digest.substr(7)));
 }
 
+// vector_tar is the uncompressed tar layer of the Go-made vector images.
+Bytes vector_tar() {
+  return plain_blob(expected()["images"]["enc-jwe-rsa2048"]["layers"][1]["expected_output_digest"]);
+}
+
+// encrypt_tar encrypts the tar layer `tar` for `config`'s recipients into
+// `out`.
+lc_status encrypt_tar(const lc_encrypt_config* config, const Bytes& tar, MemOut* out,
+                      lc_layer** layer) {
+  MemIn in{&tar};
+  return lc_encrypt_layer(config, "application/vnd.oci.image.layer.v1.tar", in.reader(),
+                          out->writer(), layer);
+}
+
 TEST(CApi, VersionAndNames) {
   EXPECT_STREQ(lc_version(), "0.1.0");
   EXPECT_NE(std::string(lc_cpu_paths()).find("AES"), std::string::npos);
@@ -378,6 +392,54 @@ TEST(CApi, PgpKeyrings) {
       << lc_last_error();
 }
 
+// The public keyring as bytes (Go's gpg-pubkeyringfile), the secret
+// keyrings as bytes with their passphrases (Go's gpg-privatekeys): a round
+// trip for pgp:Bob, and a wrong passphrase named without the passphrase.
+TEST(CApi, PgpKeyringsAsBytes) {
+  const std::string dir = std::string(LAYERCRYPT_TEST_VECTORS_DIR) + "/pgp/";
+  EncCfg enc;
+  const lc_status st = lc_encrypt_config_set_gpg_pubring_data(enc.p, nullptr, 0);
+  if (st == LC_ERR_UNSUPPORTED) GTEST_SKIP() << "built without the pgp scheme";
+  ASSERT_EQ(st, LC_OK) << lc_last_error();
+  EXPECT_EQ(lc_encrypt_config_add_recipient(enc.p, "pgp:Bob"), LC_ERR_KEY);
+  EXPECT_NE(std::string(lc_last_error()).find("no OpenPGP public keyring"), std::string::npos)
+      << lc_last_error();
+  const Bytes pubring = read_file(dir + "pubring.gpg");
+  ASSERT_EQ(lc_encrypt_config_set_gpg_pubring_data(enc.p, pubring.data(), pubring.size()), LC_OK)
+      << lc_last_error();
+  ASSERT_EQ(lc_encrypt_config_add_recipient(enc.p, "pgp:Bob"), LC_OK) << lc_last_error();
+  // A recipient keeps the keyring it was found in.
+  ASSERT_EQ(lc_encrypt_config_set_gpg_pubring_data(enc.p, nullptr, 0), LC_OK);
+  const Bytes tar = vector_tar();
+  MemOut blob;
+  Layer layer;
+  ASSERT_EQ(encrypt_tar(enc.p, tar, &blob, &layer.p), LC_OK) << lc_last_error();
+  const char* desc = lc_layer_descriptor_json(layer.p);
+  EXPECT_TRUE(json::parse(desc)["annotations"].contains("org.opencontainers.image.enc.keys.pgp"));
+
+  const Bytes bob = read_file(dir + "bob.sec.gpg");
+  auto add_bob = [&](lc_decrypt_config* dec, const std::string& passphrase) {
+    return lc_decrypt_config_add_key(dec, bob.data(), bob.size(),
+                                     reinterpret_cast<const uint8_t*>(passphrase.data()),
+                                     passphrase.size());
+  };
+  const std::string wrong = "not-bobs-passphrase-52";
+  DecCfg bad;
+  ASSERT_EQ(add_bob(bad.p, wrong), LC_OK) << lc_last_error();
+  EXPECT_EQ(lc_check_layer_keys(bad.p, desc), LC_ERR_KEY);
+  const std::string msg = lc_last_error();
+  EXPECT_NE(msg.find("wrong passphrase for key 0x8ed46b7d6f9a9101"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(wrong), std::string::npos) << msg;
+
+  DecCfg dec;
+  ASSERT_EQ(add_bob(dec.p, "bob passphrase"), LC_OK) << lc_last_error();
+  MemIn bin{&blob.data};
+  MemOut out;
+  ASSERT_EQ(lc_decrypt_layer(dec.p, desc, bin.reader(), out.writer(), 0, nullptr), LC_OK)
+      << lc_last_error();
+  EXPECT_EQ(out.data, tar);
+}
+
 TEST(CApi, RecipientsAsBytes) {
   const Bytes pub = read_file(V("keys/ecp256.pub.pem"));
   const Bytes jwk = read_file(V("keys/rsa2048.pub.jwk.json"));
@@ -400,14 +462,9 @@ TEST(CApi, RecipientsAsBytes) {
   EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", pub.data(), 0), LC_ERR_DATA);
   EXPECT_EQ(lc_encrypt_config_add_recipient_key(enc.p, "jwe", nullptr, 0), LC_ERR_INVALID_ARGUMENT);
   // The three recipients each open the layer.
-  const Bytes tar =
-      plain_blob(expected()["images"]["enc-jwe-rsa2048"]["layers"][1]["expected_output_digest"]);
-  MemIn in{&tar};
   MemOut out;
   Layer layer;
-  ASSERT_EQ(lc_encrypt_layer(enc.p, "application/vnd.oci.image.layer.v1.tar", in.reader(),
-                             out.writer(), &layer.p),
-            LC_OK);
+  ASSERT_EQ(encrypt_tar(enc.p, vector_tar(), &out, &layer.p), LC_OK);
   for (const char* key : {"keys/ecp256.pem", "keys/rsa2048.pem"}) {
     DecCfg dec;
     ASSERT_EQ(lc_decrypt_config_add_key_file(dec.p, V(key).c_str(), nullptr), LC_OK);
@@ -479,6 +536,8 @@ TEST(CApi, NullArguments) {
       {"path", lc_decrypt_config_add_key_file(dec.p, nullptr, nullptr)},
       {"config", lc_decrypt_config_add_keys_dir(nullptr, "d")},
       {"dir", lc_decrypt_config_add_keys_dir(dec.p, nullptr)},
+      {"config", lc_encrypt_config_set_gpg_pubring_data(nullptr, nullptr, 0)},
+      {"pubring", lc_encrypt_config_set_gpg_pubring_data(enc.p, nullptr, 3)},
       {"config", lc_encrypt_config_set_pkcs11_config(nullptr, "internal")},
       {"config", lc_decrypt_config_set_pkcs11_config(nullptr, "internal")},
       {"config", lc_encrypt_config_set_pkcs11_policy(nullptr, nullptr, 0)},

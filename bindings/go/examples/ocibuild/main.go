@@ -49,13 +49,13 @@ func (r *recipientList) Set(s string) error { *r = append(*r, s); return nil }
 type options struct {
 	src, out, tag string
 	compression   string   // layercrypt.EncryptOptions.Compression
-	recipients    []string // "jwe:FILE", "pkcs7:FILE", "FILE"
+	recipients    []string // "jwe:FILE", "pkcs7:FILE", "pgp:NAME", "FILE"
 }
 
 func main() {
 	var o options
 	var recipients recipientList
-	flag.Var(&recipients, "recipient", "a recipient: jwe:PUBKEY, pkcs7:CERT or FILE (repeatable)")
+	flag.Var(&recipients, "recipient", "a recipient: jwe:PUBKEY, pkcs7:CERT, pgp:NAME (in gpg's keyring) or FILE (repeatable)")
 	flag.StringVar(&o.compression, "compress", "gzip", "compress the tar in the same pass: gzip, gzip:0-3, zstd, zstd:1-19, none")
 	flag.StringVar(&o.tag, "tag", "latest", "the image's tag (org.opencontainers.image.ref.name)")
 	flag.Usage = func() {

@@ -2,7 +2,8 @@ package main
 
 // The example builder's output, decrypted by skopeo (Go ocicrypt): the
 // decrypted layer holds exactly the source tree, and its config's diff_id
-// is the tar's digest.
+// is the tar's digest. For pgp, skopeo also encrypts and the binding
+// decrypts.
 
 import (
 	"archive/tar"
@@ -21,9 +22,14 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	layercrypt "github.com/layercrypt/layercrypt/bindings/go"
 )
 
-const keys = "../../../../tests/vectors/ocicrypt/keys/"
+const (
+	keys       = "../../../../tests/vectors/ocicrypt/keys/"
+	pgpVectors = "../../../../tests/vectors/pgp/"
+)
 
 // entry is what the test compares of a file in the tree and in the tar.
 type entry struct {
@@ -148,6 +154,17 @@ func TestSkopeoDecryptsTheBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+	// pgp recipients are looked up in what gpg exports from GNUPGHOME, for
+	// the builder (CreateCryptoConfig) as for skopeo.
+	home := filepath.Join(dir, "gnupg")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("gpg", "--homedir", home, "--batch", "--import", pgpVectors+"pubring.gpg").CombinedOutput(); err != nil {
+		t.Fatalf("gpg --import: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run() })
+	t.Setenv("GNUPGHOME", home)
 
 	for i, c := range []struct {
 		src, compression string
@@ -158,6 +175,7 @@ func TestSkopeoDecryptsTheBuild(t *testing.T) {
 		{tarFile, "zstd", []string{"jwe:" + keys + "ecp384.pub.pem", "pkcs7:" + keys + "pkcs7.cert.pem"},
 			[]string{keys + "ecp384.pem"}, ocispec.MediaTypeImageLayerZstd},
 		{tree, "none", []string{keys + "pkcs7.cert.pem"}, []string{keys + "pkcs7.key.pem", keys + "pkcs7.cert.pem"}, ocispec.MediaTypeImageLayer},
+		{tree, "gzip", []string{"pgp:alice@example.com"}, []string{pgpVectors + "alice.sec.gpg"}, ocispec.MediaTypeImageLayerGzip},
 	} {
 		t.Run(fmt.Sprintf("%s-%s", filepath.Base(c.src), c.compression), func(t *testing.T) {
 			out := filepath.Join(dir, fmt.Sprintf("enc%d", i))
@@ -234,6 +252,37 @@ func TestSkopeoDecryptsTheBuild(t *testing.T) {
 			}
 		})
 	}
+	// The other way: skopeo encrypts the first case's decrypted image for
+	// pgp:alice@example.com (gpg --export of GNUPGHOME), and the binding
+	// decrypts its layer with Alice's keyring.
+	t.Run("skopeo-encrypts-pgp", func(t *testing.T) {
+		plain, enc := filepath.Join(dir, "plain0"), filepath.Join(dir, "skopeo-pgp")
+		args := []string{"--insecure-policy", "copy", "--encryption-key", "pgp:alice@example.com", "oci:" + plain + ":v1", "oci:" + enc + ":v1"}
+		if out, err := exec.Command(skopeo, args...).CombinedOutput(); err != nil {
+			t.Fatalf("skopeo %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		layer, want := manifestOf(t, enc).Layers[0], manifestOf(t, plain).Layers[0]
+		if layer.Annotations["org.opencontainers.image.enc.keys.pgp"] == "" {
+			t.Fatalf("skopeo's layer has no pgp recipient: %v", layer.Annotations)
+		}
+		cc, err := layercrypt.CreateDecryptCryptoConfig([]string{pgpVectors + "alice.sec.gpg"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blob, err := os.Open(filepath.Join(enc, "blobs", "sha256", layer.Digest.Encoded()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer blob.Close()
+		r, _, err := layercrypt.DecryptLayer(cc.DecryptConfig, blob, layer, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || digest.FromBytes(got) != want.Digest {
+			t.Errorf("decrypted %d bytes (%v), digest %s; want %s", len(got), err, digest.FromBytes(got), want.Digest)
+		}
+	})
 }
 
 func TestRefusesAnExistingOutput(t *testing.T) {
