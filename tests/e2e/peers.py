@@ -180,6 +180,25 @@ def remove_stale_scratch():
             shutil.rmtree(d, ignore_errors=True)
 
 
+def new_scratch(tag):
+    """A fresh scratch directory owned by this process (SCRATCH_PREFIX, PID,
+    tag), after removing the ones of runs that were killed."""
+    remove_stale_scratch()
+    return tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-{tag}-")
+
+
+def enter_sid_test_namespace(program):
+    """What a test that runs sid's peers in their chroot does first: exits
+    77 (skipped) unless root, then re-executes itself in a private mount
+    namespace, so that the chroot's mounts vanish with it."""
+    if os.geteuid() != 0:
+        print(f"{program}: needs root (sid's peers run in a chroot with mounts): skipped")
+        sys.exit(77)
+    enter_private_mount_namespace()
+    if os.environ.get("LAYERCRYPT_E2E_MOUNT_NS") != "1":
+        raise SystemExit(f"{program}: cannot make a private mount namespace")
+
+
 def wait_port(port, process, timeout=30):
     """Waits until `process` (a Process) accepts connections on
     127.0.0.1:port; stops it and raises RuntimeError with its log tail when

@@ -28,7 +28,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -69,8 +68,7 @@ def gpg_key(home, uid, passphrase):
 class PgpInterop(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        peers.remove_stale_scratch()
-        cls.tmp = d = tempfile.mkdtemp(prefix=f"{peers.SCRATCH_PREFIX}{os.getpid()}-pgp-")
+        cls.tmp = d = peers.new_scratch("pgp")
         cls.sid = None
         for tool in ("gpg", "skopeo", "softhsm2-util", "openssl"):
             if shutil.which(tool) is None:
@@ -267,12 +265,7 @@ def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     LAYERCRYPT, DECODER = (os.path.abspath(p) for p in sys.argv[1:3])
-    if os.geteuid() != 0:
-        print("pgp_interop_test: needs root (a chroot and mounts): skipped")
-        sys.exit(77)
-    peers.enter_private_mount_namespace()
-    if os.environ.get("LAYERCRYPT_E2E_MOUNT_NS") != "1":
-        raise SystemExit("pgp_interop_test: cannot make a private mount namespace")
+    peers.enter_sid_test_namespace("pgp_interop_test")
     unittest.main(argv=[sys.argv[0], *sys.argv[3:]], verbosity=2)
 
 

@@ -26,7 +26,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,8 +53,7 @@ def sh(*argv, env=None):
 class Pkcs11Interop(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        peers.remove_stale_scratch()
-        cls.tmp = d = tempfile.mkdtemp(prefix=f"{peers.SCRATCH_PREFIX}{os.getpid()}-p11-")
+        cls.tmp = d = peers.new_scratch("p11")
         cls.sid = None
         cls.sid = peers.SidSkopeo(shared=[d])
         cls.token = softhsm.Token(d, TOKEN, PIN, key_id="01")
@@ -113,12 +111,7 @@ def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     LAYERCRYPT, DECODER = (os.path.abspath(p) for p in sys.argv[1:3])
-    if os.geteuid() != 0:
-        print("pkcs11_interop_test: needs root (a chroot and mounts): skipped")
-        sys.exit(77)
-    peers.enter_private_mount_namespace()
-    if os.environ.get("LAYERCRYPT_E2E_MOUNT_NS") != "1":
-        raise SystemExit("pkcs11_interop_test: cannot make a private mount namespace")
+    peers.enter_sid_test_namespace("pkcs11_interop_test")
     unittest.main(argv=[sys.argv[0], *sys.argv[3:]], verbosity=2)
 
 

@@ -282,14 +282,17 @@ def check_layer_keys(descriptor, keys):
     _lc.check_layer_keys(_keys(keys), _descriptor_json(descriptor))
 
 
-def add_recipients(descriptor, keys, recipients, gpg_pubring=None):
+def add_recipients(descriptor, keys, recipients, gpg_pubring=None, pkcs11_config=None):
     """Unwraps the layer key of descriptor with keys and wraps it for
     recipients too; returns the descriptor with the new annotations (the
     blob, its digest and size do not change; a diff_id key is kept).
-    gpg_pubring as for encrypt_layer. Raises KeyUnavailableError if no key
-    opens the layer."""
-    config = _encrypt_config(recipients, gpg_pubring=gpg_pubring)
-    new = _json.loads(_lc.add_recipients(_keys(keys), config, _descriptor_json(descriptor)))
+    gpg_pubring as for encrypt_layer; pkcs11_config is the module policy for
+    pkcs11 recipients and for key YAMLs among keys (a Keys keeps its own).
+    Raises KeyUnavailableError if no key opens the layer."""
+    config = _encrypt_config(recipients, pkcs11_config=pkcs11_config, gpg_pubring=gpg_pubring)
+    if not isinstance(keys, Keys):
+        keys = Keys(keys, pkcs11_config=pkcs11_config)
+    new = _json.loads(_lc.add_recipients(keys._config, config, _descriptor_json(descriptor)))
     if isinstance(descriptor, dict) and "diff_id" in descriptor:
         new["diff_id"] = descriptor["diff_id"]
     return new

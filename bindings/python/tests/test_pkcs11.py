@@ -11,7 +11,7 @@ import os
 import pytest
 
 import layercrypt
-from helpers import TAR, make_tar, sha256_digest
+from helpers import TAR, key, make_tar, sha256_digest
 
 import softhsm  # tests/tools, on sys.path through helpers
 
@@ -80,6 +80,21 @@ def test_policy_from_the_argument(token, layer, tmp_path, monkeypatch):
     assert (tmp_path / "layer.tar").read_bytes() == tar
     # The built-in policy allows /usr/lib/softhsm/ too.
     layercrypt.check_layer_keys(desc, layercrypt.Keys(yaml, pkcs11_config="internal"))
+    # add_recipients takes the policy for its pkcs11 recipients and key YAMLs.
+    jwe_desc = layercrypt.encrypt_layer(src, tmp_path / "jwe.enc", [f"jwe:{key('rsa2048.pub.pem')}"],
+                                        media_type=TAR)
+    with pytest.raises(layercrypt.KeyUnavailableError, match="no ocicrypt config file was found"):
+        layercrypt.add_recipients(jwe_desc, key("rsa2048.pem"), [f"pkcs11:{yaml}"])
+    more = layercrypt.add_recipients(jwe_desc, key("rsa2048.pem"), [f"pkcs11:{yaml}"],
+                                     pkcs11_config=token.policy)
+    assert "org.opencontainers.image.enc.keys.pkcs11" in more["annotations"]
+    layercrypt.decrypt_layer(tmp_path / "jwe.enc", tmp_path / "via-token.tar", more, keys=keys)
+    assert (tmp_path / "via-token.tar").read_bytes() == tar
+    # ...and the other way round: the token's key opens, a jwe recipient is added.
+    back = layercrypt.add_recipients(desc, yaml, [f"jwe:{key('rsa2048.pub.pem')}"],
+                                     pkcs11_config=token.policy)
+    layercrypt.decrypt_layer(enc, tmp_path / "via-jwe.tar", back, keys=key("rsa2048.pem"))
+    assert (tmp_path / "via-jwe.tar").read_bytes() == tar
 
 
 def test_module_not_allowed_and_wrong_pin(hsm_env, layer, tmp_path):
