@@ -711,7 +711,15 @@ StatusOr<std::unique_ptr<ByteSource>> OciLayout::open_blob_source(std::string_vi
     src = std::make_unique<FileRangeSource>(std::make_shared<SharedFd>(fd), 0,
                                             static_cast<uint64_t>(st.st_size), path);
   }
-  if (!verify) return src;
+  if (!verify) {
+    // The caller checks the digest; a length known now to be wrong is
+    // refused before anything is read.
+    const auto have = src->size_hint();
+    if (have && *have != static_cast<uint64_t>(size))
+      return IntegrityError("blob " + std::string(digest) + " is " + std::to_string(*have) +
+                            " bytes, its descriptor says " + std::to_string(size));
+    return src;
+  }
   return std::unique_ptr<ByteSource>(
       new VerifyingSource(std::move(src), path, std::string(digest), size));
 }

@@ -184,6 +184,8 @@ class OciLayout final : public BlobStore {
   StatusOr<int> open_blob(std::string_view digest) const;
   // open_blob_source opens a blob of a layout or an archive for streaming;
   // `verify` wraps it in a VerifyingSource against `digest` and `size`.
+  // Without `verify` the caller checks the digest, and a blob whose length
+  // differs from `size` is refused at once (kIntegrityError).
   StatusOr<std::unique_ptr<ByteSource>> open_blob_source(std::string_view digest, int64_t size,
                                                          bool verify) const override;
 

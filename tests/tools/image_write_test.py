@@ -220,6 +220,26 @@ class ImageWrite(unittest.TestCase):
                f"{img}:v1", check=False)
         self.assertEqual(r.returncode, 2)
 
+    def test_decrypt_of_a_blob_of_the_wrong_length_publishes_nothing(self):
+        for name, change in (("longer", lambda f: f.write(b"\0")),
+                             ("shorter", lambda f: f.truncate(os.fstat(f.fileno()).st_size - 1))):
+            img = os.path.join(self.tmp, f"dec-{name}")
+            lc("encrypt", "-r", "jwe:" + self.keys["a"][1], f"{self.plain}:v1", f"{img}:v1")
+            layers, _ = layer_digests(img)
+            path = os.path.join(img, "blobs", "sha256", layers[0][1][7:])
+            size = os.path.getsize(path)
+            with open(path, "r+b") as f:
+                f.seek(0, os.SEEK_END)
+                change(f)
+            out = os.path.join(self.tmp, f"dec-{name}-out")
+            r = lc("decrypt", "-k", self.keys["a"][0], f"{img}:v1", f"{out}:v1", check=False)
+            self.assertEqual(r.returncode, 1, name)
+            err = r.stderr.decode().strip().splitlines()
+            self.assertEqual(len(err), 1, err)
+            self.assertIn(f"{layers[0][1]} is {os.path.getsize(path)} bytes, its descriptor says "
+                          f"{size}", err[0])
+            self.assertFalse(os.path.exists(out), name)
+
     # -- §4: platform, failures, concurrency ---------------------------------------------------
 
     def test_platform_of_a_single_platform_image(self):

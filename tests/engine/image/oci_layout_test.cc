@@ -96,6 +96,18 @@ TEST(OciLayout, CreateWriteReadBack) {
   EXPECT_TRUE(*back == data);
   // Wrong size or wrong content are integrity errors.
   EXPECT_EQ(again->read_blob(*d, 5).status().code(), StatusCode::kIntegrityError);
+  // Streamed without the digest check (the caller hashes), a wrong length
+  // is refused before anything is read.
+  for (int64_t size : {int64_t{299999}, int64_t{300001}}) {
+    auto src = again->open_blob_source(*d, size, /*verify=*/false);
+    ASSERT_FALSE(src.ok());
+    EXPECT_EQ(src.status().code(), StatusCode::kIntegrityError);
+    EXPECT_NE(
+        src.status().message().find("is 300000 bytes, its descriptor says " + std::to_string(size)),
+        std::string::npos)
+        << src.status().message();
+  }
+  EXPECT_TRUE(again->open_blob_source(*d, 300000, /*verify=*/false).ok());
   testing::write_file(*again->blob_path(*d), testing::random_bytes(300000, 2));
   EXPECT_EQ(again->read_blob(*d, 300000).status().code(), StatusCode::kIntegrityError);
   // Only sha256, well formed.
