@@ -13,6 +13,7 @@ one line on stderr (Go shows it) and nothing on stdout.
 import base64
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -72,12 +73,13 @@ class KeyProviderCmd(unittest.TestCase):
             json.dump(policy, f)
         os.replace(tmp, self.path("policy.json"))
 
-    def run_tool(self, args, stdin=b""):
-        return subprocess.run([PROVIDER] + args, input=stdin, capture_output=True, timeout=60)
+    def run_tool(self, args, stdin=b"", env=None):
+        return subprocess.run([PROVIDER] + args, input=stdin, capture_output=True, timeout=60,
+                              env=env)
 
-    def cmd(self, request, extra=()):
+    def cmd(self, request, extra=(), env=None):
         return self.run_tool(["cmd", "--policy", self.path("policy.json"), "--name", "myprov",
-                              *extra], request)
+                              *extra], request, env)
 
     def assert_refused(self, run, *needles):
         self.assertNotEqual(run.returncode, 0)
@@ -185,6 +187,66 @@ class KeyProviderCmd(unittest.TestCase):
         self.assertIn("refusing to overwrite", run.stderr.decode())
         with open(path) as f:
             self.assertEqual(f.read(), text)
+
+    def serve_args(self):
+        return ["serve", "--listen", "127.0.0.1:0", "--policy", self.path("policy.json"),
+                "--log-file", self.path("serve.log")]
+
+    def skip_without_grpc(self):
+        env = dict(os.environ, LAYERCRYPT_KEYPROVIDER_GRPC_SERVER_MODULE="/nonexistent")
+        run = self.run_tool(self.serve_args(), env=env)
+        if b"no gRPC transport" in run.stderr:
+            self.skipTest("built with LAYERCRYPT_WITH_GRPC=OFF")
+
+    def test_missing_grpc_server_module(self):
+        # serve loads the gRPC server module; a missing one is one line naming
+        # where it looked and the variable to set. cmd never needs it.
+        self.skip_without_grpc()
+        missing = self.path("nowhere/liblayercrypt-keyprovider-grpc-server.so")
+        env = dict(os.environ, LAYERCRYPT_KEYPROVIDER_GRPC_SERVER_MODULE=missing)
+        err = self.assert_refused(self.run_tool(self.serve_args(), env=env))
+        self.assertEqual(err, "layercrypt-keyprovider: the gRPC server module " + missing +
+                         " (LAYERCRYPT_KEYPROVIDER_GRPC_SERVER_MODULE) does not exist\n")
+        run = self.cmd(GO_WRAP, env=env)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        annotation = reply_bytes(json.loads(run.stdout)["keywrapresults"]["annotation"])
+        run = self.cmd(go_unwrap(annotation), env=env)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(reply_bytes(json.loads(run.stdout)["keyunwrapresults"]["optsdata"]),
+                         GO_OPTSDATA)
+
+    def test_only_serve_loads_grpc(self):
+        self.skip_without_grpc()
+        # cmd: the dynamic loader opens no gRPC library, not even later (dlopen).
+        env = dict(os.environ, LD_DEBUG="files")
+        env.pop("LAYERCRYPT_KEYPROVIDER_GRPC_SERVER_MODULE", None)
+        run = self.cmd(GO_WRAP, ["--log-file", self.path("cmd.log")], env=env)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        opened = [line for line in run.stderr.decode().splitlines() if "file=" in line]
+        self.assertTrue(any("libcrypto" in line for line in opened), opened)  # LD_DEBUG worked
+        self.assertEqual([line for line in opened if "grpc" in line or "protobuf" in line], [])
+        # serve: the module from the build tree (DIR/../lib/layercrypt/), then SIGTERM.
+        env = dict(os.environ)
+        env.pop("LAYERCRYPT_KEYPROVIDER_GRPC_SERVER_MODULE", None)
+        proc = subprocess.Popen([PROVIDER] + self.serve_args(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
+        try:
+            line = proc.stdout.readline().decode()
+            if not line.startswith("listening on 127.0.0.1:"):
+                proc.kill()
+                self.fail(f"serve did not start: {line!r} {proc.stderr.read()!r}")
+            with open(f"/proc/{proc.pid}/maps") as f:
+                maps = f.read()
+            self.assertIn("liblayercrypt-keyprovider-grpc-server.so", maps)
+            self.assertIn("libgrpc", maps)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=30), 0, proc.stderr.read())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
 
     def test_help_and_usage_errors(self):
         run = self.run_tool(["--help"])

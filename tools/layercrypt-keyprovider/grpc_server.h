@@ -13,6 +13,18 @@
 //
 // Thread-safety: serve_grpc may run in several threads, each with its own
 // listener; the handler is called from several threads at once.
+//
+// Linking: grpc_server.cc, the server, needs gRPC++. It is linked into the
+// static library layercrypt_keyprovider_grpc_server (the engine's gRPC
+// tests call it in-process) and into the module
+// liblayercrypt-keyprovider-grpc-server.so (grpc_server_module.h).
+// layercrypt-keyprovider links neither: its serve_grpc
+// (grpc_server_loader.cc) loads the module on its first call and calls the
+// server there, so a process that never serves loads no gRPC. Through the
+// module, serve_grpc fails first with kIoError, one line naming where the
+// module was looked for and LAYERCRYPT_KEYPROVIDER_GRPC_SERVER_MODULE, when
+// it cannot be found or loaded, and with kInternal when it is from another
+// build.
 #ifndef LAYERCRYPT_TOOLS_LAYERCRYPT_KEYPROVIDER_GRPC_SERVER_H_
 #define LAYERCRYPT_TOOLS_LAYERCRYPT_KEYPROVIDER_GRPC_SERVER_H_
 

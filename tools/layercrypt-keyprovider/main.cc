@@ -12,6 +12,8 @@
 //   serve        keyprovider.KeyProviderService over gRPC (h2c, TLS, or
 //                mutual TLS with --client-ca, whose certificates are the
 //                identities cn:/san:/sha256: of the policy); SIGTERM stops it.
+//                The server is a module loaded only here (grpc_server.h), so
+//                cmd, started once per layer key, loads no gRPC.
 //   keygen-kek   a new 32-byte KEK file (mode 0600, never overwriting).
 //   pkcs11-keygen  a new non-extractable AES-256 KEK inside a token.
 //

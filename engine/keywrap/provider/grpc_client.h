@@ -16,10 +16,11 @@
 // frees it with reply->free_fn) or returns a non-zero LcGrpcError and
 // writes a one-line NUL-terminated message into reply->error.
 //
-// Where the module is looked for, in order: $LAYERCRYPT_KEYPROVIDER_GRPC_MODULE
-// (a path), then next to the program's or library's own file
-// (dladdr: DIR/layercrypt/, DIR/../lib/layercrypt/), then the
-// install-time LIBDIR/layercrypt/.
+// Where the module is looked for, in order (engine/core/module_loader.h,
+// shared with layercrypt-keyprovider's gRPC server module):
+// $LAYERCRYPT_KEYPROVIDER_GRPC_MODULE (a path), then next to the program's
+// or library's own file (dladdr: DIR/layercrypt/, DIR/../lib/layercrypt/),
+// then the install-time LIBDIR/layercrypt/.
 #ifndef LAYERCRYPT_ENGINE_KEYWRAP_PROVIDER_GRPC_CLIENT_H_
 #define LAYERCRYPT_ENGINE_KEYWRAP_PROVIDER_GRPC_CLIENT_H_
 

@@ -4,125 +4,39 @@
 //
 // The module is looked for once per process, the first time a gRPC
 // provider is called, and the outcome (the function, or why there is none)
-// is kept: a process that never calls one never loads gRPC. Search order:
-//   1. $LAYERCRYPT_KEYPROVIDER_GRPC_MODULE, a path; when set it is the only
-//      place looked at, so a wrong setting is an error, not a silent
-//      fallback to another copy;
-//   2. next to the file this code was linked into (the program, or
-//      liblayercrypt.so): DIR/layercrypt/ and DIR/../lib/layercrypt/. In
-//      the build tree both tools/ and tests/ find build/lib/layercrypt/;
-//      installed, BINDIR/../lib/layercrypt/ (and LIBDIR/layercrypt/ for
-//      the shared library);
-//   3. LIBDIR/layercrypt/ as configured at build time
-//      (LAYERCRYPT_KEYPROVIDER_GRPC_INSTALL_DIR).
+// is kept: a process that never calls one never loads gRPC. Where it is
+// looked for ($LAYERCRYPT_KEYPROVIDER_GRPC_MODULE, next to the program or
+// liblayercrypt.so, LIBDIR/layercrypt/) is engine/core/module_loader.h's
+// search, which layercrypt-keyprovider's server module shares.
 // The module is never unloaded (gRPC keeps threads running).
-#include <dlfcn.h>
-#include <link.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <climits>
-#include <cstdlib>
 #include <string>
-#include <vector>
 
+#include "engine/core/module_loader.h"
 #include "engine/keywrap/provider/grpc_client.h"
 #include "engine/keywrap/provider/keyprovider_call.h"
 
 #ifndef LAYERCRYPT_WITH_GRPC
 #define LAYERCRYPT_WITH_GRPC 0
 #endif
-#ifndef LAYERCRYPT_KEYPROVIDER_GRPC_INSTALL_DIR
-#define LAYERCRYPT_KEYPROVIDER_GRPC_INSTALL_DIR ""
-#endif
 
 namespace layercrypt {
 namespace {
-
-constexpr const char* kModuleEnv = "LAYERCRYPT_KEYPROVIDER_GRPC_MODULE";
 
 struct GrpcModule {
   LcGrpcCallFn call = nullptr;
   std::string error;  // why `call` is null
 };
 
-// own_directory returns the directory of the file this function is in: the
-// executable (read from /proc/self/exe, as dladdr reports only argv[0] for
-// it) or the shared library; "" if it cannot tell.
-std::string own_directory() {
-  Dl_info info{};
-  struct link_map* map = nullptr;
-  std::string file;
-  if (dladdr1(reinterpret_cast<void*>(&own_directory), &info, reinterpret_cast<void**>(&map),
-              RTLD_DL_LINKMAP) != 0 &&
-      map != nullptr && map->l_name != nullptr && map->l_name[0] == '/') {
-    file = map->l_name;
-  } else {
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) return "";
-    file.assign(buf, static_cast<size_t>(n));
-  }
-  char* real = realpath(file.c_str(), nullptr);
-  if (real != nullptr) {
-    file = real;
-    free(real);
-  }
-  auto slash = file.rfind('/');
-  return slash == std::string::npos ? "" : file.substr(0, slash);
-}
-
-std::vector<std::string> module_candidates() {
-  std::vector<std::string> paths;
-  const std::string dir = own_directory();
-  if (!dir.empty()) {
-    paths.push_back(dir + "/layercrypt/" LAYERCRYPT_KEYPROVIDER_GRPC_MODULE);
-    paths.push_back(dir + "/../lib/layercrypt/" LAYERCRYPT_KEYPROVIDER_GRPC_MODULE);
-  }
-  const std::string installed = LAYERCRYPT_KEYPROVIDER_GRPC_INSTALL_DIR;
-  if (!installed.empty()) paths.push_back(installed + "/" LAYERCRYPT_KEYPROVIDER_GRPC_MODULE);
-  return paths;
-}
-
-GrpcModule open_module(const std::string& path) {
-  GrpcModule m;
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    const char* why = dlerror();
-    m.error = "cannot load the gRPC module " + path + ": " + (why ? why : "dlopen failed");
-    return m;
-  }
-  m.call = reinterpret_cast<LcGrpcCallFn>(dlsym(handle, LAYERCRYPT_KEYPROVIDER_GRPC_SYMBOL));
-  if (m.call == nullptr) {
-    m.error = "the gRPC module " + path +
-              " has no " LAYERCRYPT_KEYPROVIDER_GRPC_SYMBOL
-              " (a module of another layercrypt version?)";
-    dlclose(handle);
-  }
-  return m;
-}
-
 GrpcModule load_module() {
   if (!LAYERCRYPT_WITH_GRPC) {
     return {nullptr,
             "this build has no gRPC key-provider support (built with LAYERCRYPT_WITH_GRPC=OFF)"};
   }
-  const char* env = getenv(kModuleEnv);
-  if (env != nullptr && *env != '\0') {
-    if (access(env, F_OK) != 0) {
-      return {nullptr,
-              std::string("the gRPC module ") + env + " (" + kModuleEnv + ") does not exist"};
-    }
-    return open_module(env);
-  }
-  std::string tried;
-  for (const std::string& path : module_candidates()) {
-    if (access(path.c_str(), F_OK) == 0) return open_module(path);
-    tried += (tried.empty() ? "" : ", ") + path;
-  }
-  return {nullptr, "the gRPC key-provider module " LAYERCRYPT_KEYPROVIDER_GRPC_MODULE
-                   " is not installed (looked for " +
-                       tried + "; set " + kModuleEnv + " to its path)"};
+  const ModuleLocation where{"the gRPC module", LAYERCRYPT_KEYPROVIDER_GRPC_MODULE,
+                             "LAYERCRYPT_KEYPROVIDER_GRPC_MODULE"};
+  StatusOr<void*> fn = load_module_symbol(where, LAYERCRYPT_KEYPROVIDER_GRPC_SYMBOL);
+  if (!fn.ok()) return {nullptr, fn.status().message()};
+  return {reinterpret_cast<LcGrpcCallFn>(*fn), ""};
 }
 
 const GrpcModule& grpc_module() {
