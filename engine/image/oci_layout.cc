@@ -9,21 +9,17 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
-#include <new>
 #include <set>
-#include <thread>
 
 #include "engine/core/atomic_file.h"
 #include "engine/core/hex.h"
 #include "engine/image/oci_archive.h"
-#include "kernels/secure_memory.h"
 #include "kernels/sha256.h"
 
 namespace layercrypt {
@@ -60,12 +56,6 @@ TempFileOptions temp_options(std::string_view stem) {
           .name_prefix = std::move(prefix),
           .name_suffix = ".tmp",
           .register_temporary = true};
-}
-
-Status write_all(int fd, const uint8_t* p, size_t n, const std::string& name) {
-  if (const int err = write_fully(fd, p, n); err != 0)
-    return IoError("cannot write " + name + ": " + std::strerror(err));
-  return Status::Ok();
 }
 
 // write_file_atomically writes `data` to `path` through a temporary file in
@@ -157,163 +147,6 @@ StatusOr<OciRef> parse_oci_ref(std::string_view spec) {
 // ---------------------------------------------------------------------------
 // BlobWriter
 
-// stop_direct turns O_DIRECT off for `fd` (for the tail, or if the file
-// system refuses an aligned direct write).
-Status stop_direct(int fd, const std::string& name) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0)
-    return IoError("cannot change the mode of " + name + ": " + errno_text());
-  return Status::Ok();
-}
-
-// DirectWriter gathers a blob's bytes into aligned 1 MiB blocks that a
-// thread of its own writes with O_DIRECT: straight from these buffers to
-// the disk, without filling the page cache (whose allocation and writeback
-// cost more CPU than the copy here, and swing widely on a busy machine),
-// and without holding up the pipeline thread that hands the bytes over
-// while the disk works. At most kBlocks blocks are in flight. The tail that
-// does not fill a block is written through the page cache by finish().
-//
-// Most blobs are small (manifests, configs, a layer of a few files), so
-// nothing is set up before it is needed: the first block is allocated by
-// the first write, the others and the thread when the first block is full,
-// and only the bytes a block has held are wiped. Fresh memory is not free
-// (every page faults in on first touch: ~3 ms per MiB on a VM with
-// paravirtualised page tables), and wiping three untouched blocks cost a
-// 4 KiB manifest ~9 ms.
-class DirectWriter {
- public:
-  static constexpr size_t kSize = size_t{1} << 20;
-  static constexpr size_t kAlign = 4096;
-  static constexpr size_t kBlocks = 3;
-
-  DirectWriter(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
-  ~DirectWriter() {
-    if (thread_.joinable()) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        closing_ = abandoned_ = true;  // an unfinished blob is thrown away
-      }
-      cv_.notify_all();
-      thread_.join();
-    }
-    for (size_t i = 0; i < kBlocks; ++i) {
-      if (bufs_[i] == nullptr) continue;
-      kernels::secure_wipe(bufs_[i], held_[i]);  // a decrypted layer passes through here
-      ::operator delete(bufs_[i], std::align_val_t(kAlign));
-    }
-  }
-  DirectWriter(const DirectWriter&) = delete;
-  DirectWriter& operator=(const DirectWriter&) = delete;
-
-  Status write(const uint8_t* data, size_t len) {
-    if (len > 0 && bufs_[cur_] == nullptr) bufs_[cur_] = allocate();
-    while (len > 0) {
-      const size_t n = std::min(len, kSize - used_);
-      std::memcpy(bufs_[cur_] + used_, data, n);
-      used_ += n;
-      held_[cur_] = std::max(held_[cur_], used_);
-      data += n;
-      len -= n;
-      if (used_ < kSize) break;
-      if (!thread_.joinable()) start();
-      std::unique_lock<std::mutex> lock(mu_);
-      full_.push_back(cur_);
-      cv_.notify_all();
-      cv_.wait(lock, [this] { return !free_.empty() || !error_.ok(); });
-      if (!error_.ok()) return error_;
-      cur_ = free_.front();
-      free_.pop_front();
-      used_ = 0;
-    }
-    return Status::Ok();
-  }
-
-  // finish waits for the blocks in flight and writes the tail.
-  Status finish() {
-    if (thread_.joinable()) {
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        closing_ = true;
-        cv_.notify_all();
-      }
-      thread_.join();
-    }
-    LC_RETURN_IF_ERROR(error_);
-    LC_RETURN_IF_ERROR(stop_direct(fd_, name_));
-    if (used_ == 0) return Status::Ok();
-    return write_all(fd_, bufs_[cur_], used_, name_);
-  }
-
- private:
-  static uint8_t* allocate() {
-    return static_cast<uint8_t*>(::operator new(kSize, std::align_val_t(kAlign)));
-  }
-  // start allocates the other blocks and starts the thread: the first
-  // block is full, so the blob is worth it.
-  void start() {
-    for (size_t i = 0; i < kBlocks; ++i) {
-      if (bufs_[i] == nullptr) bufs_[i] = allocate();
-      if (i != cur_) free_.push_back(i);
-    }
-    thread_ = std::thread([this] { run(); });
-  }
-  void run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [this] { return !full_.empty() || closing_; });
-      if (full_.empty() || abandoned_) return;  // closing and nothing left
-      const size_t b = full_.front();
-      full_.pop_front();
-      lock.unlock();
-      const Status st = write_block(bufs_[b]);
-      lock.lock();
-      if (!st.ok()) {
-        error_ = st;
-        full_.clear();
-      }
-      free_.push_back(b);
-      cv_.notify_all();
-      if (!st.ok()) return;
-    }
-  }
-  Status write_block(const uint8_t* p) {
-    if (direct_) {
-      ssize_t w;
-      do {
-        w = ::write(fd_, p, kSize);
-      } while (w < 0 && errno == EINTR);
-      if (w == static_cast<ssize_t>(kSize)) return Status::Ok();
-      if (w > 0) {
-        // A short direct write means the file system ran out of room (or
-        // quota): write the rest buffered, which says why with errno.
-        LC_RETURN_IF_ERROR(stop_direct(fd_, name_));
-        direct_ = false;
-        return write_all(fd_, p + w, kSize - static_cast<size_t>(w), name_);
-      }
-      if (w != 0 && !(w < 0 && errno == EINVAL))
-        return IoError("cannot write " + name_ + ": " + errno_text());
-      // The file system takes no direct writes after all: buffered from here.
-      LC_RETURN_IF_ERROR(stop_direct(fd_, name_));
-      direct_ = false;
-    }
-    return write_all(fd_, p, kSize, name_);
-  }
-
-  int fd_;
-  std::string name_;
-  uint8_t* bufs_[kBlocks] = {};
-  size_t held_[kBlocks] = {};  // bytes block i has held (what to wipe)
-  size_t cur_ = 0, used_ = 0;
-  bool direct_ = true;  // only the writer thread uses it
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<size_t> full_, free_;
-  Status error_ = Status::Ok();
-  bool closing_ = false, abandoned_ = false;
-  std::thread thread_;
-};
-
 // PendingBlobs: see OciLayout::pending_.
 struct OciLayout::PendingBlobs {
   std::mutex mu;
@@ -331,7 +164,6 @@ struct BlobWriter::State {
   std::shared_ptr<OciLayout::PendingBlobs> pending;  // set when writing into an existing layout
   std::string blobs_dir;
   TempFile tmp;                            // the blob's file when written into a layout
-  std::unique_ptr<DirectWriter> direct;    // set while the file is written with O_DIRECT
   std::shared_ptr<ArchiveWriter> archive;  // set when the blob goes into an archive
   uint64_t data_offset = 0;
   bool member_open = false;
@@ -343,7 +175,6 @@ struct BlobWriter::State {
 
 BlobWriter::~BlobWriter() {
   if (s_ == nullptr) return;
-  s_->direct.reset();  // its thread writes to fd
   if (s_->member_open) s_->archive->abort_member(s_->data_offset);
   s_->tmp = TempFile();  // closes the file, and removes it unless committed
 }
@@ -357,11 +188,6 @@ Status BlobWriter::write(const uint8_t* data, size_t len) {
   }
   if (s_->committed || s_->tmp.fd() < 0) return Internal("blob writer already committed");
   if (s_->hashing && !s_->hash.update(data, len)) return Internal("sha256 failed");
-  if (s_->direct) {
-    LC_RETURN_IF_ERROR(s_->direct->write(data, len));
-    bytes_ += len;
-    return Status::Ok();
-  }
   LC_RETURN_IF_ERROR(s_->tmp.write({data, len}));
   bytes_ += len;
   // Start writeback of every full 8 MiB behind us, so that the fsync in
@@ -396,11 +222,6 @@ StatusOr<std::string> BlobWriter::commit_as(const std::string& digest) {
     LC_RETURN_IF_ERROR(
         s_->archive->end_member(s_->data_offset, bytes_, "blobs/sha256/" + digest.substr(7)));
     return digest;
-  }
-  if (s_->direct) {
-    const Status st = s_->direct->finish();
-    s_->direct.reset();
-    LC_RETURN_IF_ERROR(st);
   }
   // Synced before the registry's lock is taken: other writers' temporaries
   // need that lock, and a large blob's fsync takes a while.
@@ -763,12 +584,6 @@ StatusOr<std::unique_ptr<BlobWriter>> OciLayout::new_blob(bool hash) const {
   w->s_->blobs_dir = dir_ + "/blobs/sha256";
   w->s_->pending = pending_;
   LC_ASSIGN_OR_RETURN(w->s_->tmp, TempFile::create_in(w->s_->blobs_dir, temp_options("blob")));
-  // Direct writes where the file system takes them (fcntl refuses O_DIRECT
-  // where it does not); a blob of less than a block is written buffered.
-  const int fd = w->s_->tmp.fd();
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_DIRECT) == 0)
-    w->s_->direct = std::make_unique<DirectWriter>(fd, w->s_->tmp.path());
   return w;
 }
 

@@ -138,8 +138,7 @@ TEST(OciLayout, UncommittedBlobLeavesNothing) {
 }
 
 TEST(OciLayout, LargeBlobInOddWritesRoundTrips) {
-  // More than three direct-write blocks and a tail, in writes that fit no
-  // block boundary.
+  // Writes of a size that divides nothing.
   TempDir dir;
   auto l = OciLayout::open_or_create(dir.file("img"));
   ASSERT_TRUE(l.ok());
@@ -157,23 +156,19 @@ TEST(OciLayout, LargeBlobInOddWritesRoundTrips) {
   EXPECT_TRUE(testing::read_file(*l->blob_path(*d)) == data);
 }
 
-TEST(OciLayout, BlobsOfEverySizeAroundADirectBlock) {
-  // Blobs are gathered into 1 MiB direct-write blocks, set up only when a
-  // block fills: an empty blob, blobs that stop just short of, exactly at
-  // and just past a block, and exactly three blocks (the tail is empty),
-  // each written whole and in two writes that straddle the boundary.
-  constexpr size_t kBlock = size_t{1} << 20;
+TEST(OciLayout, BlobsOfManySizesInSplitWrites) {
+  // An empty blob, small ones, and blobs past one and two 8 MiB writeback
+  // steps, each written whole and in two writes.
+  constexpr size_t kMiB = size_t{1} << 20;
   TempDir dir;
   auto l = OciLayout::open_or_create(dir.file("img"));
   ASSERT_TRUE(l.ok());
-  for (const size_t size : {size_t{0}, size_t{1}, kBlock - 1, kBlock, kBlock + 1, 2 * kBlock,
-                            3 * kBlock, 4 * kBlock + 5}) {
-    const Bytes data = testing::random_bytes(size, static_cast<uint32_t>(size % 1000));
-    for (const size_t split : {size, size / 2 + 1}) {
-      SCOPED_TRACE("size " + std::to_string(size) + ", first write " + std::to_string(split));
+  for (const size_t size : {size_t{0}, size_t{1}, kMiB - 1, kMiB, 16 * kMiB, 24 * kMiB + 5}) {
+    const Bytes data = testing::random_bytes(size, size % 1000);
+    for (const size_t first : {size, size / 2 + size % 2}) {
+      SCOPED_TRACE("size " + std::to_string(size) + ", first write " + std::to_string(first));
       auto w = l->new_blob();
       ASSERT_TRUE(w.ok());
-      const size_t first = std::min(split, size);
       ASSERT_TRUE((*w)->write(data.data(), first).ok());
       ASSERT_TRUE((*w)->write(data.data() + first, size - first).ok());
       auto d = (*w)->commit();
@@ -182,13 +177,13 @@ TEST(OciLayout, BlobsOfEverySizeAroundADirectBlock) {
       EXPECT_TRUE(testing::read_file(*l->blob_path(*d)) == data);
     }
   }
-  // A writer dropped with a full block in flight leaves nothing behind.
+  // A writer dropped after writeback started leaves nothing behind.
   const std::string blobs = dir.file("img/blobs/sha256");
   const size_t before = files_in(blobs);
   {
     auto w = l->new_blob();
     ASSERT_TRUE(w.ok());
-    const Bytes b = testing::random_bytes(kBlock + 10, 4);
+    const Bytes b = testing::random_bytes(17 * kMiB, 4);
     ASSERT_TRUE((*w)->write(b.data(), b.size()).ok());
   }
   EXPECT_EQ(files_in(blobs), before);
