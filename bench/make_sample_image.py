@@ -2,12 +2,16 @@
 """Writes a deterministic sample OCI image layout and prints its layer bytes.
 
 Usage: make_sample_image.py OUT_DIR BASE_LAYER_MB
+       make_sample_image.py OUT_DIR --small-layers N
 
 Layer 0: tar+gzip of regular files under /usr/lib and /usr/share (sorted,
 fixed mtime/owner, at most BASE_LAYER_MB of tar), compressed by `pigz -n`
 (its output does not depend on the thread count). Layer 1: a small tar+gzip.
-Layer 2: an uncompressed tar. Tagged v1; the config carries the diff_ids.
-The same machine and arguments always give the same digests.
+Layer 2: an uncompressed tar. With --small-layers, N tar+gzip layers of
+about 100 KB of tar each instead (files of /usr/share/doc, in order), the
+shape of an image built one RUN or COPY at a time. Tagged v1; the config
+carries the diff_ids. The same machine and arguments always give the same
+digests.
 """
 import hashlib, io, json, os, subprocess, sys, tarfile
 
@@ -53,7 +57,7 @@ def pigz(data):
 
 
 def main():
-    out, mb = sys.argv[1], int(sys.argv[2])
+    out = sys.argv[1]
     os.makedirs(os.path.join(out, "blobs", "sha256"))
 
     def put(b):
@@ -62,10 +66,25 @@ def main():
             f.write(b)
         return d
 
-    tars = [tar_of(files_under("/usr/lib", "/usr/share"), mb << 20),
-            tar_of(files_under("/etc/apt", "/etc/ssl/certs"), 4 << 20),
-            tar_of(files_under("/usr/share/doc/openssl", "/usr/share/doc/skopeo"), 2 << 20)]
-    blobs = [(pigz(tars[0]), "tar+gzip"), (pigz(tars[1]), "tar+gzip"), (tars[2], "tar")]
+    if sys.argv[2] == "--small-layers":
+        files = [p for p in files_under("/usr/share/doc")
+                 if os.path.isfile(p) and not os.path.islink(p) and os.path.getsize(p) < 32 << 10]
+        tars, group, size = [], [], 0
+        for p in files:
+            if size + os.path.getsize(p) > 100 << 10:
+                tars.append(tar_of(group, 1 << 30))
+                group, size = [], 0
+                if len(tars) == int(sys.argv[3]):
+                    break
+            group.append(p)
+            size += os.path.getsize(p)
+        blobs = [(pigz(t), "tar+gzip") for t in tars]
+    else:
+        mb = int(sys.argv[2])
+        tars = [tar_of(files_under("/usr/lib", "/usr/share"), mb << 20),
+                tar_of(files_under("/etc/apt", "/etc/ssl/certs"), 4 << 20),
+                tar_of(files_under("/usr/share/doc/openssl", "/usr/share/doc/skopeo"), 2 << 20)]
+        blobs = [(pigz(tars[0]), "tar+gzip"), (pigz(tars[1]), "tar+gzip"), (tars[2], "tar")]
     layers = [{"mediaType": "application/vnd.oci.image.layer.v1." + t, "digest": put(b),
                "size": len(b)} for b, t in blobs]
     config = json.dumps({"architecture": "amd64", "os": "linux",
