@@ -12,7 +12,10 @@
 #include "engine/stream/layer_compress.h"
 #include "engine/stream/layer_decompress.h"
 #include "kernels/aes_ctr.h"
+#include "kernels/aes_gcm.h"
 #include "kernels/hmac_sha256.h"
+#include "kernels/random.h"
+#include "kernels/secure_memory.h"
 #include "kernels/sha256.h"
 #include "kernels/sha256_mb.h"
 
@@ -121,6 +124,78 @@ Status finish_mac(kernels::HmacSha256& mac, const std::array<uint8_t, kLayerHmac
   return check_mac(computed, expected, released);
 }
 
+// ChunkTags lets verify-first decryption read a regular file twice and
+// still release only what the MAC pass verified. The MAC pass records a tag
+// per chunk; the decrypting pass checks each chunk against its tag before
+// anything else touches it, so a file rewritten in between (same length or
+// not) stops the run at the first chunk that changed, and everything
+// released before is the verified bytes. Without this, a byte flipped after
+// the MAC pass would come out as a flipped plaintext byte (CTR), with the
+// run reported good. The tag is AES-256-GMAC under a key drawn for this run
+// (so nobody who changes the file can match it), with the chunk's sequence
+// number as IV; GMAC binds the chunk's length. It runs at ~28 GB/s
+// (ipsec-mb, VAES), 7 ms per pass for a 194 MB blob. Both passes must cut
+// the stream alike: the same chunk size, or the same segments.
+class ChunkTags {
+ public:
+  static constexpr size_t kTagLen = 16;
+
+  Status init() {
+    uint8_t k[32];
+    kernels::ScopedWipe wipe(k, sizeof k);
+    if (!kernels::random_secret_bytes(k, sizeof k)) return Internal("no random bytes for a key");
+    key_ = std::make_unique<kernels::AesGcmKey>(k, sizeof k);
+    if (!key_->ok()) return Internal("AES-GMAC key setup failed");
+    return Status::Ok();
+  }
+
+  // record_stage keeps every chunk's tag (serial: tags are appended in order).
+  Stage record_stage() {
+    return {"chunk-tags", StageKind::kSerialInOrder, [this](Chunk& c) {
+              std::array<uint8_t, kTagLen> t;
+              if (c.seq != tags_.size() || !tag(c, t.data()))
+                return Internal("recording a chunk tag failed");
+              tags_.push_back(t);
+              return Status::Ok();
+            }};
+  }
+
+  // check_stage refuses a chunk that is not the one the MAC pass read.
+  Stage check_stage() const {
+    return {"chunk-check", StageKind::kParallel, [this](Chunk& c) {
+              std::array<uint8_t, kTagLen> t;
+              if (c.seq < tags_.size() && tag(c, t.data()) &&
+                  kernels::constant_time_equal(t.data(), tags_[c.seq].data(), kTagLen))
+                return Status::Ok();
+              return changed("bytes " + std::to_string(c.offset) + " to " +
+                             std::to_string(c.offset + c.len) + " differ");
+            }};
+  }
+
+  // check_count refuses a second pass that ended early.
+  Status check_count(uint64_t chunks, uint64_t bytes, uint64_t verified_bytes) const {
+    if (chunks == tags_.size() && bytes == verified_bytes) return Status::Ok();
+    return changed(std::to_string(verified_bytes) + " bytes verified, " + std::to_string(bytes) +
+                   " read back");
+  }
+
+ private:
+  static Status changed(const std::string& what) {
+    return IntegrityError("the layer changed between the MAC check and decryption (" + what +
+                          "); do not modify the blob while it is being decrypted");
+  }
+
+ private:
+  bool tag(const Chunk& c, uint8_t* out) const {
+    uint8_t iv[kernels::AesGcmKey::kStdIvLen] = {};
+    for (size_t i = 0; i < 8; ++i) iv[i] = static_cast<uint8_t>(c.seq >> (8 * i));
+    return key_->seal(iv, sizeof iv, c.data, c.len, nullptr, 0, nullptr, out, kTagLen);
+  }
+
+  std::unique_ptr<kernels::AesGcmKey> key_;
+  std::vector<std::array<uint8_t, kTagLen>> tags_;
+};
+
 // decrypt_hashing is kStream decryption that also digests the blob and the
 // plaintext: CTR writes the plaintext beside the ciphertext; one stage
 // hashes the MAC (lane 0) and the blob digest (lane 1) over the ciphertext
@@ -161,14 +236,16 @@ Status decrypt_hashing(ByteSource& source, ByteSink& sink, const LayerKey& key,
   return check_mac(mac, expected_hmac, result->bytes != 0);
 }
 
-// decrypt_pass runs one decrypting pass over `source` into `sink`: MAC
-// stage first if `mac` is given (kStream), then CTR, then the write side
+// decrypt_pass runs one decrypting pass over `source` into `sink`: the
+// chunk check first if `tags` is given (the second read of a file), the
+// MAC stage if `mac` is given (kStream), then CTR, then the write side
 // options.decompress asks for. Fills result->decrypt_stats, bytes and the
 // decompression fields.
 Status decrypt_pass(ByteSource& source, ByteSink& sink, const kernels::AesCtr256& ctr,
-                    kernels::HmacSha256* mac, const LayerDecryptOptions& options,
-                    LayerDecryptResult* result) {
+                    kernels::HmacSha256* mac, const ChunkTags* tags,
+                    const LayerDecryptOptions& options, LayerDecryptResult* result) {
   std::vector<Stage> stages;
+  if (tags != nullptr) stages.push_back(tags->check_stage());
   if (mac != nullptr) stages.push_back(hmac_stage(*mac));
   stages.push_back(ctr_stage(ctr));
   PipelineOptions po = options.pipeline;
@@ -235,7 +312,7 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink, c
     return result;
   }
   if (options.policy == ReleasePolicy::kStream) {
-    Status st = decrypt_pass(source, sink, ctr, &mac, options, &result);
+    Status st = decrypt_pass(source, sink, ctr, &mac, nullptr, options, &result);
     if (!st.ok() && options.decompress && st.code() == StatusCode::kDataError)
       return DataError(st.message() +
                        "; the layer's HMAC had not been checked yet (streaming), so the blob "
@@ -245,22 +322,39 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink, c
     return result;
   }
 
-  // Verify first. Pass 1 MACs the ciphertext (and spools it if the source
-  // cannot be read twice); pass 2 decrypts the same bytes and writes them.
+  // Verify first. Pass 1 MACs the ciphertext and spools it if the source
+  // cannot be read twice, or records chunk tags if it can (ChunkTags); pass 2
+  // decrypts the same bytes and writes them. Reading a file twice, both
+  // passes cut it alike: an index is used (segments in both passes) only if
+  // it describes a blob of the file's length.
+  LayerDecryptOptions pass2 = options;
   ByteSource* second = &source;
   std::unique_ptr<Spool> spool;
   std::unique_ptr<ByteSource> spool_source;
+  ChunkTags tags;
+  PipelineOptions verify_po = options.pipeline;
   std::vector<Stage> verify = {hmac_stage(mac)};
   if (!source.can_rewind()) {
     spool = std::make_unique<Spool>(options.spool_memory_limit);
     verify.push_back({"spool", StageKind::kSerialInOrder,
                       [&spool](Chunk& c) { return spool->write(c.data, c.len); }});
+  } else {
+    LC_RETURN_IF_ERROR(tags.init());
+    verify.push_back(tags.record_stage());
+    if (pass2.gzip_index) {
+      if (pass2.decompress == Compression::kGzip &&
+          source.size_hint() == pass2.gzip_index->blob_size()) {
+        verify_po.segments = IndexedGunzip::segments_of(*pass2.gzip_index);
+      } else {
+        pass2.gzip_index.reset();
+      }
+    }
   }
   // The MAC pass stays on TBB: reading ahead on another core made it 8%
   // slower (0.142 s against 0.132 s for a 188 MB blob), since TBB mostly
   // hashes a chunk on the core that read it; its spinning costs CPU time,
   // not wall time.
-  LC_RETURN_IF_ERROR(run_pipeline(source, verify, options.pipeline, &result.verify_stats));
+  LC_RETURN_IF_ERROR(run_pipeline(source, verify, verify_po, &result.verify_stats));
   LC_RETURN_IF_ERROR(finish_mac(mac, expected_hmac, false));
 
   if (spool) {
@@ -273,22 +367,22 @@ StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink, c
   }
   // The verified length is known now: an index that does not describe a
   // blob of this length is not used.
-  LayerDecryptOptions pass2 = options;
   if (pass2.gzip_index && pass2.gzip_index->blob_size() != result.verify_stats.bytes)
     pass2.gzip_index.reset();
-  Status st = decrypt_pass(*second, sink, ctr, nullptr, pass2, &result);
+  Status st = decrypt_pass(*second, sink, ctr, nullptr, spool ? nullptr : &tags, pass2, &result);
   if (!st.ok() && options.decompress && st.code() == StatusCode::kDataError)
     return DataError(st.message() +
                      "; the layer's HMAC verified, so the image was built with a broken "
                      "compressor");
   LC_RETURN_IF_ERROR(st);
-  // The second pass must see exactly the bytes the first pass verified (a
-  // regular file could have been changed in between).
-  if (result.decrypt_stats.bytes != result.verify_stats.bytes)
-    return IntegrityError("the layer changed between the MAC check and decryption (" +
-                          std::to_string(result.verify_stats.bytes) + " bytes verified, " +
-                          std::to_string(result.decrypt_stats.bytes) +
-                          " read back); do not modify the blob while it is being decrypted");
+  // The second pass must have seen exactly the bytes the first verified
+  // (the chunk check saw each chunk it read; this sees that none is missing).
+  if (!spool)
+    LC_RETURN_IF_ERROR(tags.check_count(result.decrypt_stats.chunks, result.decrypt_stats.bytes,
+                                        result.verify_stats.bytes));
+  else if (result.decrypt_stats.bytes != result.verify_stats.bytes)
+    return Internal("the spool gave back " + std::to_string(result.decrypt_stats.bytes) +
+                    " bytes of the " + std::to_string(result.verify_stats.bytes) + " verified");
   return result;
 }
 

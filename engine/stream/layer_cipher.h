@@ -19,7 +19,11 @@
 // tar extractor parse unauthenticated, attacker-malleable plaintext. We do
 // not: by default (kVerifyFirst) no plaintext byte reaches the sink until the
 // MAC over the whole layer has verified. A source that can be read twice (a
-// regular file) is read twice: MAC first, then decrypt. A pipe is spooled
+// regular file) is read twice: MAC first, then decrypt, and the second read
+// checks every chunk against a tag the first recorded (AES-GMAC under a key
+// of the run's own), so a file rewritten in between stops the run at the
+// first chunk that changed instead of releasing what the MAC never saw. A
+// pipe is spooled
 // (see engine/core/io.h Spool) while it is MACed, then decrypted from the spool.
 // kStream keeps Go's single pass for nodes without spool space: plaintext is
 // written as it is produced and the MAC verdict comes at the end; the caller
@@ -104,15 +108,17 @@ struct LayerDecryptResult {
 //   kIntegrityError  the MAC did not match (message: expected and computed
 //                    MAC in hex; the blob is corrupt, truncated, extended or
 //                    tampered with, or the options belong to another blob),
-//                    or the blob does not have options.expected_blob_digest;
+//                    or the blob does not have options.expected_blob_digest,
+//                    or a file read twice changed between the reads;
 //   kInvalidArgument key or nonce of the wrong length, or
 //                    expected_blob_digest with kVerifyFirst or decompress;
 //   kDataError       with decompress: the verified blob is not a valid
 //                    gzip/zstd stream (the tar written is cut short);
 //   kIoError         reading, spooling or writing failed.
 // With kVerifyFirst nothing has been written to `sink` on any failure except
-// a write error or, with decompress, a corrupt compressed stream. With
-// kStream, bytes already written are unverified.
+// a write error, with decompress a corrupt compressed stream, or a file that
+// changed between the reads; what was written is verified plaintext all the
+// same. With kStream, bytes already written are unverified.
 // Thread-safe with respect to other calls; uses the pipeline's threads.
 StatusOr<LayerDecryptResult> decrypt_layer(ByteSource& source, ByteSink& sink, const LayerKey& key,
                                            const std::array<uint8_t, kLayerHmacLen>& expected_hmac,

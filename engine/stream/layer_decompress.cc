@@ -182,11 +182,11 @@ IndexedGunzip::~IndexedGunzip() {
   kernels::secure_wipe(scratch_.data(), scratch_.size());
 }
 
-std::vector<size_t> IndexedGunzip::segments() const {
+std::vector<size_t> IndexedGunzip::segments_of(const GzipIndex& index) {
   std::vector<size_t> seg;
-  seg.reserve(index_.deflate_sizes.size() + 2);
+  seg.reserve(index.deflate_sizes.size() + 2);
   seg.push_back(kernels::kGzipHeaderSize);
-  for (uint64_t d : index_.deflate_sizes) seg.push_back(static_cast<size_t>(d));
+  for (uint64_t d : index.deflate_sizes) seg.push_back(static_cast<size_t>(d));
   seg.push_back(kernels::kGzipTrailerSize);
   return seg;
 }

@@ -87,7 +87,10 @@ class IndexedGunzip {
   IndexedGunzip(const IndexedGunzip&) = delete;
   IndexedGunzip& operator=(const IndexedGunzip&) = delete;
 
-  std::vector<size_t> segments() const;
+  std::vector<size_t> segments() const { return segments_of(index_); }
+  // segments_of returns how a blob that `index` describes is read: header,
+  // each compressed chunk, trailer.
+  static std::vector<size_t> segments_of(const GzipIndex& index);
   size_t out_buffer_size() const;
   Stage inflate_stage();
   Stage join_stage();

@@ -9,6 +9,7 @@
 
 #include <random>
 
+#include "tests/support/rewritten_source.h"
 #include "tests/support/test_util.h"
 #include "tests/support/vector_file.h"
 
@@ -227,6 +228,39 @@ TEST_P(LayerCipherTamper, VerifyFirstReleasesNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sources, LayerCipherTamper, ::testing::Bool());
+
+TEST(LayerCipher, VerifyFirstReleasesOnlyWhatTheMacPassRead) {
+  // The MAC pass verifies the blob; then, before the decrypting pass reads
+  // it again, a byte in chunk 3 changes (same length). Nothing of the
+  // changed chunk or after it may reach the sink: flipping a ciphertext bit
+  // flips the same plaintext bit under CTR.
+  LayerKey key = make_key(random_bytes(32, 21), random_bytes(16, 22));
+  const auto pt = random_bytes(6 * kChunk + 77, 23);
+  const auto ct = ref_ctr(key, pt);
+  const auto tag = ref_hmac(key, ct);
+  for (const size_t threads : {size_t{1}, size_t{2}}) {
+    for (const size_t pos : {3 * kChunk + 5, ct.size() - 1, size_t{0}}) {
+      SCOPED_TRACE("threads " + std::to_string(threads) + ", byte " + std::to_string(pos));
+      auto changed = ct;
+      changed[pos] ^= 0x80;
+      testing::RewrittenSource src(ct, changed);
+      LayerDecryptOptions opt;
+      opt.pipeline.chunk_size = kChunk;
+      opt.pipeline.threads = threads;
+      VectorSink out;
+      auto dec = decrypt_layer(src, out, key, tag, opt);
+      ASSERT_FALSE(dec.ok());
+      EXPECT_EQ(dec.status().code(), StatusCode::kIntegrityError);
+      EXPECT_NE(dec.status().message().find("changed between the MAC check and decryption"),
+                std::string::npos)
+          << dec.status().message();
+      // What was released is verified plaintext, and ends before the chunk
+      // that changed.
+      EXPECT_LE(out.out.size(), pos / kChunk * kChunk);
+      EXPECT_TRUE(std::equal(out.out.begin(), out.out.end(), pt.begin()));
+    }
+  }
+}
 
 TEST(LayerCipher, StreamModeReportsUnverifiedOutput) {
   LayerKey key = make_key(random_bytes(32, 11), random_bytes(16, 12));

@@ -19,6 +19,7 @@
 #include "engine/stream/layer_cipher.h"
 #include "engine/stream/layer_compress.h"
 #include "tests/support/corpus.h"
+#include "tests/support/rewritten_source.h"
 #include "tests/support/test_util.h"
 
 namespace layercrypt {
@@ -344,6 +345,35 @@ TEST(LayerGzip, AnIndexForAnotherLengthIsNotUsed) {
   // Streaming cannot know the length in advance: the run fails cleanly.
   const Status st = decrypt(e, key, Compression::kGzip, ix, &t, &res, ReleasePolicy::kStream);
   EXPECT_FALSE(st.ok());
+}
+
+TEST(LayerGzip, AFileRewrittenBetweenThePassesStopsIndexedInflate) {
+  // Both passes read the blob as the index's segments, and the second
+  // checks each against what the first verified: a compressed chunk
+  // changed after the MAC pass stops the run before it is inflated, and
+  // the tar written up to there is the real one.
+  const LayerKey key = fixed_key(8);
+  const Bytes tar = make_tar_like_corpus(6 * kChunk, 17);
+  const Encrypted e = encrypt_gzip(tar, key, 1);
+  for (const size_t pos : {e.blob.size() / 2, e.blob.size() - 3}) {
+    SCOPED_TRACE("byte " + std::to_string(pos));
+    Bytes changed = e.blob;
+    changed[pos] ^= 0x10;
+    testing::RewrittenSource src(e.blob, changed);
+    VectorSink sink;
+    LayerDecryptOptions o;
+    o.pipeline.chunk_size = kChunk;
+    o.decompress = Compression::kGzip;
+    o.gzip_index = e.result.gzip_index;
+    auto r = decrypt_layer(src, sink, key, e.result.hmac, o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kIntegrityError) << r.status().message();
+    EXPECT_NE(r.status().message().find("changed between the MAC check and decryption"),
+              std::string::npos)
+        << r.status().message();
+    EXPECT_LT(sink.out.size(), tar.size());
+    EXPECT_TRUE(std::equal(sink.out.begin(), sink.out.end(), tar.begin()));
+  }
 }
 
 TEST(LayerGzip, TamperedCiphertextIsCaughtBeforeInflating) {
