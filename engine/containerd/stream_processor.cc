@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "engine/containerd/payload.h"
@@ -24,6 +25,10 @@
 
 namespace layercrypt {
 namespace {
+
+// kReadBuffer is what stdin is read in when it is only hashed (drained
+// beside the content store's file, or read whole to learn which layer it is).
+constexpr size_t kReadBuffer = size_t{1} << 20;
 
 // payload_keys collects the payload's private keys (with their passwords)
 // and certificates, as ctd-decoder reads DecryptConfig.Parameters.
@@ -135,13 +140,14 @@ class StdinCheckedFileSource final : public ByteSource {
   Status drain(std::span<const uint8_t> prefix, ByteSource& in) {
     kernels::Sha256 hash;
     if (!hash.ok() || !hash.update(prefix.data(), prefix.size())) return Internal("sha256 failed");
-    std::vector<uint8_t> buf(size_t{1} << 20);
+    // Not zero-filled: a small layer touches one page of it, not 256.
+    const auto buf = std::make_unique_for_overwrite<uint8_t[]>(kReadBuffer);
     uint64_t total = prefix.size();
     for (;;) {
-      auto n = in.read(buf.data(), buf.size());
+      auto n = in.read(buf.get(), kReadBuffer);
       if (!n.ok()) return n.status().with_context("draining stdin");
       if (*n == 0) break;
-      if (!hash.update(buf.data(), *n)) return Internal("sha256 failed");
+      if (!hash.update(buf.get(), *n)) return Internal("sha256 failed");
       total += *n;
     }
     std::array<uint8_t, 32> d{};
@@ -432,13 +438,13 @@ Status run_stream_processor(std::span<const uint8_t> payload_bytes, ByteSource& 
     if (!seekable) spool = std::make_unique<Spool>(options.decrypt.spool_memory_limit);
     kernels::Sha256 hash;
     if (!hash.ok()) return Internal("sha256 failed");
-    std::vector<uint8_t> buf(size_t{1} << 20);
+    const auto buf = std::make_unique_for_overwrite<uint8_t[]>(kReadBuffer);
     uint64_t total = 0;
     for (;;) {
-      LC_ASSIGN_OR_RETURN(size_t n, source->read(buf.data(), buf.size()));
+      LC_ASSIGN_OR_RETURN(size_t n, source->read(buf.get(), kReadBuffer));
       if (n == 0) break;
-      if (!hash.update(buf.data(), n)) return Internal("sha256 failed");
-      if (spool) LC_RETURN_IF_ERROR(spool->write(buf.data(), n));
+      if (!hash.update(buf.get(), n)) return Internal("sha256 failed");
+      if (spool) LC_RETURN_IF_ERROR(spool->write(buf.get(), n));
       total += n;
     }
     std::array<uint8_t, 32> d{};
