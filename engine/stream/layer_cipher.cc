@@ -185,7 +185,6 @@ class ChunkTags {
                           "); do not modify the blob while it is being decrypted");
   }
 
- private:
   bool tag(const Chunk& c, uint8_t* out) const {
     uint8_t iv[kernels::AesGcmKey::kStdIvLen] = {};
     for (size_t i = 0; i < 8; ++i) iv[i] = static_cast<uint8_t>(c.seq >> (8 * i));
